@@ -1,0 +1,1 @@
+//! The pb schema language (filled in by its own issue).

@@ -1,0 +1,63 @@
+//! Connection settings and limits.
+
+use std::time::Duration;
+
+/// Settings of one connection. Every limit has a default that a server facing
+/// untrusted peers can keep; see the README's "Security" section.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Largest frame accepted or sent, checked before any buffer is reserved.
+    /// Default 16 MiB.
+    pub max_frame_len: usize,
+    /// Most objects exported to the peer at once. Default 65,536.
+    pub max_exports: usize,
+    /// Most calls from the peer running at once; beyond it calls get
+    /// [`crate::Error::Busy`]. Default 1,024.
+    pub max_in_flight: usize,
+    /// Most bytes queued for a peer that does not read before the connection
+    /// is closed. Default 64 MiB.
+    pub max_queued_bytes: usize,
+    /// How long the peer has to complete the handshake. Default 10 s.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_len: 16 << 20,
+            max_exports: 65_536,
+            max_in_flight: 1024,
+            max_queued_bytes: 64 << 20,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// Set [`Config::max_frame_len`].
+    pub fn max_frame_len(mut self, n: usize) -> Self {
+        self.max_frame_len = n;
+        self
+    }
+    /// Set [`Config::max_exports`].
+    pub fn max_exports(mut self, n: usize) -> Self {
+        self.max_exports = n;
+        self
+    }
+    /// Set [`Config::max_in_flight`].
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+    /// Set [`Config::max_queued_bytes`].
+    pub fn max_queued_bytes(mut self, n: usize) -> Self {
+        self.max_queued_bytes = n;
+        self
+    }
+    /// Set [`Config::handshake_timeout`].
+    pub fn handshake_timeout(mut self, d: Duration) -> Self {
+        self.handshake_timeout = d;
+        self
+    }
+}

@@ -1,0 +1,198 @@
+//! The reader and writer tasks of a connection.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+
+use super::{CallContext, Shared};
+use crate::object::CallFuture;
+use crate::transport::{BoxRead, BoxWrite, Transport};
+use crate::wire::{self, Header};
+use crate::Error;
+
+fn codec(max_frame_len: usize) -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder().max_frame_length(max_frame_len).new_codec()
+}
+
+/// Start the reader and writer tasks.
+pub(super) fn spawn(shared: Arc<Shared>, transport: Transport, out_rx: mpsc::UnboundedReceiver<Bytes>, hello: oneshot::Sender<Result<(), Error>>) {
+    let max = shared.config.max_frame_len;
+    tokio::spawn(write_loop(shared.clone(), FramedWrite::new(transport.write, codec(max)), out_rx));
+    tokio::spawn(read_loop(shared, FramedRead::new(transport.read, codec(max)), hello));
+}
+
+/// Write queued frames; coalesce whatever is already queued into one flush
+/// (one syscall for many small replies).
+async fn write_loop(shared: Arc<Shared>, mut sink: FramedWrite<BoxWrite, LengthDelimitedCodec>, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+    let result: Result<(), std::io::Error> = async {
+        loop {
+            let frame = tokio::select! {
+                biased;
+                f = rx.recv() => match f { Some(f) => f, None => return Ok(()) },
+                () = shared.cancel.cancelled() => {
+                    // Drain what was queued before the close (a goodbye, a last reply).
+                    while let Ok(f) = rx.try_recv() {
+                        sink.feed(f).await?;
+                    }
+                    SinkExt::<Bytes>::flush(&mut sink).await?;
+                    return Ok(());
+                }
+            };
+            let mut written = frame.len();
+            sink.feed(frame).await?;
+            while let Ok(f) = rx.try_recv() {
+                written += f.len();
+                sink.feed(f).await?;
+            }
+            SinkExt::<Bytes>::flush(&mut sink).await?;
+            shared.queued.fetch_sub(written, Ordering::AcqRel);
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        shared.close(format!("write failed: {e}"));
+    }
+    let _ = sink.get_mut().shutdown().await;
+}
+
+use tokio::io::AsyncWriteExt as _;
+
+async fn read_loop(shared: Arc<Shared>, mut frames: FramedRead<BoxRead, LengthDelimitedCodec>, hello: oneshot::Sender<Result<(), Error>>) {
+    let mut hello = Some(hello);
+    let reason = loop {
+        let next = tokio::select! {
+            n = frames.next() => n,
+            () = shared.cancel.cancelled() => break None,
+        };
+        let frame = match next {
+            None => break Some("peer closed the connection".to_string()),
+            Some(Err(e)) => break Some(format!("read failed: {e}")),
+            Some(Ok(f)) => f.freeze(),
+        };
+        match handle_frame(&shared, frame, &mut hello) {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::warn!(conn = shared.id, peer = %shared.peer, error = %e, "closing connection on protocol violation");
+                if let Some(h) = hello.take() {
+                    let _ = h.send(Err(e.clone()));
+                }
+                break Some(e.to_string());
+            }
+        }
+    };
+    if let Some(reason) = reason {
+        shared.close(reason);
+    }
+}
+
+/// Handle one frame. An `Err` closes the connection (the peer broke the
+/// protocol); errors that concern one call are answered and the connection
+/// goes on.
+fn handle_frame(shared: &Arc<Shared>, frame: Bytes, hello: &mut Option<oneshot::Sender<Result<(), Error>>>) -> Result<(), Error> {
+    let (header, payload) = wire::decode_frame(&frame)?;
+    if let Some(h) = hello.take() {
+        let Header::Hello { magic, version, root } = header else {
+            return Err(Error::protocol("expected hello as the first frame"));
+        };
+        if magic != wire::MAGIC {
+            return Err(Error::protocol(format_args!("not a pb peer (magic {magic:#x})")));
+        }
+        if version != wire::VERSION {
+            return Err(Error::protocol(format_args!("unsupported protocol version {version}")));
+        }
+        let _ = shared.peer_root.set(root);
+        let _ = h.send(Ok(()));
+        return Ok(());
+    }
+    match header {
+        Header::Hello { .. } => return Err(Error::protocol("second hello")),
+        Header::Call { req, target, method } => start_call(shared, req, target, method, &payload),
+        Header::Reply { req, ok } => match shared.take_reply_slot(req) {
+            Some(slot) => {
+                let _ = slot.send((ok, payload));
+            }
+            None => tracing::debug!(conn = shared.id, req, "reply to no call in flight (abandoned or forged); ignored"),
+        },
+        Header::Release { id, count } => {
+            let released = shared.exports.lock().unwrap().release(id, count);
+            match released {
+                Ok(object) => drop(object),
+                Err(e) => tracing::debug!(conn = shared.id, id, error = %e, "release of an unknown id; ignored"),
+            }
+        }
+        Header::Ping { nonce } => {
+            let _ = shared.send(wire::encode_frame(&Header::Pong { nonce }, &())?);
+        }
+        Header::Pong { nonce } => {
+            if let Some(slot) = shared.take_reply_slot(nonce) {
+                let _ = slot.send((true, payload));
+            }
+        }
+        Header::Goodbye => {
+            let reason: String = wire::decode_payload(&payload).unwrap_or_default();
+            return Err(Error::protocol(format_args!("peer said goodbye: {reason}")));
+        }
+    }
+    Ok(())
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into())
+}
+
+/// Look up the target, decode the arguments, and start the method. The body
+/// runs inline up to its first suspension point, so calls start in the order
+/// they arrived; only a call that has to wait is spawned.
+fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[u8]) {
+    let fault = |e: Error| {
+        let _ = shared.send(Shared::fault_frame(req, &e));
+    };
+    let object = shared.exports.lock().unwrap().get(target).cloned();
+    let Some(object) = object else {
+        return fault(Error::UnknownObject { id: target });
+    };
+    let limit = shared.config.max_in_flight;
+    if shared.in_flight.fetch_add(1, Ordering::AcqRel) >= limit {
+        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+        return fault(Error::Busy);
+    }
+    let cx = CallContext { conn: shared.clone(), req };
+    let started: Result<CallFuture, Error> = wire::with_decode(shared, || {
+        std::panic::catch_unwind(AssertUnwindSafe(|| object.call(method, args, cx)))
+            .unwrap_or_else(|p| Err(Error::Panicked { message: panic_message(p) }))
+    });
+    let call = match started {
+        Ok(call) => call,
+        Err(e) => {
+            shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return fault(e);
+        }
+    };
+    let conn = shared.clone();
+    let mut task = Box::pin(async move {
+        let frame = match AssertUnwindSafe(call).catch_unwind().await {
+            Ok(Ok(frame)) => frame,
+            Ok(Err(e)) => Shared::fault_frame(req, &e),
+            Err(p) => Shared::fault_frame(req, &Error::Panicked { message: panic_message(p) }),
+        };
+        conn.in_flight.fetch_sub(1, Ordering::AcqRel);
+        let _ = conn.send(frame);
+    });
+    let waker = futures_util::task::noop_waker();
+    // A no-op waker is enough for the first poll: if the call is pending, it
+    // registered interest with that waker, and the spawned task polls it
+    // again at once with its own.
+    if task.as_mut().poll(&mut std::task::Context::from_waker(&waker)).is_pending() {
+        tokio::spawn(task);
+    }
+}
+
+use std::future::Future as _;

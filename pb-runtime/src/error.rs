@@ -1,0 +1,93 @@
+//! The transport-level error every remote method can report.
+
+use serde::{Deserialize, Serialize};
+
+/// What can go wrong between a caller and a remote object, at any hop.
+///
+/// Every remote method returns `Result<T, E>` with `E: From<pb::Error>`, so
+/// these failures reach the caller through the method's own error type. The
+/// type is serde so that a failure at an upstream hop (a relay whose own link
+/// is down) reaches the original caller with its kind intact.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Error {
+    /// The link to the object is down now; the call was not sent.
+    #[error("disconnected: the link to the remote object is down")]
+    Disconnected,
+    /// The link dropped while the call was in flight: it may or may not have run.
+    #[error("connection lost while the call was in flight (it may or may not have run)")]
+    ConnectionLost,
+    /// The peer has no object with this id on this connection.
+    #[error("unknown object id {id} on this connection")]
+    UnknownObject {
+        /// The object id the peer did not recognize.
+        id: u64,
+    },
+    /// The object does not have a method with this id.
+    #[error("interface `{interface}` has no method with id {method:#x}")]
+    UnknownMethod {
+        /// Name of the interface that was called.
+        interface: String,
+        /// The method id that was not found.
+        method: u32,
+    },
+    /// A reference arrived for a different interface than the one expected.
+    #[error("expected a reference to `{expected}`, got one to interface id {found:#x}")]
+    WrongInterface {
+        /// The interface the receiver expected.
+        expected: String,
+        /// The interface id the reference carried.
+        found: u64,
+    },
+    /// A message could not be encoded or decoded, or broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A configured limit was exceeded.
+    #[error("limit exceeded: {what} (limit {limit})")]
+    LimitExceeded {
+        /// Which limit.
+        what: String,
+        /// Its configured value.
+        limit: u64,
+    },
+    /// The remote implementation panicked; the connection stays up.
+    #[error("the remote implementation panicked: {message}")]
+    Panicked {
+        /// The panic payload, when it was a string.
+        message: String,
+    },
+    /// The peer is over its in-flight limit and refused the call.
+    #[error("the peer is busy: too many calls in flight")]
+    Busy,
+    /// An I/O error on the transport (connect, bind, accept).
+    #[error("i/o error: {0}")]
+    Io(String),
+}
+
+impl Error {
+    /// A protocol error with the given message.
+    pub fn protocol(msg: impl std::fmt::Display) -> Self {
+        Error::Protocol(msg.to_string())
+    }
+
+    /// Whether the error says the link is (or went) down, as opposed to an
+    /// answer from a live peer.
+    pub fn is_link_failure(&self) -> bool {
+        matches!(self, Error::Disconnected | Error::ConnectionLost)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}
+
+impl From<postcard::Error> for Error {
+    fn from(e: postcard::Error) -> Self {
+        Error::Protocol(e.to_string())
+    }
+}
+
+/// Result alias with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,212 @@
+//! Remote interfaces, object references and the server-side dispatch table.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::connection::CallContext;
+use crate::proxy::ProxyHandle;
+use crate::wire::{DecodeCx, EncodeCx, WireRef};
+use crate::Error;
+
+/// The future a dispatched call runs: it resolves to a complete reply frame.
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<Bytes, Error>> + Send>>;
+
+/// What the runtime knows about one method of an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodInfo {
+    /// The method's name as written in the trait.
+    pub name: &'static str,
+    /// Its stable id on the wire.
+    pub id: u32,
+    /// Declared safe to re-run after an outage to rebuild what it returned.
+    pub replay: bool,
+    /// Declared idempotent: retried once after healing if the link dropped.
+    pub idempotent: bool,
+}
+
+/// Implemented by `#[remote_interface]` for `dyn Trait`: everything the
+/// runtime needs to export, call and proxy objects of that interface.
+///
+/// Not meant to be implemented by hand.
+pub trait Interface: Send + Sync + 'static {
+    /// The interface name (the trait name unless overridden).
+    const NAME: &'static str;
+    /// Stable interface id (a hash of [`Interface::NAME`] unless overridden).
+    const ID: u64;
+    /// The remote methods (local methods are not listed).
+    const METHODS: &'static [MethodInfo];
+
+    /// The dispatch table: decode arguments for `method` from `args`, call
+    /// the object, and return the future that encodes its result.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownMethod`] or a decode error, before the object is called.
+    fn dispatch(this: &Arc<Self>, method: u32, args: &[u8], cx: CallContext) -> Result<CallFuture, Error>;
+
+    /// Wrap a proxy handle in the interface's proxy type.
+    fn proxy(handle: ProxyHandle) -> Arc<Self>;
+
+    /// The proxy handle, when `this` is a proxy (and not a local object).
+    fn proxy_handle(this: &Self) -> Option<&ProxyHandle>;
+}
+
+/// Type-erased dispatch table of one exported object.
+pub(crate) trait Dispatch: Send + Sync + 'static {
+    fn interface_name(&self) -> &'static str;
+    fn interface_id(&self) -> u64;
+    fn call(&self, method: u32, args: &[u8], cx: CallContext) -> Result<CallFuture, Error>;
+    /// The exported object as `Arc<dyn Trait>` inside `Any`, for identity.
+    fn original(&self) -> &(dyn Any + Send + Sync);
+}
+
+/// The dispatch table of an `Arc<dyn Trait>`.
+pub(crate) struct Dispatcher<T: ?Sized + Interface>(pub(crate) Arc<T>);
+
+impl<T: ?Sized + Interface> Dispatch for Dispatcher<T> {
+    fn interface_name(&self) -> &'static str {
+        T::NAME
+    }
+    fn interface_id(&self) -> u64 {
+        T::ID
+    }
+    fn call(&self, method: u32, args: &[u8], cx: CallContext) -> Result<CallFuture, Error> {
+        T::dispatch(&self.0, method, args, cx)
+    }
+    fn original(&self) -> &(dyn Any + Send + Sync) {
+        &self.0
+    }
+}
+
+/// A reference to an object, for use *inside* copyable data.
+///
+/// A method argument or result of type `Arc<dyn Iface>` is passed by
+/// reference directly. Inside a struct, `Vec`, `Option` or map that is passed
+/// by copy, write `pb::Ref<dyn Iface>` instead: it derefs to the object,
+/// converts from and into `Arc<dyn Iface>`, and crosses the wire as a
+/// reference (the far side gets a working proxy; sent back to its owner it
+/// arrives as the original `Arc`).
+///
+/// serde cannot do this for a bare `Arc<dyn Iface>` field: its `Arc` impls
+/// serialize through `&T` (no owner to keep alive on export) and deserialize
+/// through `Box<T>` (a new allocation, so identity would be lost).
+pub struct Ref<T: ?Sized>(Arc<T>);
+
+impl<T: ?Sized> Ref<T> {
+    /// Wrap an object.
+    pub fn new(object: Arc<T>) -> Self {
+        Ref(object)
+    }
+    /// The object as an `Arc`.
+    pub fn into_arc(self) -> Arc<T> {
+        self.0
+    }
+    /// Borrow the object as an `Arc`.
+    pub fn as_arc(&self) -> &Arc<T> {
+        &self.0
+    }
+}
+
+impl<T: ?Sized> Clone for Ref<T> {
+    fn clone(&self) -> Self {
+        Ref(self.0.clone())
+    }
+}
+
+impl<T: ?Sized> Deref for Ref<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: ?Sized> From<Arc<T>> for Ref<T> {
+    fn from(a: Arc<T>) -> Self {
+        Ref(a)
+    }
+}
+
+impl<T: ?Sized> From<Ref<T>> for Arc<T> {
+    fn from(r: Ref<T>) -> Self {
+        r.0
+    }
+}
+
+impl<T: ?Sized + Interface> fmt::Debug for Ref<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match T::proxy_handle(&self.0) {
+            Some(h) => write!(f, "Ref<{}>({h:?})", T::NAME),
+            None => write!(f, "Ref<{}>(local {:p})", T::NAME, Arc::as_ptr(&self.0) as *const ()),
+        }
+    }
+}
+
+impl<T: ?Sized + Interface> Serialize for Ref<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_arc(&self.0, s)
+    }
+}
+
+impl<'de, T: ?Sized + Interface> Deserialize<'de> for Ref<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_arc(d).map(Ref)
+    }
+}
+
+/// Serialize `Arc<dyn Iface>` as a reference on the connection being encoded for.
+///
+/// # Errors
+///
+/// Fails outside a pb connection's encode (a reference means nothing there),
+/// or when the connection's export limit is reached.
+pub fn serialize_arc<T: ?Sized + Interface, S: Serializer>(object: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+    let wire = EncodeCx::with(|conn| {
+        let conn = conn.ok_or("pb references can only be serialized by a pb connection")?;
+        if let Some(handle) = T::proxy_handle(object)
+            && let Some(id) = handle.id_on(conn)
+        {
+            return Ok(WireRef::Receiver { id });
+        }
+        conn.export(object.clone()).map(|id| WireRef::Sender { id, iface: T::ID }).map_err(|_| "too many exports on this connection")
+    })
+    .map_err(S::Error::custom)?;
+    wire.serialize(s)
+}
+
+/// Deserialize `Arc<dyn Iface>` from a reference on the connection being decoded.
+///
+/// # Errors
+///
+/// Fails outside a pb connection's decode, on an id the connection never
+/// exported, or on a reference to another interface.
+pub fn deserialize_arc<'de, T: ?Sized + Interface, D: Deserializer<'de>>(d: D) -> Result<Arc<T>, D::Error> {
+    let wire = WireRef::deserialize(d)?;
+    DecodeCx::with(|cx| {
+        let cx = cx.ok_or_else(|| D::Error::custom("pb references can only be deserialized by a pb connection"))?;
+        let result = match wire {
+            WireRef::Receiver { id } => cx.conn.exported::<T>(id),
+            WireRef::Sender { id, iface } if iface == T::ID => Ok(T::proxy(ProxyHandle::new(cx.conn.import(id, iface), T::NAME))),
+            WireRef::Sender { iface, .. } => Err(Error::WrongInterface { expected: T::NAME.to_string(), found: iface }),
+        };
+        result.map_err(|e| D::Error::custom(cx.fail(e)))
+    })
+}
+
+/// `&Arc<dyn Iface>` as a serializable reference (used by generated code for
+/// top-level arguments and results).
+pub struct SerArc<'a, T: ?Sized>(pub &'a Arc<T>);
+
+impl<T: ?Sized + Interface> Serialize for SerArc<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_arc(self.0, s)
+    }
+}

@@ -1,0 +1,121 @@
+//! The client side of a reference: what a generated proxy calls through.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::connection::{AbandonGuard, Shared};
+use crate::wire::{self, Header};
+use crate::Error;
+
+/// One reference to an object the peer exported, on one connection. When the
+/// last handle goes, a release is sent (PB's decref).
+pub(crate) struct RemoteRef {
+    pub(crate) conn: Arc<Shared>,
+    pub(crate) id: u64,
+    pub(crate) iface: u64,
+    /// Counted references are released on drop; the root is not counted.
+    counted: bool,
+}
+
+impl RemoteRef {
+    pub(crate) fn new(conn: Arc<Shared>, id: u64, iface: u64, counted: bool) -> Self {
+        RemoteRef { conn, id, iface, counted }
+    }
+}
+
+impl Drop for RemoteRef {
+    fn drop(&mut self) {
+        if self.counted {
+            self.conn.drop_import(self.id, self);
+        }
+    }
+}
+
+/// The handle inside every generated proxy: which object on which connection
+/// it calls. The target can be swapped in place (a reconnecting session heals
+/// live proxies this way), so the application keeps the same `Arc`.
+#[derive(Clone)]
+pub struct ProxyHandle {
+    core: Arc<ProxyCore>,
+}
+
+struct ProxyCore {
+    interface: &'static str,
+    target: RwLock<Arc<RemoteRef>>,
+}
+
+impl fmt::Debug for ProxyHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.target();
+        write!(f, "{} #{} on {}", self.core.interface, t.id, t.conn.peer)
+    }
+}
+
+impl ProxyHandle {
+    pub(crate) fn new(target: Arc<RemoteRef>, interface: &'static str) -> Self {
+        ProxyHandle { core: Arc::new(ProxyCore { interface, target: RwLock::new(target) }) }
+    }
+
+    fn target(&self) -> Arc<RemoteRef> {
+        self.core.target.read().unwrap().clone()
+    }
+
+    /// The object's id if this proxy points at an object on `conn` (so it can
+    /// be sent back as the peer's own reference).
+    pub(crate) fn id_on(&self, conn: &Arc<Shared>) -> Option<u64> {
+        let t = self.core.target.read().unwrap();
+        Arc::ptr_eq(&t.conn, conn).then_some(t.id)
+    }
+
+    /// Point the proxy at a fresh reference (after a reconnect).
+    pub(crate) fn retarget(&self, target: Arc<RemoteRef>) {
+        *self.core.target.write().unwrap() = target;
+    }
+
+    /// The interface name of the proxied object.
+    pub fn interface(&self) -> &'static str {
+        self.core.interface
+    }
+
+    /// Whether the connection under the proxy is up.
+    pub fn is_connected(&self) -> bool {
+        !self.target().conn.is_closed()
+    }
+
+    /// Call `method` with `args` (a tuple) and decode the reply as `R` (the
+    /// method's `Result<T, E>`). Transport failures come back as the outer
+    /// `Err`; the generated proxy converts them with `E::from`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the link is down, [`Error::ConnectionLost`]
+    /// if it dropped while waiting, or any error the peer reported for the
+    /// call (unknown object or method, decode error, panic).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future forgets the call; if it was sent it still runs on
+    /// the far side, and its reply is discarded.
+    pub async fn call<A: Serialize + ?Sized, R: DeserializeOwned>(&self, method: u32, args: &A) -> Result<R, Error> {
+        let target = self.target();
+        let conn = &target.conn;
+        if conn.is_closed() {
+            return Err(Error::Disconnected);
+        }
+        let req = conn.next_req();
+        let mut buf = wire::encode_header(&Header::Call { req, target: target.id, method }, 64);
+        wire::with_encode(conn, || wire::encode_payload(&mut buf, args))?;
+        let rx = conn.start_call(req, buf.into())?;
+        let guard = AbandonGuard { conn, req };
+        let (ok, payload) = rx.await.map_err(|_| Error::ConnectionLost)?;
+        std::mem::forget(guard);
+        if ok {
+            wire::with_decode(conn, || wire::decode_payload::<R>(&payload))
+        } else {
+            Err(wire::decode_payload::<Error>(&payload).unwrap_or_else(|e| Error::protocol(format_args!("undecodable fault: {e}"))))
+        }
+    }
+}

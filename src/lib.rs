@@ -1,0 +1,2 @@
+//! pb facade.
+pub use pb_runtime::*;
