@@ -1,2 +1,16 @@
-//! pb facade.
-pub use pb_runtime::*;
+//! pb: distributed objects for Rust, in the spirit of Twisted's Perspective Broker.
+//!
+//! One trait is the interface. `#[pb::remote_interface]` makes it work on a
+//! local object, on a remote object one hop away, and on a remote object many
+//! hops away, with the same calling code.
+//!
+//! (The full tutorial is below, once the foundation lands.)
+
+#![warn(missing_docs)]
+
+pub use pb_macros::{remote_impl, remote_interface};
+pub use pb_runtime::{CallContext, Config, Connection, ConnectionBuilder, Error, Interface, MethodInfo, ProxyHandle, Ref, Result, Stats, Transport};
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;

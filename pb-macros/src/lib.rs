@@ -1,1 +1,94 @@
-//! Procedural macros of pb.
+//! Procedural macros of pb: `#[remote_interface]` on a trait and
+//! `#[remote_impl]` on its implementations.
+//!
+//! Use them through the `pb` facade (`#[pb::remote_interface]`); the
+//! generated code names only `::pb::__private::...` paths (override the root
+//! with `crate = "..."`, as with serde).
+//!
+//! The crate is split by stage (after thiserror and serde_derive): [`attr`]
+//! parses options, [`ast`] builds and validates the typed model, [`expand`]
+//! writes the code, and [`fallback`] is what is emitted for invalid input.
+
+use std::cell::RefCell;
+
+use proc_macro::TokenStream;
+use quote::ToTokens;
+
+mod ast;
+mod attr;
+mod expand;
+mod fallback;
+mod ids;
+
+/// Collects every error of one macro invocation (serde's `Ctxt`).
+pub(crate) struct Ctxt {
+    errors: RefCell<Vec<syn::Error>>,
+}
+
+impl Ctxt {
+    fn new() -> Self {
+        Ctxt { errors: RefCell::new(Vec::new()) }
+    }
+    pub(crate) fn error(&self, tokens: impl ToTokens, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens.into_token_stream(), msg));
+    }
+    pub(crate) fn push(&self, e: syn::Error) {
+        self.errors.borrow_mut().push(e);
+    }
+    pub(crate) fn count(&self) -> usize {
+        self.errors.borrow().len()
+    }
+    fn into_error(self) -> Option<syn::Error> {
+        self.errors.into_inner().into_iter().reduce(|mut a, b| {
+            a.combine(b);
+            a
+        })
+    }
+}
+
+/// Turn a trait into a pb remote interface.
+///
+/// Generates, next to the trait (made `Send + Sync` and dyn-compatible):
+/// a client proxy `<Trait>Proxy` implementing the trait, the server-side
+/// dispatch table, stable ids for the interface and each method, and the
+/// `pb::Interface` impl for `dyn Trait`. See the `pb` crate docs.
+#[proc_macro_attribute]
+pub fn remote_interface(args: TokenStream, input: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    let args = attr::TraitArgs::parse(&cx, args.into());
+    let item = match syn::parse::<syn::ItemTrait>(input) {
+        Ok(item) => item,
+        Err(e) => {
+            let mut e = e;
+            e.combine(syn::Error::new(e.span(), "#[remote_interface] goes on a trait"));
+            return e.to_compile_error().into();
+        }
+    };
+    let iface = ast::Interface::parse(&cx, &args, item);
+    let krate = expand::crate_path(args.krate.as_ref());
+    match cx.into_error() {
+        None => expand::interface(&krate, &iface).into(),
+        Some(e) => fallback::interface(&krate, &iface, e).into(),
+    }
+}
+
+/// Implement a remote interface with plain `async fn` bodies.
+///
+/// ```ignore
+/// #[pb::remote_impl]
+/// impl UserManager for Users {
+///     async fn get_user(&self, id: u64) -> Result<User, UserError> { ... }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn remote_impl(args: TokenStream, input: TokenStream) -> TokenStream {
+    let cx = Ctxt::new();
+    let krate = attr::impl_args(&cx, args.into());
+    let krate = expand::crate_path(krate.as_ref());
+    let input = proc_macro2::TokenStream::from(input);
+    let mut out = quote::quote!(#[#krate::__private::async_trait] #input);
+    if let Some(e) = cx.into_error() {
+        out.extend(e.to_compile_error());
+    }
+    out.into()
+}

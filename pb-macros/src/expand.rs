@@ -1,0 +1,216 @@
+//! Code generation for a validated remote interface.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, Path, TraitItem};
+
+use crate::ast::{Interface, Method};
+
+/// The facade path: `::pb` unless `crate = "..."` overrides it.
+pub fn crate_path(krate: Option<&Path>) -> Path {
+    krate.cloned().unwrap_or_else(|| syn::parse_quote!(::pb))
+}
+
+/// Name of the generated proxy type.
+pub fn proxy_ident(iface: &Interface) -> Ident {
+    format_ident!("{}Proxy", iface.item.ident)
+}
+
+/// The trait itself: `Send + Sync + Any` supertraits, async methods boxed.
+pub fn trait_item(krate: &Path, iface: &Interface) -> TokenStream {
+    let mut item = iface.item.clone();
+    item.supertraits.push(syn::parse_quote!(::core::any::Any));
+    item.supertraits.push(syn::parse_quote!(::core::marker::Send));
+    item.supertraits.push(syn::parse_quote!(::core::marker::Sync));
+    if item.colon_token.is_none() {
+        item.colon_token = Some(Default::default());
+    }
+    quote!(#[#krate::__private::async_trait] #item)
+}
+
+pub fn interface(krate: &Path, iface: &Interface) -> TokenStream {
+    let trait_item = trait_item(krate, iface);
+    let proxy = proxy(krate, iface);
+    let imp = interface_impl(krate, iface);
+    let asserts = assertions(krate, iface);
+    quote! {
+        #trait_item
+        #proxy
+        #imp
+        #asserts
+    }
+}
+
+/// Compile-time checks, spanned at the user's types so errors point there.
+fn assertions(krate: &Path, iface: &Interface) -> TokenStream {
+    let mut checks = Vec::new();
+    for m in &iface.methods {
+        for a in &m.args {
+            checks.push(wire_check(krate, &a.ty, a.by_ref.as_ref()));
+        }
+        checks.push(wire_check(krate, &m.ok, m.ok_ref.as_ref()));
+        let err = &m.err;
+        checks.push(quote_spanned!(err.span()=> #krate::__private::assert_error::<#err>();));
+    }
+    quote! {
+        const _: () = {
+            #[allow(dead_code)]
+            fn __pb_assertions() {
+                #(#checks)*
+            }
+        };
+    }
+}
+
+fn wire_check(krate: &Path, ty: &syn::Type, by_ref: Option<&syn::Type>) -> TokenStream {
+    match by_ref {
+        Some(dyn_ty) => quote_spanned!(dyn_ty.span()=> #krate::__private::assert_interface::<#dyn_ty>();),
+        None => quote_spanned!(ty.span()=> #krate::__private::assert_wire::<#ty>();),
+    }
+}
+
+fn proxy(krate: &Path, iface: &Interface) -> TokenStream {
+    let vis = &iface.item.vis;
+    let trait_ident = &iface.item.ident;
+    let proxy = proxy_ident(iface);
+    let doc = format!("Client proxy of [`{trait_ident}`]: calls go to a remote object. Made by pb when a reference arrives.");
+    let methods = iface.item.items.iter().filter_map(|item| match item {
+        TraitItem::Fn(f) => iface.methods.iter().find(|m| m.ident == f.sig.ident).map(|m| proxy_method(krate, m, &f.sig)),
+        _ => None,
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone)]
+        #vis struct #proxy {
+            handle: #krate::__private::ProxyHandle,
+        }
+
+        impl ::core::fmt::Debug for #proxy {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&self.handle, f)
+            }
+        }
+
+        impl #proxy {
+            /// The handle this proxy calls through.
+            #vis fn handle(&self) -> &#krate::__private::ProxyHandle {
+                &self.handle
+            }
+        }
+
+        #[#krate::__private::async_trait]
+        impl #trait_ident for #proxy {
+            #(#methods)*
+        }
+    }
+}
+
+fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
+    let id = m.id;
+    let err = &m.err;
+    let args = m.args.iter().map(|a| {
+        let ident = &a.ident;
+        match a.by_ref {
+            Some(_) => quote!(#krate::__private::SerArc(&#ident)),
+            None => quote!(&#ident),
+        }
+    });
+    let (ok_wire, map) = match &m.ok_ref {
+        Some(dyn_ty) => (quote!(#krate::Ref<#dyn_ty>), quote!(__r.map(#krate::Ref::into_arc))),
+        None => {
+            let ok = &m.ok;
+            (quote!(#ok), quote!(__r))
+        }
+    };
+    quote! {
+        #sig {
+            match self.handle.call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
+                ::core::result::Result::Ok(__r) => #map,
+                ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
+            }
+        }
+    }
+}
+
+fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
+    let trait_ident = &iface.item.ident;
+    let proxy = proxy_ident(iface);
+    let name = &iface.name;
+    let id = iface.id;
+    let infos = iface.methods.iter().map(|m| {
+        let (name, id, replay, idempotent) = (&m.name, m.id, m.replay, m.idempotent);
+        quote!(#krate::MethodInfo { name: #name, id: #id, replay: #replay, idempotent: #idempotent })
+    });
+    let arms = iface.methods.iter().map(|m| dispatch_arm(krate, trait_ident, m));
+    quote! {
+        impl #krate::Interface for dyn #trait_ident {
+            const NAME: &'static str = #name;
+            const ID: u64 = #id;
+            const METHODS: &'static [#krate::MethodInfo] = &[#(#infos),*];
+
+            fn dispatch(
+                __this: &::std::sync::Arc<Self>,
+                __method: u32,
+                __args: &[u8],
+                __cx: #krate::__private::CallContext,
+            ) -> ::core::result::Result<#krate::__private::CallFuture, #krate::Error> {
+                match __method {
+                    #(#arms)*
+                    _ => ::core::result::Result::Err(#krate::Error::UnknownMethod {
+                        interface: ::std::string::ToString::to_string(#name),
+                        method: __method,
+                    }),
+                }
+            }
+
+            fn proxy(handle: #krate::__private::ProxyHandle) -> ::std::sync::Arc<Self> {
+                ::std::sync::Arc::new(#proxy { handle })
+            }
+
+            fn proxy_handle(this: &Self) -> ::core::option::Option<&#krate::__private::ProxyHandle> {
+                let any: &dyn ::core::any::Any = this;
+                any.downcast_ref::<#proxy>().map(|p| &p.handle)
+            }
+        }
+    }
+}
+
+fn dispatch_arm(krate: &Path, trait_ident: &Ident, m: &Method) -> TokenStream {
+    let id = m.id;
+    let method = &m.ident;
+    let err = &m.err;
+    let idents: Vec<_> = m.args.iter().map(|a| &a.ident).collect();
+    let wire_tys = m.args.iter().map(|a| match &a.by_ref {
+        Some(dyn_ty) => quote!(#krate::Ref<#dyn_ty>),
+        None => {
+            let ty = &a.ty;
+            quote!(#ty)
+        }
+    });
+    let unwrap_refs = m.args.iter().filter(|a| a.by_ref.is_some()).map(|a| {
+        let ident = &a.ident;
+        quote!(let #ident = #krate::Ref::into_arc(#ident);)
+    });
+    let encode = match &m.ok_ref {
+        Some(dyn_ty) => quote! {
+            let __r: ::core::result::Result<#krate::__private::SerArc<'_, #dyn_ty>, &#err> = match &__r {
+                ::core::result::Result::Ok(v) => ::core::result::Result::Ok(#krate::__private::SerArc(v)),
+                ::core::result::Result::Err(e) => ::core::result::Result::Err(e),
+            };
+            __cx.encode_return(&__r)
+        },
+        None => quote!(__cx.encode_return(&__r)),
+    };
+    quote! {
+        #id => {
+            let (#(#idents,)*): (#(#wire_tys,)*) = #krate::__private::decode_args(__args)?;
+            #(#unwrap_refs)*
+            let __this = ::std::sync::Arc::clone(__this);
+            ::core::result::Result::Ok(::std::boxed::Box::pin(async move {
+                let __r = #trait_ident::#method(&*__this, #(#idents),*).await;
+                #encode
+            }))
+        }
+    }
+}

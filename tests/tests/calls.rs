@@ -1,0 +1,96 @@
+//! Calls: by copy, application errors, concurrency, ordering, faults.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use pb::Error;
+use pb_tests::aurora::{User, UserError, UserManager, Users};
+use pb_tests::net::{self, ALL};
+
+#[tokio::test]
+async fn by_copy_over_every_transport() {
+    for link in ALL {
+        let (users, _s, _c) = net::proxy::<dyn UserManager>(link, Arc::new(Users::default())).await;
+        assert_eq!(users.get_user(1).await.unwrap(), User { id: 1, name: "alice".into() }, "{link:?}");
+        let carol = User { id: 3, name: "carol".into() };
+        assert_eq!(users.add_user(carol.clone()).await.unwrap(), 3);
+        assert_eq!(users.get_user(3).await.unwrap(), carol);
+    }
+}
+
+#[tokio::test]
+async fn application_errors_come_back_as_values() {
+    let (users, _s, _c) = net::proxy::<dyn UserManager>(net::Link::Memory, Arc::new(Users::default())).await;
+    assert_eq!(users.get_user(99).await, Err(UserError::NotFound(99)));
+}
+
+#[tokio::test]
+async fn local_methods_run_on_the_caller_side() {
+    let (users, _s, _c) = net::proxy::<dyn UserManager>(net::Link::Memory, Arc::new(Users::default())).await;
+    assert_eq!(users.label(), "users");
+}
+
+#[tokio::test]
+async fn a_panicking_implementation_is_an_error_and_the_connection_stays_up() {
+    for link in ALL {
+        let (users, _s, client) = net::proxy::<dyn UserManager>(link, Arc::new(Users::default())).await;
+        match users.explode().await {
+            Err(UserError::Pb(Error::Panicked { message })) => assert_eq!(message, "boom"),
+            other => panic!("expected a panic error, got {other:?}"),
+        }
+        assert!(!client.is_closed());
+        assert_eq!(users.get_user(2).await.unwrap().name, "bob");
+    }
+}
+
+#[tokio::test]
+async fn hundred_concurrent_calls_on_one_connection() {
+    for link in ALL {
+        let local = Arc::new(Users::default());
+        let (users, _s, client) = net::proxy::<dyn UserManager>(link, local.clone()).await;
+        // Replies complete in reverse order of sending: all 100 are in flight at once.
+        let calls = (0..100u64).map(|i| {
+            let users = users.clone();
+            async move { users.slow(200 - i, i).await }
+        });
+        let results = futures_util::future::join_all(calls).await;
+        for (i, r) in results.into_iter().enumerate() {
+            assert_eq!(r.unwrap(), i as u64);
+        }
+        assert_eq!(local.completed.load(Ordering::SeqCst), 100);
+        assert_eq!(client.stats().pending, 0);
+    }
+}
+
+#[tokio::test]
+async fn calls_on_one_proxy_start_in_the_order_sent() {
+    for link in ALL {
+        let (users, _s, _c) = net::proxy::<dyn UserManager>(link, Arc::new(Users::default())).await;
+        // Sent back to back without waiting: they must start in order.
+        let calls = (0..500u64).map(|i| users.push(i));
+        for r in futures_util::future::join_all(calls).await {
+            r.unwrap();
+        }
+        assert_eq!(users.pushed().await.unwrap(), (0..500).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn the_link_down_fails_fast_with_disconnected() {
+    let (users, _s, client) = net::proxy::<dyn UserManager>(net::Link::Tcp, Arc::new(Users::default())).await;
+    client.close();
+    assert_eq!(users.get_user(1).await, Err(UserError::Pb(Error::Disconnected)));
+}
+
+#[tokio::test]
+async fn a_call_in_flight_when_the_link_drops_fails_with_connection_lost() {
+    let (users, server, _c) = net::proxy::<dyn UserManager>(net::Link::Tcp, Arc::new(Users::default())).await;
+    let call = tokio::spawn({
+        let users = users.clone();
+        async move { users.slow(10_000, 1).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    server.close();
+    let r = tokio::time::timeout(std::time::Duration::from_secs(5), call).await.expect("no hang").unwrap();
+    assert_eq!(r, Err(UserError::Pb(Error::ConnectionLost)));
+}
