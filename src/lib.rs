@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub use pb_macros::{remote_impl, remote_interface};
+pub use pb_runtime::wire;
 pub use pb_runtime::{CallContext, Config, Connection, ConnectionBuilder, Error, Interface, MethodInfo, ProxyHandle, Ref, Result, Stats, Transport};
 
 #[doc(hidden)]

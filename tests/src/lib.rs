@@ -4,3 +4,19 @@
 
 pub mod aurora;
 pub mod net;
+pub mod raw;
+
+use std::time::Duration;
+
+/// Wait until `cond` holds, checking every 5 ms for at most 5 s; panics with
+/// `what` if it never does. For effects that arrive asynchronously (a release
+/// message, a closed connection), never for timing.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}

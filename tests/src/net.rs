@@ -47,3 +47,27 @@ pub async fn proxy<T: ?Sized + Interface>(link: Link, root: Arc<T>) -> (Arc<T>, 
     let (server, client) = serve(link, root).await;
     (client.root::<T>().unwrap(), server, client)
 }
+
+/// Accept TCP connections on 127.0.0.1:0 and serve `root` on each; returns
+/// the address and the accepted connections as they come (the accept loop
+/// stops when the receiver is dropped).
+pub async fn listen<T: ?Sized + Interface>(root: Arc<T>) -> (std::net::SocketAddr, tokio::sync::mpsc::UnboundedReceiver<Connection>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            if tx.is_closed() {
+                break;
+            }
+            let root = root.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                if let Ok(conn) = Connection::builder().root(root).establish(Transport::tcp(stream)).await {
+                    let _ = tx.send(conn);
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
