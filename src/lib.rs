@@ -12,6 +12,10 @@ pub use pb_macros::{remote_impl, remote_interface};
 pub use pb_runtime::wire;
 pub use pb_runtime::{CallContext, Config, Connection, ConnectionBuilder, Error, Interface, MethodInfo, ProxyHandle, Ref, Result, Stats, Transport};
 
+/// A boxed `Send` future borrowing for `'a`: what remote methods return
+/// once desugared, and what a `#[pb(local)]` method can return to be async.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

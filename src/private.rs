@@ -1,6 +1,5 @@
 //! Paths used by generated code. Not public API: may change in any release.
 
-pub use async_trait::async_trait;
 pub use pb_runtime::object::{CallFuture, SerArc};
 pub use pb_runtime::{CallContext, ProxyHandle, decode_args};
 pub use serde;

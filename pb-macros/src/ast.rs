@@ -25,6 +25,8 @@ pub struct Interface {
 
 /// One remote method.
 pub struct Method {
+    /// `#[cfg(...)]` attributes, repeated on everything generated for it.
+    pub cfgs: Vec<syn::Attribute>,
     pub ident: Ident,
     pub name: String,
     pub id: u32,
@@ -109,9 +111,13 @@ impl Interface {
                         if f.default.is_none() {
                             cx.error(&f.sig.ident, "a #[pb(local)] method needs a default body: it runs on the caller's side");
                         }
+                        if let Some(a) = f.sig.asyncness {
+                            cx.error(a, "a #[pb(local)] method cannot be `async fn` in a dyn-compatible trait; return `pb::BoxFuture<'_, T>` and write `Box::pin(async move { ... })`");
+                        }
                         continue;
                     }
                     let Some(mut m) = Method::parse(cx, &f.sig) else { continue };
+                    m.cfgs = f.attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect();
                     m.replay = opts.replay.is_some();
                     m.idempotent = opts.idempotent.is_some();
                     if let Some(n) = &opts.name {
@@ -196,6 +202,6 @@ impl Method {
         }
         let name = sig.ident.to_string();
         let name = name.strip_prefix("r#").map_or(name.clone(), str::to_string);
-        Some(Method { ident: sig.ident.clone(), name, id: 0, replay: false, idempotent: false, args, ok_ref: arc_dyn(&ok), ok, err })
+        Some(Method { cfgs: Vec::new(), ident: sig.ident.clone(), name, id: 0, replay: false, idempotent: false, args, ok_ref: arc_dyn(&ok), ok, err })
     }
 }

@@ -6,6 +6,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, Path, TraitItem};
 
 use crate::ast::{Interface, Method};
+use crate::desugar;
 
 /// The facade path: `::pb` unless `crate = "..."` overrides it.
 pub fn crate_path(krate: Option<&Path>) -> Path {
@@ -18,19 +19,31 @@ pub fn proxy_ident(iface: &Interface) -> Ident {
 }
 
 /// The trait itself: `Send + Sync + Any` supertraits, async methods boxed.
-pub fn trait_item(krate: &Path, iface: &Interface) -> TokenStream {
+pub fn trait_item(iface: &Interface) -> TokenStream {
     let mut item = iface.item.clone();
+    for trait_item in &mut item.items {
+        if let TraitItem::Fn(f) = trait_item {
+            match &f.default {
+                Some(block) => {
+                    let (sig, body) = desugar::method(&f.sig, block);
+                    f.sig = sig;
+                    f.default = Some(syn::parse_quote!(#body));
+                }
+                None => f.sig = desugar::signature(&f.sig),
+            }
+        }
+    }
     item.supertraits.push(syn::parse_quote!(::core::any::Any));
     item.supertraits.push(syn::parse_quote!(::core::marker::Send));
     item.supertraits.push(syn::parse_quote!(::core::marker::Sync));
     if item.colon_token.is_none() {
         item.colon_token = Some(Default::default());
     }
-    quote!(#[#krate::__private::async_trait] #item)
+    quote!(#item)
 }
 
 pub fn interface(krate: &Path, iface: &Interface) -> TokenStream {
-    let trait_item = trait_item(krate, iface);
+    let trait_item = trait_item(iface);
     let proxy = proxy(krate, iface);
     let imp = interface_impl(krate, iface);
     let asserts = assertions(krate, iface);
@@ -46,12 +59,15 @@ pub fn interface(krate: &Path, iface: &Interface) -> TokenStream {
 fn assertions(krate: &Path, iface: &Interface) -> TokenStream {
     let mut checks = Vec::new();
     for m in &iface.methods {
+        let mut method_checks = Vec::new();
         for a in &m.args {
-            checks.push(wire_check(krate, &a.ty, a.by_ref.as_ref()));
+            method_checks.push(wire_check(krate, &a.ty, a.by_ref.as_ref()));
         }
-        checks.push(wire_check(krate, &m.ok, m.ok_ref.as_ref()));
+        method_checks.push(wire_check(krate, &m.ok, m.ok_ref.as_ref()));
         let err = &m.err;
-        checks.push(quote_spanned!(err.span()=> #krate::__private::assert_error::<#err>();));
+        method_checks.push(quote_spanned!(err.span()=> #krate::__private::assert_error::<#err>();));
+        let cfgs = &m.cfgs;
+        checks.push(quote!(#(#cfgs)* { #(#method_checks)* }));
     }
     quote! {
         const _: () = {
@@ -99,7 +115,6 @@ fn proxy(krate: &Path, iface: &Interface) -> TokenStream {
             }
         }
 
-        #[#krate::__private::async_trait]
         impl #trait_ident for #proxy {
             #(#methods)*
         }
@@ -123,14 +138,15 @@ fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
             (quote!(#ok), quote!(__r))
         }
     };
-    quote! {
-        #sig {
-            match self.handle.call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
-                ::core::result::Result::Ok(__r) => #map,
-                ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
-            }
+    let block: syn::Block = syn::parse_quote! {{
+        match self.handle.call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
+            ::core::result::Result::Ok(__r) => #map,
+            ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
         }
-    }
+    }};
+    let (sig, body) = desugar::method(sig, &block);
+    let cfgs = &m.cfgs;
+    quote!(#(#cfgs)* #sig #body)
 }
 
 fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
@@ -139,8 +155,8 @@ fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
     let name = &iface.name;
     let id = iface.id;
     let infos = iface.methods.iter().map(|m| {
-        let (name, id, replay, idempotent) = (&m.name, m.id, m.replay, m.idempotent);
-        quote!(#krate::MethodInfo { name: #name, id: #id, replay: #replay, idempotent: #idempotent })
+        let (name, id, replay, idempotent, cfgs) = (&m.name, m.id, m.replay, m.idempotent, &m.cfgs);
+        quote!(#(#cfgs)* #krate::MethodInfo { name: #name, id: #id, replay: #replay, idempotent: #idempotent })
     });
     let arms = iface.methods.iter().map(|m| dispatch_arm(krate, trait_ident, m));
     quote! {
@@ -202,11 +218,13 @@ fn dispatch_arm(krate: &Path, trait_ident: &Ident, m: &Method) -> TokenStream {
         },
         None => quote!(__cx.encode_return(&__r)),
     };
+    let cfgs = &m.cfgs;
     quote! {
+        #(#cfgs)*
         #id => {
             let (#(#idents,)*): (#(#wire_tys,)*) = #krate::__private::decode_args(__args)?;
             #(#unwrap_refs)*
-            let __this = ::std::sync::Arc::clone(__this);
+            let __this = <::std::sync::Arc<Self> as ::core::clone::Clone>::clone(__this);
             ::core::result::Result::Ok(::std::boxed::Box::pin(async move {
                 let __r = #trait_ident::#method(&*__this, #(#idents),*).await;
                 #encode

@@ -16,6 +16,7 @@ use quote::ToTokens;
 
 mod ast;
 mod attr;
+mod desugar;
 mod expand;
 mod fallback;
 mod ids;
@@ -84,9 +85,19 @@ pub fn remote_interface(args: TokenStream, input: TokenStream) -> TokenStream {
 pub fn remote_impl(args: TokenStream, input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let krate = attr::impl_args(&cx, args.into());
-    let krate = expand::crate_path(krate.as_ref());
-    let input = proc_macro2::TokenStream::from(input);
-    let mut out = quote::quote!(#[#krate::__private::async_trait] #input);
+    let _ = krate; // accepted for symmetry with #[remote_interface]; nothing here names the facade
+    let mut item = match syn::parse::<syn::ItemImpl>(input) {
+        Ok(item) => item,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    for impl_item in &mut item.items {
+        if let syn::ImplItem::Fn(f) = impl_item {
+            let (sig, body) = desugar::method(&f.sig, &f.block);
+            f.sig = sig;
+            f.block = syn::parse_quote!(#body);
+        }
+    }
+    let mut out = quote::quote!(#item);
     if let Some(e) = cx.into_error() {
         out.extend(e.to_compile_error());
     }

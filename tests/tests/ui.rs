@@ -1,0 +1,11 @@
+//! Compile errors of the macros (trybuild). Refresh the .stderr files with
+//! `TRYBUILD=overwrite cargo test -p pb-tests --test ui`.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("ui/method/*.rs");
+    t.compile_fail("ui/args/*.rs");
+    t.compile_fail("ui/trait/*.rs");
+    t.pass("ui/pass/*.rs");
+}
