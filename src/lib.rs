@@ -1,16 +1,132 @@
 //! pb: distributed objects for Rust, in the spirit of Twisted's Perspective Broker.
 //!
-//! One trait is the interface. `#[pb::remote_interface]` makes it work on a
-//! local object, on a remote object one hop away, and on a remote object many
-//! hops away, with the same calling code.
+//! One trait is the interface. `#[pb::remote_interface]` turns it into a
+//! remote interface: the same `Arc<dyn Trait>` can then be a local object, a
+//! proxy to an object one hop away, or a proxy to a proxy many hops away, and
+//! calling code cannot tell which.
 //!
-//! (The full tutorial is below, once the foundation lands.)
+//! # Tutorial
+//!
+//! Declare the interface. Remote methods are `async fn(&self, ...)` returning
+//! `Result<T, E>`, where `E` can be built from [`pb::Error`](Error) and is
+//! serde, so transport failures reach the caller through the method's own
+//! error type while application errors come back as values:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+//! pub struct User { pub id: u64, pub name: String }              // passed by copy
+//!
+//! #[derive(Debug, thiserror::Error, Serialize, Deserialize)]
+//! pub enum UserError {
+//!     #[error("no user {0}")] NotFound(u64),                     // an application error
+//!     #[error(transparent)] Pb(#[from] pb::Error),              // a transport failure, at any hop
+//! }
+//!
+//! #[pb::remote_interface]
+//! pub trait UserManager {
+//!     async fn get_user(&self, id: u64) -> Result<User, UserError>;
+//!     async fn presence(&self) -> Result<Arc<dyn Presence>, UserError>;   // by reference
+//!     #[pb(local)]                                                   // runs on the caller's side
+//!     fn label(&self) -> String { "users".into() }
+//! }
+//!
+//! #[pb::remote_interface]
+//! pub trait Presence {
+//!     async fn is_online(&self, user: u64) -> Result<bool, UserError>;
+//! }
+//! # struct Online;
+//! # #[pb::remote_impl]
+//! # impl Presence for Online {
+//! #     async fn is_online(&self, user: u64) -> Result<bool, UserError> { Ok(user == 1) }
+//! # }
+//!
+//! // Implement it with plain async fn bodies.
+//! struct Users { presence: Arc<dyn Presence> }
+//!
+//! #[pb::remote_impl]
+//! impl UserManager for Users {
+//!     async fn get_user(&self, id: u64) -> Result<User, UserError> {
+//!         match id {
+//!             1 => Ok(User { id, name: "alice".into() }),
+//!             _ => Err(UserError::NotFound(id)),
+//!         }
+//!     }
+//!     async fn presence(&self) -> Result<Arc<dyn Presence>, UserError> {
+//!         Ok(self.presence.clone())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Serve a root object on one side of a connection (here an in-memory
+//! // pair; `Transport::tcp` and `Transport::unix` work the same way)...
+//! let (server_side, client_side) = pb::Transport::memory_pair();
+//! let users = Arc::new(Users { presence: Arc::new(Online) });
+//! let (server, client) = tokio::join!(
+//!     pb::Connection::builder().root::<dyn UserManager>(users).establish(server_side),
+//!     pb::Connection::builder().establish(client_side),
+//! );
+//! let (_server, client) = (server?, client?);
+//!
+//! // ...and call it from the other. `remote` is an `Arc<dyn UserManager>`.
+//! let remote = client.root::<dyn UserManager>()?;
+//! assert_eq!(remote.get_user(1).await?.name, "alice");
+//! assert!(matches!(remote.get_user(7).await, Err(UserError::NotFound(7))));
+//! assert_eq!(remote.label(), "users");
+//!
+//! // A reference comes back as a working proxy.
+//! let presence = remote.presence().await?;
+//! assert!(presence.is_online(1).await?);
+//!
+//! // When the link is down, calls fail fast through the method's error type.
+//! client.close();
+//! assert!(matches!(remote.get_user(1).await, Err(UserError::Pb(pb::Error::Disconnected))));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Passing objects
+//!
+//! - **By copy**: any serde type. A copy that arrives is a plain value of the
+//!   same type and can be sent on unchanged (a copy of a copy).
+//! - **By reference**: `Arc<dyn Iface>` as an argument or result, and
+//!   [`Ref<dyn Iface>`](Ref) anywhere inside copied data (fields, `Vec`,
+//!   `Option`, map values). The far side gets a proxy. A proxy sent back to
+//!   the process that owns the object arrives as the original `Arc`.
+//!   (serde cannot carry a bare `Arc<dyn Iface>` field: its `Arc` impls go
+//!   through `&T` and `Box<T>`, losing the owner and the identity; hence
+//!   `Ref`, which derefs to the object and converts to and from `Arc`.)
+//! - Dropping the last proxy releases the object on its owner (PB's decref);
+//!   a closed connection releases everything exported on it.
+//!
+//! # Relays
+//!
+//! A relay needs no special code: it holds a proxy (an `Arc<dyn Iface>`)
+//! and serves it or returns it to its own peers, who get a proxy of the proxy.
+//! References travelling back up turn into the objects they came from at each
+//! hop.
+//!
+//! # Method options
+//!
+//! `#[pb(local)]` (runs on the caller's side, needs a default body),
+//! `#[pb(replay)]` (safe to re-run after an outage to rebuild the reference
+//! it returned), `#[pb(idempotent)]` (safe to retry once after healing),
+//! `#[pb(id = N)]` and `#[pb(name = "...")]` (wire identity). On the trait:
+//! `#[pb::remote_interface(name = "pkg.Iface", id = N, crate = "path::to::pb")]`.
+//! Interface ids are the 64-bit FNV-1a hash of the name, method ids the 32-bit
+//! FNV-1a hash of the method name, unless given.
 
 #![warn(missing_docs)]
 
 pub use pb_macros::{remote_impl, remote_interface};
 pub use pb_runtime::wire;
-pub use pb_runtime::{CallContext, Config, Connection, ConnectionBuilder, Error, Interface, MethodInfo, ProxyHandle, Ref, Result, Stats, Transport};
+pub use pb_runtime::{
+    CallContext, Config, Connection, ConnectionBuilder, Error, Interface, MethodInfo, ProxyHandle, Ref, Result, Stats,
+    Transport,
+};
 
 /// A boxed `Send` future borrowing for `'a`: what remote methods return
 /// once desugared, and what a `#[pb(local)]` method can return to be async.

@@ -20,7 +20,10 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Wire fo
     label = "needs `From<pb::Error>`, serde's `Serialize` and `DeserializeOwned`, and `Send + 'static`",
     note = "add a variant `Pb(#[from] pb::Error)` (thiserror) or implement `From<pb::Error>`, and derive `Serialize` and `Deserialize`: transport failures reach callers through this type"
 )]
-pub trait RemoteError: From<pb_runtime::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static {}
+pub trait RemoteError:
+    From<pb_runtime::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static
+{
+}
 impl<E: From<pb_runtime::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static> RemoteError for E {}
 
 /// Compile-time check that `T` crosses the wire by copy.

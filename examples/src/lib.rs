@@ -1,1 +1,6 @@
-//! Shared code of the pb examples.
+//! Shared code of the pb examples: the seed's `aurora` interfaces.
+//!
+//! The names come from the mailing-list thread pb grew from: a `Registry`
+//! of managers, a `UserManager` that dispenses `User` records (by copy).
+
+pub mod aurora;

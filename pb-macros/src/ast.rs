@@ -91,7 +91,10 @@ impl Interface {
     /// (for the fallback expansion) and the methods that were valid.
     pub fn parse(cx: &Ctxt, args: &TraitArgs, mut item: ItemTrait) -> Interface {
         if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-            cx.error(&item.generics, "remote interfaces cannot be generic: the interface must have one identity on the wire");
+            cx.error(
+                &item.generics,
+                "remote interfaces cannot be generic: the interface must have one identity on the wire",
+            );
         }
         let name = args.name.as_ref().map_or_else(|| item.ident.to_string(), |n| n.value());
         let id = match &args.id {
@@ -153,7 +156,11 @@ impl Method {
         if sig.asyncness.is_none() {
             cx.error(sig.fn_token, "remote methods must be `async fn`; mark a method that runs on the caller's side with #[pb(local)] and give it a body");
         }
-        if sig.constness.is_some() || !matches!(sig.safety, syn::Safety::Default) || sig.abi.is_some() || sig.variadic.is_some() {
+        if sig.constness.is_some()
+            || !matches!(sig.safety, syn::Safety::Default)
+            || sig.abi.is_some()
+            || sig.variadic.is_some()
+        {
             cx.error(sig, "remote methods must be plain `async fn` (no const, unsafe, extern or variadics)");
         }
         if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
@@ -163,8 +170,12 @@ impl Method {
             None => cx.error(&sig.ident, "remote methods need a `&self` receiver"),
             Some(r) => match &r.kind {
                 syn::ReceiverKind::Reference(_, _, None) if r.mutability.is_none() => {}
-                syn::ReceiverKind::Reference(..) => cx.error(r, "remote methods take `&self`: many callers share one object; use interior mutability"),
-                _ => cx.error(r, "remote methods take `&self`, not `self` by value: the object is shared, not consumed"),
+                syn::ReceiverKind::Reference(..) => {
+                    cx.error(r, "remote methods take `&self`: many callers share one object; use interior mutability")
+                }
+                _ => {
+                    cx.error(r, "remote methods take `&self`, not `self` by value: the object is shared, not consumed")
+                }
             },
         }
         let mut args = Vec::new();
@@ -202,6 +213,17 @@ impl Method {
         }
         let name = sig.ident.to_string();
         let name = name.strip_prefix("r#").map_or(name.clone(), str::to_string);
-        Some(Method { cfgs: Vec::new(), ident: sig.ident.clone(), name, id: 0, replay: false, idempotent: false, args, ok_ref: arc_dyn(&ok), ok, err })
+        Some(Method {
+            cfgs: Vec::new(),
+            ident: sig.ident.clone(),
+            name,
+            id: 0,
+            replay: false,
+            idempotent: false,
+            args,
+            ok_ref: arc_dyn(&ok),
+            ok,
+            err,
+        })
     }
 }

@@ -74,7 +74,9 @@ pub fn method_opts(cx: &Ctxt, attrs: &mut Vec<Attribute>) -> MethodOpts {
             } else if meta.path.is_ident("name") {
                 opts.name = Some(meta.value()?.parse()?);
             } else {
-                return Err(meta.error("unknown pb option; expected one of: `local`, `replay`, `idempotent`, `id = ...`, `name = \"...\"`"));
+                return Err(meta.error(
+                    "unknown pb option; expected one of: `local`, `replay`, `idempotent`, `id = ...`, `name = \"...\"`",
+                ));
             }
             Ok(())
         });
@@ -84,7 +86,10 @@ pub fn method_opts(cx: &Ctxt, attrs: &mut Vec<Attribute>) -> MethodOpts {
         false
     });
     if let (Some(local), true) = (opts.local, opts.replay.is_some() || opts.idempotent.is_some()) {
-        cx.push(syn::Error::new(local, "a #[pb(local)] method never crosses the wire: `replay` and `idempotent` do not apply"));
+        cx.push(syn::Error::new(
+            local,
+            "a #[pb(local)] method never crosses the wire: `replay` and `idempotent` do not apply",
+        ));
     }
     opts
 }
@@ -106,4 +111,3 @@ pub fn impl_args(cx: &Ctxt, tokens: proc_macro2::TokenStream) -> Option<Path> {
     }
     krate
 }
-

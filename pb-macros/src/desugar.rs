@@ -55,7 +55,8 @@ pub fn method(sig: &Signature, block: &Block) -> (Signature, TokenStream) {
     let mut binds = Vec::new();
     for (i, arg) in sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pt) = arg else { continue };
-        let simple = matches!(&*pt.pat, Pat::Ident(p) if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none());
+        let simple =
+            matches!(&*pt.pat, Pat::Ident(p) if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none());
         if !simple {
             let fresh = format_ident!("__pb_arg{}", i);
             let pat = std::mem::replace(&mut *pt.pat, syn::parse_quote!(#fresh));
@@ -66,6 +67,7 @@ pub fn method(sig: &Signature, block: &Block) -> (Signature, TokenStream) {
     let body = quote! {{
         ::std::boxed::Box::pin(async move {
             #(#binds)*
+            #[allow(clippy::diverging_sub_expression)]
             let __pb_ret: #out = { #(#stmts)* };
             #[allow(unreachable_code)]
             __pb_ret

@@ -90,9 +90,12 @@ fn proxy(krate: &Path, iface: &Interface) -> TokenStream {
     let vis = &iface.item.vis;
     let trait_ident = &iface.item.ident;
     let proxy = proxy_ident(iface);
-    let doc = format!("Client proxy of [`{trait_ident}`]: calls go to a remote object. Made by pb when a reference arrives.");
+    let doc =
+        format!("Client proxy of [`{trait_ident}`]: calls go to a remote object. Made by pb when a reference arrives.");
     let methods = iface.item.items.iter().filter_map(|item| match item {
-        TraitItem::Fn(f) => iface.methods.iter().find(|m| m.ident == f.sig.ident).map(|m| proxy_method(krate, m, &f.sig)),
+        TraitItem::Fn(f) => {
+            iface.methods.iter().find(|m| m.ident == f.sig.ident).map(|m| proxy_method(krate, m, &f.sig))
+        }
         _ => None,
     });
     quote! {

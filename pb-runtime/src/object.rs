@@ -12,10 +12,10 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::Error;
 use crate::connection::CallContext;
 use crate::proxy::ProxyHandle;
 use crate::wire::{DecodeCx, EncodeCx, WireRef};
-use crate::Error;
 
 /// The future a dispatched call runs: it resolves to a complete reply frame.
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<Bytes, Error>> + Send>>;
@@ -62,7 +62,6 @@ pub trait Interface: Send + Sync + 'static {
 
 /// Type-erased dispatch table of one exported object.
 pub(crate) trait Dispatch: Send + Sync + 'static {
-    fn interface_name(&self) -> &'static str;
     fn interface_id(&self) -> u64;
     fn call(&self, method: u32, args: &[u8], cx: CallContext) -> Result<CallFuture, Error>;
     /// The exported object as `Arc<dyn Trait>` inside `Any`, for identity.
@@ -73,9 +72,6 @@ pub(crate) trait Dispatch: Send + Sync + 'static {
 pub(crate) struct Dispatcher<T: ?Sized + Interface>(pub(crate) Arc<T>);
 
 impl<T: ?Sized + Interface> Dispatch for Dispatcher<T> {
-    fn interface_name(&self) -> &'static str {
-        T::NAME
-    }
     fn interface_id(&self) -> u64 {
         T::ID
     }
@@ -176,7 +172,9 @@ pub fn serialize_arc<T: ?Sized + Interface, S: Serializer>(object: &Arc<T>, s: S
         {
             return Ok(WireRef::Receiver { id });
         }
-        conn.export(object.clone()).map(|id| WireRef::Sender { id, iface: T::ID }).map_err(|_| "too many exports on this connection")
+        conn.export(object.clone())
+            .map(|id| WireRef::Sender { id, iface: T::ID })
+            .map_err(|_| "too many exports on this connection")
     })
     .map_err(S::Error::custom)?;
     wire.serialize(s)
@@ -194,7 +192,9 @@ pub fn deserialize_arc<'de, T: ?Sized + Interface, D: Deserializer<'de>>(d: D) -
         let cx = cx.ok_or_else(|| D::Error::custom("pb references can only be deserialized by a pb connection"))?;
         let result = match wire {
             WireRef::Receiver { id } => cx.conn.exported::<T>(id),
-            WireRef::Sender { id, iface } if iface == T::ID => Ok(T::proxy(ProxyHandle::new(cx.conn.import(id, iface), T::NAME))),
+            WireRef::Sender { id, iface } if iface == T::ID => {
+                Ok(T::proxy(ProxyHandle::new(cx.conn.import(id), T::NAME)))
+            }
             WireRef::Sender { iface, .. } => Err(Error::WrongInterface { expected: T::NAME.to_string(), found: iface }),
         };
         result.map_err(|e| D::Error::custom(cx.fail(e)))

@@ -6,23 +6,22 @@ use std::sync::{Arc, RwLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::Error;
 use crate::connection::{AbandonGuard, Shared};
 use crate::wire::{self, Header};
-use crate::Error;
 
 /// One reference to an object the peer exported, on one connection. When the
 /// last handle goes, a release is sent (PB's decref).
 pub(crate) struct RemoteRef {
     pub(crate) conn: Arc<Shared>,
     pub(crate) id: u64,
-    pub(crate) iface: u64,
     /// Counted references are released on drop; the root is not counted.
     counted: bool,
 }
 
 impl RemoteRef {
-    pub(crate) fn new(conn: Arc<Shared>, id: u64, iface: u64, counted: bool) -> Self {
-        RemoteRef { conn, id, iface, counted }
+    pub(crate) fn new(conn: Arc<Shared>, id: u64, counted: bool) -> Self {
+        RemoteRef { conn, id, counted }
     }
 }
 
@@ -70,11 +69,6 @@ impl ProxyHandle {
         Arc::ptr_eq(&t.conn, conn).then_some(t.id)
     }
 
-    /// Point the proxy at a fresh reference (after a reconnect).
-    pub(crate) fn retarget(&self, target: Arc<RemoteRef>) {
-        *self.core.target.write().unwrap() = target;
-    }
-
     /// The interface name of the proxied object.
     pub fn interface(&self) -> &'static str {
         self.core.interface
@@ -115,7 +109,8 @@ impl ProxyHandle {
         if ok {
             wire::with_decode(conn, || wire::decode_payload::<R>(&payload))
         } else {
-            Err(wire::decode_payload::<Error>(&payload).unwrap_or_else(|e| Error::protocol(format_args!("undecodable fault: {e}"))))
+            Err(wire::decode_payload::<Error>(&payload)
+                .unwrap_or_else(|e| Error::protocol(format_args!("undecodable fault: {e}"))))
         }
     }
 }

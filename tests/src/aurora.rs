@@ -161,7 +161,7 @@ impl UserManager for Users {
     }
     async fn seed_is_mine(&self, seed: Seed) -> Result<bool, UserError> {
         let all = std::iter::once(&seed.presence).chain(&seed.list).chain(&seed.maybe).chain(seed.by_name.values());
-        Ok(all.map(|r| self.is_own(r.as_arc())).fold(true, |a, b| a && b))
+        Ok(all.into_iter().all(|r| self.is_own(r.as_arc())))
     }
     async fn echo_seed(&self, seed: Seed) -> Result<Seed, UserError> {
         Ok(seed)

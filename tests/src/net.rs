@@ -38,7 +38,8 @@ pub async fn transports(link: Link) -> (Transport, Transport) {
 /// Returns `(server, client)`.
 pub async fn serve<T: ?Sized + Interface>(link: Link, root: Arc<T>) -> (Connection, Connection) {
     let (s, c) = transports(link).await;
-    let (server, client) = tokio::join!(Connection::builder().root(root).establish(s), Connection::builder().establish(c));
+    let (server, client) =
+        tokio::join!(Connection::builder().root(root).establish(s), Connection::builder().establish(c));
     (server.unwrap(), client.unwrap())
 }
 
@@ -51,7 +52,9 @@ pub async fn proxy<T: ?Sized + Interface>(link: Link, root: Arc<T>) -> (Arc<T>, 
 /// Accept TCP connections on 127.0.0.1:0 and serve `root` on each; returns
 /// the address and the accepted connections as they come (the accept loop
 /// stops when the receiver is dropped).
-pub async fn listen<T: ?Sized + Interface>(root: Arc<T>) -> (std::net::SocketAddr, tokio::sync::mpsc::UnboundedReceiver<Connection>) {
+pub async fn listen<T: ?Sized + Interface>(
+    root: Arc<T>,
+) -> (std::net::SocketAddr, tokio::sync::mpsc::UnboundedReceiver<Connection>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();

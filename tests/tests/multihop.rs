@@ -45,7 +45,10 @@ async fn hop_three_with_references_and_nested_copies() {
         assert!(users.ask(mine.clone(), 5).await.unwrap());
 
         drop((seed, echoed));
-        pb_tests::eventually("releases travel back through both relays", || Arc::strong_count(&local.presence) == start).await;
+        pb_tests::eventually("releases travel back through both relays", || {
+            Arc::strong_count(&local.presence) == start
+        })
+        .await;
         assert_eq!(client.stats().imports, 0);
     }
 }

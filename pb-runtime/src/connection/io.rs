@@ -10,17 +10,22 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 use super::{CallContext, Shared};
+use crate::Error;
 use crate::object::CallFuture;
 use crate::transport::{BoxRead, BoxWrite, Transport};
 use crate::wire::{self, Header};
-use crate::Error;
 
 fn codec(max_frame_len: usize) -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder().max_frame_length(max_frame_len).new_codec()
 }
 
 /// Start the reader and writer tasks.
-pub(super) fn spawn(shared: Arc<Shared>, transport: Transport, out_rx: mpsc::UnboundedReceiver<Bytes>, hello: oneshot::Sender<Result<(), Error>>) {
+pub(super) fn spawn(
+    shared: Arc<Shared>,
+    transport: Transport,
+    out_rx: mpsc::UnboundedReceiver<Bytes>,
+    hello: oneshot::Sender<Result<(), Error>>,
+) {
     let max = shared.config.max_frame_len;
     tokio::spawn(write_loop(shared.clone(), FramedWrite::new(transport.write, codec(max)), out_rx));
     tokio::spawn(read_loop(shared, FramedRead::new(transport.read, codec(max)), hello));
@@ -28,7 +33,11 @@ pub(super) fn spawn(shared: Arc<Shared>, transport: Transport, out_rx: mpsc::Unb
 
 /// Write queued frames; coalesce whatever is already queued into one flush
 /// (one syscall for many small replies).
-async fn write_loop(shared: Arc<Shared>, mut sink: FramedWrite<BoxWrite, LengthDelimitedCodec>, mut rx: mpsc::UnboundedReceiver<Bytes>) {
+async fn write_loop(
+    shared: Arc<Shared>,
+    mut sink: FramedWrite<BoxWrite, LengthDelimitedCodec>,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+) {
     let result: Result<(), std::io::Error> = async {
         loop {
             let frame = tokio::select! {
@@ -62,7 +71,11 @@ async fn write_loop(shared: Arc<Shared>, mut sink: FramedWrite<BoxWrite, LengthD
 
 use tokio::io::AsyncWriteExt as _;
 
-async fn read_loop(shared: Arc<Shared>, mut frames: FramedRead<BoxRead, LengthDelimitedCodec>, hello: oneshot::Sender<Result<(), Error>>) {
+async fn read_loop(
+    shared: Arc<Shared>,
+    mut frames: FramedRead<BoxRead, LengthDelimitedCodec>,
+    hello: oneshot::Sender<Result<(), Error>>,
+) {
     let mut hello = Some(hello);
     let reason = loop {
         let next = tokio::select! {
@@ -93,7 +106,11 @@ async fn read_loop(shared: Arc<Shared>, mut frames: FramedRead<BoxRead, LengthDe
 /// Handle one frame. An `Err` closes the connection (the peer broke the
 /// protocol); errors that concern one call are answered and the connection
 /// goes on.
-fn handle_frame(shared: &Arc<Shared>, frame: Bytes, hello: &mut Option<oneshot::Sender<Result<(), Error>>>) -> Result<(), Error> {
+fn handle_frame(
+    shared: &Arc<Shared>,
+    frame: Bytes,
+    hello: &mut Option<oneshot::Sender<Result<(), Error>>>,
+) -> Result<(), Error> {
     let (header, payload) = wire::decode_frame(&frame)?;
     if let Some(h) = hello.take() {
         let Header::Hello { magic, version, root } = header else {

@@ -17,12 +17,12 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::Error;
 use crate::config::Config;
 use crate::object::{Dispatch, Dispatcher, Interface};
 use crate::proxy::{ProxyHandle, RemoteRef};
 use crate::transport::Transport;
 use crate::wire::{self, Header};
-use crate::Error;
 
 pub(crate) use tables::ROOT_ID;
 use tables::{Exports, Imports, Pending, ReplySlot};
@@ -123,12 +123,12 @@ impl Shared {
     }
 
     /// A reference the peer sent us (`id` in its export table).
-    pub(crate) fn import(self: &Arc<Self>, id: u64, iface: u64) -> Arc<RemoteRef> {
+    pub(crate) fn import(self: &Arc<Self>, id: u64) -> Arc<RemoteRef> {
         let mut im = self.imports.lock().unwrap();
         if let Some(r) = im.receive(id) {
             return r;
         }
-        let r = Arc::new(RemoteRef::new(self.clone(), id, iface, true));
+        let r = Arc::new(RemoteRef::new(self.clone(), id, true));
         im.insert(id, &r);
         r
     }
@@ -138,10 +138,9 @@ impl Shared {
         let count = self.imports.lock().unwrap().forget(id, ptr);
         if let Some(count) = count
             && !self.is_closed()
+            && let Ok(frame) = wire::encode_frame(&Header::Release { id, count }, &())
         {
-            if let Ok(frame) = wire::encode_frame(&Header::Release { id, count }, &()) {
-                let _ = self.send(frame);
-            }
+            let _ = self.send(frame);
         }
     }
 
@@ -240,12 +239,6 @@ impl ConnectionBuilder {
         self
     }
 
-    /// Serve an already type-erased root.
-    pub(crate) fn root_dispatch(mut self, root: Option<Arc<dyn Dispatch>>) -> Self {
-        self.root = root;
-        self
-    }
-
     /// Start the connection over `transport` and wait for the peer's hello.
     ///
     /// # Errors
@@ -286,7 +279,9 @@ impl ConnectionBuilder {
                 shared.close(e.to_string());
                 Err(e)
             }
-            Ok(Err(_)) => Err(Error::protocol(shared.close_reason().unwrap_or_else(|| "closed during handshake".into()))),
+            Ok(Err(_)) => {
+                Err(Error::protocol(shared.close_reason().unwrap_or_else(|| "closed during handshake".into())))
+            }
             Err(_) => {
                 shared.close("handshake timed out");
                 Err(Error::LimitExceeded { what: "handshake timeout (ms)".into(), limit: timeout.as_millis() as u64 })
@@ -327,8 +322,8 @@ impl Connection {
         match self.shared.peer_root.get().copied().flatten() {
             None => Err(Error::UnknownObject { id: ROOT_ID }),
             Some(iface) if iface != T::ID => Err(Error::WrongInterface { expected: T::NAME.into(), found: iface }),
-            Some(iface) => {
-                let rref = Arc::new(RemoteRef::new(self.shared.clone(), ROOT_ID, iface, false));
+            Some(_) => {
+                let rref = Arc::new(RemoteRef::new(self.shared.clone(), ROOT_ID, false));
                 Ok(T::proxy(ProxyHandle::new(rref, T::NAME)))
             }
         }

@@ -7,9 +7,9 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use crate::Error;
 use crate::object::Dispatch;
 use crate::proxy::RemoteRef;
-use crate::Error;
 
 /// Id of the root object on every connection.
 pub(crate) const ROOT_ID: u64 = 0;
@@ -40,7 +40,12 @@ impl Exports {
     }
 
     /// Export `object` (or count one more send of it); returns its id.
-    pub(crate) fn export(&mut self, key: (usize, u64), make: impl FnOnce() -> Arc<dyn Dispatch>, max: usize) -> Result<u64, Error> {
+    pub(crate) fn export(
+        &mut self,
+        key: (usize, u64),
+        make: impl FnOnce() -> Arc<dyn Dispatch>,
+        max: usize,
+    ) -> Result<u64, Error> {
         if let Some(&id) = self.by_key.get(&key) {
             let e = self.by_id.get_mut(&id).expect("export tables agree");
             e.count += 1;
