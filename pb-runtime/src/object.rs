@@ -165,18 +165,21 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Ref<T> {
 /// Fails outside a pb connection's encode (a reference means nothing there),
 /// or when the connection's export limit is reached.
 pub fn serialize_arc<T: ?Sized + Interface, S: Serializer>(object: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
-    let wire = EncodeCx::with(|conn| {
-        let conn = conn.ok_or("pb references can only be serialized by a pb connection")?;
+    let wire = EncodeCx::with(|cx| {
+        let cx = cx.ok_or_else(|| S::Error::custom("pb references can only be serialized by a pb connection"))?;
         if let Some(handle) = T::proxy_handle(object)
-            && let Some(id) = handle.id_on(conn)
+            && let Some(id) = handle.id_on(&cx.conn)
         {
             return Ok(WireRef::Receiver { id });
         }
-        conn.export(object.clone())
-            .map(|id| WireRef::Sender { id, iface: T::ID })
-            .map_err(|_| "too many exports on this connection")
-    })
-    .map_err(S::Error::custom)?;
+        match cx.conn.export(object.clone()) {
+            Ok(id) => {
+                cx.exported(id);
+                Ok(WireRef::Sender { id, iface: T::ID })
+            }
+            Err(e) => Err(S::Error::custom(cx.fail(e))),
+        }
+    })?;
     wire.serialize(s)
 }
 

@@ -100,9 +100,8 @@ impl ProxyHandle {
             return Err(Error::Disconnected);
         }
         let req = conn.next_req();
-        let mut buf = wire::encode_header(&Header::Call { req, target: target.id, method }, 64);
-        wire::with_encode(conn, || wire::encode_payload(&mut buf, args))?;
-        let rx = conn.start_call(req, buf.into())?;
+        let frame = conn.encode_with_refs(&Header::Call { req, target: target.id, method }, args)?;
+        let rx = conn.start_call(req, frame)?;
         let guard = AbandonGuard { conn, req };
         let (ok, payload) = rx.await.map_err(|_| Error::ConnectionLost)?;
         std::mem::forget(guard);

@@ -42,6 +42,13 @@ impl RawPeer {
         self.framed.send(frame(header, payload)).await.unwrap();
     }
 
+    /// Write raw bytes, bypassing the framing.
+    pub async fn write_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.framed.get_mut().write_all(bytes).await.unwrap();
+        self.framed.get_mut().flush().await.unwrap();
+    }
+
     /// Next frame from the server, or `None` if it closed.
     pub async fn recv(&mut self) -> Option<(Header, Bytes)> {
         match self.framed.next().await {

@@ -112,6 +112,33 @@ impl Shared {
         ex.export(key, || Arc::new(Dispatcher(object)) as Arc<dyn Dispatch>, self.config.max_exports)
     }
 
+    /// Undo one count of an export whose message was never sent.
+    pub(crate) fn unexport(&self, id: u64) {
+        let released = self.exports.lock().unwrap().release(id, 1);
+        drop(released);
+    }
+
+    /// Encode a frame whose payload may carry references, all or nothing: if
+    /// the payload fails to encode or the frame is over the limit, the
+    /// exports it made are rolled back.
+    pub(crate) fn encode_with_refs<T: serde::Serialize + ?Sized>(
+        self: &Arc<Self>,
+        header: &Header,
+        payload: &T,
+    ) -> Result<Bytes, Error> {
+        wire::with_encode(self, || {
+            let mut buf = wire::encode_header(header, 64);
+            wire::encode_payload(&mut buf, payload)?;
+            if buf.len() > self.config.max_frame_len {
+                return Err(Error::LimitExceeded {
+                    what: "frame length".into(),
+                    limit: self.config.max_frame_len as u64,
+                });
+            }
+            Ok(Bytes::from(buf))
+        })
+    }
+
     /// The original object behind our export `id`, typed as `T`.
     pub(crate) fn exported<T: ?Sized + Interface>(&self, id: u64) -> Result<Arc<T>, Error> {
         let ex = self.exports.lock().unwrap();
@@ -184,9 +211,7 @@ impl CallContext {
     /// An encode failure (for example the export limit), which the connection
     /// sends to the caller instead.
     pub fn encode_return<R: serde::Serialize + ?Sized>(&self, result: &R) -> Result<Bytes, Error> {
-        let mut buf = wire::encode_header(&Header::Reply { req: self.req, ok: true }, 64);
-        wire::with_encode(&self.conn, || wire::encode_payload(&mut buf, result))?;
-        Ok(buf.into())
+        self.conn.encode_with_refs(&Header::Reply { req: self.req, ok: true }, result)
     }
 }
 

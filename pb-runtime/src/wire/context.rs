@@ -11,46 +11,68 @@ use std::sync::Arc;
 use crate::Error;
 use crate::connection::Shared;
 
-scoped_tls::scoped_thread_local!(static ENCODE: Arc<Shared>);
-scoped_tls::scoped_thread_local!(static DECODE: DecodeCx);
+scoped_tls::scoped_thread_local!(static ENCODE: WireCx);
+scoped_tls::scoped_thread_local!(static DECODE: WireCx);
 
-/// Access to the connection a payload is encoded for.
-pub(crate) struct EncodeCx;
-
-/// The connection a payload is decoded from, and the first structured error
-/// a reference raised (serde only carries strings through its errors).
-pub(crate) struct DecodeCx {
+/// The connection being encoded for or decoded from, and the first
+/// structured error a reference raised (serde only carries strings through
+/// its errors, so the structured one is kept here and wins).
+pub(crate) struct WireCx {
     pub(crate) conn: Arc<Shared>,
     error: RefCell<Option<Error>>,
+    /// Export ids counted while encoding, rolled back if the encode fails
+    /// (the peer never sees them, so it would never release them).
+    exported: RefCell<Vec<u64>>,
+}
+
+/// Accessor of the encoding context.
+pub(crate) struct EncodeCx;
+/// Accessor of the decoding context.
+pub(crate) struct DecodeCx;
+
+fn run<T>(
+    key: &'static scoped_tls::ScopedKey<WireCx>,
+    conn: &Arc<Shared>,
+    f: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let cx = WireCx { conn: conn.clone(), error: RefCell::new(None), exported: RefCell::new(Vec::new()) };
+    let result = key.set(&cx, f);
+    result.map_err(|e| {
+        for id in cx.exported.take() {
+            conn.unexport(id);
+        }
+        cx.error.into_inner().unwrap_or(e)
+    })
 }
 
 /// Run `f` (a synchronous encode) with `conn` as the encoding connection.
-pub(crate) fn with_encode<R>(conn: &Arc<Shared>, f: impl FnOnce() -> R) -> R {
-    ENCODE.set(conn, f)
+pub(crate) fn with_encode<T>(conn: &Arc<Shared>, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    run(&ENCODE, conn, f)
 }
 
 /// Run `f` (a synchronous decode) with `conn` as the decoding connection.
-/// If `f` fails and a reference recorded a structured error, that error wins.
 pub(crate) fn with_decode<T>(conn: &Arc<Shared>, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    let cx = DecodeCx { conn: conn.clone(), error: RefCell::new(None) };
-    let result = DECODE.set(&cx, f);
-    match result {
-        Ok(v) => Ok(v),
-        Err(e) => Err(cx.error.into_inner().unwrap_or(e)),
-    }
+    run(&DECODE, conn, f)
 }
 
 impl EncodeCx {
-    /// The connection being encoded for, if any.
-    pub(crate) fn with<R>(f: impl FnOnce(Option<&Arc<Shared>>) -> R) -> R {
+    /// The encoding context, if any.
+    pub(crate) fn with<R>(f: impl FnOnce(Option<&WireCx>) -> R) -> R {
         if ENCODE.is_set() { ENCODE.with(|c| f(Some(c))) } else { f(None) }
     }
 }
 
 impl DecodeCx {
-    /// The connection being decoded from, if any.
-    pub(crate) fn with<R>(f: impl FnOnce(Option<&DecodeCx>) -> R) -> R {
+    /// The decoding context, if any.
+    pub(crate) fn with<R>(f: impl FnOnce(Option<&WireCx>) -> R) -> R {
         if DECODE.is_set() { DECODE.with(|c| f(Some(c))) } else { f(None) }
+    }
+}
+
+impl WireCx {
+    /// Note an export made by this encode.
+    pub(crate) fn exported(&self, id: u64) {
+        self.exported.borrow_mut().push(id);
     }
 
     /// Remember a structured error to report instead of serde's string.
