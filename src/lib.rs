@@ -133,5 +133,4 @@ pub use pb_runtime::{
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 #[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
+pub use pb_runtime::__private;

@@ -9,6 +9,9 @@ pub mod config;
 mod connection;
 mod error;
 pub mod object;
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod proxy;
 pub mod transport;
 pub mod wire;

@@ -1,7 +1,7 @@
 //! Paths used by generated code. Not public API: may change in any release.
 
-pub use pb_runtime::object::{CallFuture, SerArc};
-pub use pb_runtime::{CallContext, ProxyHandle, decode_args};
+pub use crate::object::{CallFuture, SerArc};
+pub use crate::{CallContext, ProxyHandle, decode_args};
 pub use serde;
 pub use thiserror;
 
@@ -21,10 +21,10 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Wire fo
     note = "add a variant `Pb(#[from] pb::Error)` (thiserror) or implement `From<pb::Error>`, and derive `Serialize` and `Deserialize`: transport failures reach callers through this type"
 )]
 pub trait RemoteError:
-    From<pb_runtime::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static
+    From<crate::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static
 {
 }
-impl<E: From<pb_runtime::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static> RemoteError for E {}
+impl<E: From<crate::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static> RemoteError for E {}
 
 /// Compile-time check that `T` crosses the wire by copy.
 pub fn assert_wire<T: Wire>() {}
@@ -33,4 +33,4 @@ pub fn assert_wire<T: Wire>() {}
 pub fn assert_error<E: RemoteError>() {}
 
 /// Compile-time check that `T` (a `dyn Trait`) is a remote interface.
-pub fn assert_interface<T: ?Sized + pb_runtime::Interface>() {}
+pub fn assert_interface<T: ?Sized + crate::Interface>() {}
