@@ -133,6 +133,9 @@ impl Interface {
                         }),
                         None => ids::method_id(&m.name),
                     };
+                    if m.replay && m.args.iter().any(|a| a.by_ref.is_some()) {
+                        cx.error(&f.sig.inputs, "#[pb(replay)] methods are re-run on a new connection: their arguments must be copies, not references");
+                    }
                     if m.replay && m.ok_ref.is_none() {
                         cx.error(&f.sig.output, "#[pb(replay)] rebuilds a reference after an outage: the method must return `Result<Arc<dyn Iface>, E>`");
                     }

@@ -127,13 +127,13 @@ fn proxy(krate: &Path, iface: &Interface) -> TokenStream {
 fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
     let id = m.id;
     let err = &m.err;
-    let args = m.args.iter().map(|a| {
+    let args: Vec<_> = m.args.iter().map(|a| {
         let ident = &a.ident;
         match a.by_ref {
             Some(_) => quote!(#krate::__private::SerArc(&#ident)),
             None => quote!(&#ident),
         }
-    });
+    }).collect();
     let (ok_wire, map) = match &m.ok_ref {
         Some(dyn_ty) => (quote!(#krate::Ref<#dyn_ty>), quote!(__r.map(#krate::Ref::into_arc))),
         None => {
@@ -141,12 +141,33 @@ fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
             (quote!(#ok), quote!(__r))
         }
     };
-    let block: syn::Block = syn::parse_quote! {{
-        match self.handle.call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
-            ::core::result::Result::Ok(__r) => #map,
-            ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
+    let call = if m.idempotent { quote!(call_idempotent) } else { quote!(call) };
+    let block: syn::Block = match (&m.ok_ref, m.replay) {
+        (Some(dyn_ty), true) => {
+            let name = &m.name;
+            let clones = m.args.iter().map(|a| {
+                let (ident, ty) = (&a.ident, &a.ty);
+                quote!(<#ty as ::core::clone::Clone>::clone(&#ident))
+            });
+            syn::parse_quote! {{
+                match self.handle.#call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
+                    ::core::result::Result::Ok(::core::result::Result::Ok(__r)) => {
+                        let __arc = #krate::Ref::into_arc(__r);
+                        #krate::__private::track_replay::<#dyn_ty, _, #err>(&self.handle, &__arc, #id, #name, (#(#clones,)*));
+                        ::core::result::Result::Ok(__arc)
+                    }
+                    ::core::result::Result::Ok(::core::result::Result::Err(__e)) => ::core::result::Result::Err(__e),
+                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
+                }
+            }}
         }
-    }};
+        _ => syn::parse_quote! {{
+            match self.handle.#call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
+                ::core::result::Result::Ok(__r) => #map,
+                ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
+            }
+        }},
+    };
     let (sig, body) = desugar::method(sig, &block);
     let cfgs = &m.cfgs;
     quote!(#(#cfgs)* #sig #body)
@@ -163,6 +184,10 @@ fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
     });
     let arms = iface.methods.iter().map(|m| dispatch_arm(krate, trait_ident, m));
     quote! {
+        #krate::__private::inventory::submit! {
+            #krate::__private::InterfaceEntry::of::<dyn #trait_ident>()
+        }
+
         impl #krate::Interface for dyn #trait_ident {
             const NAME: &'static str = #name;
             const ID: u64 = #id;

@@ -59,6 +59,17 @@ pub enum Error {
     /// The peer is over its in-flight limit and refused the call.
     #[error("the peer is busy: too many calls in flight")]
     Busy,
+    /// A registry has nothing registered for this interface and name (or hides it).
+    #[error("nothing registered for interface `{interface}`{}", name.as_ref().map(|n| format!(" under name `{n}`")).unwrap_or_default())]
+    NotRegistered {
+        /// The interface looked up.
+        interface: String,
+        /// The name looked up, if any.
+        name: Option<String>,
+    },
+    /// The server is shutting down and no longer accepts calls.
+    #[error("the server is shutting down")]
+    ShuttingDown,
     /// An I/O error on the transport (connect, bind, accept).
     #[error("i/o error: {0}")]
     Io(String),

@@ -5,6 +5,8 @@
 
 #![warn(missing_docs)]
 
+pub mod anyref;
+pub mod backoff;
 pub mod config;
 mod connection;
 mod error;
@@ -13,14 +15,21 @@ pub mod object;
 #[path = "private.rs"]
 pub mod __private;
 mod proxy;
+pub mod registry;
+pub mod server;
+pub mod session;
 pub mod transport;
 pub mod wire;
 
+pub use anyref::AnyRef;
 pub use config::Config;
 pub use connection::{CallContext, Connection, ConnectionBuilder, Stats};
 pub use error::{Error, Result};
 pub use object::{Interface, MethodInfo, Ref};
 pub use proxy::ProxyHandle;
+pub use registry::{Listing, Locator, Registry};
+pub use server::Server;
+pub use session::{Client, ClientBuilder, SessionConfig, SessionEvent};
 pub use transport::Transport;
 
 /// Decode call arguments (used by generated dispatch code, which runs while

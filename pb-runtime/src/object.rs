@@ -15,7 +15,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::Error;
 use crate::connection::CallContext;
 use crate::proxy::ProxyHandle;
-use crate::wire::{DecodeCx, EncodeCx, WireRef};
+use crate::anyref::AnyRef;
+use crate::wire::{DecodeCx, EncodeCx, WireCx, WireRef};
 
 /// The future a dispatched call runs: it resolves to a complete reply frame.
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<Bytes, Error>> + Send>>;
@@ -66,6 +67,8 @@ pub(crate) trait Dispatch: Send + Sync + 'static {
     fn call(&self, method: u32, args: &[u8], cx: CallContext) -> Result<CallFuture, Error>;
     /// The exported object as `Arc<dyn Trait>` inside `Any`, for identity.
     fn original(&self) -> &(dyn Any + Send + Sync);
+    /// The exported object with its interface erased.
+    fn any_ref(&self) -> AnyRef;
 }
 
 /// The dispatch table of an `Arc<dyn Trait>`.
@@ -80,6 +83,9 @@ impl<T: ?Sized + Interface> Dispatch for Dispatcher<T> {
     }
     fn original(&self) -> &(dyn Any + Send + Sync) {
         &self.0
+    }
+    fn any_ref(&self) -> AnyRef {
+        AnyRef::new(self.0.clone())
     }
 }
 
@@ -167,20 +173,22 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Ref<T> {
 pub fn serialize_arc<T: ?Sized + Interface, S: Serializer>(object: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
     let wire = EncodeCx::with(|cx| {
         let cx = cx.ok_or_else(|| S::Error::custom("pb references can only be serialized by a pb connection"))?;
-        if let Some(handle) = T::proxy_handle(object)
-            && let Some(id) = handle.id_on(&cx.conn)
-        {
-            return Ok(WireRef::Receiver { id });
-        }
-        match cx.conn.export(object.clone()) {
-            Ok(id) => {
-                cx.exported(id);
-                Ok(WireRef::Sender { id, iface: T::ID })
-            }
-            Err(e) => Err(S::Error::custom(cx.fail(e))),
-        }
+        wire_ref(object, cx).map_err(|e| S::Error::custom(cx.fail(e)))
     })?;
     wire.serialize(s)
+}
+
+/// How `object` travels on the connection of `cx`: the peer's own reference
+/// if it is a proxy to an object on that connection, else an export.
+pub(crate) fn wire_ref<T: ?Sized + Interface>(object: &Arc<T>, cx: &WireCx) -> Result<WireRef, Error> {
+    if let Some(handle) = T::proxy_handle(object)
+        && let Some(id) = handle.id_on(&cx.conn)
+    {
+        return Ok(WireRef::Receiver { id });
+    }
+    let id = cx.conn.export(object.clone())?;
+    cx.exported(id);
+    Ok(WireRef::Sender { id, iface: T::ID })
 }
 
 /// Deserialize `Arc<dyn Iface>` from a reference on the connection being decoded.

@@ -2,6 +2,9 @@
 
 pub use crate::object::{CallFuture, SerArc};
 pub use crate::{CallContext, ProxyHandle, decode_args};
+pub use crate::anyref::InterfaceEntry;
+pub use crate::session::track_replay;
+pub use inventory;
 pub use serde;
 pub use thiserror;
 

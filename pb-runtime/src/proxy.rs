@@ -1,7 +1,7 @@
 //! The client side of a reference: what a generated proxy calls through.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,6 +25,13 @@ impl RemoteRef {
     }
 }
 
+impl RemoteRef {
+    /// The id if this reference is on `conn`.
+    pub(crate) fn id_on(&self, conn: &Arc<Shared>) -> Option<u64> {
+        Arc::ptr_eq(&self.conn, conn).then_some(self.id)
+    }
+}
+
 impl Drop for RemoteRef {
     fn drop(&mut self) {
         if self.counted {
@@ -41,9 +48,22 @@ pub struct ProxyHandle {
     core: Arc<ProxyCore>,
 }
 
-struct ProxyCore {
+pub(crate) struct ProxyCore {
     interface: &'static str,
     target: RwLock<Arc<RemoteRef>>,
+    /// The reconnecting session that heals this proxy, if it is tracked.
+    session: OnceLock<Weak<crate::session::SessionShared>>,
+}
+
+/// A handle that does not keep the proxy alive (the session's list of
+/// proxies to heal holds these).
+#[derive(Clone)]
+pub(crate) struct WeakHandle(Weak<ProxyCore>);
+
+impl WeakHandle {
+    pub(crate) fn upgrade(&self) -> Option<ProxyHandle> {
+        self.0.upgrade().map(|core| ProxyHandle { core })
+    }
 }
 
 impl fmt::Debug for ProxyHandle {
@@ -55,11 +75,36 @@ impl fmt::Debug for ProxyHandle {
 
 impl ProxyHandle {
     pub(crate) fn new(target: Arc<RemoteRef>, interface: &'static str) -> Self {
-        ProxyHandle { core: Arc::new(ProxyCore { interface, target: RwLock::new(target) }) }
+        ProxyHandle { core: Arc::new(ProxyCore { interface, target: RwLock::new(target), session: OnceLock::new() }) }
     }
 
-    fn target(&self) -> Arc<RemoteRef> {
+    pub(crate) fn target(&self) -> Arc<RemoteRef> {
         self.core.target.read().unwrap().clone()
+    }
+
+    /// Point the proxy at a fresh reference (after a reconnect). The old
+    /// reference is released (a no-op on a closed connection).
+    pub(crate) fn retarget(&self, target: Arc<RemoteRef>) {
+        let old = std::mem::replace(&mut *self.core.target.write().unwrap(), target);
+        drop(old);
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakHandle {
+        WeakHandle(Arc::downgrade(&self.core))
+    }
+
+    /// The session that heals this proxy, if any.
+    pub(crate) fn session(&self) -> Option<Arc<crate::session::SessionShared>> {
+        self.core.session.get().and_then(Weak::upgrade)
+    }
+
+    pub(crate) fn set_session(&self, session: Weak<crate::session::SessionShared>) {
+        let _ = self.core.session.set(session);
+    }
+
+    /// Whether the session heals this proxy after an outage.
+    pub fn is_reconnecting(&self) -> bool {
+        self.session().is_some()
     }
 
     /// The object's id if this proxy points at an object on `conn` (so it can
@@ -94,6 +139,47 @@ impl ProxyHandle {
     /// Dropping the future forgets the call; if it was sent it still runs on
     /// the far side, and its reply is discarded.
     pub async fn call<A: Serialize + ?Sized, R: DeserializeOwned>(&self, method: u32, args: &A) -> Result<R, Error> {
+        let result = self.call_once(method, args).await;
+        if let Err(e) = &result
+            && e.is_link_failure()
+            && let Some(session) = self.session()
+        {
+            session.kick(); // a failed call also marks the outage
+        }
+        result
+    }
+
+    /// [`call`](Self::call) for a method declared idempotent: if the link
+    /// drops while the call is in flight and the proxy's session heals,
+    /// the call is sent once more on the healed link. Calls during an
+    /// outage still fail fast with [`Error::Disconnected`].
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call); `ConnectionLost` only if the session did not
+    /// heal within its `retry_wait` or the retry failed too.
+    pub async fn call_idempotent<A: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: u32,
+        args: &A,
+    ) -> Result<R, Error> {
+        let generation = self.session().map(|s| s.generation());
+        match self.call(method, args).await {
+            Err(Error::ConnectionLost) => {
+                let (Some(session), Some(generation)) = (self.session(), generation) else {
+                    return Err(Error::ConnectionLost);
+                };
+                if !session.wait_healed(generation).await {
+                    return Err(Error::ConnectionLost);
+                }
+                tracing::debug!(interface = self.core.interface, method, "retrying an idempotent call after healing");
+                self.call(method, args).await
+            }
+            other => other,
+        }
+    }
+
+    async fn call_once<A: Serialize + ?Sized, R: DeserializeOwned>(&self, method: u32, args: &A) -> Result<R, Error> {
         let target = self.target();
         let conn = &target.conn;
         if conn.is_closed() {

@@ -176,6 +176,9 @@ fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[
     let Some(object) = object else {
         return fault(Error::UnknownObject { id: target });
     };
+    if shared.draining.load(Ordering::Acquire) {
+        return fault(Error::ShuttingDown);
+    }
     let limit = shared.config.max_in_flight;
     if shared.in_flight.fetch_add(1, Ordering::AcqRel) >= limit {
         shared.in_flight.fetch_sub(1, Ordering::AcqRel);

@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     exports: Mutex<Exports>,
     imports: Mutex<Imports>,
     in_flight: AtomicUsize,
+    /// New calls are refused with `ShuttingDown` (graceful shutdown).
+    pub(crate) draining: AtomicBool,
     closed: AtomicBool,
     cancel: CancellationToken,
     /// Interface id of the peer's root, from its hello.
@@ -147,6 +149,11 @@ impl Shared {
         any.downcast_ref::<Arc<T>>()
             .cloned()
             .ok_or_else(|| Error::WrongInterface { expected: T::NAME.to_string(), found: object.interface_id() })
+    }
+
+    /// Our export `id`, with its interface erased.
+    pub(crate) fn exported_any(&self, id: u64) -> Result<crate::anyref::AnyRef, Error> {
+        self.exports.lock().unwrap().get(id).map(|d| d.any_ref()).ok_or(Error::UnknownObject { id })
     }
 
     /// A reference the peer sent us (`id` in its export table).
@@ -288,6 +295,7 @@ impl ConnectionBuilder {
             exports: Mutex::new(exports),
             imports: Mutex::new(Imports::default()),
             in_flight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             cancel: CancellationToken::new(),
             peer_root: OnceLock::new(),
@@ -344,19 +352,32 @@ impl Connection {
     /// [`Error::UnknownObject`] if the peer serves no root,
     /// [`Error::WrongInterface`] if its root is of another interface.
     pub fn root<T: ?Sized + Interface>(&self) -> Result<Arc<T>, Error> {
+        Ok(T::proxy(ProxyHandle::new(self.root_ref::<T>()?, T::NAME)))
+    }
+
+    /// A reference to the peer's root, checked to be of interface `T`.
+    pub(crate) fn root_ref<T: ?Sized + Interface>(&self) -> Result<Arc<RemoteRef>, Error> {
         match self.shared.peer_root.get().copied().flatten() {
             None => Err(Error::UnknownObject { id: ROOT_ID }),
             Some(iface) if iface != T::ID => Err(Error::WrongInterface { expected: T::NAME.into(), found: iface }),
-            Some(_) => {
-                let rref = Arc::new(RemoteRef::new(self.shared.clone(), ROOT_ID, false));
-                Ok(T::proxy(ProxyHandle::new(rref, T::NAME)))
-            }
+            Some(_) => Ok(Arc::new(RemoteRef::new(self.shared.clone(), ROOT_ID, false))),
         }
+    }
+
+    /// Refuse new calls from the peer (they fail with
+    /// [`Error::ShuttingDown`]); calls already running go on.
+    pub fn drain(&self) {
+        self.shared.draining.store(true, Ordering::Release);
     }
 
     /// The interface id of the peer's root, if it serves one.
     pub fn peer_root_interface(&self) -> Option<u64> {
         self.shared.peer_root.get().copied().flatten()
+    }
+
+    /// Process-unique number of this connection.
+    pub fn id(&self) -> u64 {
+        self.shared.id
     }
 
     /// The peer's address.

@@ -27,7 +27,7 @@
 
 mod context;
 
-pub(crate) use context::{DecodeCx, EncodeCx, with_decode, with_encode};
+pub(crate) use context::{DecodeCx, EncodeCx, WireCx, with_decode, with_encode};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};

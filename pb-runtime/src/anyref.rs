@@ -1,0 +1,177 @@
+//! References whose interface is known only at run time.
+//!
+//! A registry lookup returns "the object registered for interface id X": its
+//! static type is not known to the registry, so it travels as an [`AnyRef`]
+//! and the caller turns it into `Arc<dyn Iface>` with [`AnyRef::downcast`].
+//!
+//! Every `#[remote_interface]` registers its interface in a process-wide
+//! table (with `inventory`), so a reference of any interface linked into the
+//! process can be typed on arrival and served on to further peers: a relay
+//! forwards registry lookups without naming the interfaces it forwards (the
+//! seed's `remote.Registry`, which looked up "a class inheriting from the same
+//! interface" to wrap what it retrieved).
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::proxy::{ProxyHandle, RemoteRef};
+use crate::wire::{DecodeCx, EncodeCx, WireCx, WireRef};
+use crate::{Error, Interface};
+
+/// One interface known to this process (registered by `#[remote_interface]`).
+#[doc(hidden)]
+pub struct InterfaceEntry {
+    id: u64,
+    name: &'static str,
+    proxy: fn(ProxyHandle) -> AnyRef,
+}
+
+impl InterfaceEntry {
+    /// The entry of interface `T`.
+    pub const fn of<T: ?Sized + Interface>() -> InterfaceEntry {
+        InterfaceEntry { id: T::ID, name: T::NAME, proxy: typed_proxy::<T> }
+    }
+}
+
+fn typed_proxy<T: ?Sized + Interface>(handle: ProxyHandle) -> AnyRef {
+    AnyRef::new(T::proxy(handle))
+}
+
+inventory::collect!(InterfaceEntry);
+
+/// The name of interface `id`, if it is linked into this process.
+pub fn interface_name(id: u64) -> Option<&'static str> {
+    inventory::iter::<InterfaceEntry>().find(|e| e.id == id).map(|e| e.name)
+}
+
+/// A typed object behind an [`AnyRef`].
+trait Erased: Send + Sync {
+    fn interface_id(&self) -> u64;
+    fn interface_name(&self) -> &'static str;
+    /// `&Arc<T>` as `Any`, for [`AnyRef::downcast`].
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+    fn to_wire(&self, cx: &WireCx) -> Result<WireRef, Error>;
+    fn proxy_handle(&self) -> Option<ProxyHandle>;
+}
+
+struct Typed<T: ?Sized>(Arc<T>);
+
+impl<T: ?Sized + Interface> Erased for Typed<T> {
+    fn interface_id(&self) -> u64 {
+        T::ID
+    }
+    fn interface_name(&self) -> &'static str {
+        T::NAME
+    }
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        &self.0
+    }
+    fn to_wire(&self, cx: &WireCx) -> Result<WireRef, Error> {
+        crate::object::wire_ref(&self.0, cx)
+    }
+    fn proxy_handle(&self) -> Option<ProxyHandle> {
+        T::proxy_handle(&self.0).cloned()
+    }
+}
+
+/// A reference to an object of an interface known only at run time.
+#[derive(Clone)]
+pub struct AnyRef(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    Typed(Arc<dyn Erased>),
+    /// Arrived for an interface this process does not link.
+    Untyped { rref: Arc<RemoteRef>, iface: u64 },
+}
+
+impl fmt::Debug for AnyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Typed(e) => write!(f, "AnyRef({})", e.interface_name()),
+            Inner::Untyped { iface, .. } => write!(f, "AnyRef(unknown interface {iface:#x})"),
+        }
+    }
+}
+
+impl AnyRef {
+    /// Erase the interface of `object`.
+    pub fn new<T: ?Sized + Interface>(object: Arc<T>) -> AnyRef {
+        AnyRef(Inner::Typed(Arc::new(Typed(object))))
+    }
+
+    /// The interface id of the object.
+    pub fn interface_id(&self) -> u64 {
+        match &self.0 {
+            Inner::Typed(e) => e.interface_id(),
+            Inner::Untyped { iface, .. } => *iface,
+        }
+    }
+
+    /// The object as `Arc<T>`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongInterface`] if the object is of another interface.
+    pub fn downcast<T: ?Sized + Interface>(self) -> Result<Arc<T>, Error> {
+        let found = self.interface_id();
+        match self.0 {
+            Inner::Typed(e) => e.as_any().downcast_ref::<Arc<T>>().cloned(),
+            Inner::Untyped { rref, iface } => (iface == T::ID).then(|| T::proxy(ProxyHandle::new(rref, T::NAME))),
+        }
+        .ok_or_else(|| Error::WrongInterface { expected: T::NAME.into(), found })
+    }
+
+}
+
+impl AnyRef {
+    /// The proxy handle, when the object is a proxy.
+    pub(crate) fn proxy_handle(&self) -> Option<ProxyHandle> {
+        match &self.0 {
+            Inner::Typed(e) => e.proxy_handle(),
+            Inner::Untyped { .. } => None,
+        }
+    }
+}
+
+impl Serialize for AnyRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let wire = EncodeCx::with(|cx| {
+            let cx = cx.ok_or_else(|| S::Error::custom("pb references can only be serialized by a pb connection"))?;
+            let result = match &self.0 {
+                Inner::Typed(e) => e.to_wire(cx),
+                Inner::Untyped { rref, iface } => match rref.id_on(&cx.conn) {
+                    Some(id) => Ok(WireRef::Receiver { id }),
+                    None => Err(Error::WrongInterface { expected: "an interface linked into this process".into(), found: *iface }),
+                },
+            };
+            result.map_err(|e| S::Error::custom(cx.fail(e)))
+        })?;
+        wire.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for AnyRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = WireRef::deserialize(d)?;
+        DecodeCx::with(|cx| {
+            let cx = cx.ok_or_else(|| D::Error::custom("pb references can only be deserialized by a pb connection"))?;
+            let result = match wire {
+                WireRef::Receiver { id } => cx.conn.exported_any(id),
+                WireRef::Sender { id, iface } => {
+                    let rref = cx.conn.import(id);
+                    Ok(match inventory::iter::<InterfaceEntry>().find(|e| e.id == iface) {
+                        Some(entry) => (entry.proxy)(ProxyHandle::new(rref, entry.name)),
+                        None => AnyRef(Inner::Untyped { rref, iface }),
+                    })
+                }
+            };
+            result.map_err(|e| D::Error::custom(cx.fail(e)))
+        })
+    }
+}

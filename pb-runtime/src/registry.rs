@@ -1,0 +1,247 @@
+//! The registry: locate objects by interface (and name), locally or through
+//! upstream registries.
+//!
+//! A [`Registry`] is a local object that implements the built-in remote
+//! interface [`Locator`], so the same lookup code works whether the registry
+//! is in this process or five hops away:
+//!
+//! ```ignore
+//! let users = registry.get::<dyn UserManager>().await?;          // a local Registry
+//! let users = session.registry().get::<dyn UserManager>().await?; // a remote one
+//! ```
+//!
+//! Each hop decides what it exposes (the seed: "a given node running a
+//! registry in control of what any nodes behind it sees"): for every lookup a
+//! registry first checks the interfaces it hides, then the objects it serves
+//! itself, then its upstream registry, if it has one. What a forwarding
+//! registry fetched from upstream is cached, so it can hand the same
+//! (self-healing) reference out again while its upstream link is down.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::anyref::{AnyRef, interface_name};
+use crate::{Error, Interface};
+
+/// What a registry lists for one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// Interface name (or its id in hex when this process does not link it).
+    pub interface: String,
+    /// Interface id.
+    pub interface_id: u64,
+    /// The name it is registered under, if any.
+    pub name: Option<String>,
+    /// Whether the registry serves it itself or forwards it upstream.
+    pub forwarded: bool,
+}
+
+/// The built-in remote interface of registries.
+#[pb_macros::remote_interface(crate = "crate", name = "pb.Registry")]
+pub trait Locator {
+    /// The object registered for `interface` (an interface id) under `name`.
+    async fn lookup(&self, interface: u64, name: Option<String>) -> Result<AnyRef, Error>;
+    /// What this registry offers: its own objects, then upstream's, minus
+    /// what it hides.
+    async fn list(&self) -> Result<Vec<Listing>, Error>;
+}
+
+impl dyn Locator {
+    /// The object registered for interface `T` (without a name).
+    ///
+    /// When this registry is a reconnecting session's proxy, the result is
+    /// a reconnecting proxy too: after an outage the session repeats this
+    /// lookup and swaps the fresh reference in.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRegistered`], a transport error, or
+    /// [`Error::WrongInterface`] if the registry answered with another interface.
+    pub async fn get<T: ?Sized + Interface>(&self) -> Result<Arc<T>, Error> {
+        self.get_inner::<T>(None).await
+    }
+
+    /// The object registered for interface `T` under `name`.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    pub async fn get_named<T: ?Sized + Interface>(&self, name: &str) -> Result<Arc<T>, Error> {
+        self.get_inner::<T>(Some(name.to_string())).await
+    }
+
+    async fn get_inner<T: ?Sized + Interface>(&self, name: Option<String>) -> Result<Arc<T>, Error> {
+        let object = self.lookup(T::ID, name.clone()).await?.downcast::<T>()?;
+        if let Some(parent) = <dyn Locator as Interface>::proxy_handle(self) {
+            crate::session::track_lookup::<T>(parent, &object, name);
+        }
+        Ok(object)
+    }
+}
+
+type Key = (u64, Option<String>);
+
+/// A registry of objects by interface and optional name: local, forwarding
+/// to an upstream registry, or a mix of both. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    local: RwLock<BTreeMap<Key, AnyRef>>,
+    hidden: RwLock<HashSet<u64>>,
+    upstream: Option<Arc<dyn Locator>>,
+    /// What was fetched from upstream, handed out again on later lookups.
+    cache: Mutex<HashMap<Key, AnyRef>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let local = self.inner.local.read().unwrap();
+        f.debug_struct("Registry")
+            .field("local", &local.keys().collect::<Vec<_>>())
+            .field("forwarding", &self.inner.upstream.is_some())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry that serves only what is registered in it.
+    pub fn local() -> Registry {
+        Registry::default()
+    }
+
+    /// A registry that answers from `upstream` whatever it does not serve
+    /// itself or hide.
+    pub fn forwarding(upstream: Arc<dyn Locator>) -> Registry {
+        Registry { inner: Arc::new(Inner { upstream: Some(upstream), ..Inner::default() }) }
+    }
+
+    /// Register `object` as the (unnamed) object of interface `T`,
+    /// replacing any earlier one.
+    pub fn register<T: ?Sized + Interface>(&self, object: Arc<T>) -> &Self {
+        self.inner.local.write().unwrap().insert((T::ID, None), AnyRef::new(object));
+        self
+    }
+
+    /// Register `object` under `name` for interface `T`.
+    pub fn register_named<T: ?Sized + Interface>(&self, name: &str, object: Arc<T>) -> &Self {
+        self.inner.local.write().unwrap().insert((T::ID, Some(name.to_string())), AnyRef::new(object));
+        self
+    }
+
+    /// Builder form of [`register`](Self::register): serve `object` here.
+    pub fn serve<T: ?Sized + Interface>(self, object: Arc<T>) -> Self {
+        self.register(object);
+        self
+    }
+
+    /// Remove the object registered for `T` under `name`.
+    pub fn unregister<T: ?Sized + Interface>(&self, name: Option<&str>) -> bool {
+        self.inner.local.write().unwrap().remove(&(T::ID, name.map(str::to_string))).is_some()
+    }
+
+    /// Hide interface `T`: lookups fail as if nothing were registered, even
+    /// if upstream has one.
+    pub fn hide<T: ?Sized + Interface>(self) -> Self {
+        self.inner.hidden.write().unwrap().insert(T::ID);
+        self
+    }
+
+    /// The registry as its remote interface (to serve it, or to use the
+    /// same code for local and remote registries).
+    pub fn locator(&self) -> Arc<dyn Locator> {
+        Arc::new(self.clone())
+    }
+
+    /// The object registered for `T` (here or upstream).
+    ///
+    /// # Errors
+    ///
+    /// As [`Locator::lookup`].
+    pub async fn get<T: ?Sized + Interface>(&self) -> Result<Arc<T>, Error> {
+        self.find(T::ID, None).await?.downcast::<T>()
+    }
+
+    /// The object registered for `T` under `name` (here or upstream).
+    ///
+    /// # Errors
+    ///
+    /// As [`Locator::lookup`].
+    pub async fn get_named<T: ?Sized + Interface>(&self, name: &str) -> Result<Arc<T>, Error> {
+        self.find(T::ID, Some(name.to_string())).await?.downcast::<T>()
+    }
+
+    async fn find(&self, interface: u64, name: Option<String>) -> Result<AnyRef, Error> {
+        let not_registered = || Error::NotRegistered {
+            interface: interface_name(interface).map_or_else(|| format!("{interface:#x}"), str::to_string),
+            name: name.clone(),
+        };
+        if self.inner.hidden.read().unwrap().contains(&interface) {
+            return Err(not_registered());
+        }
+        let key = (interface, name.clone());
+        if let Some(found) = self.inner.local.read().unwrap().get(&key) {
+            return Ok(found.clone());
+        }
+        let Some(upstream) = &self.inner.upstream else {
+            return Err(not_registered());
+        };
+        if let Some(cached) = self.inner.cache.lock().unwrap().get(&key) {
+            return Ok(cached.clone());
+        }
+        let found = fetch_upstream(upstream, interface, name.clone()).await?;
+        Ok(self.inner.cache.lock().unwrap().entry(key).or_insert(found).clone())
+    }
+}
+
+/// Look `interface` up upstream. Through a session's registry proxy the
+/// result is a tracked (self-healing) proxy, because it is typed here via the
+/// process-wide interface table and fetched with [`dyn Locator::get`]'s
+/// tracking.
+async fn fetch_upstream(upstream: &Arc<dyn Locator>, interface: u64, name: Option<String>) -> Result<AnyRef, Error> {
+    let found = upstream.lookup(interface, name.clone()).await?;
+    if let Some(parent) = <dyn Locator as Interface>::proxy_handle(&**upstream) {
+        crate::session::track_any_lookup(parent, &found, interface, name);
+    }
+    Ok(found)
+}
+
+#[pb_macros::remote_impl(crate = "crate")]
+impl Locator for Registry {
+    async fn lookup(&self, interface: u64, name: Option<String>) -> Result<AnyRef, Error> {
+        self.find(interface, name).await
+    }
+
+    async fn list(&self) -> Result<Vec<Listing>, Error> {
+        let hidden = self.inner.hidden.read().unwrap().clone();
+        let mut out: Vec<Listing> = self
+            .inner
+            .local
+            .read()
+            .unwrap()
+            .keys()
+            .filter(|(iface, _)| !hidden.contains(iface))
+            .map(|(iface, name)| listing(*iface, name.clone(), false))
+            .collect();
+        if let Some(upstream) = &self.inner.upstream {
+            let mine: HashSet<Key> = out.iter().map(|l| (l.interface_id, l.name.clone())).collect();
+            for mut l in upstream.list().await? {
+                if !hidden.contains(&l.interface_id) && !mine.contains(&(l.interface_id, l.name.clone())) {
+                    l.forwarded = true;
+                    out.push(l);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn listing(interface_id: u64, name: Option<String>, forwarded: bool) -> Listing {
+    let interface = interface_name(interface_id).map_or_else(|| format!("{interface_id:#x}"), str::to_string);
+    Listing { interface, interface_id, name, forwarded }
+}

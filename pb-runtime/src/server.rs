@@ -1,0 +1,194 @@
+//! Servers: publish a root object (usually a registry) on a listener.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::registry::Registry;
+use crate::{Config, Connection, ConnectionBuilder, Error, Interface, Transport};
+
+/// Yields transports for a server to serve: TCP, Unix, in-memory.
+pub trait Listener: Send + 'static {
+    /// The next incoming transport.
+    fn accept(&mut self) -> Pin<Box<dyn Future<Output = io::Result<Transport>> + Send + '_>>;
+}
+
+impl Listener for tokio::net::TcpListener {
+    fn accept(&mut self) -> Pin<Box<dyn Future<Output = io::Result<Transport>> + Send + '_>> {
+        Box::pin(async move { Ok(Transport::tcp(tokio::net::TcpListener::accept(self).await?.0)) })
+    }
+}
+
+#[cfg(unix)]
+impl Listener for tokio::net::UnixListener {
+    fn accept(&mut self) -> Pin<Box<dyn Future<Output = io::Result<Transport>> + Send + '_>> {
+        Box::pin(async move { Ok(Transport::unix(tokio::net::UnixListener::accept(self).await?.0)) })
+    }
+}
+
+/// What a server publishes as the root of each connection.
+pub trait IntoRoot {
+    /// A builder serving the root, for each new connection.
+    fn into_root(self) -> Arc<dyn Fn() -> ConnectionBuilder + Send + Sync>;
+}
+
+impl<T: ?Sized + Interface> IntoRoot for Arc<T> {
+    fn into_root(self) -> Arc<dyn Fn() -> ConnectionBuilder + Send + Sync> {
+        Arc::new(move || Connection::builder().root::<T>(self.clone()))
+    }
+}
+
+impl IntoRoot for Registry {
+    fn into_root(self) -> Arc<dyn Fn() -> ConnectionBuilder + Send + Sync> {
+        self.locator().into_root()
+    }
+}
+
+struct Shared {
+    connections: Mutex<HashMap<u64, Connection>>,
+}
+
+/// A server: accepts connections and serves a root object on each.
+///
+/// Per-connection state (its exports and calls) is dropped when the
+/// connection closes. [`Server::shutdown`] stops accepting, lets calls in
+/// flight finish within a deadline, then closes every connection.
+pub struct Server {
+    shared: Arc<Shared>,
+    local_addr: Option<SocketAddr>,
+    accept: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("local_addr", &self.local_addr).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Listen on a TCP address and serve `root` (an `Arc<dyn Iface>` or a
+    /// [`Registry`]) with default settings.
+    ///
+    /// # Errors
+    ///
+    /// The address could not be bound.
+    pub async fn bind(addr: impl tokio::net::ToSocketAddrs, root: impl IntoRoot) -> Result<Server, Error> {
+        Server::bind_with(addr, root, Config::default()).await
+    }
+
+    /// [`Server::bind`] with connection settings.
+    ///
+    /// # Errors
+    ///
+    /// The address could not be bound.
+    pub async fn bind_with(
+        addr: impl tokio::net::ToSocketAddrs,
+        root: impl IntoRoot,
+        config: Config,
+    ) -> Result<Server, Error> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let mut server = Server::serve(listener, root, config);
+        server.local_addr = Some(local);
+        tracing::info!(addr = %local, "listening");
+        Ok(server)
+    }
+
+    /// Serve `root` on every transport `listener` yields.
+    pub fn serve(mut listener: impl Listener, root: impl IntoRoot, config: Config) -> Server {
+        let root = root.into_root();
+        let shared = Arc::new(Shared { connections: Mutex::new(HashMap::new()) });
+        let accept = tokio::spawn({
+            let shared = shared.clone();
+            async move {
+                loop {
+                    let transport = match listener.accept().await {
+                        Ok(t) => t,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let builder = root().config(config.clone());
+                    tokio::spawn(serve_one(shared.clone(), builder, transport));
+                }
+            }
+        });
+        Server { shared, local_addr: None, accept }
+    }
+
+    /// The bound TCP address (for `bind`).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// The open connections.
+    pub fn connections(&self) -> Vec<Connection> {
+        self.shared.connections.lock().unwrap().values().cloned().collect()
+    }
+
+    /// Stop accepting; refuse new calls with [`Error::ShuttingDown`]; wait up
+    /// to `deadline` for calls in flight to finish; then close every
+    /// connection (calls still running are abandoned and their callers get
+    /// `ConnectionLost`).
+    pub async fn shutdown(self, deadline: Duration) {
+        self.accept.abort();
+        let conns = self.connections();
+        for c in &conns {
+            c.drain();
+        }
+        let drained = tokio::time::timeout(deadline, async {
+            while conns.iter().any(|c| c.stats().in_flight > 0) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(?deadline, "shutdown deadline passed with calls in flight");
+        }
+        for c in &conns {
+            c.close();
+        }
+        self.shared.connections.lock().unwrap().clear();
+    }
+
+    /// Stop accepting and close every connection at once (like a crash, for
+    /// tests and demos).
+    pub fn abort(&self) {
+        self.accept.abort();
+        let conns: Vec<Connection> = self.shared.connections.lock().unwrap().drain().map(|(_, c)| c).collect();
+        for c in conns {
+            c.close();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+async fn serve_one(shared: Arc<Shared>, builder: ConnectionBuilder, transport: Transport) {
+    let peer = transport.peer().to_string();
+    let conn = match builder.establish(transport).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(%peer, error = %e, "handshake failed");
+            return;
+        }
+    };
+    let id = conn.id();
+    tracing::info!(%peer, "client connected");
+    shared.connections.lock().unwrap().insert(id, conn.clone());
+    conn.closed().await;
+    shared.connections.lock().unwrap().remove(&id);
+    tracing::info!(%peer, reason = conn.close_reason().unwrap_or_default(), "client disconnected");
+}
