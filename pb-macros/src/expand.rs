@@ -127,13 +127,17 @@ fn proxy(krate: &Path, iface: &Interface) -> TokenStream {
 fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
     let id = m.id;
     let err = &m.err;
-    let args: Vec<_> = m.args.iter().map(|a| {
-        let ident = &a.ident;
-        match a.by_ref {
-            Some(_) => quote!(#krate::__private::SerArc(&#ident)),
-            None => quote!(&#ident),
-        }
-    }).collect();
+    let args: Vec<_> = m
+        .args
+        .iter()
+        .map(|a| {
+            let ident = &a.ident;
+            match a.by_ref {
+                Some(_) => quote!(#krate::__private::SerArc(&#ident)),
+                None => quote!(&#ident),
+            }
+        })
+        .collect();
     let (ok_wire, map) = match &m.ok_ref {
         Some(dyn_ty) => (quote!(#krate::Ref<#dyn_ty>), quote!(__r.map(#krate::Ref::into_arc))),
         None => {

@@ -87,7 +87,10 @@ pub struct AnyRef(Inner);
 enum Inner {
     Typed(Arc<dyn Erased>),
     /// Arrived for an interface this process does not link.
-    Untyped { rref: Arc<RemoteRef>, iface: u64 },
+    Untyped {
+        rref: Arc<RemoteRef>,
+        iface: u64,
+    },
 }
 
 impl fmt::Debug for AnyRef {
@@ -126,7 +129,6 @@ impl AnyRef {
         }
         .ok_or_else(|| Error::WrongInterface { expected: T::NAME.into(), found })
     }
-
 }
 
 impl AnyRef {
@@ -147,7 +149,10 @@ impl Serialize for AnyRef {
                 Inner::Typed(e) => e.to_wire(cx),
                 Inner::Untyped { rref, iface } => match rref.id_on(&cx.conn) {
                     Some(id) => Ok(WireRef::Receiver { id }),
-                    None => Err(Error::WrongInterface { expected: "an interface linked into this process".into(), found: *iface }),
+                    None => Err(Error::WrongInterface {
+                        expected: "an interface linked into this process".into(),
+                        found: *iface,
+                    }),
                 },
             };
             result.map_err(|e| S::Error::custom(cx.fail(e)))

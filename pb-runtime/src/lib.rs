@@ -5,15 +5,15 @@
 
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 pub mod anyref;
 pub mod backoff;
 pub mod config;
 mod connection;
 mod error;
 pub mod object;
-#[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
 mod proxy;
 pub mod registry;
 pub mod server;

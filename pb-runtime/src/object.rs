@@ -13,9 +13,9 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
+use crate::anyref::AnyRef;
 use crate::connection::CallContext;
 use crate::proxy::ProxyHandle;
-use crate::anyref::AnyRef;
 use crate::wire::{DecodeCx, EncodeCx, WireCx, WireRef};
 
 /// The future a dispatched call runs: it resolves to a complete reply frame.

@@ -1,9 +1,9 @@
 //! Paths used by generated code. Not public API: may change in any release.
 
-pub use crate::object::{CallFuture, SerArc};
-pub use crate::{CallContext, ProxyHandle, decode_args};
 pub use crate::anyref::InterfaceEntry;
+pub use crate::object::{CallFuture, SerArc};
 pub use crate::session::track_replay;
+pub use crate::{CallContext, ProxyHandle, decode_args};
 pub use inventory;
 pub use serde;
 pub use thiserror;
@@ -23,10 +23,7 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Wire fo
     label = "needs `From<pb::Error>`, serde's `Serialize` and `DeserializeOwned`, and `Send + 'static`",
     note = "add a variant `Pb(#[from] pb::Error)` (thiserror) or implement `From<pb::Error>`, and derive `Serialize` and `Deserialize`: transport failures reach callers through this type"
 )]
-pub trait RemoteError:
-    From<crate::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static
-{
-}
+pub trait RemoteError: From<crate::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static {}
 impl<E: From<crate::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static> RemoteError for E {}
 
 /// Compile-time check that `T` crosses the wire by copy.

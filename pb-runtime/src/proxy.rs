@@ -51,8 +51,20 @@ pub struct ProxyHandle {
 pub(crate) struct ProxyCore {
     interface: &'static str,
     target: RwLock<Arc<RemoteRef>>,
-    /// The reconnecting session that heals this proxy, if it is tracked.
-    session: OnceLock<Weak<crate::session::SessionShared>>,
+    /// The reconnecting session that heals this proxy, if it is tracked,
+    /// and the proxy's place in that session's list.
+    session: OnceLock<(Weak<crate::session::SessionShared>, u64)>,
+}
+
+impl Drop for ProxyCore {
+    fn drop(&mut self) {
+        // Forget the path at once: it holds the parent proxy it replays through.
+        if let Some((session, seq)) = self.session.get()
+            && let Some(session) = session.upgrade()
+        {
+            session.forget(*seq);
+        }
+    }
 }
 
 /// A handle that does not keep the proxy alive (the session's list of
@@ -95,11 +107,12 @@ impl ProxyHandle {
 
     /// The session that heals this proxy, if any.
     pub(crate) fn session(&self) -> Option<Arc<crate::session::SessionShared>> {
-        self.core.session.get().and_then(Weak::upgrade)
+        self.core.session.get().and_then(|(s, _)| s.upgrade())
     }
 
-    pub(crate) fn set_session(&self, session: Weak<crate::session::SessionShared>) {
-        let _ = self.core.session.set(session);
+    /// Attach the proxy to a session; false if it already was.
+    pub(crate) fn set_session(&self, session: Weak<crate::session::SessionShared>, seq: u64) -> bool {
+        self.core.session.set((session, seq)).is_ok()
     }
 
     /// Whether the session heals this proxy after an outage.

@@ -49,7 +49,8 @@ pub trait UserManager {
     async fn get_user(&self, id: u64) -> Result<User, UserError>;
     /// Store a user (a copy) and return its id.
     async fn add_user(&self, user: User) -> Result<u64, UserError>;
-    /// The presence service, by reference.
+    /// The presence service, by reference (safe to replay after an outage).
+    #[pb(replay)]
     async fn presence(&self) -> Result<Arc<dyn Presence>, UserError>;
     /// A seed object: a copy carrying references.
     async fn seed(&self, id: u64) -> Result<Seed, UserError>;
@@ -65,6 +66,11 @@ pub trait UserManager {
     async fn explode(&self) -> Result<(), UserError>;
     /// Waits `ms` milliseconds, then returns `v`.
     async fn slow(&self, ms: u64, v: u64) -> Result<u64, UserError>;
+    /// Like `slow`, but declared idempotent: retried once after healing.
+    #[pb(idempotent)]
+    async fn slow_idempotent(&self, ms: u64, v: u64) -> Result<u64, UserError>;
+    /// How many calls of `slow` and `slow_idempotent` started on this object.
+    async fn started(&self) -> Result<usize, UserError>;
     /// Record `v` in call order.
     async fn push(&self, v: u64) -> Result<(), UserError>;
     /// Everything pushed so far.
@@ -110,6 +116,8 @@ pub struct Users {
     log: Mutex<Vec<u64>>,
     /// Calls that ran to completion.
     pub completed: AtomicUsize,
+    /// Calls of `slow`/`slow_idempotent` that started.
+    pub started: AtomicUsize,
 }
 
 impl Default for Users {
@@ -122,6 +130,7 @@ impl Default for Users {
             presence: Arc::new(Presences::default()),
             log: Mutex::new(Vec::new()),
             completed: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
         }
     }
 }
@@ -173,9 +182,16 @@ impl UserManager for Users {
         panic!("boom")
     }
     async fn slow(&self, ms: u64, v: u64) -> Result<u64, UserError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(ms)).await;
         self.completed.fetch_add(1, Ordering::SeqCst);
         Ok(v)
+    }
+    async fn slow_idempotent(&self, ms: u64, v: u64) -> Result<u64, UserError> {
+        self.slow(ms, v).await
+    }
+    async fn started(&self) -> Result<usize, UserError> {
+        Ok(self.started.load(Ordering::SeqCst))
     }
     async fn push(&self, v: u64) -> Result<(), UserError> {
         self.log.lock().unwrap().push(v);

@@ -5,6 +5,7 @@
 pub mod aurora;
 pub mod net;
 pub mod raw;
+pub mod session;
 
 use std::time::Duration;
 

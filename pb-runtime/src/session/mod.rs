@@ -49,9 +49,9 @@ use crate::registry::Locator;
 use crate::{Config, Connection, Error, Interface};
 
 pub use connector::{Connect, ConnectFn};
-pub(crate) use track::{track_any_lookup, track_lookup};
 #[doc(hidden)]
 pub use track::track_replay;
+pub(crate) use track::{track_any_lookup, track_lookup};
 
 /// Settings of a reconnecting session.
 #[derive(Debug, Clone)]
@@ -156,7 +156,7 @@ pub(crate) struct SessionShared {
     config: SessionConfig,
     connector: Arc<dyn Connect>,
     conn: RwLock<Connection>,
-    tracked: Mutex<Vec<track::Tracked>>,
+    tracked: Mutex<track::TrackedList>,
     events: broadcast::Sender<SessionEvent>,
     status: watch::Sender<Status>,
     kick: Notify,
@@ -341,7 +341,7 @@ impl ClientBuilder {
             config: self.config,
             connector,
             conn: RwLock::new(conn),
-            tracked: Mutex::new(Vec::new()),
+            tracked: Mutex::new(track::TrackedList::default()),
             events,
             status,
             kick: Notify::new(),

@@ -30,19 +30,31 @@ pub(crate) struct Tracked {
 
 impl SessionShared {
     fn track(&self, handle: &ProxyHandle, path: String, refetch: Refetch) {
-        handle.set_session(self.me.clone());
         let mut tracked = self.tracked.lock().unwrap();
-        tracked.retain(|t| t.handle.upgrade().is_some());
-        tracked.push(Tracked { handle: handle.downgrade(), refetch, path });
+        let seq = tracked.next_seq;
+        if !handle.set_session(self.me.clone(), seq) {
+            return; // already healed by a session
+        }
+        tracked.next_seq += 1;
+        tracked.by_seq.insert(seq, Tracked { handle: handle.downgrade(), refetch, path });
+    }
+
+    /// A tracked proxy is gone: drop its path (and the parent it holds).
+    pub(crate) fn forget(&self, seq: u64) {
+        let removed = self.tracked.lock().unwrap().by_seq.remove(&seq);
+        drop(removed); // outside the lock: may drop a parent, which forgets itself
     }
 
     /// Replay every live proxy's path on `conn` and swap the fresh
     /// references in. Returns (healed, failed).
     pub(super) async fn heal(&self, conn: &Connection) -> (usize, usize) {
         let snapshot: Vec<(ProxyHandle, Refetch, String)> = {
-            let mut tracked = self.tracked.lock().unwrap();
-            tracked.retain(|t| t.handle.upgrade().is_some());
-            tracked.iter().filter_map(|t| Some((t.handle.upgrade()?, t.refetch.clone(), t.path.clone()))).collect()
+            let tracked = self.tracked.lock().unwrap();
+            tracked
+                .by_seq
+                .values()
+                .filter_map(|t| Some((t.handle.upgrade()?, t.refetch.clone(), t.path.clone())))
+                .collect()
         };
         let peer = self.peer();
         let (mut healed, mut failed) = (0, 0);
@@ -68,9 +80,17 @@ impl SessionShared {
     }
 }
 
+/// The proxies a session heals, in the order they were made (a child is
+/// always made after the parent it is replayed through).
+#[derive(Default)]
+pub(crate) struct TrackedList {
+    next_seq: u64,
+    by_seq: std::collections::BTreeMap<u64, Tracked>,
+}
+
 /// Live tracked proxies.
 pub(super) fn live(session: &SessionShared) -> usize {
-    session.tracked.lock().unwrap().iter().filter(|t| t.handle.upgrade().is_some()).count()
+    session.tracked.lock().unwrap().by_seq.len()
 }
 
 /// A reconnecting proxy to the root of the session's server.
@@ -98,7 +118,10 @@ fn lookup_refetch(parent: &ProxyHandle, interface: u64, name: Option<String>) ->
         let name = name.clone();
         Box::pin(async move {
             let found = registry.lookup(interface, name).await?;
-            found.proxy_handle().map(|h| h.target()).ok_or_else(|| Error::protocol("the registry returned a local object"))
+            found
+                .proxy_handle()
+                .map(|h| h.target())
+                .ok_or_else(|| Error::protocol("the registry returned a local object"))
         })
     })
 }
