@@ -3,6 +3,8 @@
 //! transport.
 
 pub mod aurora;
+pub mod chain;
+pub mod fault;
 pub mod net;
 pub mod raw;
 pub mod session;

@@ -50,6 +50,7 @@ pub fn kind(e: &SessionEvent) -> &'static str {
         SessionEvent::Connected { .. } => "connected",
         SessionEvent::Disconnected { .. } => "disconnected",
         SessionEvent::Reconnected { .. } => "reconnected",
+        SessionEvent::Healed { .. } => "healed",
         _ => "other",
     }
 }

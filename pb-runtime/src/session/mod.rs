@@ -18,6 +18,13 @@
 //! plain references: after an outage they fail with
 //! [`Error::Disconnected`](crate::Error::Disconnected) for good.
 //!
+//! A path can fail to replay even though the link is back: through a relay
+//! whose own upstream is still down, the relay answers the lookup or the
+//! replayed method with an error. Such proxies are retried on every ping and
+//! after every failed call while the link is up, and the session reports
+//! [`SessionEvent::Healed`] when they work again. So cutting both links of a
+//! chain heals in either order.
+//!
 //! # Failure semantics
 //!
 //! During an outage calls fail fast with `Disconnected`; a call in flight when
@@ -139,7 +146,19 @@ pub enum SessionEvent {
         peer: String,
         /// Proxies whose path was replayed and now point at the new link.
         healed: usize,
-        /// Proxies whose path failed to replay (they stay on the dead link).
+        /// Proxies whose path failed to replay: they fail with
+        /// `Disconnected` until a later retry succeeds ([`SessionEvent::Healed`]).
+        failed: usize,
+    },
+    /// Proxies whose replay had failed after a reconnect were replayed later
+    /// (retried at each ping and after each failed call while connected):
+    /// e.g. a relay whose own upstream came back after the relay did.
+    Healed {
+        /// The server's address.
+        peer: String,
+        /// Proxies replayed now.
+        healed: usize,
+        /// Proxies still failing.
         failed: usize,
     },
 }
@@ -219,6 +238,16 @@ impl SessionShared {
                 Ok(Err(e)) => return Some(format!("ping failed: {e}")),
                 Err(_) => return Some(format!("no pong within {:?}", self.config.ping_timeout)),
             }
+            if self.has_stale() {
+                // Some replay failed (say, a relay whose own upstream was
+                // still down): try those paths again on the live link.
+                let (healed, failed) = self.heal(conn, true).await;
+                if healed > 0 {
+                    let peer = self.peer();
+                    tracing::info!(%peer, healed, failed, "healed proxies whose replay had failed");
+                    self.emit(SessionEvent::Healed { peer, healed, failed });
+                }
+            }
         }
     }
 
@@ -259,7 +288,7 @@ impl SessionShared {
             };
             tracing::info!(%peer, attempt, "connected again; replaying proxies");
             *self.conn.write().unwrap() = new.clone();
-            let (healed, failed) = self.heal(&new).await;
+            let (healed, failed) = self.heal(&new, false).await;
             tracing::info!(%peer, healed, failed, "reconnected");
             self.status.send_modify(|s| {
                 s.connected = true;

@@ -26,6 +26,9 @@ pub(crate) struct Tracked {
     refetch: Refetch,
     /// The replayed path, for logs: `root`, `registry.get(UserManager)`, ...
     path: String,
+    /// The last replay failed: the proxy still points at a dead link, and
+    /// the session retries it while connected.
+    stale: bool,
 }
 
 impl SessionShared {
@@ -36,7 +39,7 @@ impl SessionShared {
             return; // already healed by a session
         }
         tracked.next_seq += 1;
-        tracked.by_seq.insert(seq, Tracked { handle: handle.downgrade(), refetch, path });
+        tracked.by_seq.insert(seq, Tracked { handle: handle.downgrade(), refetch, path, stale: false });
     }
 
     /// A tracked proxy is gone: drop its path (and the parent it holds).
@@ -45,35 +48,50 @@ impl SessionShared {
         drop(removed); // outside the lock: may drop a parent, which forgets itself
     }
 
-    /// Replay every live proxy's path on `conn` and swap the fresh
+    /// Whether some proxy's last replay failed.
+    pub(super) fn has_stale(&self) -> bool {
+        self.tracked.lock().unwrap().by_seq.values().any(|t| t.stale)
+    }
+
+    /// Replay the paths of live proxies on `conn` (every one, or only those
+    /// whose last replay failed) in creation order, and swap the fresh
     /// references in. Returns (healed, failed).
-    pub(super) async fn heal(&self, conn: &Connection) -> (usize, usize) {
-        let snapshot: Vec<(ProxyHandle, Refetch, String)> = {
+    pub(super) async fn heal(&self, conn: &Connection, only_stale: bool) -> (usize, usize) {
+        let snapshot: Vec<(u64, ProxyHandle, Refetch, String)> = {
             let tracked = self.tracked.lock().unwrap();
             tracked
                 .by_seq
-                .values()
-                .filter_map(|t| Some((t.handle.upgrade()?, t.refetch.clone(), t.path.clone())))
+                .iter()
+                .filter(|(_, t)| !only_stale || t.stale)
+                .filter_map(|(seq, t)| Some((*seq, t.handle.upgrade()?, t.refetch.clone(), t.path.clone())))
                 .collect()
         };
         let peer = self.peer();
         let (mut healed, mut failed) = (0, 0);
-        for (handle, refetch, path) in snapshot {
+        for (seq, handle, refetch, path) in snapshot {
             let fresh = tokio::time::timeout(self.config.connect_timeout, refetch(conn.clone())).await;
-            match fresh {
+            let ok = match fresh {
                 Ok(Ok(rref)) => {
                     handle.retarget(rref);
-                    healed += 1;
-                    tracing::debug!(%peer, %path, "replayed");
+                    tracing::info!(%peer, %path, "replayed");
+                    true
                 }
                 Ok(Err(e)) => {
-                    failed += 1;
-                    tracing::warn!(%peer, %path, error = %e, "replay failed; the proxy stays disconnected");
+                    tracing::warn!(%peer, %path, error = %e, "replay failed; will retry while connected");
+                    false
                 }
                 Err(_) => {
-                    failed += 1;
-                    tracing::warn!(%peer, %path, "replay timed out; the proxy stays disconnected");
+                    tracing::warn!(%peer, %path, "replay timed out; will retry while connected");
+                    false
                 }
+            };
+            if ok {
+                healed += 1;
+            } else {
+                failed += 1;
+            }
+            if let Some(t) = self.tracked.lock().unwrap().by_seq.get_mut(&seq) {
+                t.stale = !ok;
             }
         }
         (healed, failed)

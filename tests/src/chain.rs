@@ -1,0 +1,75 @@
+//! A three-node chain over TCP for multi-hop healing tests:
+//!
+//! ```text
+//! server (Registry: UserManager) <- upstream proxy <- relay (forwarding
+//! Registry, its own session to the server) <- downstream proxy <- client
+//! ```
+//!
+//! Both links go through a [`FaultProxy`], so a test can cut, hold and heal
+//! each of them, and restart the server on its address.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use pb::{Client, Registry, Server};
+
+use crate::aurora::{UserManager, Users};
+use crate::fault::FaultProxy;
+use crate::session::{fast, rebind};
+
+/// The server's registry: `users` as the `UserManager`.
+pub fn registry_with(users: &Arc<Users>) -> Registry {
+    let r = Registry::local();
+    r.register::<dyn UserManager>(users.clone());
+    r
+}
+
+/// The running chain. Dropping it stops everything.
+pub struct Chain {
+    /// The server's object (replaced by [`restart_server`](Chain::restart_server)).
+    pub users: Arc<Users>,
+    /// The server (None while it is down).
+    pub server: Option<Server>,
+    /// The server's fixed address.
+    pub server_addr: SocketAddr,
+    /// The server <-> relay link.
+    pub upstream: FaultProxy,
+    /// The relay's session to the server.
+    pub relay_session: Client,
+    /// The relay's server.
+    pub relay: Server,
+    /// The relay <-> client link.
+    pub downstream: FaultProxy,
+    /// The client's session to the relay.
+    pub client: Client,
+}
+
+impl Chain {
+    /// Start server, relay and client, with fast session settings.
+    pub async fn start() -> Chain {
+        let users = Arc::new(Users::default());
+        let server = Server::bind("127.0.0.1:0", registry_with(&users)).await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let upstream = FaultProxy::start(server_addr).await;
+        let relay_session = Client::builder().config(fast()).connect_tcp(upstream.addr().to_string()).await.unwrap();
+        let relay_registry = Registry::forwarding(relay_session.registry().unwrap());
+        let relay = Server::bind("127.0.0.1:0", relay_registry).await.unwrap();
+        let downstream = FaultProxy::start(relay.local_addr().unwrap()).await;
+        let client = Client::builder().config(fast()).connect_tcp(downstream.addr().to_string()).await.unwrap();
+        Chain { users, server: Some(server), server_addr, upstream, relay_session, relay, downstream, client }
+    }
+
+    /// Kill the server process (its connections close at once).
+    pub fn kill_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.abort();
+        }
+    }
+
+    /// Start a new server process on the same address, with fresh objects.
+    pub async fn restart_server(&mut self) {
+        self.kill_server();
+        self.users = Arc::new(Users::default());
+        self.server = Some(rebind(self.server_addr, registry_with(&self.users)).await);
+    }
+}
