@@ -4,3 +4,5 @@
 //! of managers, a `UserManager` that dispenses `User` records (by copy).
 
 pub mod aurora;
+pub mod demo;
+pub mod seed;

@@ -13,6 +13,7 @@ pub mod backoff;
 pub mod config;
 mod connection;
 mod error;
+pub mod fault;
 pub mod object;
 mod proxy;
 pub mod registry;

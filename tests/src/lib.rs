@@ -4,7 +4,7 @@
 
 pub mod aurora;
 pub mod chain;
-pub mod fault;
+pub use pb::fault;
 pub mod net;
 pub mod raw;
 pub mod session;

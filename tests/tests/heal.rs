@@ -4,6 +4,7 @@
 //! order at both sessions and that nothing leaks once healed.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use futures_util::{FutureExt, Stream, StreamExt};
 use pb::{Error, SessionEvent};
@@ -253,4 +254,38 @@ async fn a_black_holed_link_is_detected_by_ping_and_heals() {
     assert_working(&chain, &held, 16).await;
     client_untouched(&mut client_events);
     assert_no_leaks(&chain, &before).await;
+}
+
+#[tokio::test]
+async fn a_call_in_flight_when_the_client_link_drops_fails_with_connection_lost_and_runs_once() {
+    let (chain, held, _relay_events, mut client_events, _) = setup().await;
+    let call = tokio::spawn({
+        let users = held.users.clone();
+        async move { users.slow(400, 7).await }
+    });
+    eventually("the call reached the server", || chain.users.started.load(Ordering::SeqCst) == 1).await;
+    chain.downstream.cut();
+    assert_eq!(call.await.unwrap(), Err(UserError::Pb(Error::ConnectionLost)));
+    expect(&mut client_events, "disconnected").await;
+    chain.downstream.heal();
+    expect(&mut client_events, "reconnected").await;
+    // The server ran it once (it completes there: the relay's link was fine);
+    // nobody sent it again.
+    eventually("completed on the server", || chain.users.completed.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(held.users.started().await.unwrap(), 1, "not retried");
+}
+
+#[tokio::test]
+async fn an_idempotent_call_in_flight_is_retried_once_after_the_client_link_heals() {
+    let (chain, held, _relay_events, mut client_events, _) = setup().await;
+    let call = tokio::spawn({
+        let users = held.users.clone();
+        async move { users.slow_idempotent(300, 8).await }
+    });
+    eventually("the call reached the server", || chain.users.started.load(Ordering::SeqCst) == 1).await;
+    chain.downstream.cut();
+    expect(&mut client_events, "disconnected").await;
+    chain.downstream.heal();
+    assert_eq!(call.await.unwrap(), Ok(8), "one Ok, from the retry");
+    assert_eq!(chain.users.started.load(Ordering::SeqCst), 2, "sent once more, no more");
 }

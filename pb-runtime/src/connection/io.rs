@@ -88,7 +88,11 @@ async fn read_loop(
             Some(Ok(f)) => f.freeze(),
         };
         match handle_frame(&shared, frame, &mut hello) {
-            Ok(()) => {}
+            Ok(None) => {}
+            Ok(Some(goodbye)) => {
+                tracing::debug!(conn = shared.id, peer = %shared.peer, reason = %goodbye, "peer said goodbye");
+                break Some(goodbye);
+            }
             Err(e) => {
                 tracing::warn!(conn = shared.id, peer = %shared.peer, error = %e, "closing connection on protocol violation");
                 if let Some(h) = hello.take() {
@@ -105,12 +109,12 @@ async fn read_loop(
 
 /// Handle one frame. An `Err` closes the connection (the peer broke the
 /// protocol); errors that concern one call are answered and the connection
-/// goes on.
+/// goes on. `Ok(Some(reason))`: the peer closed the connection politely.
 fn handle_frame(
     shared: &Arc<Shared>,
     frame: Bytes,
     hello: &mut Option<oneshot::Sender<Result<(), Error>>>,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let (header, payload) = wire::decode_frame(&frame)?;
     if let Some(h) = hello.take() {
         let Header::Hello { magic, version, root } = header else {
@@ -124,7 +128,7 @@ fn handle_frame(
         }
         let _ = shared.peer_root.set(root);
         let _ = h.send(Ok(()));
-        return Ok(());
+        return Ok(None);
     }
     match header {
         Header::Hello { .. } => return Err(Error::protocol("second hello")),
@@ -152,10 +156,10 @@ fn handle_frame(
         }
         Header::Goodbye => {
             let reason: String = wire::decode_payload(&payload).unwrap_or_default();
-            return Err(Error::protocol(format_args!("peer said goodbye: {reason}")));
+            return Ok(Some(format!("closed by the peer ({reason})")));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {

@@ -403,7 +403,7 @@ impl Connection {
     /// Close the connection: tell the peer, fail calls in flight with
     /// [`Error::ConnectionLost`] and release every export.
     pub fn close(&self) {
-        if let Ok(frame) = wire::encode_frame(&Header::Goodbye, "closed by local side") {
+        if let Ok(frame) = wire::encode_frame(&Header::Goodbye, "closed") {
             let _ = self.shared.send(frame);
         }
         self.shared.close("closed by local side");

@@ -1,4 +1,6 @@
-//! A fault-injecting TCP proxy for outage tests.
+//! Fault injection, to test what an application does in an outage.
+//!
+//! pb's own tests and demos use these; so can yours.
 //!
 //! [`FaultProxy`] listens on 127.0.0.1:0 and forwards every connection to an
 //! upstream address. A test can:
@@ -215,14 +217,14 @@ impl Default for MemorySwitch {
 impl MemorySwitch {
     /// Two transports joined through the switch: `(client side, server side)`.
     /// A cut closes both; a hold forwards nothing.
-    pub fn link(&self) -> (pb::Transport, pb::Transport) {
+    pub fn link(&self) -> (crate::Transport, crate::Transport) {
         let (client, near) = tokio::io::duplex(64 * 1024);
         let (far, server) = tokio::io::duplex(64 * 1024);
         let rx = self.mode.subscribe();
         if rx.borrow().0 != Mode::Cut {
             tokio::spawn(splice(near, far, rx));
         }
-        (pb::Transport::from_io(client, "memory-client"), pb::Transport::from_io(server, "memory-server"))
+        (crate::Transport::from_io(client, "memory-client"), crate::Transport::from_io(server, "memory-server"))
     }
 
     /// Close every link; new links are dead at once.
