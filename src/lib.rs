@@ -124,12 +124,13 @@
 pub use pb_macros::{remote_impl, remote_interface};
 pub use pb_runtime::session::{Connect, ConnectFn};
 pub use pb_runtime::{AnyRef, Listing, Locator, Registry};
+pub use pb_runtime::{Cache, Cacheable, Change, Model};
 pub use pb_runtime::{
     CallContext, Config, Connection, ConnectionBuilder, Error, Interface, MethodInfo, ProxyHandle, Ref, Result, Stats,
     Transport,
 };
 pub use pb_runtime::{Client, ClientBuilder, Server, SessionConfig, SessionEvent};
-pub use pb_runtime::{backoff, fault, server, wire};
+pub use pb_runtime::{backoff, cache, fault, server, wire};
 
 /// A boxed `Send` future borrowing for `'a`: what remote methods return
 /// once desugared, and what a `#[pb(local)]` method can return to be async.

@@ -37,6 +37,8 @@ pub struct Method {
     pub ok: Type,
     /// `Some(dyn Iface)` when `T` is `Arc<dyn Iface>`.
     pub ok_ref: Option<Type>,
+    /// `T` is written `Cache<S>` (any path ending in `Cache`): a cached model.
+    pub ok_cache: bool,
     /// `E` of `Result<T, E>`.
     pub err: Type,
 }
@@ -67,6 +69,15 @@ pub fn arc_dyn(ty: &Type) -> Option<Type> {
         GenericArgument::Type(inner @ Type::TraitObject(_)) => Some(inner.clone()),
         _ => None,
     }
+}
+
+/// Whether `ty` is written `Cache<S>` (or `pb::Cache<S>`, ...).
+pub fn is_cache(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    p.qself.is_none()
+        && p.path.segments.last().is_some_and(|last| {
+            last.ident == "Cache" && matches!(&last.arguments, PathArguments::AngleBracketed(a) if a.args.len() == 1)
+        })
 }
 
 /// `(T, E)` if `ty` is written `Result<T, E>`.
@@ -136,8 +147,8 @@ impl Interface {
                     if m.replay && m.args.iter().any(|a| a.by_ref.is_some()) {
                         cx.error(&f.sig.inputs, "#[pb(replay)] methods are re-run on a new connection: their arguments must be copies, not references");
                     }
-                    if m.replay && m.ok_ref.is_none() {
-                        cx.error(&f.sig.output, "#[pb(replay)] rebuilds a reference after an outage: the method must return `Result<Arc<dyn Iface>, E>`");
+                    if m.replay && m.ok_ref.is_none() && !m.ok_cache {
+                        cx.error(&f.sig.output, "#[pb(replay)] rebuilds a reference after an outage: the method must return `Result<Arc<dyn Iface>, E>` or `Result<pb::Cache<S>, E>`");
                     }
                     if let Some(other) = seen.insert(m.id, m.name.clone()) {
                         cx.error(&f.sig.ident, format!("method id {:#x} of `{}` collides with `{other}`; set a different `#[pb(id = ...)]`", m.id, m.name));
@@ -225,6 +236,7 @@ impl Method {
             idempotent: false,
             args,
             ok_ref: arc_dyn(&ok),
+            ok_cache: is_cache(&ok),
             ok,
             err,
         })

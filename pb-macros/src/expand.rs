@@ -165,6 +165,23 @@ fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
                 }
             }}
         }
+        (None, true) if m.ok_cache => {
+            let name = &m.name;
+            let clones = m.args.iter().map(|a| {
+                let (ident, ty) = (&a.ident, &a.ty);
+                quote!(<#ty as ::core::clone::Clone>::clone(&#ident))
+            });
+            syn::parse_quote! {{
+                match self.handle.#call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
+                    ::core::result::Result::Ok(::core::result::Result::Ok(__c)) => {
+                        #krate::__private::track_replay_cache::<_, _, #err>(&self.handle, &__c, #id, #name, (#(#clones,)*));
+                        ::core::result::Result::Ok(__c)
+                    }
+                    ::core::result::Result::Ok(::core::result::Result::Err(__e)) => ::core::result::Result::Err(__e),
+                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
+                }
+            }}
+        }
         _ => syn::parse_quote! {{
             match self.handle.#call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
                 ::core::result::Result::Ok(__r) => #map,

@@ -10,6 +10,7 @@
 pub mod __private;
 pub mod anyref;
 pub mod backoff;
+pub mod cache;
 pub mod config;
 mod connection;
 mod error;
@@ -23,6 +24,7 @@ pub mod transport;
 pub mod wire;
 
 pub use anyref::AnyRef;
+pub use cache::{Cache, Cacheable, Change, Model};
 pub use config::Config;
 pub use connection::{CallContext, Connection, ConnectionBuilder, Stats};
 pub use error::{Error, Result};

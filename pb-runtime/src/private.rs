@@ -2,7 +2,7 @@
 
 pub use crate::anyref::InterfaceEntry;
 pub use crate::object::{CallFuture, SerArc};
-pub use crate::session::track_replay;
+pub use crate::session::{track_replay, track_replay_cache};
 pub use crate::{CallContext, ProxyHandle, decode_args};
 pub use inventory;
 pub use serde;

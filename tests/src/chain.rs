@@ -15,12 +15,14 @@ use pb::{Client, Registry, Server};
 
 use crate::aurora::{UserManager, Users};
 use crate::fault::FaultProxy;
+use crate::models::{Dir, Directory};
 use crate::session::{fast, rebind};
 
-/// The server's registry: `users` as the `UserManager`.
-pub fn registry_with(users: &Arc<Users>) -> Registry {
+/// The server's registry: `users` as the `UserManager`, `dir` as the `Directory`.
+pub fn registry_with(users: &Arc<Users>, dir: &Arc<Dir>) -> Registry {
     let r = Registry::local();
     r.register::<dyn UserManager>(users.clone());
+    r.register::<dyn Directory>(dir.clone());
     r
 }
 
@@ -28,6 +30,8 @@ pub fn registry_with(users: &Arc<Users>) -> Registry {
 pub struct Chain {
     /// The server's object (replaced by [`restart_server`](Chain::restart_server)).
     pub users: Arc<Users>,
+    /// The server's user-list model owner (replaced on restart).
+    pub dir: Arc<Dir>,
     /// The server (None while it is down).
     pub server: Option<Server>,
     /// The server's fixed address.
@@ -48,7 +52,8 @@ impl Chain {
     /// Start server, relay and client, with fast session settings.
     pub async fn start() -> Chain {
         let users = Arc::new(Users::default());
-        let server = Server::bind("127.0.0.1:0", registry_with(&users)).await.unwrap();
+        let dir = Arc::new(Dir::default());
+        let server = Server::bind("127.0.0.1:0", registry_with(&users, &dir)).await.unwrap();
         let server_addr = server.local_addr().unwrap();
         let upstream = FaultProxy::start(server_addr).await;
         let relay_session = Client::builder().config(fast()).connect_tcp(upstream.addr().to_string()).await.unwrap();
@@ -56,7 +61,7 @@ impl Chain {
         let relay = Server::bind("127.0.0.1:0", relay_registry).await.unwrap();
         let downstream = FaultProxy::start(relay.local_addr().unwrap()).await;
         let client = Client::builder().config(fast()).connect_tcp(downstream.addr().to_string()).await.unwrap();
-        Chain { users, server: Some(server), server_addr, upstream, relay_session, relay, downstream, client }
+        Chain { users, dir, server: Some(server), server_addr, upstream, relay_session, relay, downstream, client }
     }
 
     /// Kill the server process (its connections close at once).
@@ -70,6 +75,7 @@ impl Chain {
     pub async fn restart_server(&mut self) {
         self.kill_server();
         self.users = Arc::new(Users::default());
-        self.server = Some(rebind(self.server_addr, registry_with(&self.users)).await);
+        self.dir = Arc::new(Dir::default());
+        self.server = Some(rebind(self.server_addr, registry_with(&self.users, &self.dir)).await);
     }
 }

@@ -5,6 +5,7 @@
 pub mod aurora;
 pub mod chain;
 pub use pb::fault;
+pub mod models;
 pub mod net;
 pub mod raw;
 pub mod session;

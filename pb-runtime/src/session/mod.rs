@@ -56,9 +56,9 @@ use crate::registry::Locator;
 use crate::{Config, Connection, Error, Interface};
 
 pub use connector::{Connect, ConnectFn};
-#[doc(hidden)]
-pub use track::track_replay;
 pub(crate) use track::{track_any_lookup, track_lookup};
+#[doc(hidden)]
+pub use track::{track_replay, track_replay_cache};
 
 /// Settings of a reconnecting session.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,10 +20,37 @@ type Refetched = Pin<Box<dyn Future<Output = Result<Arc<RemoteRef>, Error>> + Se
 /// already goes over the new link.
 type Refetch = Arc<dyn Fn(Connection) -> Refetched + Send + Sync>;
 
-/// One proxy the session heals.
-pub(crate) struct Tracked {
+/// Something the session heals: a proxy, or a cache.
+pub(crate) trait Heal: Send + Sync {
+    /// Whether the proxy or cache still has users.
+    fn is_alive(&self) -> bool;
+    /// Replay its path on `conn` and swap the result in.
+    fn heal(&self, conn: Connection) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+}
+
+/// A proxy, healed by refetching a reference and retargeting it.
+struct ProxyTarget {
     handle: WeakHandle,
     refetch: Refetch,
+}
+
+impl Heal for ProxyTarget {
+    fn is_alive(&self) -> bool {
+        self.handle.upgrade().is_some()
+    }
+    fn heal(&self, conn: Connection) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> {
+        let (handle, refetch) = (self.handle.clone(), self.refetch.clone());
+        Box::pin(async move {
+            let Some(handle) = handle.upgrade() else { return Ok(()) };
+            handle.retarget(refetch(conn).await?);
+            Ok(())
+        })
+    }
+}
+
+/// One proxy or cache the session heals.
+pub(crate) struct Tracked {
+    target: Box<dyn Heal>,
     /// The replayed path, for logs: `root`, `registry.get(UserManager)`, ...
     path: String,
     /// The last replay failed: the proxy still points at a dead link, and
@@ -33,13 +60,25 @@ pub(crate) struct Tracked {
 
 impl SessionShared {
     fn track(&self, handle: &ProxyHandle, path: String, refetch: Refetch) {
+        let target = Box::new(ProxyTarget { handle: handle.downgrade(), refetch });
+        self.track_with(|session, seq| handle.set_session(session, seq), path, target);
+    }
+
+    /// Track `target`; `attach` records the session in the proxy or cache
+    /// (false if a session already heals it).
+    pub(crate) fn track_with(
+        &self,
+        attach: impl FnOnce(Weak<SessionShared>, u64) -> bool,
+        path: String,
+        target: Box<dyn Heal>,
+    ) {
         let mut tracked = self.tracked.lock().unwrap();
         let seq = tracked.next_seq;
-        if !handle.set_session(self.me.clone(), seq) {
+        if !attach(self.me.clone(), seq) {
             return; // already healed by a session
         }
         tracked.next_seq += 1;
-        tracked.by_seq.insert(seq, Tracked { handle: handle.downgrade(), refetch, path, stale: false });
+        tracked.by_seq.insert(seq, Tracked { target, path, stale: false });
     }
 
     /// A tracked proxy is gone: drop its path (and the parent it holds).
@@ -57,22 +96,21 @@ impl SessionShared {
     /// whose last replay failed) in creation order, and swap the fresh
     /// references in. Returns (healed, failed).
     pub(super) async fn heal(&self, conn: &Connection, only_stale: bool) -> (usize, usize) {
-        let snapshot: Vec<(u64, ProxyHandle, Refetch, String)> = {
+        let snapshot: Vec<(u64, _, String)> = {
             let tracked = self.tracked.lock().unwrap();
             tracked
                 .by_seq
                 .iter()
-                .filter(|(_, t)| !only_stale || t.stale)
-                .filter_map(|(seq, t)| Some((*seq, t.handle.upgrade()?, t.refetch.clone(), t.path.clone())))
+                .filter(|(_, t)| (!only_stale || t.stale) && t.target.is_alive())
+                .map(|(seq, t)| (*seq, t.target.heal(conn.clone()), t.path.clone()))
                 .collect()
         };
         let peer = self.peer();
         let (mut healed, mut failed) = (0, 0);
-        for (seq, handle, refetch, path) in snapshot {
-            let fresh = tokio::time::timeout(self.config.connect_timeout, refetch(conn.clone())).await;
+        for (seq, heal, path) in snapshot {
+            let fresh = tokio::time::timeout(self.config.connect_timeout, heal).await;
             let ok = match fresh {
-                Ok(Ok(rref)) => {
-                    handle.retarget(rref);
+                Ok(Ok(())) => {
                     tracing::info!(%peer, %path, "replayed");
                     true
                 }
@@ -104,6 +142,69 @@ impl SessionShared {
 pub(crate) struct TrackedList {
     next_seq: u64,
     by_seq: std::collections::BTreeMap<u64, Tracked>,
+}
+
+/// A `#[pb(replay)]` method `method` of `parent` returned the cache
+/// `child`: heal it by calling the method again and adopting the fresh copy
+/// (its observers get `Resynced`). Called by generated code.
+#[doc(hidden)]
+pub fn track_replay_cache<S, A, E>(
+    parent: &ProxyHandle,
+    child: &crate::cache::Cache<S>,
+    method: u32,
+    method_name: &'static str,
+    args: A,
+) where
+    S: crate::cache::Cacheable,
+    A: Serialize + Send + Sync + 'static,
+    E: DeserializeOwned + Send + 'static,
+{
+    let Some(session) = parent.session() else { return };
+    if !child.is_mirror() {
+        return;
+    }
+    let path = format!("{}.{method_name}() -> cache of {}", parent.interface(), S::NAME);
+    let target = Box::new(CacheTarget::<S, A, E> {
+        cache: child.downgrade(),
+        parent: parent.clone(),
+        method,
+        args: Arc::new(args),
+        _e: std::marker::PhantomData,
+    });
+    let attach_to = child.clone();
+    session.track_with(move |s, seq| attach_to.set_session(s, seq), path, target);
+}
+
+struct CacheTarget<S: crate::cache::Cacheable, A, E> {
+    cache: Weak<crate::cache::Inner<S>>,
+    parent: ProxyHandle,
+    method: u32,
+    args: Arc<A>,
+    _e: std::marker::PhantomData<fn() -> E>,
+}
+
+impl<S, A, E> Heal for CacheTarget<S, A, E>
+where
+    S: crate::cache::Cacheable,
+    A: Serialize + Send + Sync + 'static,
+    E: DeserializeOwned + Send + 'static,
+{
+    fn is_alive(&self) -> bool {
+        self.cache.strong_count() > 0
+    }
+    fn heal(&self, _conn: Connection) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> {
+        let (cache, parent, method, args) = (self.cache.clone(), self.parent.clone(), self.method, self.args.clone());
+        Box::pin(async move {
+            let fresh = match parent.call::<A, Result<crate::cache::Cache<S>, E>>(method, &*args).await? {
+                Ok(fresh) => fresh,
+                Err(_) => return Err(Error::protocol("the replayed method returned an application error")),
+            };
+            match crate::cache::Cache::upgrade(&cache) {
+                Some(cache) => cache.adopt(fresh),
+                None => Ok(()),
+            }
+        })
+    }
 }
 
 /// Live tracked proxies.

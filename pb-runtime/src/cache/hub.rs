@@ -1,0 +1,311 @@
+//! The state behind every view: a model's, or a mirror's. A hub holds the
+//! current state, fires local signals, and feeds remote observers through
+//! bounded queues.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, broadcast, watch};
+
+use super::link::{Batch, Observer, Snapshot};
+use super::{Cacheable, Change, Projection};
+use crate::Error;
+
+/// Events a remote observer may have queued before it is resynced instead
+/// (see the module docs of `cache`: slow observers).
+pub(crate) const DEFAULT_QUEUE_EVENTS: usize = 1024;
+
+/// Capacity of the local change stream before a lagging reader is resynced.
+const LOCAL_CAPACITY: usize = 1024;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A process-unique id for hubs and views (the key peers dedupe mirrors by).
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+pub(crate) struct State<S> {
+    pub(crate) value: Arc<S>,
+    /// Changes applied to this hub (events and resyncs).
+    pub(crate) version: u64,
+}
+
+pub(crate) struct Hub<S: Cacheable> {
+    pub(crate) state: RwLock<State<S>>,
+    local: broadcast::Sender<Change<S>>,
+    version: watch::Sender<u64>,
+    outlets: Mutex<HashMap<u64, Arc<Outlet<S>>>>,
+    queue_limit: usize,
+    me: Weak<Hub<S>>,
+}
+
+impl<S: Cacheable> Hub<S> {
+    pub(crate) fn new(state: S) -> Arc<Self> {
+        Arc::new_cyclic(|me| Hub {
+            state: RwLock::new(State { value: Arc::new(state), version: 0 }),
+            local: broadcast::channel(LOCAL_CAPACITY).0,
+            version: watch::channel(0).0,
+            outlets: Mutex::default(),
+            queue_limit: DEFAULT_QUEUE_EVENTS,
+            me: me.clone(),
+        })
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<S> {
+        self.state.read().unwrap().value.clone()
+    }
+
+    pub(crate) fn subscribe_local(&self) -> broadcast::Receiver<Change<S>> {
+        self.local.subscribe()
+    }
+
+    pub(crate) fn watch(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Remote observers fed by this hub.
+    pub(crate) fn observers(&self) -> usize {
+        self.outlets.lock().unwrap().len()
+    }
+
+    pub(crate) fn outlet_stats(&self) -> Vec<OutletStats> {
+        self.outlets.lock().unwrap().values().map(|o| o.stats()).collect()
+    }
+
+    /// Apply `event`: the state changes, local observers get it, remote
+    /// observers get it queued (projected through their view), all in the
+    /// order events are applied.
+    pub(crate) fn apply(&self, event: S::Event) {
+        let mut state = self.state.write().unwrap();
+        Arc::make_mut(&mut state.value).apply(&event);
+        state.version += 1;
+        let version = state.version;
+        {
+            let outlets = self.outlets.lock().unwrap();
+            if !outlets.is_empty() {
+                // One encode per event for every unfiltered observer.
+                let plain = encode(&event);
+                for outlet in outlets.values() {
+                    match &outlet.view {
+                        None => outlet.push(plain.clone().map(Some)),
+                        Some(view) => outlet.push((view.event)(&state.value, &event).map(|e| encode(&e)).transpose()),
+                    }
+                }
+            }
+        }
+        let _ = self.local.send(Change::Event(event));
+        self.version.send_replace(version);
+    }
+
+    /// Replace the whole state (a mirror resynced from upstream): local
+    /// observers get `Resynced`, remote observers are resynced too.
+    pub(crate) fn resync(&self, value: S) {
+        let value = Arc::new(value);
+        let mut state = self.state.write().unwrap();
+        state.value = value.clone();
+        state.version += 1;
+        let version = state.version;
+        for outlet in self.outlets.lock().unwrap().values() {
+            outlet.force_resync();
+        }
+        drop(state);
+        let _ = self.local.send(Change::Resynced(value));
+        self.version.send_replace(version);
+    }
+
+    /// A new remote observer, starting from the current state (returned,
+    /// projected, encoded). Events applied from now on are queued for it.
+    pub(crate) fn open_outlet(&self, view: Option<Arc<Projection<S>>>) -> Result<(Arc<Outlet<S>>, Bytes), Error> {
+        let state = self.state.read().unwrap();
+        let initial = match &view {
+            None => encode(&*state.value)?,
+            Some(v) => encode(&(v.state)(&state.value))?,
+        };
+        let outlet = Arc::new(Outlet {
+            id: next_id(),
+            view,
+            hub: self.me.clone(),
+            queue: Mutex::new(Queue { next_seq: 1, ..Queue::default() }),
+            wake: Notify::new(),
+            limit: self.queue_limit,
+        });
+        self.outlets.lock().unwrap().insert(outlet.id, outlet.clone());
+        drop(state);
+        Ok((outlet, initial))
+    }
+
+    fn remove_outlet(&self, id: u64) {
+        self.outlets.lock().unwrap().remove(&id);
+    }
+}
+
+/// Encode plain data (no references: model state and events are copies).
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Bytes, Error> {
+    postcard::to_allocvec(value).map(Bytes::from).map_err(|e| {
+        Error::protocol(format_args!("cannot encode model data (state and events must be plain data): {e}"))
+    })
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Events not yet sent, each with the observer's sequence number.
+    events: VecDeque<(u64, Bytes)>,
+    /// The observer fell behind (or upstream resynced): send the full state
+    /// instead of the queued events.
+    resync: bool,
+    /// Sequence number of the next event for this observer.
+    next_seq: u64,
+    /// Events dropped for a resync, since the start (for stats).
+    overflows: u64,
+    closed: bool,
+    attached: bool,
+}
+
+/// Queue figures of one remote observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutletStats {
+    /// Events waiting to be sent.
+    pub queued: usize,
+    /// Times the queue overflowed and the observer was switched to a resync.
+    pub overflows: u64,
+    /// Whether a full-state resync is pending.
+    pub resync_pending: bool,
+}
+
+/// One remote observer of a hub, on the owner's side.
+pub(crate) struct Outlet<S: Cacheable> {
+    id: u64,
+    view: Option<Arc<Projection<S>>>,
+    hub: Weak<Hub<S>>,
+    queue: Mutex<Queue>,
+    wake: Notify,
+    limit: usize,
+}
+
+impl<S: Cacheable> Outlet<S> {
+    fn push(&self, event: Result<Option<Bytes>, Error>) {
+        let mut q = self.queue.lock().unwrap();
+        if q.closed {
+            return;
+        }
+        match event {
+            Ok(None) => return, // filtered out for this observer
+            Ok(Some(bytes)) if !q.resync => {
+                let seq = q.next_seq;
+                q.next_seq += 1;
+                q.events.push_back((seq, bytes));
+                if q.events.len() > self.limit {
+                    // Bounded: drop what is queued, send the state instead.
+                    q.events.clear();
+                    q.resync = true;
+                    q.overflows += 1;
+                }
+            }
+            Ok(Some(_)) => q.next_seq += 1, // covered by the pending resync
+            Err(e) => {
+                tracing::error!(error = %e, "model event not sent; observer will be resynced");
+                q.events.clear();
+                q.resync = true;
+            }
+        }
+        drop(q);
+        self.wake.notify_one();
+    }
+
+    fn force_resync(&self) {
+        let mut q = self.queue.lock().unwrap();
+        q.events.clear();
+        q.resync = true;
+        drop(q);
+        self.wake.notify_one();
+    }
+
+    fn stats(&self) -> OutletStats {
+        let q = self.queue.lock().unwrap();
+        OutletStats { queued: q.events.len(), overflows: q.overflows, resync_pending: q.resync }
+    }
+
+    /// Ask for a full-state resync (the observer saw a gap).
+    pub(crate) fn request_resync(&self) {
+        self.force_resync();
+    }
+
+    /// Stop feeding this observer (its cache was dropped or its connection
+    /// closed).
+    pub(crate) fn close(&self) {
+        self.queue.lock().unwrap().closed = true;
+        self.wake.notify_one();
+        if let Some(hub) = self.hub.upgrade() {
+            hub.remove_outlet(self.id);
+        }
+    }
+
+    /// Start delivering to `observer` (once).
+    pub(crate) fn attach(self: &Arc<Self>, observer: Arc<dyn Observer>) -> Result<(), Error> {
+        {
+            let mut q = self.queue.lock().unwrap();
+            if q.closed {
+                return Err(Error::Disconnected);
+            }
+            if std::mem::replace(&mut q.attached, true) {
+                return Err(Error::protocol("this cache feed is already attached"));
+            }
+        }
+        tokio::spawn(self.clone().deliver(observer));
+        Ok(())
+    }
+
+    /// The next batch: the full state if a resync is pending, else every
+    /// queued event. `None` once closed.
+    fn next_batch(&self) -> Option<Result<Batch, Error>> {
+        let hub = self.hub.upgrade()?;
+        // Lock order as in `Hub::apply`: state, then queue.
+        let state = hub.state.read().unwrap();
+        let mut q = self.queue.lock().unwrap();
+        if q.closed {
+            return None;
+        }
+        let resync = if std::mem::take(&mut q.resync) {
+            let bytes = match &self.view {
+                None => encode(&*state.value),
+                Some(v) => encode(&(v.state)(&state.value)),
+            };
+            match bytes {
+                Ok(state) => Some(Snapshot { seq: q.next_seq - 1, state }),
+                Err(e) => return Some(Err(e)),
+            }
+        } else {
+            None
+        };
+        let events = q.events.drain(..).collect();
+        Some(Ok(Batch { resync, events }))
+    }
+
+    /// The delivery task: one batch in flight at a time, so the owner holds
+    /// at most the queue limit plus one batch per observer.
+    async fn deliver(self: Arc<Self>, observer: Arc<dyn Observer>) {
+        loop {
+            let batch = match self.next_batch() {
+                None => return,
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "cannot resync an observer; dropping it");
+                    self.close();
+                    return;
+                }
+                Some(Ok(b)) if b.resync.is_none() && b.events.is_empty() => {
+                    self.wake.notified().await;
+                    continue;
+                }
+                Some(Ok(b)) => b,
+            };
+            if let Err(e) = observer.deliver(batch).await {
+                tracing::debug!(error = %e, "observer gone; unsubscribing it");
+                self.close();
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Cached models: one API for a local model and a remote cache, hops 1-3,
+//! per-observer views, ordering, lifetime, and bounded slow observers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use pb::{Cache, Change, Connection};
+use pb_tests::eventually;
+use pb_tests::models::{Dir, Directory, UserList, UserListEvent};
+use pb_tests::net::{self, Link};
+
+type Changes = std::pin::Pin<Box<dyn Stream<Item = Change<UserList>> + Send>>;
+
+async fn next(changes: &mut Changes) -> Change<UserList> {
+    tokio::time::timeout(Duration::from_secs(10), changes.next())
+        .await
+        .expect("a change within 10 s")
+        .expect("the stream is open")
+}
+
+async fn next_event(changes: &mut Changes) -> UserListEvent {
+    match next(changes).await {
+        Change::Event(e) => e,
+        Change::Resynced(s) => panic!("expected an event, got a resync to {s:?}"),
+    }
+}
+
+fn names(cache: &Cache<UserList>) -> Vec<(u64, String)> {
+    cache.state().users.iter().map(|(k, v)| (*k, v.clone())).collect()
+}
+
+/// The same checks, whatever `cache` is: a local model's view or a mirror
+/// any number of hops away. `dir` changes the model.
+async fn exercise(cache: Cache<UserList>, dir: Arc<dyn Directory>) {
+    assert_eq!(names(&cache), [(1, "alice".into()), (2, "bob".into())], "holds the state on arrival");
+    let mut changes = cache.changes();
+    let mut watch = cache.watch();
+    watch.borrow_and_update();
+
+    dir.add(3, "carol".into()).await.unwrap();
+    assert_eq!(next_event(&mut changes).await, UserListEvent::Added(3, "carol".into()));
+    tokio::time::timeout(Duration::from_secs(10), watch.changed()).await.unwrap().unwrap();
+    assert_eq!(cache.state().users.get(&3).map(String::as_str), Some("carol"));
+
+    dir.remove(1).await.unwrap();
+    dir.add(4, "dave".into()).await.unwrap();
+    assert_eq!(next_event(&mut changes).await, UserListEvent::Removed(1));
+    assert_eq!(next_event(&mut changes).await, UserListEvent::Added(4, "dave".into()));
+    assert_eq!(names(&cache), [(2, "bob".into()), (3, "carol".into()), (4, "dave".into())]);
+}
+
+/// A relay: serves the upstream proxy as its own root.
+async fn relay(link: Link, upstream: Arc<dyn Directory>) -> (Arc<dyn Directory>, Connection, Connection) {
+    net::proxy::<dyn Directory>(link, upstream).await
+}
+
+#[tokio::test]
+async fn a_local_model_and_a_remote_cache_pass_the_same_test() {
+    let dir = Arc::new(Dir::default());
+    let local = dir.model.cache();
+    assert!(!local.is_mirror());
+    exercise(local, dir.clone()).await;
+
+    let dir = Arc::new(Dir::default());
+    let (proxy, _s, _c) = net::proxy::<dyn Directory>(Link::Memory, dir.clone()).await;
+    let remote = proxy.model().await.unwrap();
+    assert!(remote.is_mirror());
+    exercise(remote, proxy).await;
+}
+
+#[tokio::test]
+async fn caches_work_at_hops_one_two_and_three() {
+    for hops in 1..=3 {
+        for link in [Link::Memory, Link::Tcp] {
+            let dir = Arc::new(Dir::default());
+            let (mut proxy, s, c) = net::proxy::<dyn Directory>(link, dir.clone()).await;
+            let mut conns = vec![s, c];
+            for _ in 1..hops {
+                let (next, s, c) = relay(link, proxy).await;
+                proxy = next;
+                conns.extend([s, c]);
+            }
+            let cache = proxy.model().await.unwrap();
+            exercise(cache.clone(), proxy.clone()).await;
+            assert_eq!(dir.model.observers(), 1, "hop {hops}: one observer at the owner");
+            drop(cache);
+            eventually("unsubscribed through every hop", || dir.model.observers() == 0).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_relay_subscribes_upstream_once_for_all_its_observers() {
+    let dir = Arc::new(Dir::default());
+    let (upstream, _s, _c) = net::proxy::<dyn Directory>(Link::Tcp, dir.clone()).await;
+    let mut downstream = Vec::new();
+    for _ in 0..3 {
+        let (proxy, s, c) = relay(Link::Tcp, upstream.clone()).await;
+        let cache = proxy.model().await.unwrap();
+        downstream.push((cache, proxy, s, c));
+    }
+    eventually("extra upstream copies released", || dir.model.observers() == 1).await;
+    dir.add(7, "gus".into()).await.unwrap();
+    for (cache, ..) in &downstream {
+        let cache = cache.clone();
+        eventually("each downstream mirror got the event", move || cache.state().users.contains_key(&7)).await;
+    }
+    assert_eq!(dir.model.observers(), 1);
+}
+
+#[tokio::test]
+async fn each_observer_sees_only_its_view() {
+    let dir = Arc::new(Dir::default());
+    let (proxy, _s, _c) = net::proxy::<dyn Directory>(Link::Memory, dir.clone()).await;
+    let odd = proxy.model_for(1).await.unwrap();
+    let even = proxy.model_for(0).await.unwrap();
+    assert_eq!(names(&odd), [(1, "alice".into())]);
+    assert_eq!(names(&even), [(2, "bob".into())]);
+    let (mut odd_changes, mut even_changes) = (odd.changes(), even.changes());
+    for (id, name) in [(3, "carol"), (4, "dave"), (5, "erin")] {
+        dir.add(id, name.into()).await.unwrap();
+    }
+    assert_eq!(next_event(&mut odd_changes).await, UserListEvent::Added(3, "carol".into()));
+    assert_eq!(next_event(&mut odd_changes).await, UserListEvent::Added(5, "erin".into()));
+    assert_eq!(next_event(&mut even_changes).await, UserListEvent::Added(4, "dave".into()));
+    assert_eq!(odd.state().users.keys().copied().collect::<Vec<_>>(), [1, 3, 5]);
+    assert_eq!(even.state().users.keys().copied().collect::<Vec<_>>(), [2, 4]);
+    // The same filter applies to a local view.
+    let local_even = dir.model.view(
+        |s| UserList { users: s.users.iter().filter(|(k, _)| *k % 2 == 0).map(|(k, v)| (*k, v.clone())).collect() },
+        |_, e| matches!(e, UserListEvent::Added(id, _) | UserListEvent::Removed(id) if id % 2 == 0).then(|| e.clone()),
+    );
+    assert_eq!(local_even.state().users.keys().copied().collect::<Vec<_>>(), [2, 4]);
+}
+
+#[tokio::test]
+async fn a_thousand_events_reach_ten_observers_in_order() {
+    let dir = Arc::new(Dir::default());
+    let mut observers = Vec::new();
+    for _ in 0..10 {
+        let (proxy, s, c) = net::proxy::<dyn Directory>(Link::Tcp, dir.clone()).await;
+        let cache = proxy.model().await.unwrap();
+        let changes = cache.changes();
+        observers.push((cache, changes, proxy, s, c));
+    }
+    eventually("ten observers attached", || dir.model.observers() == 10).await;
+    for id in 100..1100 {
+        dir.model.apply(UserListEvent::Added(id, format!("u{id}")));
+    }
+    for (cache, changes, ..) in &mut observers {
+        for id in 100..1100 {
+            assert_eq!(next_event(changes).await, UserListEvent::Added(id, format!("u{id}")), "in order, none missed");
+        }
+        assert_eq!(cache.state(), dir.model.state());
+    }
+}
+
+#[tokio::test]
+async fn dropping_a_cache_or_closing_its_connection_unsubscribes_it() {
+    let dir = Arc::new(Dir::default());
+    let (proxy, _s, client) = net::proxy::<dyn Directory>(Link::Tcp, dir.clone()).await;
+    let cache = proxy.model().await.unwrap();
+    let again = proxy.model().await.unwrap();
+    assert!(cache.ptr_eq(&again), "the same view on one connection is one mirror");
+    eventually("one observer", || dir.model.observers() == 1).await;
+    drop((cache, again));
+    eventually("unsubscribed on drop", || dir.model.observers() == 0).await;
+
+    let _kept = proxy.model().await.unwrap();
+    eventually("subscribed again", || dir.model.observers() == 1).await;
+    client.close();
+    eventually("unsubscribed on close", || dir.model.observers() == 0).await;
+}
+
+#[tokio::test]
+async fn a_slow_observer_never_makes_the_owner_buffer_without_bound() {
+    let dir = Arc::new(Dir::default());
+    let switch = pb::fault::MemorySwitch::default();
+    let (client_side, server_side) = switch.link();
+    let (server, client) = tokio::join!(
+        Connection::builder().root::<dyn Directory>(dir.clone()).establish(server_side),
+        Connection::builder().establish(client_side)
+    );
+    let (_server, client) = (server.unwrap(), client.unwrap());
+    let proxy = client.root::<dyn Directory>().unwrap();
+    let cache = proxy.model().await.unwrap();
+    let mut changes = cache.changes();
+    eventually("attached", || dir.model.observers() == 1).await;
+
+    // The observer stops reading; the model changes 100,000 times.
+    switch.hold();
+    let mut worst = 0;
+    for id in 0..100_000u64 {
+        dir.model.apply(UserListEvent::Added(id % 500, format!("v{id}")));
+        if id % 1000 == 0 {
+            worst = worst.max(dir.model.observer_stats()[0].queued);
+        }
+    }
+    let stats = dir.model.observer_stats();
+    assert_eq!(stats.len(), 1);
+    assert!(worst <= 1024 && stats[0].queued <= 1024, "the queue stays bounded (worst {worst})");
+    assert!(stats[0].overflows > 0 && stats[0].resync_pending, "{stats:?}");
+
+    // Reading again, it is told it missed events and gets the whole state.
+    switch.heal();
+    let resynced = loop {
+        match next(&mut changes).await {
+            Change::Resynced(state) => break state,
+            Change::Event(_) => continue, // what was in flight before the hold
+        }
+    };
+    assert_eq!(*resynced, *dir.model.state());
+    assert_eq!(cache.state(), dir.model.state());
+}
