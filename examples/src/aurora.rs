@@ -1,7 +1,7 @@
-//! The seed's `aurora` example: `User` (by copy) and `UserManager` (by reference).
+//! The seed's `aurora` example: `User` (by copy), `UserManager` (by reference)
+//! and `UserList`, the seed's UserModel (a cached model).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,38 @@ pub enum UserError {
     Pb(#[from] pb::Error),
 }
 
+/// The seed's UserModel: every user, kept by the server and mirrored by
+/// each client that asks for it (a cached model).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserList {
+    /// Users by id.
+    pub users: BTreeMap<u64, User>,
+}
+
+/// A change to the [`UserList`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserListEvent {
+    /// A user was added.
+    Added(User),
+    /// A user was removed.
+    Removed(u64),
+}
+
+impl pb::Cacheable for UserList {
+    type Event = UserListEvent;
+    const NAME: &'static str = "aurora.UserList";
+    fn apply(&mut self, event: &UserListEvent) {
+        match event {
+            UserListEvent::Added(user) => {
+                self.users.insert(user.id, user.clone());
+            }
+            UserListEvent::Removed(id) => {
+                self.users.remove(id);
+            }
+        }
+    }
+}
+
 /// The seed's UserManager: dispenses users.
 #[pb::remote_interface(name = "aurora.UserManager")]
 pub trait UserManager {
@@ -34,8 +66,14 @@ pub trait UserManager {
     async fn get_user(&self, id: u64) -> Result<User, UserError>;
     /// Store a user; returns its id.
     async fn add_user(&self, name: String, email: String) -> Result<u64, UserError>;
+    /// Remove a user.
+    async fn remove_user(&self, id: u64) -> Result<(), UserError>;
     /// Every user, by id.
     async fn list_users(&self) -> Result<Vec<User>, UserError>;
+    /// The user list as a cached model: changes arrive as local signals.
+    /// Safe to replay, so the cache heals after an outage.
+    #[pb(replay)]
+    async fn model(&self) -> Result<pb::Cache<UserList>, UserError>;
     /// Describes the manager; runs on the caller's side.
     #[pb(local)]
     fn describe(&self) -> String {
@@ -43,10 +81,15 @@ pub trait UserManager {
     }
 }
 
-/// An in-memory user manager.
-#[derive(Default)]
+/// An in-memory user manager; its state is the [`UserList`] model.
 pub struct Users {
-    users: Mutex<BTreeMap<u64, User>>,
+    model: pb::Model<UserList>,
+}
+
+impl Default for Users {
+    fn default() -> Self {
+        Users { model: pb::Model::new(UserList::default()) }
+    }
 }
 
 impl Users {
@@ -55,24 +98,38 @@ impl Users {
         let users = Users::default();
         for (id, name) in [(1, "alice"), (2, "bob"), (3, "carol")] {
             let user = User { id, name: name.into(), email: format!("{name}@aurora.example") };
-            users.users.lock().unwrap().insert(id, user);
+            users.model.apply(UserListEvent::Added(user));
         }
         users
+    }
+
+    /// The model (the server side of the cache).
+    pub fn model(&self) -> &pb::Model<UserList> {
+        &self.model
     }
 }
 
 #[pb::remote_impl]
 impl UserManager for Users {
     async fn get_user(&self, id: u64) -> Result<User, UserError> {
-        self.users.lock().unwrap().get(&id).cloned().ok_or(UserError::NotFound(id))
+        self.model.state().users.get(&id).cloned().ok_or(UserError::NotFound(id))
     }
     async fn add_user(&self, name: String, email: String) -> Result<u64, UserError> {
-        let mut users = self.users.lock().unwrap();
-        let id = users.keys().next_back().map_or(1, |k| k + 1);
-        users.insert(id, User { id, name, email });
+        let id = self.model.state().users.keys().next_back().map_or(1, |k| k + 1);
+        self.model.apply(UserListEvent::Added(User { id, name, email }));
         Ok(id)
     }
+    async fn remove_user(&self, id: u64) -> Result<(), UserError> {
+        if !self.model.state().users.contains_key(&id) {
+            return Err(UserError::NotFound(id));
+        }
+        self.model.apply(UserListEvent::Removed(id));
+        Ok(())
+    }
     async fn list_users(&self) -> Result<Vec<User>, UserError> {
-        Ok(self.users.lock().unwrap().values().cloned().collect())
+        Ok(self.model.state().users.values().cloned().collect())
+    }
+    async fn model(&self) -> Result<pb::Cache<UserList>, UserError> {
+        Ok(self.model.cache())
     }
 }

@@ -11,7 +11,9 @@
 //! ```
 //!
 //! [`run`] cuts link 1, then link 2, heals each, and shows the client's same
-//! proxy working again, printing session events as they come.
+//! proxy working again, printing session events as they come. The client
+//! also mirrors the server's user list (the seed's UserModel, a cached
+//! model) and prints each change signal, and the resync after each outage.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,9 +22,9 @@ use std::time::Duration;
 use futures_util::{Stream, StreamExt};
 use pb::backoff::BackoffConfig;
 use pb::fault::FaultProxy;
-use pb::{Client, Registry, Server, SessionConfig, SessionEvent};
+use pb::{Change, Client, Registry, Server, SessionConfig, SessionEvent};
 
-use crate::aurora::{UserManager, Users};
+use crate::aurora::{UserList, UserListEvent, UserManager, Users};
 
 type Events = Pin<Box<dyn Stream<Item = SessionEvent> + Send>>;
 
@@ -62,6 +64,29 @@ fn describe(event: &SessionEvent) -> String {
     }
 }
 
+type Changes = Pin<Box<dyn Stream<Item = Change<UserList>> + Send>>;
+
+/// Print the model's change signals until one satisfies `until`.
+async fn signals(changes: &mut Changes, until: impl Fn(&Change<UserList>) -> bool) -> Result<(), String> {
+    loop {
+        let change = tokio::time::timeout(Duration::from_secs(10), changes.next())
+            .await
+            .map_err(|_| "no change signal within 10 s")?
+            .ok_or("the change stream ended")?;
+        match &change {
+            Change::Event(UserListEvent::Added(u)) => println!("  [client model] signal: user added: {}", u.name),
+            Change::Event(UserListEvent::Removed(id)) => println!("  [client model] signal: user {id} removed"),
+            Change::Resynced(state) => {
+                let names: Vec<_> = state.users.values().map(|u| u.name.as_str()).collect();
+                println!("  [client model] signal: resynced after the outage: {names:?}");
+            }
+        }
+        if until(&change) {
+            return Ok(());
+        }
+    }
+}
+
 async fn show(users: &Arc<dyn UserManager>, when: &str) {
     match users.list_users().await {
         Ok(list) => {
@@ -80,9 +105,8 @@ async fn show(users: &Arc<dyn UserManager>, when: &str) {
 /// A failed bind or connect, or a call that fails after healing.
 pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // The server: a registry holding the UserManager.
-    let server =
-        Server::bind("127.0.0.1:0", Registry::local().serve::<dyn UserManager>(Arc::new(Users::with_sample_users())))
-            .await?;
+    let server_users = Arc::new(Users::with_sample_users());
+    let server = Server::bind("127.0.0.1:0", Registry::local().serve::<dyn UserManager>(server_users.clone())).await?;
     let link1 = FaultProxy::start(server.local_addr().unwrap()).await;
     println!("server on {}, link 1 on {}", server.local_addr().unwrap(), link1.addr());
 
@@ -101,27 +125,45 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     wait_for("client", &mut client_events, |e| matches!(e, SessionEvent::Connected { .. })).await;
     let users = client.registry()?.get::<dyn UserManager>().await?;
     show(&users, "two hops from the server").await;
+    // The seed's UserModel, mirrored here through the relay's own mirror.
+    let model = users.model().await?;
+    let mut changes: Changes = model.changes();
+    println!("client model: {} users, kept up to date by signals", model.state().users.len());
+    users.add_user("dave".into(), "dave@aurora.example".into()).await?;
+    signals(&mut changes, |c| matches!(c, Change::Event(_))).await?;
 
     println!("\n== cutting link 1 (server <-> relay)");
     link1.cut();
     wait_for("relay", &mut relay_events, |e| matches!(e, SessionEvent::Disconnected { .. })).await;
     show(&users, "link 1 down").await;
+    println!("server: adds erin while the relay cannot see it");
+    server_users.add_user("erin".into(), "erin@aurora.example".into()).await?;
     println!("== healing link 1");
     link1.heal();
     wait_for("relay", &mut relay_events, |e| matches!(e, SessionEvent::Reconnected { .. })).await;
+    signals(&mut changes, |c| matches!(c, Change::Resynced(_))).await?;
     show(&users, "same proxy, link 1 back").await;
 
     println!("\n== cutting link 2 (relay <-> client)");
     link2.cut();
     wait_for("client", &mut client_events, |e| matches!(e, SessionEvent::Disconnected { .. })).await;
     show(&users, "link 2 down").await;
+    println!("server: removes bob while the client cannot see it");
+    server_users.remove_user(2).await?;
     println!("== healing link 2");
     link2.heal();
     wait_for("client", &mut client_events, |e| matches!(e, SessionEvent::Reconnected { .. })).await;
+    signals(&mut changes, |c| matches!(c, Change::Resynced(_))).await?;
     show(&users, "same proxy, link 2 back").await;
+    users.add_user("frank".into(), "frank@aurora.example".into()).await?;
+    signals(&mut changes, |c| matches!(c, Change::Event(_))).await?;
 
-    users.list_users().await?; // the demo fails (exit 1) unless the proxy works at the end
-    println!("\ndone: the client's proxy survived both outages without re-fetching anything");
+    // The demo fails (exit 1) unless the proxy and the cache work at the end.
+    let now = users.list_users().await?;
+    if now != model.state().users.values().cloned().collect::<Vec<_>>() {
+        return Err("the client's cache does not match the server".into());
+    }
+    println!("\ndone: the client's proxy and cache survived both outages without re-fetching anything");
     client.close();
     relay_session.close();
     relay.shutdown(Duration::from_secs(1)).await;

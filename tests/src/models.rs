@@ -38,6 +38,17 @@ impl Cacheable for UserList {
     }
 }
 
+/// Copyable data carrying a cache (a seed object with a model inside).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bundle {
+    /// A label.
+    pub label: String,
+    /// The user list, as a cache.
+    pub list: Cache<UserList>,
+    /// More caches, in a collection.
+    pub more: Vec<Cache<UserList>>,
+}
+
 /// Serves the user list model, and the methods that change it.
 #[pb::remote_interface]
 pub trait Directory {
@@ -51,6 +62,11 @@ pub trait Directory {
     async fn add(&self, id: u64, name: String) -> Result<(), UserError>;
     /// Remove a user.
     async fn remove(&self, id: u64) -> Result<(), UserError>;
+    /// The model nested in copyable data.
+    async fn bundle(&self) -> Result<Bundle, UserError>;
+    /// How many users a cache passed as an argument holds on arrival, and
+    /// after waiting for `expect` users to appear in it.
+    async fn count_in(&self, cache: Cache<UserList>, expect: usize) -> Result<(usize, usize), UserError>;
     /// Add users `from..to` named `u{id}`, in order.
     async fn add_many(&self, from: u64, to: u64) -> Result<(), UserError>;
 }
@@ -97,6 +113,19 @@ impl Directory for Dir {
     async fn remove(&self, id: u64) -> Result<(), UserError> {
         self.model.apply(UserListEvent::Removed(id));
         Ok(())
+    }
+    async fn bundle(&self) -> Result<Bundle, UserError> {
+        Ok(Bundle { label: "all".into(), list: self.model.cache(), more: vec![self.model.cache(), self.model.cache()] })
+    }
+    async fn count_in(&self, cache: Cache<UserList>, expect: usize) -> Result<(usize, usize), UserError> {
+        let first = cache.state().users.len();
+        let mut watch = cache.watch();
+        while cache.state().users.len() < expect {
+            if watch.changed().await.is_err() {
+                break;
+            }
+        }
+        Ok((first, cache.state().users.len()))
     }
     async fn add_many(&self, from: u64, to: u64) -> Result<(), UserError> {
         for id in from..to {

@@ -213,3 +213,46 @@ async fn a_slow_observer_never_makes_the_owner_buffer_without_bound() {
     assert_eq!(*resynced, *dir.model.state());
     assert_eq!(cache.state(), dir.model.state());
 }
+
+#[tokio::test]
+async fn a_cache_travels_nested_in_copies_and_as_an_argument() {
+    let dir = Arc::new(Dir::default());
+    let (proxy, _s, _c) = net::proxy::<dyn Directory>(Link::Tcp, dir.clone()).await;
+    let bundle = proxy.bundle().await.unwrap();
+    assert_eq!(bundle.label, "all");
+    assert!(bundle.list.is_mirror() && bundle.list.ptr_eq(&bundle.more[0]), "one view, one mirror");
+    assert_eq!(names(&bundle.list), [(1, "alice".into()), (2, "bob".into())]);
+    dir.add(3, "carol".into()).await.unwrap();
+    let list = bundle.list.clone();
+    eventually("the nested cache is fed", move || list.state().users.len() == 3).await;
+
+    // A client-side model passed as an argument: the server gets a mirror
+    // holding its state, fed by the client.
+    let mine = pb::Model::new(UserList::default());
+    mine.apply(UserListEvent::Added(9, "ivy".into()));
+    let call = tokio::spawn({
+        let (proxy, cache) = (proxy.clone(), mine.cache());
+        async move { proxy.count_in(cache, 2).await }
+    });
+    eventually("the server observes the client's model", || mine.observers() == 1).await;
+    mine.apply(UserListEvent::Added(10, "jan".into()));
+    assert_eq!(call.await.unwrap().unwrap(), (1, 2));
+    eventually("the server's mirror is dropped after the call", || mine.observers() == 0).await;
+}
+
+#[tokio::test]
+async fn a_local_reader_that_lags_is_resynced_not_left_behind() {
+    let dir = Dir::default();
+    let cache = dir.model.cache();
+    let mut changes = cache.changes();
+    for id in 0..3000 {
+        dir.model.apply(UserListEvent::Added(id, "x".into()));
+    }
+    match next(&mut changes).await {
+        Change::Resynced(state) => assert_eq!(state.users.len(), 3000),
+        Change::Event(e) => panic!("a reader 3,000 changes behind must be told, got {e:?}"),
+    }
+    // Then exactly the changes after the fresh state: nothing seen twice.
+    dir.model.apply(UserListEvent::Removed(0));
+    assert_eq!(next_event(&mut changes).await, UserListEvent::Removed(0));
+}

@@ -96,8 +96,11 @@ impl<S: Cacheable> Hub<S> {
                 }
             }
         }
+        // Local signals go out under the state lock, so a snapshot taken
+        // under the lock and a receiver subscribed with it line up exactly.
         let _ = self.local.send(Change::Event(event));
         self.version.send_replace(version);
+        drop(state);
     }
 
     /// Replace the whole state (a mirror resynced from upstream): local
@@ -111,9 +114,16 @@ impl<S: Cacheable> Hub<S> {
         for outlet in self.outlets.lock().unwrap().values() {
             outlet.force_resync();
         }
-        drop(state);
+        // Still under the state lock, as in `apply`: see `resubscribe_local`.
         let _ = self.local.send(Change::Resynced(value));
         self.version.send_replace(version);
+    }
+
+    /// The current state and a receiver of exactly the changes after it
+    /// (for a local reader that lagged: it continues from here).
+    pub(crate) fn resubscribe_local(&self) -> (Arc<S>, broadcast::Receiver<Change<S>>) {
+        let state = self.state.read().unwrap();
+        (state.value.clone(), self.local.subscribe())
     }
 
     /// A new remote observer, starting from the current state (returned,

@@ -269,7 +269,13 @@ impl<S: Cacheable> Cache<S> {
             loop {
                 let change = match rx.recv().await {
                     Ok(c) => c,
-                    Err(broadcast::error::RecvError::Lagged(_)) => Change::Resynced(this.state()),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Skip what was missed (the fresh state has it) and
+                        // continue with exactly the changes after it.
+                        let (state, fresh) = this.inner.hub.resubscribe_local();
+                        rx = fresh;
+                        Change::Resynced(state)
+                    }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 };
                 if let Some(change) = this.project(change) {
