@@ -23,6 +23,10 @@ pub struct Interface {
     pub methods: Vec<Method>,
 }
 
+/// The method id pb's runtime answers for every object with its interface
+/// description (`pb::wire::DESCRIBE_METHOD`).
+const RESERVED_METHOD_ID: u32 = u32::MAX;
+
 /// One remote method.
 pub struct Method {
     /// `#[cfg(...)]` attributes, repeated on everything generated for it.
@@ -41,6 +45,14 @@ pub struct Method {
     pub ok_cache: bool,
     /// `E` of `Result<T, E>`.
     pub err: Type,
+}
+
+impl Method {
+    /// Hash of the normalized signature (see `ids::signature`).
+    pub fn signature_hash(&self) -> u64 {
+        let args: Vec<&Type> = self.args.iter().map(|a| &a.ty).collect();
+        ids::signature_hash(&ids::signature(&self.name, &args, &self.ok, &self.err))
+    }
 }
 
 /// One argument of a remote method.
@@ -149,6 +161,9 @@ impl Interface {
                     }
                     if m.replay && m.ok_ref.is_none() && !m.ok_cache {
                         cx.error(&f.sig.output, "#[pb(replay)] rebuilds a reference after an outage: the method must return `Result<Arc<dyn Iface>, E>` or `Result<pb::Cache<S>, E>`");
+                    }
+                    if m.id == RESERVED_METHOD_ID {
+                        cx.error(&f.sig.ident, format!("method id {:#x} is reserved by pb (interface descriptions); set a different `#[pb(id = ...)]`", m.id));
                     }
                     if let Some(other) = seen.insert(m.id, m.name.clone()) {
                         cx.error(&f.sig.ident, format!("method id {:#x} of `{}` collides with `{other}`; set a different `#[pb(id = ...)]`", m.id, m.name));

@@ -201,7 +201,8 @@ fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
     let id = iface.id;
     let infos = iface.methods.iter().map(|m| {
         let (name, id, replay, idempotent, cfgs) = (&m.name, m.id, m.replay, m.idempotent, &m.cfgs);
-        quote!(#(#cfgs)* #krate::MethodInfo { name: #name, id: #id, replay: #replay, idempotent: #idempotent })
+        let signature = m.signature_hash();
+        quote!(#(#cfgs)* #krate::MethodInfo { name: #name, id: #id, replay: #replay, idempotent: #idempotent, signature: #signature })
     });
     let arms = iface.methods.iter().map(|m| dispatch_arm(krate, trait_ident, m));
     quote! {
@@ -225,6 +226,7 @@ fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
                     _ => ::core::result::Result::Err(#krate::Error::UnknownMethod {
                         interface: ::std::string::ToString::to_string(#name),
                         method: __method,
+                        name: ::core::option::Option::None,
                     }),
                 }
             }

@@ -23,8 +23,84 @@ pub fn method_id(name: &str) -> u32 {
     h
 }
 
+/// A method's signature, normalized so that two spellings of the same types
+/// agree (`::std::string::String` and `String`, `pb::Cache<S>` and
+/// `Cache<S>`): every path is reduced to its last segment and its type
+/// arguments. `get_user(u64)->User|UserError`.
+pub fn signature(name: &str, args: &[&syn::Type], ok: &syn::Type, err: &syn::Type) -> String {
+    let args: Vec<String> = args.iter().map(|t| normalize(t)).collect();
+    format!("{name}({})->{}|{}", args.join(","), normalize(ok), normalize(err))
+}
+
+/// 64-bit FNV-1a of a normalized signature.
+pub fn signature_hash(signature: &str) -> u64 {
+    interface_id(signature)
+}
+
+fn normalize(ty: &syn::Type) -> String {
+    use quote::ToTokens;
+    use syn::{GenericArgument, PathArguments, Type, TypeParamBound};
+    match ty {
+        Type::Path(p) => {
+            let Some(last) = p.path.segments.last() else { return String::new() };
+            let mut out = last.ident.to_string();
+            if let PathArguments::AngleBracketed(a) = &last.arguments {
+                let inner: Vec<String> = a
+                    .args
+                    .iter()
+                    .filter_map(|g| match g {
+                        GenericArgument::Type(t) => Some(normalize(t)),
+                        GenericArgument::Const(c) => Some(c.to_token_stream().to_string().replace(' ', "")),
+                        _ => None,
+                    })
+                    .collect();
+                if !inner.is_empty() {
+                    out.push('<');
+                    out.push_str(&inner.join(","));
+                    out.push('>');
+                }
+            }
+            out
+        }
+        Type::TraitObject(t) => {
+            let traits: Vec<String> = t
+                .bounds
+                .iter()
+                .filter_map(|b| match b {
+                    TypeParamBound::Trait(tb) => tb.path.segments.last().map(|s| s.ident.to_string()),
+                    _ => None,
+                })
+                .filter(|n| n != "Send" && n != "Sync")
+                .collect();
+            format!("dyn {}", traits.join("+"))
+        }
+        Type::Reference(r) => format!("&{}", normalize(&r.elem)),
+        Type::Tuple(t) => format!("({})", t.elems.iter().map(normalize).collect::<Vec<_>>().join(",")),
+        Type::Slice(s) => format!("[{}]", normalize(&s.elem)),
+        Type::Array(a) => format!("[{};{}]", normalize(&a.elem), a.len.to_token_stream().to_string().replace(' ', "")),
+        Type::Paren(p) => normalize(&p.elem),
+        Type::Group(g) => normalize(&g.elem),
+        other => other.to_token_stream().to_string().replace(' ', ""),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn signatures_ignore_how_paths_are_spelled() {
+        let t = |s: &str| syn::parse_str::<syn::Type>(s).unwrap();
+        let a = super::signature(
+            "f",
+            &[&t("::std::string::String"), &t("::std::sync::Arc<dyn crate::P + Send>")],
+            &t("::std::vec::Vec<u8>"),
+            &t("E"),
+        );
+        let b = super::signature("f", &[&t("String"), &t("Arc<dyn P>")], &t("Vec<u8>"), &t("my::E"));
+        assert_eq!(a, b);
+        assert_eq!(a, "f(String,Arc<dyn P>)->Vec<u8>|E");
+        assert_ne!(a, super::signature("f", &[&t("String")], &t("Vec<u8>"), &t("E")));
+    }
+
     #[test]
     fn known_vectors() {
         // Published FNV-1a test vectors.

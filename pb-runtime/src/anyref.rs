@@ -28,14 +28,24 @@ use crate::{Error, Interface};
 pub struct InterfaceEntry {
     id: u64,
     name: &'static str,
+    methods: &'static [crate::MethodInfo],
     proxy: fn(ProxyHandle) -> AnyRef,
 }
 
 impl InterfaceEntry {
     /// The entry of interface `T`.
     pub const fn of<T: ?Sized + Interface>() -> InterfaceEntry {
-        InterfaceEntry { id: T::ID, name: T::NAME, proxy: typed_proxy::<T> }
+        InterfaceEntry { id: T::ID, name: T::NAME, methods: T::METHODS, proxy: typed_proxy::<T> }
     }
+}
+
+/// The name of method `method` of the interface named `interface`, if that
+/// interface is linked into this process.
+pub(crate) fn method_name(interface: &str, method: u32) -> Option<&'static str> {
+    inventory::iter::<InterfaceEntry>()
+        .filter(|e| e.name == interface)
+        .find_map(|e| e.methods.iter().find(|m| m.id == method))
+        .map(|m| m.name)
 }
 
 fn typed_proxy<T: ?Sized + Interface>(handle: ProxyHandle) -> AnyRef {

@@ -23,13 +23,20 @@ pub enum Error {
         /// The object id the peer did not recognize.
         id: u64,
     },
-    /// The object does not have a method with this id.
-    #[error("interface `{interface}` has no method with id {method:#x}")]
+    /// The object does not have a method with this id: the peer runs
+    /// another version of the interface (see [`crate::describe`]).
+    #[error("interface `{interface}` on the peer has no method {}", match name {
+        Some(n) => format!("`{n}` (id {method:#x}): the peer runs another version of the interface"),
+        None => format!("with id {method:#x}"),
+    })]
     UnknownMethod {
         /// Name of the interface that was called.
         interface: String,
         /// The method id that was not found.
         method: u32,
+        /// The method's name, filled in by the caller's proxy (the peer only
+        /// knows the id).
+        name: Option<String>,
     },
     /// A reference arrived for a different interface than the one expected.
     #[error("expected a reference to `{expected}`, got one to interface id {found:#x}")]

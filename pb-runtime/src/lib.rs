@@ -13,6 +13,7 @@ pub mod backoff;
 pub mod cache;
 pub mod config;
 mod connection;
+pub mod describe;
 mod error;
 pub mod fault;
 pub mod object;

@@ -32,6 +32,10 @@ pub struct MethodInfo {
     pub replay: bool,
     /// Declared idempotent: retried once after healing if the link dropped.
     pub idempotent: bool,
+    /// Hash of the method's signature (argument, result and error types,
+    /// with paths reduced to their last segment): peers compare it to tell
+    /// whether a method changed. See [`crate::describe`].
+    pub signature: u64,
 }
 
 /// Implemented by `#[remote_interface]` for `dyn Trait`: everything the
@@ -69,6 +73,8 @@ pub(crate) trait Dispatch: Send + Sync + 'static {
     fn original(&self) -> &(dyn Any + Send + Sync);
     /// The exported object with its interface erased.
     fn any_ref(&self) -> AnyRef;
+    /// The interface, as peers see it (answers [`crate::wire::DESCRIBE_METHOD`]).
+    fn describe(&self) -> crate::describe::InterfaceDescription;
 }
 
 /// The dispatch table of an `Arc<dyn Trait>`.
@@ -86,6 +92,9 @@ impl<T: ?Sized + Interface> Dispatch for Dispatcher<T> {
     }
     fn any_ref(&self) -> AnyRef {
         AnyRef::new(self.0.clone())
+    }
+    fn describe(&self) -> crate::describe::InterfaceDescription {
+        crate::describe::InterfaceDescription::of::<T>()
     }
 }
 

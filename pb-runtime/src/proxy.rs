@@ -207,8 +207,16 @@ impl ProxyHandle {
         if ok {
             wire::with_decode(conn, || wire::decode_payload::<R>(&payload))
         } else {
-            Err(wire::decode_payload::<Error>(&payload)
-                .unwrap_or_else(|e| Error::protocol(format_args!("undecodable fault: {e}"))))
+            let fault = wire::decode_payload::<Error>(&payload)
+                .unwrap_or_else(|e| Error::protocol(format_args!("undecodable fault: {e}")));
+            Err(match fault {
+                // The peer knows only the id: name the method we called.
+                Error::UnknownMethod { interface, method, name: None } => {
+                    let name = crate::anyref::method_name(self.core.interface, method).map(str::to_string);
+                    Error::UnknownMethod { interface, method, name }
+                }
+                other => other,
+            })
         }
     }
 }

@@ -101,7 +101,10 @@ async fn forged_object_and_method_ids_get_errors_and_the_connection_keeps_servin
     // A method id the interface does not have.
     let (ok, payload) = raw.call(0, 0xdead_beef, &[]).await;
     assert!(!ok);
-    assert_eq!(fault(&payload), Error::UnknownMethod { interface: "UserManager".into(), method: 0xdead_beef });
+    assert_eq!(
+        fault(&payload),
+        Error::UnknownMethod { interface: "UserManager".into(), method: 0xdead_beef, name: None }
+    );
 
     // Arguments that do not decode.
     let get_user = method_id("get_user");

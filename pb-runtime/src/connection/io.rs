@@ -189,6 +189,18 @@ fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[
         return fault(Error::Busy);
     }
     let cx = CallContext { conn: shared.clone(), req };
+    if method == wire::DESCRIBE_METHOD {
+        // Answered by the runtime for every object: its interface, so a peer
+        // can tell whether it runs the same version before calling.
+        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+        match cx.encode_return(&Ok::<_, Error>(object.describe())) {
+            Ok(frame) => {
+                let _ = shared.send(frame);
+            }
+            Err(e) => fault(e),
+        }
+        return;
+    }
     let started: Result<CallFuture, Error> = wire::with_decode(shared, || {
         std::panic::catch_unwind(AssertUnwindSafe(|| object.call(method, args, cx)))
             .unwrap_or_else(|p| Err(Error::Panicked { message: panic_message(p) }))

@@ -119,6 +119,10 @@ fn append<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<(), pos
 }
 
 /// A whole frame: header plus an encoded payload.
+/// The method id every object answers with its interface description
+/// (reserved: `#[remote_interface]` rejects a method with this id).
+pub const DESCRIBE_METHOD: u32 = u32::MAX;
+
 pub(crate) fn encode_frame<T: Serialize + ?Sized>(header: &Header, payload: &T) -> Result<Bytes, Error> {
     let mut buf = encode_header(header, 64);
     append(&mut buf, payload)?;
