@@ -109,11 +109,96 @@
 //! References travelling back up turn into the objects they came from at each
 //! hop.
 //!
+//! # Servers, registries and reconnecting sessions
+//!
+//! A [`Server`] publishes a root object, usually a [`Registry`] of managers
+//! located by interface; a [`Client`] is a reconnecting session to it. The
+//! proxies a session hands out (its root, registry lookups, and results of
+//! `#[pb(replay)]` methods) heal in place after an outage, even when the
+//! server is a new process; [`Client::events`] reports `Connected`,
+//! `Disconnected` and `Reconnected`. See the [`session`] docs for defaults.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # #[pb::remote_interface]
+//! # pub trait Hello { async fn hello(&self) -> Result<String, pb::Error>; }
+//! # struct World;
+//! # #[pb::remote_impl]
+//! # impl Hello for World { async fn hello(&self) -> Result<String, pb::Error> { Ok("world".into()) } }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), pb::Error> {
+//! let registry = pb::Registry::local().serve::<dyn Hello>(Arc::new(World));
+//! let server = pb::Server::bind("127.0.0.1:0", registry).await?;
+//!
+//! let session = pb::Client::connect(server.local_addr().unwrap().to_string()).await?;
+//! let hello = session.registry()?.get::<dyn Hello>().await?;   // heals after outages
+//! assert_eq!(hello.hello().await?, "world");
+//!
+//! // A relay: its own session upstream, a forwarding registry downstream.
+//! let relay = pb::Server::bind("127.0.0.1:0", pb::Registry::forwarding(session.registry()?)).await?;
+//! let far = pb::Client::connect(relay.local_addr().unwrap().to_string()).await?;
+//! assert_eq!(far.registry()?.get::<dyn Hello>().await?.hello().await?, "world");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Cached models
+//!
+//! A [`Model`] owns a [`Cacheable`] state and applies typed events; a
+//! [`Cache`] is the view of one, local or mirrored any number of hops away,
+//! with the same API: [`Cache::state`], [`Cache::changes`], [`Cache::watch`].
+//! See the [`cache`] docs for delivery, per-observer views and outages.
+//!
+//! ```
+//! use pb::{Cache, Cacheable, Change, Model};
+//! use futures_util::StreamExt;
+//! # use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Clone, Default, Serialize, Deserialize)]
+//! struct Counter { value: i64 }
+//!
+//! impl Cacheable for Counter {
+//!     type Event = i64;                                  // "add this much"
+//!     const NAME: &'static str = "example.Counter";
+//!     fn apply(&mut self, delta: &i64) { self.value += delta; }
+//! }
+//!
+//! #[pb::remote_interface]
+//! trait Counters {
+//!     #[pb(replay)]                                       // resyncs after an outage
+//!     async fn counter(&self) -> Result<Cache<Counter>, pb::Error>;
+//! }
+//! struct Owner(Model<Counter>);
+//! #[pb::remote_impl]
+//! impl Counters for Owner {
+//!     async fn counter(&self) -> Result<Cache<Counter>, pb::Error> { Ok(self.0.cache()) }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), pb::Error> {
+//! let model = Model::new(Counter::default());
+//! let (a, b) = pb::Transport::memory_pair();
+//! let owner = std::sync::Arc::new(Owner(model.clone()));
+//! let (server, client) = tokio::join!(
+//!     pb::Connection::builder().root::<dyn Counters>(owner).establish(a),
+//!     pb::Connection::builder().establish(b),
+//! );
+//! let (_server, client) = (server?, client?);
+//!
+//! let mirror = client.root::<dyn Counters>()?.counter().await?;   // holds the state on arrival
+//! let mut changes = mirror.changes();
+//! model.apply(5);
+//! assert!(matches!(changes.next().await, Some(Change::Event(5))));  // a local signal
+//! assert_eq!(mirror.state().value, 5);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Method options
 //!
 //! `#[pb(local)]` (runs on the caller's side, needs a default body),
 //! `#[pb(replay)]` (safe to re-run after an outage to rebuild the reference
-//! it returned), `#[pb(idempotent)]` (safe to retry once after healing),
+//! or cache it returned), `#[pb(idempotent)]` (safe to retry once after healing),
 //! `#[pb(id = N)]` and `#[pb(name = "...")]` (wire identity). On the trait:
 //! `#[pb::remote_interface(name = "pkg.Iface", id = N, crate = "path::to::pb")]`.
 //! Interface ids are the 64-bit FNV-1a hash of the name, method ids the 32-bit
