@@ -67,7 +67,7 @@ impl dyn Locator {
     ///
     /// # Errors
     ///
-    /// As [`get`](Self::get).
+    /// As `get`.
     pub async fn get_named<T: ?Sized + Interface>(&self, name: &str) -> Result<Arc<T>, Error> {
         self.get_inner::<T>(Some(name.to_string())).await
     }

@@ -16,7 +16,7 @@
 //!
 //! Other references (returned by ordinary methods, or nested in copies) are
 //! plain references: after an outage they fail with
-//! [`Error::Disconnected`](crate::Error::Disconnected) for good.
+//! [`crate::Error::Disconnected`] for good.
 //!
 //! A path can fail to replay even though the link is back: through a relay
 //! whose own upstream is still down, the relay answers the lookup or the

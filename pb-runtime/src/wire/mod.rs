@@ -1,8 +1,8 @@
 //! The wire format: frame headers, payload encoding and object references.
 //!
 //! Everything that knows the byte layout of pb messages lives in this module,
-//! behind a small interface ([`Header`], [`encode_frame`], [`decode_frame`],
-//! [`encode_payload`], [`decode_payload`]), so that a second wire format (for
+//! behind a small interface ([`Header`], `encode_frame`, `decode_frame`,
+//! `encode_payload`, `decode_payload`), so that a second wire format (for
 //! example Twisted's banana/jelly, to talk to Python peers) can be added beside
 //! postcard without touching connections or generated code.
 //!
@@ -44,7 +44,7 @@ pub(crate) const VERSION: u16 = 1;
 pub enum Header {
     /// First frame in each direction. No payload.
     Hello {
-        /// Always [`MAGIC`].
+        /// Always `0x7062_0001` ("pb" and the format generation).
         magic: u32,
         /// Protocol version of the sender.
         version: u16,
