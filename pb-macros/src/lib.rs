@@ -5,9 +5,9 @@
 //! generated code names only `::pb::__private::...` paths (override the root
 //! with `crate = "..."`, as with serde).
 //!
-//! The crate is split by stage (after thiserror and serde_derive): [`attr`]
-//! parses options, [`ast`] builds and validates the typed model, [`expand`]
-//! writes the code, and [`fallback`] is what is emitted for invalid input.
+//! The crate is split by stage (after thiserror and serde_derive): `attr`
+//! parses options, `ast` builds and validates the typed model, `expand`
+//! writes the code, and `fallback` is what is emitted for invalid input.
 
 use std::cell::RefCell;
 
