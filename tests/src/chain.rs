@@ -51,6 +51,11 @@ pub struct Chain {
 impl Chain {
     /// Start server, relay and client, with fast session settings.
     pub async fn start() -> Chain {
+        Self::start_with(fast()).await
+    }
+
+    /// Start with `client` as the client's session settings.
+    pub async fn start_with(client_config: pb::SessionConfig) -> Chain {
         let users = Arc::new(Users::default());
         let dir = Arc::new(Dir::default());
         let server = Server::bind("127.0.0.1:0", registry_with(&users, &dir)).await.unwrap();
@@ -60,7 +65,7 @@ impl Chain {
         let relay_registry = Registry::forwarding(relay_session.registry().unwrap());
         let relay = Server::bind("127.0.0.1:0", relay_registry).await.unwrap();
         let downstream = FaultProxy::start(relay.local_addr().unwrap()).await;
-        let client = Client::builder().config(fast()).connect_tcp(downstream.addr().to_string()).await.unwrap();
+        let client = Client::builder().config(client_config).connect_tcp(downstream.addr().to_string()).await.unwrap();
         Chain { users, dir, server: Some(server), server_addr, upstream, relay_session, relay, downstream, client }
     }
 

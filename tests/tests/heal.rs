@@ -289,3 +289,31 @@ async fn an_idempotent_call_in_flight_is_retried_once_after_the_client_link_heal
     assert_eq!(call.await.unwrap(), Ok(8), "one Ok, from the retry");
     assert_eq!(chain.users.started.load(Ordering::SeqCst), 2, "sent once more, no more");
 }
+
+#[tokio::test]
+async fn a_failed_call_retries_a_failed_replay_at_once_without_waiting_for_a_ping() {
+    // Pings every hour: only the failed call can trigger the retry.
+    let config = pb_tests::session::fast().ping_interval(std::time::Duration::from_secs(3600));
+    let chain = Chain::start_with(config).await;
+    let held = obtain(&chain).await;
+    let mut relay_events = events(&chain.relay_session);
+    let mut client_events = events(&chain.client);
+    expect(&mut relay_events, "connected").await;
+    expect(&mut client_events, "connected").await;
+
+    chain.upstream.cut();
+    chain.downstream.cut();
+    expect(&mut relay_events, "disconnected").await;
+    expect(&mut client_events, "disconnected").await;
+    eventually("the relay released what the client held", || chain.relay_session.tracked() == 2).await;
+    chain.downstream.heal();
+    assert_eq!(counts(&expect(&mut client_events, "reconnected").await), (2, 1));
+    chain.upstream.heal();
+    assert_eq!(counts(&expect(&mut relay_events, "reconnected").await), (2, 0));
+
+    // The stale proxy's call fails fast and kicks the session, which
+    // replays its path at once.
+    assert_eq!(held.presence.is_online(1).await, Err(UserError::Pb(Error::Disconnected)));
+    assert_eq!(counts(&expect(&mut client_events, "healed").await), (1, 0));
+    assert!(!held.presence.is_online(1).await.unwrap());
+}
