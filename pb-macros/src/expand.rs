@@ -146,8 +146,20 @@ fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
         }
     };
     let call = if m.idempotent { quote!(call_idempotent) } else { quote!(call) };
-    let block: syn::Block = match (&m.ok_ref, m.replay) {
-        (Some(dyn_ty), true) => {
+    // A replayed method records how to obtain its result again: a
+    // reference is retargeted after healing, a cache adopts a fresh copy.
+    let track = match (&m.ok_ref, m.replay) {
+        (Some(dyn_ty), true) => Some((
+            quote!(let __v = #krate::Ref::into_arc(__r);),
+            quote!(#krate::__private::track_replay::<#dyn_ty, _, #err>),
+        )),
+        (None, true) if m.ok_cache => {
+            Some((quote!(let __v = __r;), quote!(#krate::__private::track_replay_cache::<_, _, #err>)))
+        }
+        _ => None,
+    };
+    let block: syn::Block = match track {
+        Some((bind, tracker)) => {
             let name = &m.name;
             let clones = m.args.iter().map(|a| {
                 let (ident, ty) = (&a.ident, &a.ty);
@@ -156,33 +168,16 @@ fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
             syn::parse_quote! {{
                 match self.handle.#call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
                     ::core::result::Result::Ok(::core::result::Result::Ok(__r)) => {
-                        let __arc = #krate::Ref::into_arc(__r);
-                        #krate::__private::track_replay::<#dyn_ty, _, #err>(&self.handle, &__arc, #id, #name, (#(#clones,)*));
-                        ::core::result::Result::Ok(__arc)
+                        #bind
+                        #tracker(&self.handle, &__v, #id, #name, (#(#clones,)*));
+                        ::core::result::Result::Ok(__v)
                     }
                     ::core::result::Result::Ok(::core::result::Result::Err(__e)) => ::core::result::Result::Err(__e),
                     ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
                 }
             }}
         }
-        (None, true) if m.ok_cache => {
-            let name = &m.name;
-            let clones = m.args.iter().map(|a| {
-                let (ident, ty) = (&a.ident, &a.ty);
-                quote!(<#ty as ::core::clone::Clone>::clone(&#ident))
-            });
-            syn::parse_quote! {{
-                match self.handle.#call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
-                    ::core::result::Result::Ok(::core::result::Result::Ok(__c)) => {
-                        #krate::__private::track_replay_cache::<_, _, #err>(&self.handle, &__c, #id, #name, (#(#clones,)*));
-                        ::core::result::Result::Ok(__c)
-                    }
-                    ::core::result::Result::Ok(::core::result::Result::Err(__e)) => ::core::result::Result::Err(__e),
-                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
-                }
-            }}
-        }
-        _ => syn::parse_quote! {{
+        None => syn::parse_quote! {{
             match self.handle.#call::<_, ::core::result::Result<#ok_wire, #err>>(#id, &(#(#args,)*)).await {
                 ::core::result::Result::Ok(__r) => #map,
                 ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),

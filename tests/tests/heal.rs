@@ -113,6 +113,17 @@ fn client_untouched(client_events: &mut Events) {
     quiet(client_events);
 }
 
+/// Cut both links and wait until both sessions noticed.
+async fn cut_both(chain: &Chain, relay_events: &mut Events, client_events: &mut Events) {
+    chain.upstream.cut();
+    chain.downstream.cut();
+    expect(relay_events, "disconnected").await;
+    expect(client_events, "disconnected").await;
+    // The relay dropped the presence proxy it had passed on: its only holder
+    // was the client's closed connection (re-obtained when the client replays).
+    eventually("the relay released what the client held", || chain.relay_session.tracked() == 2).await;
+}
+
 async fn setup() -> (Chain, Held, Events, Events, Footprint) {
     let chain = Chain::start().await;
     let held = obtain(&chain).await;
@@ -164,13 +175,7 @@ async fn cutting_client_to_relay_reconnects_and_re_resolves_through_the_relay() 
 async fn cutting_both_and_healing_the_server_side_first() {
     let (chain, held, mut relay_events, mut client_events, before) = setup().await;
 
-    chain.upstream.cut();
-    chain.downstream.cut();
-    expect(&mut relay_events, "disconnected").await;
-    expect(&mut client_events, "disconnected").await;
-    // The relay dropped the presence proxy it had passed on: its only holder
-    // was the client's closed connection (re-obtained when the client replays).
-    eventually("the relay released what the client held", || chain.relay_session.tracked() == 2).await;
+    cut_both(&chain, &mut relay_events, &mut client_events).await;
     assert_failing(&held).await;
 
     chain.upstream.heal();
@@ -188,13 +193,7 @@ async fn cutting_both_and_healing_the_server_side_first() {
 async fn cutting_both_and_healing_the_client_side_first() {
     let (chain, held, mut relay_events, mut client_events, before) = setup().await;
 
-    chain.upstream.cut();
-    chain.downstream.cut();
-    expect(&mut relay_events, "disconnected").await;
-    expect(&mut client_events, "disconnected").await;
-    // The relay dropped the presence proxy it had passed on: its only holder
-    // was the client's closed connection (re-obtained when the client replays).
-    eventually("the relay released what the client held", || chain.relay_session.tracked() == 2).await;
+    cut_both(&chain, &mut relay_events, &mut client_events).await;
 
     // The client is back at the relay, but the relay is not back at the
     // server: the registry lookup is answered from the relay's healing
@@ -301,11 +300,7 @@ async fn a_failed_call_retries_a_failed_replay_at_once_without_waiting_for_a_pin
     expect(&mut relay_events, "connected").await;
     expect(&mut client_events, "connected").await;
 
-    chain.upstream.cut();
-    chain.downstream.cut();
-    expect(&mut relay_events, "disconnected").await;
-    expect(&mut client_events, "disconnected").await;
-    eventually("the relay released what the client held", || chain.relay_session.tracked() == 2).await;
+    cut_both(&chain, &mut relay_events, &mut client_events).await;
     chain.downstream.heal();
     assert_eq!(counts(&expect(&mut client_events, "reconnected").await), (2, 1));
     chain.upstream.heal();
