@@ -1,1 +1,263 @@
-//! The pb schema language (filled in by its own issue).
+//! The pb schema language: describe remote objects in a `.pbidl` file and
+//! generate the Rust a person would write by hand.
+//!
+//! `pb-idl` reads schemas (records, enums, errors, interfaces and models),
+//! checks them, and writes Rust that uses the same `#[pb::remote_interface]`
+//! macro and serde derives as hand-written code, so a peer built from a
+//! schema and a hand-written peer are interchangeable: interface and method
+//! ids are computed from the same names. It is a command line
+//! (`pb-idl check|gen|compat`) and a build.rs library ([`Config`]).
+//!
+//! # Tutorial
+//!
+//! A schema, `schemas/aurora.pbidl`:
+//!
+//! ```text
+//! //! The seed's aurora example.
+//! package aurora;
+//!
+//! /// A user record, passed by copy.
+//! record User {
+//!     id: u64,
+//!     name: string,
+//!     email: string,
+//! }
+//!
+//! error UserError {
+//!     /// No user with this id.
+//!     NotFound(u64) = "no user with id {0}",
+//! }
+//!
+//! /// Dispenses users.
+//! interface UserManager throws UserError {
+//!     get_user(id: u64) -> User;
+//!     add_user(name: string, email: string) -> u64;
+//!     list_users() -> list<User>;
+//!     @local describe() -> string = "aurora user manager";
+//! }
+//! ```
+//!
+//! `build.rs` compiles it into `OUT_DIR` (and tells cargo to rerun when any
+//! file read changes):
+//!
+//! ```no_run
+//! pb_idl::Config::new().compile(&["schemas/aurora.pbidl"], &["schemas"]).unwrap();
+//! ```
+//!
+//! and the crate includes one module per package:
+//!
+//! ```ignore
+//! mod aurora {
+//!     pb::include_schema!("aurora");
+//! }
+//! ```
+//!
+//! The generated `aurora::UserManager` is a `#[pb::remote_interface(name =
+//! "aurora.UserManager")]` trait: implement it with `#[pb::remote_impl]`,
+//! serve it, or call a proxy, exactly as if it had been written by hand.
+//!
+//! # The language
+//!
+//! Grammar (EBNF; `{ x }` is zero or more, `[ x ]` optional; keywords are
+//! contextual):
+//!
+//! ```text
+//! file       = "package" path ";" { import | item } ;
+//! import     = "import" STRING ";" ;
+//! item       = { DOC } { attr } ( record | enum | error | interface | model ) ;
+//! record     = "record" IDENT "{" fields "}" ;
+//! enum       = "enum" IDENT "{" variants "}" ;
+//! error      = "error" IDENT "{" variants "}" ;
+//! interface  = "interface" IDENT [ "throws" type ] "{" { method } "}" ;
+//! model      = "model" IDENT "{" "state" "{" fields "}" [ "events" "{" variants "}" ] "}" ;
+//! method     = { DOC } { attr } IDENT "(" fields ")" [ "->" type ] [ "throws" type ] [ "=" literal ] ";" ;
+//! fields     = [ field { "," field } [ "," ] ] ;
+//! field      = { DOC } IDENT ":" type ;
+//! variants   = [ variant { "," variant } [ "," ] ] ;
+//! variant    = { DOC } IDENT [ "(" type { "," type } ")" | "{" fields "}" ] [ "=" STRING ] ;
+//! attr       = "@" IDENT [ "(" literal ")" ] ;
+//! type       = path [ "<" type { "," type } ">" ] ;
+//! path       = IDENT { "." IDENT } ;
+//! literal    = STRING | NUMBER | "true" | "false" ;
+//! DOC        = "///" text ;           (package docs: "//!" text)
+//! ```
+//!
+//! Comments are `//` and `/* */` (nested). `///` comments document the next
+//! declaration, field, variant or method and are carried into the Rust.
+//!
+//! ## Types
+//!
+//! | schema | Rust |
+//! | --- | --- |
+//! | `bool`, `u8`..`u64`, `i8`..`i64`, `f32`, `f64` | the same |
+//! | `string` | `String` |
+//! | `bytes` | `Vec<u8>` (postcard encodes it as a length and the bytes) |
+//! | `list<T>` | `Vec<T>` |
+//! | `map<K, V>` | `BTreeMap<K, V>`; keys are integers, `bool`, `string` or `bytes` |
+//! | `option<T>` | `Option<T>` |
+//! | `box<T>` | `Box<T>`: the indirection a recursive record needs |
+//! | `ref<I>` | `Arc<dyn I>` as a method argument or result, `pb::Ref<dyn I>` inside data |
+//! | record, enum, error | the generated type |
+//! | model `M` | `MState`, its state, by copy (see Models) |
+//! | `pkg.Name` | a type of an imported package: `super::pkg::Name` |
+//!
+//! An interface is always passed by reference, written `ref<I>`; using it
+//! by value is an error.
+//!
+//! ## Declarations
+//!
+//! - `record`: a struct of named fields. It derives `Debug`, `Clone`,
+//!   serde, and `PartialEq`/`Eq` when its fields allow (no references; no
+//!   floats for `Eq`).
+//! - `enum`: variants without data, with a tuple `V(T, U)` or with named
+//!   fields `V { a: T }`.
+//! - `error`: an enum usable as a method's error. Each variant may carry a
+//!   message, `NotFound(u64) = "no user with id {0}"` (`{0}` names a
+//!   positional field, `{name}` a named one, `{x:?}` uses `Debug`); the
+//!   default message is the variant's first doc line, else its name in
+//!   words. The generator appends a variant `Pb(pb::Error)` (so transport
+//!   failures reach callers through the error type) and implements
+//!   `Display`, `std::error::Error` and `From<pb::Error>` itself, so the
+//!   crate needs no `thiserror` dependency.
+//! - `interface`: a remote interface. Each method is async on the wire and
+//!   returns `Result<T, E>`: `T` is the `-> type` (nothing means `()`), `E`
+//!   the method's `throws`, else the interface's `throws`, else `pb::Error`.
+//!   Its wire name is `package.Name`.
+//! - `model`: the state and change events of a cached model. Today it
+//!   generates `MState` (a record) and `MEvent` (an enum); the cache wiring
+//!   (a `pb::Cache` on the observing side) lands with pb's cached models,
+//!   and a model used as a type is passed as a copy of its state until then.
+//!
+//! ## Attributes
+//!
+//! | attribute | on | meaning |
+//! | --- | --- | --- |
+//! | `@replay` | method | safe to re-run after an outage to rebuild the reference it returns: must return `ref<I>`, takes no references |
+//! | `@idempotent` | method | safe to run twice: retried once after healing |
+//! | `@local` | method | runs on the caller's side, never crosses the wire. A schema cannot carry code, so a local method takes no arguments and returns the constant after `=`: `@local describe() -> string = "users";` (implementors may override it) |
+//! | `@name("x")` | interface, method | wire name (the id is derived from it) |
+//! | `@id(N)` | interface, method | wire id |
+//!
+//! ## Imports and packages
+//!
+//! `import "common.pbidl";` reads another file, looked up next to the
+//! importing file, then in each include directory. Its package's types are
+//! named `common.Type`. Several files may declare the same package. Each
+//! package becomes one Rust file, `<package>.rs`, that names other packages
+//! as sibling modules (`super::common::Type`): include each package in a
+//! module of that name (dots become `_`), or map it with
+//! [`Config::extern_path`].
+//!
+//! ## Names
+//!
+//! Rust keywords (`type`, `fn`, `self`...), built-in type names, names
+//! starting with `__`, and `Pb` in errors are reserved. Types and variants
+//! should be UpperCamelCase, fields, arguments and methods snake_case
+//! (a warning).
+//!
+//! # Diagnostics
+//!
+//! Every problem is reported with its file, line and column, the source
+//! line with a caret, and a hint; one run reports all of them. See
+//! [`diag::Kind`] for the list. The compiler never panics, whatever the input.
+//!
+//! # Compatibility
+//!
+//! [`compat::compare`] (`pb-idl compat OLD NEW`) lists each change between
+//! two versions of a schema as compatible or breaking. See [`compat`] for
+//! the rules.
+
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub mod ast;
+mod check;
+mod codegen;
+pub mod compat;
+mod config;
+pub mod diag;
+mod ids;
+mod iface;
+pub mod ir;
+pub mod lexer;
+mod load;
+mod message;
+mod names;
+pub mod parser;
+mod resolve;
+pub mod span;
+
+pub use codegen::{GenOptions, Generated};
+pub use config::{Config, Error, compile};
+pub use diag::{Diagnostic, Severity};
+pub use ids::{interface_id, method_id};
+pub use span::{FileId, SourceMap, Span};
+
+/// The result of reading and checking schemas: the sources, every
+/// diagnostic, and the checked schema (complete only without errors).
+pub struct Checked {
+    /// Every file read.
+    pub sources: SourceMap,
+    /// Every problem found, in the order found.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The checked schema.
+    pub schema: ir::Schema,
+    roots: Vec<String>,
+}
+
+impl Checked {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Every diagnostic rendered, followed by a count.
+    pub fn render(&self) -> String {
+        diag::render_all(&self.diagnostics, &self.sources)
+    }
+
+    /// Generate one Rust file per package.
+    ///
+    /// # Errors
+    ///
+    /// If the schema has errors, or `opts` names invalid paths.
+    pub fn generate(&self, opts: &GenOptions) -> Result<Vec<Generated>, String> {
+        if self.has_errors() {
+            return Err("the schema has errors".into());
+        }
+        codegen::generate(&self.schema, opts, &self.roots)
+    }
+}
+
+/// Read, parse and check `files` and their imports (looked up next to the
+/// importing file, then in `includes`).
+pub fn check_files(files: &[PathBuf], includes: &[PathBuf]) -> Checked {
+    let mut diags = Vec::new();
+    let loaded = load::load(files, &load::Source::Fs { includes }, &mut diags);
+    finish(loaded, diags)
+}
+
+/// Check in-memory schemas: `files` maps names to text, `roots` are the
+/// names to start from; imports name other entries of `files`.
+pub fn check_sources(files: &BTreeMap<String, String>, roots: &[&str]) -> Checked {
+    let mut diags = Vec::new();
+    let roots: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
+    let loaded = load::load(&roots, &load::Source::Memory(files), &mut diags);
+    finish(loaded, diags)
+}
+
+/// Check one in-memory schema named `name`.
+pub fn check_str(name: &str, text: &str) -> Checked {
+    let mut files = BTreeMap::new();
+    files.insert(name.to_string(), text.to_string());
+    check_sources(&files, &[name])
+}
+
+fn finish(loaded: load::Loaded, mut diags: Vec<Diagnostic>) -> Checked {
+    let mut schema = resolve::resolve(&loaded, &mut diags);
+    check::check(&mut schema, &mut diags);
+    let roots = (0..loaded.roots).map(|i| loaded.sources.name(FileId(i)).to_string()).collect();
+    Checked { sources: loaded.sources, diagnostics: diags, schema, roots }
+}

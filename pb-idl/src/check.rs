@@ -1,0 +1,167 @@
+//! Whole-schema checks, after every name is resolved: recursive types,
+//! interface identities, and which traits the generated types can derive.
+
+use std::collections::HashMap;
+
+use crate::diag::{Diagnostic, Kind};
+use crate::ir::*;
+use crate::span::Span;
+
+/// Run the whole-schema checks.
+pub(crate) fn check(schema: &mut Schema, diags: &mut Vec<Diagnostic>) {
+    recursion(schema, diags);
+    interface_ids(schema, diags);
+    derives(schema);
+}
+
+/// The data fields of a declaration (state fields for a model, variant fields for enums).
+fn data_fields(def: &Def) -> Vec<&Field> {
+    match &def.kind {
+        DefKind::Record(f) => f.iter().collect(),
+        DefKind::Enum(v) | DefKind::Error(v) => v.iter().flat_map(|v| v.payload.fields()).collect(),
+        DefKind::Model { state, .. } => state.iter().collect(),
+        DefKind::Interface(_) => Vec::new(),
+    }
+}
+
+/// Declarations a type contains inline (no `list`, `map`, `box` or `ref` in between).
+fn inline_defs(ty: &Ty, out: &mut Vec<DefId>) {
+    match ty {
+        Ty::Def(d) => out.push(*d),
+        Ty::Option(t) => inline_defs(t, out),
+        _ => {}
+    }
+}
+
+/// A record that contains itself without indirection has infinite size.
+fn recursion(schema: &Schema, diags: &mut Vec<Diagnostic>) {
+    // Edges: def -> (field span, contained def).
+    let edges: Vec<Vec<(Span, String, DefId)>> = schema
+        .defs
+        .iter()
+        .map(|d| {
+            let mut e = Vec::new();
+            for f in data_fields(d) {
+                let mut out = Vec::new();
+                inline_defs(&f.ty, &mut out);
+                e.extend(out.into_iter().map(|t| (f.ty_span, f.name.clone(), t)));
+            }
+            e
+        })
+        .collect();
+    // Iterative DFS with colors; each back edge closes a cycle.
+    let n = schema.defs.len();
+    let mut color = vec![0u8; n]; // 0 new, 1 on stack, 2 done
+    let mut reported = vec![false; n];
+    for root in 0..n {
+        if color[root] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(DefId, usize)> = vec![(root, 0)];
+        color[root] = 1;
+        while let Some((node, next)) = stack.last_mut() {
+            let node = *node;
+            if let Some((span, field, target)) = edges[node].get(*next).cloned() {
+                *next += 1;
+                match color.get(target) {
+                    Some(0) => {
+                        color[target] = 1;
+                        stack.push((target, 0));
+                    }
+                    Some(1) if !reported[target] => {
+                        reported[target] = true;
+                        let cycle: Vec<String> = stack
+                            .iter()
+                            .skip_while(|(d, _)| *d != target)
+                            .map(|(d, _)| schema.defs[*d].name.clone())
+                            .chain(std::iter::once(schema.defs[target].name.clone()))
+                            .collect();
+                        let name = &schema.defs[target].name;
+                        let message = if cycle.len() <= 2 {
+                            format!("`{name}` contains itself without indirection")
+                        } else {
+                            format!("`{name}` contains itself without indirection: {}", cycle.join(" -> "))
+                        };
+                        diags.push(
+                            Diagnostic::error(Kind::RecursiveType, span, message)
+                                .label(format!("field `{field}` makes the type infinitely large"))
+                                .with(schema.defs[target].span, "declared here")
+                                .hint("wrap the field in `box<...>` (or hold it in a `list<...>` or `map<...>`)"),
+                        );
+                    }
+                    _ => {}
+                }
+            } else {
+                color[node] = 2;
+                stack.pop();
+            }
+        }
+    }
+}
+
+/// Two interfaces must not share a wire id.
+fn interface_ids(schema: &Schema, diags: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<u64, DefId> = HashMap::new();
+    for (id, def) in schema.defs.iter().enumerate() {
+        let DefKind::Interface(i) = &def.kind else { continue };
+        if let Some(&other) = seen.get(&i.id) {
+            let DefKind::Interface(o) = &schema.defs[other].kind else { continue };
+            let hint = if o.wire_name == i.wire_name {
+                format!("both are named `{}` on the wire; rename one, or give it `@name(\"...\")`", i.wire_name)
+            } else {
+                "set a different id with `@id(N)`".to_string()
+            };
+            diags.push(
+                Diagnostic::error(
+                    Kind::IdCollision,
+                    def.span,
+                    format!("interface id {:#x} of `{}` collides with `{}`", i.id, i.wire_name, o.wire_name),
+                )
+                .label("same wire id")
+                .with(schema.defs[other].span, "the other interface")
+                .hint(hint),
+            );
+        } else {
+            seen.insert(i.id, id);
+        }
+    }
+}
+
+/// `PartialEq` needs no references inside (`pb::Ref` has none), `Eq` no floats either.
+/// A fixpoint over the declaration graph, so recursion through `box` is fine.
+fn derives(schema: &mut Schema) {
+    fn ty_ok(ty: &Ty, schema: &Schema, eq: bool) -> bool {
+        match ty {
+            Ty::Ref(_) => false,
+            Ty::Prim(Prim::F32 | Prim::F64) => !eq,
+            Ty::List(t) | Ty::Option(t) | Ty::Box(t) => ty_ok(t, schema, eq),
+            Ty::Map(k, v) => ty_ok(k, schema, eq) && ty_ok(v, schema, eq),
+            Ty::Def(d) => schema.defs.get(*d).is_some_and(|d| if eq { d.eq } else { d.partial_eq }),
+            Ty::Prim(_) | Ty::Unit | Ty::Invalid => true,
+        }
+    }
+    loop {
+        let mut changed = false;
+        for i in 0..schema.defs.len() {
+            let def = &schema.defs[i];
+            let mut fields = data_fields(def);
+            let events: Vec<&Field> = match &def.kind {
+                DefKind::Model { events, .. } => events.iter().flat_map(|v| v.payload.fields()).collect(),
+                _ => Vec::new(),
+            };
+            fields.extend(events);
+            let partial_eq = fields.iter().all(|f| ty_ok(&f.ty, schema, false));
+            let eq = partial_eq && fields.iter().all(|f| ty_ok(&f.ty, schema, true));
+            let def = &mut schema.defs[i];
+            let (partial_eq, eq) = (def.partial_eq && partial_eq, def.eq && eq);
+            if def.partial_eq != partial_eq || def.eq != eq {
+                def.partial_eq = partial_eq;
+                def.eq = eq;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}

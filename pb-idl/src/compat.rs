@@ -1,0 +1,356 @@
+//! Compatibility of two versions of a schema.
+//!
+//! pb encodes with postcard, which is positional: field and argument names
+//! never reach the wire, but their order and types do, and an enum variant
+//! travels as its index. Interfaces and methods travel as their ids. The
+//! rules follow from that:
+//!
+//! | change | verdict |
+//! | --- | --- |
+//! | declaration added | compatible |
+//! | declaration removed, or its kind changed | breaking |
+//! | interface wire name or id changed | breaking |
+//! | method added | compatible (an old peer answers `UnknownMethod`) |
+//! | method removed, made `@local`, or its wire name or id changed | breaking |
+//! | method argument added or removed | breaking (arguments are positional; there are no defaults on the wire) |
+//! | argument, result, or error type changed | breaking |
+//! | argument renamed | compatible |
+//! | `@replay` or `@idempotent` added or removed | compatible (caller-side behavior) |
+//! | `@local` method added, removed, or changed; local made remote | compatible (not on the wire) |
+//! | record or model-state field added, removed, re-typed or moved | breaking |
+//! | field renamed (same position and type) | compatible |
+//! | enum or event variant added at the end | compatible (an old peer fails only on a value it does not know) |
+//! | error variant added | breaking (it moves the implicit `Pb` variant to another index) |
+//! | variant inserted before others, removed, moved, or its data changed | breaking |
+//! | variant renamed (same position and data) | compatible |
+
+use std::fmt::Write as _;
+
+use crate::ir::*;
+
+/// One difference between two schema versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Whether a peer built from one version can fail talking to one built from the other.
+    pub breaking: bool,
+    /// What changed: `package.Decl` or `package.Decl.member`.
+    pub path: String,
+    /// How it changed, and why that is (in)compatible.
+    pub what: String,
+}
+
+/// Every change from `old` to `new`, old declarations first, in source order.
+pub fn compare(old: &Schema, new: &Schema) -> Vec<Change> {
+    let mut cx = Cx { old, new, out: Vec::new() };
+    for (i, d) in old.defs.iter().enumerate() {
+        let path = old.qualified(i);
+        let pkg = old.packages.get(d.package).map_or("", |p| p.name.as_str());
+        match new.find(pkg, &d.name) {
+            None => cx.push(true, &path, format!("{} removed", d.kind.keyword())),
+            Some(n) => cx.def(&path, d, n),
+        }
+    }
+    for (i, d) in new.defs.iter().enumerate() {
+        let pkg = new.packages.get(d.package).map_or("", |p| p.name.as_str());
+        if old.find(pkg, &d.name).is_none() {
+            cx.push(false, &new.qualified(i), format!("{} added", d.kind.keyword()));
+        }
+    }
+    cx.out
+}
+
+/// One line per change (`breaking: path: what`), then a summary line.
+pub fn render(changes: &[Change]) -> String {
+    let mut out = String::new();
+    for c in changes {
+        let verdict = if c.breaking { "breaking" } else { "compatible" };
+        let _ = writeln!(out, "{verdict}: {}: {}", c.path, c.what);
+    }
+    let breaking = changes.iter().filter(|c| c.breaking).count();
+    match changes.len() {
+        0 => out.push_str("no changes\n"),
+        n => {
+            let _ = writeln!(
+                out,
+                "{n} change{}: {breaking} breaking, {} compatible",
+                if n == 1 { "" } else { "s" },
+                n - breaking
+            );
+        }
+    }
+    out
+}
+
+struct Cx<'a> {
+    old: &'a Schema,
+    new: &'a Schema,
+    out: Vec<Change>,
+}
+
+/// A positional slot: a field, an argument, or a variant.
+struct Slot {
+    name: String,
+    /// What goes on the wire, for comparison.
+    wire: String,
+    /// How it is shown (with field names for struct variants).
+    shown: String,
+}
+
+/// How positional slots may grow at the end.
+#[derive(Clone, Copy, PartialEq)]
+enum Growth {
+    /// Appending breaks (record fields, arguments).
+    Breaking(&'static str),
+    /// Appending is fine (enum variants).
+    Compatible(&'static str),
+}
+
+impl Cx<'_> {
+    fn push(&mut self, breaking: bool, path: &str, what: impl Into<String>) {
+        self.out.push(Change { breaking, path: path.to_string(), what: what.into() });
+    }
+
+    fn def(&mut self, path: &str, old: &Def, new: &Def) {
+        match (&old.kind, &new.kind) {
+            (DefKind::Record(a), DefKind::Record(b)) => {
+                let (a, b) = (self.field_slots(self.old, a), self.field_slots(self.new, b));
+                self.slots(
+                    path,
+                    "field",
+                    &a,
+                    &b,
+                    Growth::Breaking("records are encoded by position: peers of the other version cannot decode it"),
+                );
+            }
+            (DefKind::Enum(a), DefKind::Enum(b)) => {
+                let (a, b) = (self.variant_slots(self.old, a), self.variant_slots(self.new, b));
+                self.slots(path, "variant", &a, &b, Growth::Compatible("old peers cannot decode only this new value"));
+            }
+            (DefKind::Error(a), DefKind::Error(b)) => {
+                let (a, b) = (self.variant_slots(self.old, a), self.variant_slots(self.new, b));
+                self.slots(
+                    path,
+                    "variant",
+                    &a,
+                    &b,
+                    Growth::Breaking(
+                        "it moves the implicit `Pb` variant to another index, so transport errors decode wrongly",
+                    ),
+                );
+            }
+            (DefKind::Model { state: sa, events: ea }, DefKind::Model { state: sb, events: eb }) => {
+                let (a, b) = (self.field_slots(self.old, sa), self.field_slots(self.new, sb));
+                self.slots(
+                    &format!("{path}.state"),
+                    "field",
+                    &a,
+                    &b,
+                    Growth::Breaking("the state is encoded by position: peers of the other version cannot decode it"),
+                );
+                let (a, b) = (self.variant_slots(self.old, ea), self.variant_slots(self.new, eb));
+                self.slots(
+                    &format!("{path}.events"),
+                    "variant",
+                    &a,
+                    &b,
+                    Growth::Compatible("old observers cannot decode only this new event"),
+                );
+            }
+            (DefKind::Interface(a), DefKind::Interface(b)) => self.interface(path, a, b),
+            (a, b) => self.push(true, path, format!("changed from {} to {}", a.keyword(), b.keyword())),
+        }
+    }
+
+    fn field_slots(&self, schema: &Schema, fields: &[Field]) -> Vec<Slot> {
+        fields
+            .iter()
+            .map(|f| {
+                let t = schema.display(&f.ty);
+                Slot { name: f.name.clone(), wire: t.clone(), shown: t }
+            })
+            .collect()
+    }
+
+    fn variant_slots(&self, schema: &Schema, variants: &[Variant]) -> Vec<Slot> {
+        variants
+            .iter()
+            .map(|v| {
+                let (wire, shown) = match &v.payload {
+                    Payload::Unit => (String::new(), "no data".to_string()),
+                    Payload::Tuple(f) => {
+                        let t: Vec<String> = f.iter().map(|f| schema.display(&f.ty)).collect();
+                        (format!("({})", t.join(", ")), format!("({})", t.join(", ")))
+                    }
+                    Payload::Struct(f) => {
+                        let t: Vec<String> = f.iter().map(|f| schema.display(&f.ty)).collect();
+                        let n: Vec<String> =
+                            f.iter().map(|f| format!("{}: {}", f.name, schema.display(&f.ty))).collect();
+                        (format!("({})", t.join(", ")), format!("{{ {} }}", n.join(", ")))
+                    }
+                };
+                Slot { name: v.name.clone(), wire, shown }
+            })
+            .collect()
+    }
+
+    /// Compare positional slots, matching by name first.
+    fn slots(&mut self, path: &str, what: &str, old: &[Slot], new: &[Slot], growth: Growth) {
+        let mut used = vec![false; new.len()];
+        for (i, o) in old.iter().enumerate() {
+            if let Some(j) = new.iter().position(|n| n.name == o.name) {
+                used[j] = true;
+                let n = &new[j];
+                if j != i {
+                    self.push(
+                        true,
+                        path,
+                        format!(
+                            "{what} `{}` moved from position {} to {}: the wire is positional",
+                            o.name,
+                            i + 1,
+                            j + 1
+                        ),
+                    );
+                } else if o.wire != n.wire {
+                    self.push(true, path, format!("{what} `{}` changed from `{}` to `{}`", o.name, o.shown, n.shown));
+                } else if o.shown != n.shown {
+                    self.push(
+                        false,
+                        path,
+                        format!(
+                            "{what} `{}` renamed its fields (`{}` to `{}`): names are not on the wire",
+                            o.name, o.shown, n.shown
+                        ),
+                    );
+                }
+                continue;
+            }
+            match new.get(i) {
+                Some(n) if !used[i] && !old.iter().any(|x| x.name == n.name) && n.wire == o.wire => {
+                    used[i] = true;
+                    self.push(
+                        false,
+                        path,
+                        format!("{what} `{}` renamed to `{}`: names are not on the wire", o.name, n.name),
+                    );
+                }
+                _ => self.push(true, path, format!("{what} `{}` removed", o.name)),
+            }
+        }
+        for (j, n) in new.iter().enumerate() {
+            if used[j] {
+                continue;
+            }
+            if j < old.len() {
+                self.push(
+                    true,
+                    path,
+                    format!(
+                        "{what} `{}` inserted at position {}: it moves the ones after it on the wire",
+                        n.name,
+                        j + 1
+                    ),
+                );
+                continue;
+            }
+            match growth {
+                Growth::Breaking(why) => self.push(true, path, format!("{what} `{}` added: {why}", n.name)),
+                Growth::Compatible(why) => {
+                    self.push(false, path, format!("{what} `{}` added at the end: {why}", n.name))
+                }
+            }
+        }
+    }
+
+    fn interface(&mut self, path: &str, old: &Interface, new: &Interface) {
+        if old.wire_name != new.wire_name || old.id != new.id {
+            self.push(
+                true,
+                path,
+                format!("wire identity changed from `{}` ({:#x}) to `{}` ({:#x}): peers of the other version cannot find it", old.wire_name, old.id, new.wire_name, new.id),
+            );
+        }
+        for o in &old.methods {
+            let mpath = format!("{path}.{}", o.name);
+            let same_id = new.methods.iter().find(|n| n.local.is_none() && o.local.is_none() && n.id == o.id);
+            let same_name = new.methods.iter().find(|n| n.name == o.name);
+            let Some(n) = same_id.or(same_name) else {
+                let breaking = o.local.is_none();
+                let why = if breaking { "old callers get `UnknownMethod`" } else { "it was local: not on the wire" };
+                self.push(breaking, &mpath, format!("method removed: {why}"));
+                continue;
+            };
+            match (o.local.is_some(), n.local.is_some()) {
+                (true, true) => {
+                    if o.local != n.local || o.ret != n.ret {
+                        self.push(false, &mpath, "local method changed: not on the wire");
+                    }
+                    continue;
+                }
+                (true, false) => {
+                    self.push(false, &mpath, "local method made remote: old peers never call it");
+                    continue;
+                }
+                (false, true) => {
+                    self.push(true, &mpath, "method made local: old callers get `UnknownMethod`");
+                    continue;
+                }
+                (false, false) => {}
+            }
+            if n.id != o.id {
+                self.push(
+                    true,
+                    &mpath,
+                    format!(
+                        "wire id changed from {:#x} (`{}`) to {:#x} (`{}`): old callers get `UnknownMethod`",
+                        o.id, o.wire_name, n.id, n.wire_name
+                    ),
+                );
+            }
+            if n.name != o.name {
+                self.push(false, &mpath, format!("renamed to `{}` with the same wire id", n.name));
+            }
+            let (a, b) = (self.field_slots(self.old, &o.args), self.field_slots(self.new, &n.args));
+            self.slots(
+                &mpath,
+                "argument",
+                &a,
+                &b,
+                Growth::Breaking("arguments are positional and have no defaults on the wire; add a new method instead"),
+            );
+            let (ro, rn) = (self.old.display(&o.ret), self.new.display(&n.ret));
+            if ro != rn {
+                self.push(true, &mpath, format!("result changed from `{ro}` to `{rn}`"));
+            }
+            let eo = o.err.map_or("pb.Error".to_string(), |e| self.old.qualified(e));
+            let en = n.err.map_or("pb.Error".to_string(), |e| self.new.qualified(e));
+            if eo != en {
+                self.push(true, &mpath, format!("error changed from `{eo}` to `{en}`"));
+            }
+            for (marker, a, b) in [("replay", o.replay, n.replay), ("idempotent", o.idempotent, n.idempotent)] {
+                if a != b {
+                    let verb = if b { "added" } else { "removed" };
+                    self.push(
+                        false,
+                        &mpath,
+                        format!("`@{marker}` {verb}: only changes what the caller does after an outage"),
+                    );
+                }
+            }
+        }
+        for n in &new.methods {
+            let known = old
+                .methods
+                .iter()
+                .any(|o| o.name == n.name || (o.local.is_none() && n.local.is_none() && o.id == n.id));
+            if !known {
+                let why = if n.local.is_some() {
+                    "local, not on the wire"
+                } else {
+                    "old peers answer `UnknownMethod` if it is called"
+                };
+                self.push(false, &format!("{path}.{}", n.name), format!("method added: {why}"));
+            }
+        }
+    }
+}

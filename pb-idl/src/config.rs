@@ -1,0 +1,165 @@
+//! The build.rs API (prost-build style): a [`Config`] builder whose setters
+//! return `&mut Self`, and a one-line [`compile`] free function.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::codegen::GenOptions;
+
+/// Why [`Config::compile`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The schema has errors; the payload is every diagnostic, rendered.
+    Schema(String),
+    /// Writing the output failed.
+    Io(std::io::Error),
+    /// No output directory: `OUT_DIR` is unset and none was configured.
+    NoOutDir,
+    /// A configured path does not parse as a Rust path.
+    Config(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Schema(d) => write!(f, "invalid schema:\n{d}"),
+            Error::Io(e) => write!(f, "cannot write generated code: {e}"),
+            Error::NoOutDir => write!(f, "OUT_DIR is not set: call compile from a build script, or set `out_dir`"),
+            Error::Config(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Compiles schemas to Rust from a build script.
+///
+/// # Examples
+///
+/// In `build.rs`:
+///
+/// ```no_run
+/// pb_idl::Config::new().compile(&["schemas/aurora.pbidl"], &["schemas"]).unwrap();
+/// ```
+///
+/// and in the crate, one module per package:
+///
+/// ```ignore
+/// mod aurora {
+///     pb::include_schema!("aurora");
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    out_dir: Option<PathBuf>,
+    opts: GenOptions,
+    rerun: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { out_dir: None, opts: GenOptions::default(), rerun: true }
+    }
+}
+
+impl Config {
+    /// The default configuration: write to `OUT_DIR`, name the facade `::pb`.
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// Write the generated files to `dir` instead of `OUT_DIR`.
+    pub fn out_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// The path of the `pb` facade in generated code (default `::pb`), for a
+    /// crate that renamed its dependency.
+    pub fn pb_path(&mut self, path: impl Into<String>) -> &mut Self {
+        self.opts.pb_path = path.into();
+        self
+    }
+
+    /// Do not generate `package`; refer to its types at `rust_path` (for
+    /// example `::common_schemas::common`). Other imported packages are
+    /// generated too and referred to as sibling modules (`super::<package>`).
+    pub fn extern_path(&mut self, package: impl Into<String>, rust_path: impl Into<String>) -> &mut Self {
+        self.opts.extern_paths.insert(package.into(), rust_path.into());
+        self
+    }
+
+    /// Whether to print `cargo:rerun-if-changed` for every file read (default true).
+    pub fn emit_rerun_if_changed(&mut self, yes: bool) -> &mut Self {
+        self.rerun = yes;
+        self
+    }
+
+    /// Compile `files` (and their imports, looked up next to the importing
+    /// file, then in `includes`) and write one `<package>.rs` per package.
+    /// Returns the paths written.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Schema`] with every diagnostic rendered if the schema is
+    /// invalid; [`Error::Io`] if the output cannot be written.
+    pub fn compile(&self, files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
+        let files: Vec<PathBuf> = files.iter().map(|f| f.as_ref().to_path_buf()).collect();
+        let includes: Vec<PathBuf> = includes.iter().map(|f| f.as_ref().to_path_buf()).collect();
+        let checked = crate::check_files(&files, &includes);
+        if self.rerun {
+            for path in checked.sources.paths() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+            for path in &files {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+        for d in checked.diagnostics.iter().filter(|d| !d.is_error()) {
+            for line in d.render(&checked.sources).lines() {
+                println!("cargo:warning={line}");
+            }
+        }
+        if checked.has_errors() {
+            return Err(Error::Schema(checked.render()));
+        }
+        let out_dir = match &self.out_dir {
+            Some(d) => d.clone(),
+            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(Error::NoOutDir)?,
+        };
+        let generated = checked.generate(&self.opts).map_err(Error::Config)?;
+        std::fs::create_dir_all(&out_dir).map_err(Error::Io)?;
+        let mut written = Vec::new();
+        for g in generated {
+            let path = out_dir.join(&g.file_name);
+            write_if_changed(&path, &g.code).map_err(Error::Io)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// Write `code` unless the file already holds it (keeps mtimes stable).
+pub(crate) fn write_if_changed(path: &Path, code: &str) -> std::io::Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == code) {
+        return Ok(());
+    }
+    std::fs::write(path, code)
+}
+
+/// `Config::new().compile(files, includes)`.
+///
+/// # Errors
+///
+/// As [`Config::compile`].
+pub fn compile(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
+    Config::new().compile(files, includes)
+}

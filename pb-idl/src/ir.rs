@@ -1,0 +1,358 @@
+//! The checked schema: every name resolved, every rule verified. This is
+//! what the generator and the compatibility checker read.
+
+use crate::span::{FileId, Span};
+
+/// Index of a declaration in [`Schema::defs`].
+pub type DefId = usize;
+
+/// A whole checked schema: the root files and everything they import.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    /// Packages, in the order first seen.
+    pub packages: Vec<Package>,
+    /// Every declaration of every package.
+    pub defs: Vec<Def>,
+}
+
+impl Schema {
+    /// The package named `name`.
+    pub fn package(&self, name: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| p.name == name)
+    }
+
+    /// The declaration `name` of package `package`.
+    pub fn find(&self, package: &str, name: &str) -> Option<&Def> {
+        let p = self.packages.iter().position(|p| p.name == package)?;
+        self.defs.iter().find(|d| d.package == p && d.name == name)
+    }
+
+    /// `package.Name` of a declaration.
+    pub fn qualified(&self, def: DefId) -> String {
+        match self.defs.get(def) {
+            Some(d) => format!("{}.{}", self.packages.get(d.package).map_or("", |p| p.name.as_str()), d.name),
+            None => String::from("?"),
+        }
+    }
+
+    /// How a type is written in the schema language.
+    pub fn display(&self, ty: &Ty) -> String {
+        match ty {
+            Ty::Prim(p) => p.name().to_string(),
+            Ty::Unit => "()".into(),
+            Ty::List(t) => format!("list<{}>", self.display(t)),
+            Ty::Option(t) => format!("option<{}>", self.display(t)),
+            Ty::Box(t) => format!("box<{}>", self.display(t)),
+            Ty::Map(k, v) => format!("map<{}, {}>", self.display(k), self.display(v)),
+            Ty::Ref(d) => format!("ref<{}>", self.qualified(*d)),
+            Ty::Def(d) => self.qualified(*d),
+            Ty::Invalid => "{invalid}".into(),
+        }
+    }
+}
+
+/// One package: the declarations of every file that says `package name;`.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// Dotted name.
+    pub name: String,
+    /// `//!` docs of its files.
+    pub docs: Vec<String>,
+    /// Files declaring it.
+    pub files: Vec<FileId>,
+    /// Its declarations, in source order.
+    pub defs: Vec<DefId>,
+}
+
+impl Package {
+    /// The Rust module (and file stem) name: dots become underscores.
+    pub fn module(&self) -> String {
+        self.name.replace('.', "_")
+    }
+}
+
+/// One declaration.
+#[derive(Debug, Clone)]
+pub struct Def {
+    /// Its name.
+    pub name: String,
+    /// Index into [`Schema::packages`].
+    pub package: usize,
+    /// `///` docs.
+    pub docs: Vec<String>,
+    /// The span of its name.
+    pub span: Span,
+    /// What it is.
+    pub kind: DefKind,
+    /// Whether `PartialEq` can be derived (no references inside).
+    pub partial_eq: bool,
+    /// Whether `Eq` can be derived as well (no floats either).
+    pub eq: bool,
+}
+
+/// What a declaration is.
+#[derive(Debug, Clone)]
+pub enum DefKind {
+    /// A struct passed by copy.
+    Record(Vec<Field>),
+    /// An enum passed by copy.
+    Enum(Vec<Variant>),
+    /// An error enum: like an enum, plus messages and a `Pb` variant.
+    Error(Vec<Variant>),
+    /// A remote interface.
+    Interface(Interface),
+    /// A model: its state record and its event enum.
+    Model {
+        /// The state's fields.
+        state: Vec<Field>,
+        /// The change events.
+        events: Vec<Variant>,
+    },
+}
+
+impl DefKind {
+    /// `record`, `enum`, `error`, `interface` or `model`.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            DefKind::Record(_) => "record",
+            DefKind::Enum(_) => "enum",
+            DefKind::Error(_) => "error",
+            DefKind::Interface(_) => "interface",
+            DefKind::Model { .. } => "model",
+        }
+    }
+}
+
+/// A named, typed slot: record field, variant field, model state field, or argument.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Its name.
+    pub name: String,
+    /// `///` docs.
+    pub docs: Vec<String>,
+    /// Its type.
+    pub ty: Ty,
+    /// The span of the name.
+    pub span: Span,
+    /// The span of the type.
+    pub ty_span: Span,
+}
+
+/// A variant of an enum, error, or model events.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// Its name.
+    pub name: String,
+    /// `///` docs.
+    pub docs: Vec<String>,
+    /// Its data.
+    pub payload: Payload,
+    /// The error message (errors only; a default is filled in).
+    pub message: Option<String>,
+    /// The span of the name.
+    pub span: Span,
+}
+
+/// A variant's data.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// None.
+    Unit,
+    /// Positional fields (their `name` is the position).
+    Tuple(Vec<Field>),
+    /// Named fields.
+    Struct(Vec<Field>),
+}
+
+impl Payload {
+    /// The fields, named or positional.
+    pub fn fields(&self) -> &[Field] {
+        match self {
+            Payload::Unit => &[],
+            Payload::Tuple(f) | Payload::Struct(f) => f,
+        }
+    }
+}
+
+/// A remote interface.
+#[derive(Debug, Clone)]
+pub struct Interface {
+    /// Name on the wire (`package.Name` unless `@name(...)`).
+    pub wire_name: String,
+    /// Whether the wire name was given with `@name`.
+    pub explicit_name: bool,
+    /// Interface id on the wire.
+    pub id: u64,
+    /// Whether the id was given with `@id`.
+    pub explicit_id: bool,
+    /// The methods, in source order.
+    pub methods: Vec<Method>,
+}
+
+/// A method of an interface.
+#[derive(Debug, Clone)]
+pub struct Method {
+    /// Rust name.
+    pub name: String,
+    /// `///` docs.
+    pub docs: Vec<String>,
+    /// Name on the wire (the method name unless `@name(...)`).
+    pub wire_name: String,
+    /// Whether the wire name was given with `@name`.
+    pub explicit_name: bool,
+    /// Method id on the wire.
+    pub id: u32,
+    /// Whether the id was given with `@id`.
+    pub explicit_id: bool,
+    /// `@replay`
+    pub replay: bool,
+    /// `@idempotent`
+    pub idempotent: bool,
+    /// `@local`, with the value it returns.
+    pub local: Option<Value>,
+    /// Arguments.
+    pub args: Vec<Field>,
+    /// Result type ([`Ty::Unit`] when none).
+    pub ret: Ty,
+    /// Error type: an `error` declaration, or `None` for `pb::Error`.
+    pub err: Option<DefId>,
+    /// The method's span.
+    pub span: Span,
+}
+
+/// A constant: what a `@local` method returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string.
+    Str(String),
+    /// An integer.
+    Int(i128),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// A resolved type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ty {
+    /// A built-in scalar.
+    Prim(Prim),
+    /// Nothing (a method without `->`).
+    Unit,
+    /// `list<T>`
+    List(Box<Ty>),
+    /// `map<K, V>`
+    Map(Box<Ty>, Box<Ty>),
+    /// `option<T>`
+    Option(Box<Ty>),
+    /// `box<T>`
+    Box(Box<Ty>),
+    /// `ref<Iface>`
+    Ref(DefId),
+    /// A record, enum, error, or model (its state).
+    Def(DefId),
+    /// Did not resolve (an error was reported).
+    Invalid,
+}
+
+impl Ty {
+    /// Whether a reference appears anywhere in the type (not through other declarations).
+    pub fn has_ref(&self) -> bool {
+        match self {
+            Ty::Ref(_) => true,
+            Ty::List(t) | Ty::Option(t) | Ty::Box(t) => t.has_ref(),
+            Ty::Map(k, v) => k.has_ref() || v.has_ref(),
+            _ => false,
+        }
+    }
+}
+
+/// Built-in scalar types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prim {
+    /// `bool`
+    Bool,
+    /// `u8`
+    U8,
+    /// `u16`
+    U16,
+    /// `u32`
+    U32,
+    /// `u64`
+    U64,
+    /// `i8`
+    I8,
+    /// `i16`
+    I16,
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+    /// `f32`
+    F32,
+    /// `f64`
+    F64,
+    /// `string`
+    String,
+    /// `bytes`
+    Bytes,
+}
+
+impl Prim {
+    /// Every scalar.
+    pub const ALL: [Prim; 13] = [
+        Prim::Bool,
+        Prim::U8,
+        Prim::U16,
+        Prim::U32,
+        Prim::U64,
+        Prim::I8,
+        Prim::I16,
+        Prim::I32,
+        Prim::I64,
+        Prim::F32,
+        Prim::F64,
+        Prim::String,
+        Prim::Bytes,
+    ];
+
+    /// The schema name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Prim::Bool => "bool",
+            Prim::U8 => "u8",
+            Prim::U16 => "u16",
+            Prim::U32 => "u32",
+            Prim::U64 => "u64",
+            Prim::I8 => "i8",
+            Prim::I16 => "i16",
+            Prim::I32 => "i32",
+            Prim::I64 => "i64",
+            Prim::F32 => "f32",
+            Prim::F64 => "f64",
+            Prim::String => "string",
+            Prim::Bytes => "bytes",
+        }
+    }
+
+    /// The scalar named `name`.
+    pub fn from_name(name: &str) -> Option<Prim> {
+        Prim::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The inclusive range of an integer type.
+    pub fn int_range(self) -> Option<(i128, i128)> {
+        Some(match self {
+            Prim::U8 => (0, u8::MAX.into()),
+            Prim::U16 => (0, u16::MAX.into()),
+            Prim::U32 => (0, u32::MAX.into()),
+            Prim::U64 => (0, u64::MAX.into()),
+            Prim::I8 => (i8::MIN.into(), i8::MAX.into()),
+            Prim::I16 => (i16::MIN.into(), i16::MAX.into()),
+            Prim::I32 => (i32::MIN.into(), i32::MAX.into()),
+            Prim::I64 => (i64::MIN.into(), i64::MAX.into()),
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! The `pb-idl` command line: a thin binary over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  check, gen:  0 the schema is valid (warnings may be printed),
+               1 the schema has errors (all are printed to stderr),
+               2 bad usage or an I/O error.
+  compat:      0 every change is compatible (or nothing changed),
+               1 at least one change is breaking,
+               2 either schema has errors, bad usage, or an I/O error.
+
+Diagnostics go to stderr as `error[kind]: message` with file:line:col, the
+source line, a caret under the problem and a `help:` line. `compat` prints
+one line per change to stdout: `breaking: ...` or `compatible: ...`.";
+
+/// Compiler of the pb schema language (`.pbidl` files).
+#[derive(Parser)]
+#[command(name = "pb-idl", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check schemas and report every error at once.
+    #[command(after_help = AFTER_HELP)]
+    Check {
+        /// Schema files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Directories searched for imports (after the importing file's own).
+        #[arg(short = 'I', long = "include")]
+        includes: Vec<PathBuf>,
+    },
+    /// Generate Rust: one `<package>.rs` per package into DIR.
+    #[command(after_help = AFTER_HELP)]
+    Gen {
+        /// Schema files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output directory (created if missing).
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Directories searched for imports (after the importing file's own).
+        #[arg(short = 'I', long = "include")]
+        includes: Vec<PathBuf>,
+        /// Path of the `pb` crate in generated code.
+        #[arg(long, default_value = "::pb")]
+        pb_path: String,
+    },
+    /// Compare two versions of a schema: each change, compatible or breaking.
+    #[command(after_help = AFTER_HELP)]
+    Compat {
+        /// The old version.
+        old: PathBuf,
+        /// The new version.
+        new: PathBuf,
+        /// Directories searched for imports (after the importing file's own).
+        #[arg(short = 'I', long = "include")]
+        includes: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    ExitCode::from(run(cli.command))
+}
+
+fn run(command: Command) -> u8 {
+    match command {
+        Command::Check { files, includes } => {
+            let checked = pb_idl::check_files(&files, &includes);
+            eprint!("{}", checked.render());
+            if checked.has_errors() { 1 } else { 0 }
+        }
+        Command::Gen { files, out, includes, pb_path } => {
+            let checked = pb_idl::check_files(&files, &includes);
+            eprint!("{}", checked.render());
+            if checked.has_errors() {
+                return 1;
+            }
+            let opts = pb_idl::GenOptions { pb_path, ..Default::default() };
+            let generated = match checked.generate(&opts) {
+                Ok(g) => g,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
+            if let Err(e) = std::fs::create_dir_all(&out) {
+                eprintln!("error: cannot create `{}`: {e}", out.display());
+                return 2;
+            }
+            for g in generated {
+                let path = out.join(&g.file_name);
+                if let Err(e) = std::fs::write(&path, &g.code) {
+                    eprintln!("error: cannot write `{}`: {e}", path.display());
+                    return 2;
+                }
+                println!("wrote {}", path.display());
+            }
+            0
+        }
+        Command::Compat { old, new, includes } => {
+            let old = pb_idl::check_files(&[old], &includes);
+            let new = pb_idl::check_files(&[new], &includes);
+            eprint!("{}", old.render());
+            eprint!("{}", new.render());
+            if old.has_errors() || new.has_errors() {
+                return 2;
+            }
+            let changes = pb_idl::compat::compare(&old.schema, &new.schema);
+            print!("{}", pb_idl::compat::render(&changes));
+            if changes.iter().any(|c| c.breaking) { 1 } else { 0 }
+        }
+    }
+}
