@@ -223,3 +223,22 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 
 #[doc(hidden)]
 pub use pb_runtime::__private;
+
+/// Include the Rust that `pb-idl` generated for schema package `$pkg` in a
+/// build script (`pb_idl::Config::new().compile(...)` writes `<package>.rs`
+/// to `OUT_DIR`).
+///
+/// Put each package in a module of its name (dots become `_`): generated
+/// code names other packages as sibling modules.
+///
+/// ```ignore
+/// mod aurora {
+///     pb::include_schema!("aurora");
+/// }
+/// ```
+#[macro_export]
+macro_rules! include_schema {
+    ($pkg:literal) => {
+        ::core::include!(::core::concat!(::core::env!("OUT_DIR"), "/", $pkg, ".rs"));
+    };
+}

@@ -1,0 +1,29 @@
+//! The example runs in CI: schema-built and hand-written aurora peers interoperate.
+
+#[tokio::test]
+async fn schema_built_and_hand_written_peers_interoperate() {
+    let log = pb_examples_idl::demo().await.expect("demo failed");
+    assert_eq!(
+        log,
+        [
+            "idl client -> hand-written server: get_user(1) = alice <alice@aurora.example>",
+            "idl client -> hand-written server: add_user(dave) = 4",
+            "idl client -> hand-written server: list_users() = 4 users",
+            "idl client -> hand-written server: get_user(99) = not found",
+            "idl client, local method: aurora user manager",
+            "hand-written client -> idl server: add_user + get_user = erin #1",
+            "hand-written client -> idl server: get_user(7) = not found",
+        ]
+    );
+}
+
+#[test]
+fn generated_ids_match_the_hand_written_ones() {
+    use pb::Interface;
+    type Idl = dyn pb_examples_idl::aurora::UserManager;
+    type Hand = dyn pb_examples::aurora::UserManager;
+    assert_eq!(<Idl as Interface>::NAME, <Hand as Interface>::NAME);
+    assert_eq!(<Idl as Interface>::ID, <Hand as Interface>::ID);
+    let ids = |m: &[pb::MethodInfo]| m.iter().map(|m| (m.name, m.id)).collect::<Vec<_>>();
+    assert_eq!(ids(<Idl as Interface>::METHODS), ids(<Hand as Interface>::METHODS));
+}
