@@ -259,12 +259,12 @@ impl Cx<'_> {
             let pattern = match &v.payload {
                 Payload::Unit => quote!(Self::#vname),
                 Payload::Tuple(f) => {
-                    let binds = (0..f.len()).map(|i| format_ident!("__{}", i));
+                    let binds = (0..f.len()).map(|i| ident(&message::binding(&i.to_string())));
                     quote!(Self::#vname(#(#binds),*))
                 }
                 Payload::Struct(f) => {
                     let names = f.iter().map(|f| ident(&f.name));
-                    let binds = f.iter().map(|f| format_ident!("__{}", ident(&f.name)));
+                    let binds = f.iter().map(|f| ident(&message::binding(&f.name)));
                     quote!(Self::#vname { #(#names: #binds),* })
                 }
             };

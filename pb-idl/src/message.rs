@@ -48,7 +48,7 @@ pub fn placeholders(text: &str) -> Vec<Result<(String, String), String>> {
 }
 
 /// The message as a Rust format string whose placeholders name the
-/// bindings `__<arg>` of the generated `Display` impl.
+/// bindings of the generated `Display` impl (see [`binding`]).
 pub fn rust_format(text: &str) -> String {
     let mut out = String::new();
     let mut chars = text.chars().peekable();
@@ -71,8 +71,8 @@ pub fn rust_format(text: &str) -> String {
                     inner.push(c);
                 }
                 let (arg, spec) = inner.split_once(':').unwrap_or((&inner, ""));
-                out.push_str("{__");
-                out.push_str(arg.trim());
+                out.push('{');
+                out.push_str(&binding(arg.trim()));
                 if !spec.is_empty() {
                     out.push(':');
                     out.push_str(spec);
@@ -86,6 +86,12 @@ pub fn rust_format(text: &str) -> String {
     out
 }
 
+/// The name the generated `Display` impl binds field `arg` to:
+/// `__field0` for a position, `__name` for a name.
+pub fn binding(arg: &str) -> String {
+    if arg.starts_with(|c: char| c.is_ascii_digit()) { format!("__field{arg}") } else { format!("__{arg}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,7 +100,7 @@ mod tests {
     fn parse_and_rewrite() {
         let p = placeholders("no user {0} ({name:?}) {{literal}}");
         assert_eq!(p, vec![Ok(("0".into(), "".into())), Ok(("name".into(), "?".into()))]);
-        assert_eq!(rust_format("no user {0} ({name:?}) {{x}}"), "no user {__0} ({__name:?}) {{x}}");
+        assert_eq!(rust_format("no user {0} ({name:?}) {{x}}"), "no user {__field0} ({__name:?}) {{x}}");
         assert!(placeholders("{}").iter().all(Result::is_err));
         assert!(placeholders("{a").iter().all(Result::is_err));
         assert!(placeholders("a}").iter().all(Result::is_err));
