@@ -334,7 +334,7 @@ impl Cx<'_> {
         let ret = self.ty(&m.ret, true);
         if let Some(value) = &m.local {
             let value = match value {
-                Value::Str(s) => quote!(::std::string::String::from(#s)),
+                Value::Str(s) => quote!(::std::borrow::ToOwned::to_owned(#s)),
                 Value::Bool(b) => quote!(#b),
                 Value::Int(v) => {
                     let lit = proc_macro2::Literal::u128_unsuffixed(v.unsigned_abs());

@@ -245,9 +245,7 @@ impl Resolver<'_> {
             };
             let message = match (&v.message, error) {
                 (None, false) => None,
-                (None, true) => {
-                    Some(v.docs.first().map_or_else(|| names::words(&v.name.name), |d| d.trim().to_string()))
-                }
+                (None, true) => Some(default_message(v)),
                 (Some(lit), false) => {
                     self.diags.push(
                         Diagnostic::error(Kind::Message, lit.span, "only error variants have messages")
@@ -529,6 +527,15 @@ impl Resolver<'_> {
             }
         }
         "declare it, or import the file that declares it".into()
+    }
+}
+
+/// The message of an error variant without `= "..."`: its first doc line
+/// (braces escaped, trailing period dropped), else its name in words.
+fn default_message(v: &ast::Variant) -> String {
+    match v.docs.first().map(|d| d.trim()).filter(|d| !d.is_empty()) {
+        Some(doc) => doc.trim_end_matches('.').replace('{', "{{").replace('}', "}}"),
+        None => names::words(&v.name.name),
     }
 }
 
