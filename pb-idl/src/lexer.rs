@@ -186,6 +186,27 @@ pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Lexed {
                 let tok = Tok::Ident(text[start..i].to_string());
                 tokens.push(Token { tok, span: span(start, i), docs: std::mem::take(&mut docs) });
             }
+            b'#' if bytes.get(i + 1) == Some(&b'[') => {
+                // A Rust attribute: one error for all of it, not one per character.
+                let line_end = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                let end = text[i..line_end].find(']').map_or(line_end, |n| i + n + 1);
+                let inner = text[i + 2..end].trim_end_matches(']').trim();
+                let hint = if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    "attributes are written `@replay`, `@id(7)`, `@name(\"...\")`".to_string()
+                } else {
+                    format!("write `@{inner}`")
+                };
+                diags.push(
+                    Diagnostic::error(
+                        Kind::UnexpectedChar,
+                        span(start, end),
+                        "Rust attributes are not part of the schema language",
+                    )
+                    .label("a Rust attribute")
+                    .hint(hint),
+                );
+                i = end;
+            }
             _ => {
                 let ch = text[i..].chars().next().unwrap_or('?');
                 i += ch.len_utf8();

@@ -204,7 +204,7 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// The checked schema.
     pub schema: ir::Schema,
-    roots: Vec<String>,
+    file_names: Vec<String>,
 }
 
 impl Checked {
@@ -227,7 +227,7 @@ impl Checked {
         if self.has_errors() {
             return Err("the schema has errors".into());
         }
-        codegen::generate(&self.schema, opts, &self.roots)
+        codegen::generate(&self.schema, opts, &self.file_names)
     }
 }
 
@@ -258,6 +258,6 @@ pub fn check_str(name: &str, text: &str) -> Checked {
 fn finish(loaded: load::Loaded, mut diags: Vec<Diagnostic>) -> Checked {
     let mut schema = resolve::resolve(&loaded, &mut diags);
     check::check(&mut schema, &mut diags);
-    let roots = (0..loaded.roots).map(|i| loaded.sources.name(FileId(i)).to_string()).collect();
-    Checked { sources: loaded.sources, diagnostics: diags, schema, roots }
+    let file_names = (0..loaded.files.len()).map(|i| loaded.sources.name(FileId(i)).to_string()).collect();
+    Checked { sources: loaded.sources, diagnostics: diags, schema, file_names }
 }

@@ -96,7 +96,11 @@ impl Resolver<'_> {
             self.diags.push(
                 Diagnostic::warning(Kind::Naming, ident.span, format!("{} should be {style}", kind.article()))
                     .label(format!("not {style}"))
-                    .hint(format!("rename it `{fixed}` (use `@name(\"...\")` on methods to keep a wire name)")),
+                    .hint(if kind == NameKind::Method {
+                        format!("rename it `{fixed}`, with `@name(\"{}\")` to keep its wire identity", ident.name)
+                    } else {
+                        format!("rename it `{fixed}`")
+                    }),
             );
         }
     }
@@ -163,7 +167,7 @@ impl Resolver<'_> {
         if !matches!(item.kind, ast::ItemKind::Interface(_)) {
             for attr in &item.attrs {
                 self.diags.push(
-                    Diagnostic::error(Kind::Attribute, attr.span, format!("`@{}` does not apply to {} declaration", attr.name.name, article(item.kind.keyword())))
+                    Diagnostic::error(Kind::Attribute, attr.span, format!("`@{}` does not apply to {} {}", attr.name.name, article(item.kind.keyword()), item.kind.keyword()))
                         .label("not allowed here")
                         .hint("attributes go on interfaces (`@name`, `@id`) and methods (`@replay`, `@idempotent`, `@local`, `@name`, `@id`)"),
                 );
