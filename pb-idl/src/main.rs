@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 const AFTER_HELP: &str = "\
 Exit codes:
   check, gen:  0 the schema is valid (warnings may be printed),
-               1 the schema has errors (all are printed to stderr),
+               1 the schemas have errors or cannot be read (all are printed
+                 to stderr),
                2 bad usage or an I/O error.
   compat:      0 every change is compatible (or nothing changed),
                1 at least one change is breaking,

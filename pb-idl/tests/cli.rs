@@ -1,0 +1,142 @@
+//! The `pb-idl` binary: exit codes and output of `check`, `gen` and `compat`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pb_idl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pb-idl")).args(args).output().expect("run pb-idl")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pb-idl-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+const AURORA: &str = "../examples/schemas/aurora.pbidl";
+
+#[test]
+fn check_valid_schema_exits_0() {
+    let o = pb_idl(&["check", AURORA]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn check_reports_every_error_of_every_file_and_exits_1() {
+    let dir = scratch("check");
+    let a = write(&dir, "a.pbidl", "package a;\nrecord A { x: Usr }\nrecord User { id: u64 }\n");
+    let b = write(&dir, "b.pbidl", "package b;\ninterface I {\n    f();\n    f();\n}\n");
+    let o = pb_idl(&["check", &a, &b]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.contains(&format!("{a}:2:15")), "{err}");
+    assert!(err.contains("did you mean `User`?"), "{err}");
+    assert!(err.contains(&format!("{b}:4:5")), "{err}");
+    assert!(err.contains("duplicate method `f`"), "{err}");
+    assert!(err.contains("^^^"), "a caret under the span: {err}");
+    assert!(err.ends_with("2 errors\n"), "{err}");
+}
+
+#[test]
+fn check_warnings_exit_0() {
+    let dir = scratch("warn");
+    let a = write(&dir, "a.pbidl", "package a;\nrecord A { someField: u64 }\n");
+    let o = pb_idl(&["check", &a]);
+    assert_eq!(code(&o), 0);
+    assert!(stderr(&o).contains("warning[naming]"), "{}", stderr(&o));
+}
+
+#[test]
+fn unreadable_file_exits_1() {
+    let o = pb_idl(&["check", "does/not/exist.pbidl"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("cannot read `does/not/exist.pbidl`"), "{}", stderr(&o));
+}
+
+#[test]
+fn gen_writes_one_file_per_package() {
+    let dir = scratch("gen");
+    let common = write(&dir, "common.pbidl", "package common;\nrecord Money { cents: i64 }\n");
+    let shop =
+        write(&dir, "shop.pbidl", "package shop.v1;\nimport \"common.pbidl\";\nrecord Item { price: common.Money }\n");
+    let out = dir.join("out");
+    let o = pb_idl(&["gen", &shop, "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let shop_rs = std::fs::read_to_string(out.join("shop.v1.rs")).unwrap();
+    assert!(shop_rs.contains("pub price: super::common::Money"), "{shop_rs}");
+    assert!(out.join("common.rs").exists());
+    assert!(stdout(&o).contains("shop.v1.rs"));
+    // The same as the library generates.
+    let checked = pb_idl::check_files(&[PathBuf::from(&shop)], &[]);
+    let lib = checked.generate(&Default::default()).unwrap();
+    assert_eq!(lib.iter().find(|g| g.package == "shop.v1").unwrap().code, shop_rs);
+    let _ = common;
+}
+
+#[test]
+fn gen_with_errors_exits_1_and_writes_nothing() {
+    let dir = scratch("gen-bad");
+    let bad = write(&dir, "bad.pbidl", "package bad;\nrecord A { x: Nope }\n");
+    let out = dir.join("out");
+    let o = pb_idl(&["gen", &bad, "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("unknown type `Nope`"));
+    assert!(!out.join("bad.rs").exists());
+}
+
+#[test]
+fn compat_exit_codes() {
+    let dir = "tests/golden/compat";
+    let same = pb_idl(&["compat", &format!("{dir}/identical/old.pbidl"), &format!("{dir}/identical/new.pbidl")]);
+    assert_eq!(code(&same), 0);
+    assert_eq!(stdout(&same), "no changes\n");
+
+    let added = pb_idl(&["compat", &format!("{dir}/method-added/old.pbidl"), &format!("{dir}/method-added/new.pbidl")]);
+    assert_eq!(code(&added), 0);
+    assert!(stdout(&added).starts_with("compatible: aurora.UserManager.count: method added"), "{}", stdout(&added));
+
+    let removed =
+        pb_idl(&["compat", &format!("{dir}/method-removed/old.pbidl"), &format!("{dir}/method-removed/new.pbidl")]);
+    assert_eq!(code(&removed), 1);
+    assert!(stdout(&removed).contains("breaking: aurora.UserManager.count: method removed"), "{}", stdout(&removed));
+
+    let scratch = scratch("compat");
+    let bad = write(&scratch, "bad.pbidl", "package bad;\nrecord A { x: Nope }\n");
+    let o = pb_idl(&["compat", &format!("{dir}/identical/old.pbidl"), &bad]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("unknown type `Nope`"));
+}
+
+#[test]
+fn help_documents_exit_codes_and_usage_errors_exit_2() {
+    let o = pb_idl(&["--help"]);
+    assert_eq!(code(&o), 0);
+    let help = stdout(&o);
+    assert!(help.contains("Exit codes:") && help.contains("compat:"), "{help}");
+    let o = pb_idl(&["compat", "--help"]);
+    assert!(stdout(&o).contains("1 at least one change is breaking"));
+    assert_eq!(code(&pb_idl(&[])), 2);
+    assert_eq!(code(&pb_idl(&["check"])), 2);
+    assert_eq!(code(&pb_idl(&["gen", AURORA])), 2, "-o is required");
+}
