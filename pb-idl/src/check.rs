@@ -12,6 +12,7 @@ pub(crate) fn check(schema: &mut Schema, diags: &mut Vec<Diagnostic>) {
     recursion(schema, diags);
     interface_ids(schema, diags);
     derives(schema);
+    model_data(schema, diags);
 }
 
 /// The data fields of a declaration (state fields for a model, variant fields for enums).
@@ -127,29 +128,39 @@ fn interface_ids(schema: &Schema, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// `PartialEq` needs no references inside (`pb::Ref` has none), `Eq` no floats either.
+/// Whether `ty` can derive `PartialEq` (`eq == false`) or `Eq` (`eq == true`):
+/// references (`pb::Ref`) and caches (`pb::Cache`) have neither, floats no `Eq`.
+fn ty_ok(ty: &Ty, schema: &Schema, eq: bool) -> bool {
+    match ty {
+        Ty::Ref(_) => false,
+        Ty::Prim(Prim::F32 | Prim::F64) => !eq,
+        Ty::List(t) | Ty::Option(t) | Ty::Box(t) => ty_ok(t, schema, eq),
+        Ty::Map(k, v) => ty_ok(k, schema, eq) && ty_ok(v, schema, eq),
+        Ty::Def(d) => schema
+            .defs
+            .get(*d)
+            .is_some_and(|d| !matches!(d.kind, DefKind::Model { .. }) && if eq { d.eq } else { d.partial_eq }),
+        Ty::Prim(_) | Ty::Unit | Ty::Invalid => true,
+    }
+}
+
+/// The fields of a model's events.
+fn event_fields(def: &Def) -> Vec<&Field> {
+    match &def.kind {
+        DefKind::Model { events, .. } => events.iter().flat_map(|v| v.payload.fields()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `PartialEq` needs no references or caches inside, `Eq` no floats either.
 /// A fixpoint over the declaration graph, so recursion through `box` is fine.
 fn derives(schema: &mut Schema) {
-    fn ty_ok(ty: &Ty, schema: &Schema, eq: bool) -> bool {
-        match ty {
-            Ty::Ref(_) => false,
-            Ty::Prim(Prim::F32 | Prim::F64) => !eq,
-            Ty::List(t) | Ty::Option(t) | Ty::Box(t) => ty_ok(t, schema, eq),
-            Ty::Map(k, v) => ty_ok(k, schema, eq) && ty_ok(v, schema, eq),
-            Ty::Def(d) => schema.defs.get(*d).is_some_and(|d| if eq { d.eq } else { d.partial_eq }),
-            Ty::Prim(_) | Ty::Unit | Ty::Invalid => true,
-        }
-    }
     loop {
         let mut changed = false;
         for i in 0..schema.defs.len() {
             let def = &schema.defs[i];
             let mut fields = data_fields(def);
-            let events: Vec<&Field> = match &def.kind {
-                DefKind::Model { events, .. } => events.iter().flat_map(|v| v.payload.fields()).collect(),
-                _ => Vec::new(),
-            };
-            fields.extend(events);
+            fields.extend(event_fields(def));
             let partial_eq = fields.iter().all(|f| ty_ok(&f.ty, schema, false));
             let eq = partial_eq && fields.iter().all(|f| ty_ok(&f.ty, schema, true));
             let def = &mut schema.defs[i];
@@ -162,6 +173,27 @@ fn derives(schema: &mut Schema) {
         }
         if !changed {
             break;
+        }
+    }
+}
+
+/// A model's state and events are plain data: no references, no caches.
+fn model_data(schema: &Schema, diags: &mut Vec<Diagnostic>) {
+    for def in &schema.defs {
+        if !matches!(def.kind, DefKind::Model { .. }) {
+            continue;
+        }
+        let mut fields = data_fields(def);
+        fields.extend(event_fields(def));
+        for f in fields {
+            if !ty_ok(&f.ty, schema, false) {
+                diags.push(
+                    Diagnostic::error(Kind::ModelData, f.ty_span, format!("the data of model `{}` cannot hold references or models", def.name))
+                        .label("holds a `ref<...>` or a model, directly or inside another type")
+                        .with(def.span, "model declared here")
+                        .hint("a model's state and events are copied to every cache: keep them plain data, and return references from methods"),
+                );
+            }
         }
     }
 }

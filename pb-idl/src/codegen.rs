@@ -159,7 +159,13 @@ impl Cx<'_> {
                 let p = self.path(*d);
                 if top { quote!(::std::sync::Arc<dyn #p>) } else { quote!(#pb::Ref<dyn #p>) }
             }
-            Ty::Def(d) => self.path(*d),
+            Ty::Def(d) => {
+                let p = self.path(*d);
+                match self.schema.defs.get(*d).map(|d| &d.kind) {
+                    Some(DefKind::Model { .. }) => quote!(#pb::Cache<#p>),
+                    _ => p,
+                }
+            }
         }
     }
 
@@ -223,30 +229,51 @@ impl Cx<'_> {
                 quote!(#doc #derives pub enum #name { #(#variants),* })
             }
             DefKind::Error(variants) => self.error(def, variants),
-            DefKind::Model { state, events } => {
-                let state_name = format_ident!("{}State", name);
-                let event_name = format_ident!("{}Event", name);
-                let fields = self.fields(state, true);
-                let variants = self.variants(events);
-                let state_doc = format!(" The state of model `{name}`: what every cache of it mirrors.");
-                let event_doc =
-                    format!(" A change to model `{name}` ([`{state_name}`]): observers receive these in order.");
-                let note = " (Generated as plain data for now; the cache wiring comes with pb's cached models.)";
-                quote! {
-                    #doc
-                    #[doc = ""]
-                    #[doc = #state_doc]
-                    #derives
-                    pub struct #state_name { #fields }
+            DefKind::Model { state, events, wire_name } => self.model(def, state, events, wire_name),
+            DefKind::Interface(i) => self.interface(def, i),
+        }
+    }
 
-                    #[doc = #event_doc]
-                    #[doc = ""]
-                    #[doc = #note]
-                    #derives
-                    pub enum #event_name { #(#variants),* }
+    /// A model: its state struct, its event enum, the `pb::Cacheable` impl
+    /// tying them together under the wire name, and the `<M>Apply` trait the
+    /// user implements to say how an event changes the state.
+    fn model(&self, def: &Def, state: &[Field], events: &[Variant], wire_name: &str) -> TokenStream {
+        let pb = self.pb;
+        let (doc, name, derives) = (docs(&def.docs), ident(&def.name), self.derives(def));
+        let state_name = format_ident!("{}State", name);
+        let event_name = format_ident!("{}Event", name);
+        let apply_name = format_ident!("{}Apply", name);
+        let fields = self.fields(state, true);
+        let variants = self.variants(events);
+        let state_doc = format!(" The state of model `{name}`: what every cache of it mirrors.");
+        let event_doc = format!(" A change to [`{state_name}`]: observers receive these in order.");
+        let apply_doc = format!(
+            " How a [`{event_name}`] changes a [`{state_name}`]: implement it once; the owner and every cache apply the same events."
+        );
+        quote! {
+            #doc
+            #[doc = ""]
+            #[doc = #state_doc]
+            #derives
+            pub struct #state_name { #fields }
+
+            #[doc = #event_doc]
+            #derives
+            pub enum #event_name { #(#variants),* }
+
+            #[doc = #apply_doc]
+            pub trait #apply_name {
+                /// Apply `event` to the state. Must be deterministic.
+                fn apply_event(&mut self, event: &#event_name);
+            }
+
+            impl #pb::Cacheable for #state_name {
+                type Event = #event_name;
+                const NAME: &'static str = #wire_name;
+                fn apply(&mut self, event: &#event_name) {
+                    <Self as #apply_name>::apply_event(self, event)
                 }
             }
-            DefKind::Interface(i) => self.interface(def, i),
         }
     }
 

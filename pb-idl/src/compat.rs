@@ -23,6 +23,7 @@
 //! | error variant added | breaking (it moves the implicit `Pb` variant to another index) |
 //! | variant inserted before others, removed, moved, or its data changed | breaking |
 //! | variant renamed (same position and data) | compatible |
+//! | model wire name changed | breaking (a cache checks it on arrival) |
 
 use std::fmt::Write as _;
 
@@ -138,7 +139,17 @@ impl Cx<'_> {
                     ),
                 );
             }
-            (DefKind::Model { state: sa, events: ea }, DefKind::Model { state: sb, events: eb }) => {
+            (
+                DefKind::Model { state: sa, events: ea, wire_name: na },
+                DefKind::Model { state: sb, events: eb, wire_name: nb },
+            ) => {
+                if na != nb {
+                    self.push(
+                        true,
+                        path,
+                        format!("wire name changed from `{na}` to `{nb}`: caches of the other version are refused"),
+                    );
+                }
                 let (a, b) = (self.field_slots(self.old, sa), self.field_slots(self.new, sb));
                 self.slots(
                     &format!("{path}.state"),

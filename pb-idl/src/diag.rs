@@ -79,6 +79,8 @@ pub enum Kind {
     Import,
     /// Input nested deeper than the compiler accepts.
     TooDeep,
+    /// A model whose state or events hold references or other models.
+    ModelData,
     /// A name that does not follow Rust's naming conventions (warning).
     Naming,
     /// A file that cannot be read.
@@ -111,6 +113,7 @@ impl Kind {
             Kind::Package => "package",
             Kind::Import => "import",
             Kind::TooDeep => "too-deep",
+            Kind::ModelData => "model-data",
             Kind::Naming => "naming",
             Kind::Io => "io",
         }

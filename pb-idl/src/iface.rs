@@ -12,6 +12,7 @@ use crate::span::{FileId, Span};
 
 const INTERFACE_ATTRS: &[&str] = &["name", "id"];
 const METHOD_ATTRS: &[&str] = &["replay", "idempotent", "local", "name", "id"];
+const MODEL_ATTRS: &[&str] = &["name"];
 
 /// The attributes found on one item, by name.
 struct Attrs<'a> {
@@ -110,6 +111,13 @@ impl Resolver<'_> {
             );
         }
         parsed
+    }
+
+    /// The wire name of a model: `@name(...)`, else `package.Name`.
+    pub(crate) fn model_name(&mut self, file: FileId, item: &ast::Item) -> String {
+        let attrs = self.attrs(&item.attrs, MODEL_ATTRS, "models");
+        let package = self.schema.packages.get(self.pkg_of(file)).map_or_else(String::new, |p| p.name.clone());
+        self.name_attr(&attrs).unwrap_or_else(|| format!("{package}.{}", item.name.name))
     }
 
     pub(crate) fn interface(&mut self, file: FileId, item: &ast::Item, i: &ast::Interface) -> Interface {
@@ -220,12 +228,13 @@ impl Resolver<'_> {
             );
         }
         if let Some(span) = replay.filter(|_| local.is_none()) {
-            if !matches!(ret, Ty::Ref(_) | Ty::Invalid) {
+            let model = matches!(ret, Ty::Def(d) if self.kind(d) == "model");
+            if !model && !matches!(ret, Ty::Ref(_) | Ty::Invalid) {
                 self.diags.push(
-                    Diagnostic::error(Kind::Replay, span, "a `@replay` method must return a reference")
-                        .label("replay rebuilds the reference it returned after an outage")
-                        .with(m.ret.as_ref().map_or(m.name.span, |t| t.span), "returns no `ref<...>`")
-                        .hint("return `ref<Iface>`, or remove `@replay`"),
+                    Diagnostic::error(Kind::Replay, span, "a `@replay` method must return a reference or a model")
+                        .label("replay rebuilds the reference or cache it returned after an outage")
+                        .with(m.ret.as_ref().map_or(m.name.span, |t| t.span), "returns neither `ref<...>` nor a model")
+                        .hint("return `ref<Iface>` or a model, or remove `@replay`"),
                 );
             }
             for (a, arg) in args.iter().zip(&m.args) {

@@ -101,8 +101,10 @@ pub enum DefKind {
     Error(Vec<Variant>),
     /// A remote interface.
     Interface(Interface),
-    /// A model: its state record and its event enum.
+    /// A cached model: its state record and its event enum.
     Model {
+        /// Name on the wire (`package.Name` unless `@name(...)`), checked when a cache arrives.
+        wire_name: String,
         /// The state's fields.
         state: Vec<Field>,
         /// The change events.
@@ -250,7 +252,7 @@ pub enum Ty {
     Box(Box<Ty>),
     /// `ref<Iface>`
     Ref(DefId),
-    /// A record, enum, error, or model (its state).
+    /// A record, enum or error; for a model, a cache of it.
     Def(DefId),
     /// Did not resolve (an error was reported).
     Invalid,

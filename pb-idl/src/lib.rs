@@ -98,7 +98,7 @@
 //! | `box<T>` | `Box<T>`: the indirection a recursive record needs |
 //! | `ref<I>` | `Arc<dyn I>` as a method argument or result, `pb::Ref<dyn I>` inside data |
 //! | record, enum, error | the generated type |
-//! | model `M` | `MState`, its state, by copy (see Models) |
+//! | model `M` | `pb::Cache<MState>`: a cache of the model (see `model` below) |
 //! | `pkg.Name` | a type of an imported package: `super::pkg::Name` |
 //!
 //! An interface is always passed by reference, written `ref<I>`; using it
@@ -123,19 +123,31 @@
 //!   returns `Result<T, E>`: `T` is the `-> type` (nothing means `()`), `E`
 //!   the method's `throws`, else the interface's `throws`, else `pb::Error`.
 //!   Its wire name is `package.Name`.
-//! - `model`: the state and change events of a cached model. Today it
-//!   generates `MState` (a record) and `MEvent` (an enum); the cache wiring
-//!   (a `pb::Cache` on the observing side) lands with pb's cached models,
-//!   and a model used as a type is passed as a copy of its state until then.
+//! - `model`: a cached model (pb's Cacheable): its state and its change
+//!   events, both plain data (no references, no other models). It generates
+//!   `MState` (a struct), `MEvent` (an enum), `impl pb::Cacheable for
+//!   MState` with the model's wire name (`package.M` unless `@name`), and a
+//!   trait `MApply` that the crate implements to say how an event changes
+//!   the state (a schema cannot carry code):
+//!
+//!   ```ignore
+//!   impl aurora::UserModelApply for aurora::UserModelState {
+//!       fn apply_event(&mut self, event: &aurora::UserModelEvent) { /* ... */ }
+//!   }
+//!   ```
+//!
+//!   A model used as a type (`model() -> UserModel;`, or inside data) is a
+//!   `pb::Cache<MState>`: the peer gets a cache that follows the model. A
+//!   `@replay` method may return one, so the cache heals after an outage.
 //!
 //! ## Attributes
 //!
 //! | attribute | on | meaning |
 //! | --- | --- | --- |
-//! | `@replay` | method | safe to re-run after an outage to rebuild the reference it returns: must return `ref<I>`, takes no references |
+//! | `@replay` | method | safe to re-run after an outage to rebuild the reference or cache it returns: must return `ref<I>` or a model, takes no references |
 //! | `@idempotent` | method | safe to run twice: retried once after healing |
 //! | `@local` | method | runs on the caller's side, never crosses the wire. A schema cannot carry code, so a local method takes no arguments and returns the constant after `=`: `@local describe() -> string = "users";` (implementors may override it) |
-//! | `@name("x")` | interface, method | wire name (the id is derived from it) |
+//! | `@name("x")` | interface, method, model | wire name (ids are derived from it) |
 //! | `@id(N)` | interface, method | wire id |
 //!
 //! ## Imports and packages
@@ -160,6 +172,18 @@
 //! Every problem is reported with its file, line and column, the source
 //! line with a caret, and a hint; one run reports all of them. See
 //! [`diag::Kind`] for the list. The compiler never panics, whatever the input.
+//!
+//! # Command line
+//!
+//! ```text
+//! pb-idl check FILE... [-I DIR]...          report every error; exit 0 valid, 1 errors
+//! pb-idl gen FILE... -o DIR [-I DIR]...     write DIR/<package>.rs for every package
+//! pb-idl compat OLD NEW [-I DIR]...         list changes; exit 0 compatible, 1 breaking, 2 schema error
+//! ```
+//!
+//! `-I` adds a directory searched for imports. Diagnostics go to stderr;
+//! `compat` prints `breaking: path: what` / `compatible: path: what` lines
+//! and a summary to stdout. Usage errors exit 2. `pb-idl --help` says the same.
 //!
 //! # Compatibility
 //!

@@ -141,7 +141,7 @@ impl Resolver<'_> {
         for (id, item) in self.loaded.files.iter().flat_map(|f| f.items.iter()).enumerate() {
             let suffixes: &[&str] = match item.kind {
                 ast::ItemKind::Interface(_) => &["Proxy"],
-                ast::ItemKind::Model(_) => &["State", "Event"],
+                ast::ItemKind::Model(_) => &["State", "Event", "Apply"],
                 _ => &[],
             };
             let package = self.schema.defs.get(id).map_or(0, |d| d.package);
@@ -164,12 +164,12 @@ impl Resolver<'_> {
     }
 
     fn body(&mut self, file: FileId, item: &ast::Item) -> DefKind {
-        if !matches!(item.kind, ast::ItemKind::Interface(_)) {
+        if !matches!(item.kind, ast::ItemKind::Interface(_) | ast::ItemKind::Model(_)) {
             for attr in &item.attrs {
                 self.diags.push(
                     Diagnostic::error(Kind::Attribute, attr.span, format!("`@{}` does not apply to {} {}", attr.name.name, article(item.kind.keyword()), item.kind.keyword()))
                         .label("not allowed here")
-                        .hint("attributes go on interfaces (`@name`, `@id`) and methods (`@replay`, `@idempotent`, `@local`, `@name`, `@id`)"),
+                        .hint("attributes go on interfaces (`@name`, `@id`), models (`@name`) and methods (`@replay`, `@idempotent`, `@local`, `@name`, `@id`)"),
                 );
             }
         }
@@ -178,6 +178,7 @@ impl Resolver<'_> {
             ast::ItemKind::Enum(variants) => DefKind::Enum(self.variants(file, variants, false)),
             ast::ItemKind::Error(variants) => DefKind::Error(self.variants(file, variants, true)),
             ast::ItemKind::Model(m) => DefKind::Model {
+                wire_name: self.model_name(file, item),
                 state: self.fields(file, &m.state, NameKind::Field),
                 events: self.variants(file, &m.events, false),
             },

@@ -66,10 +66,38 @@ fn derives_and_cross_package_types() {
         children: vec![],
     };
     assert_eq!(format!("{tree:?}").matches("Tree").count(), 2);
-    let snapshot =
-        kitchen_sink::Snapshot { pantry: kitchen_sink::PantryState { stock: Default::default(), kitchen: None } };
+}
+
+impl kitchen_sink::PantryApply for kitchen_sink::PantryState {
+    fn apply_event(&mut self, event: &kitchen_sink::PantryEvent) {
+        match event {
+            kitchen_sink::PantryEvent::Stocked { item, count } => {
+                self.stock.insert(item.clone(), *count);
+            }
+            kitchen_sink::PantryEvent::Emptied(item) => {
+                self.stock.remove(item);
+            }
+            kitchen_sink::PantryEvent::Cleared => self.stock.clear(),
+        }
+    }
+}
+
+impl hygiene::PantryApply for hygiene::PantryState {
+    fn apply_event(&mut self, _: &hygiene::PantryEvent) {}
+}
+
+#[test]
+fn models_are_cacheable() {
+    use kitchen_sink::{PantryEvent, PantryState};
+    assert_eq!(<PantryState as pb::Cacheable>::NAME, "kitchen.Larder");
+    let model = pb::Model::new(PantryState { stock: Default::default(), shape: None });
+    model.apply(PantryEvent::Stocked { item: "flour".into(), count: 2 });
+    let cache: pb::Cache<PantryState> = model.cache();
+    assert_eq!(cache.state().stock.get("flour"), Some(&2));
+    let snapshot = kitchen_sink::Snapshot { pantry: cache.clone(), others: vec![cache] };
     let _ = snapshot.clone();
-    let _ = kitchen_sink::PantryEvent::Cleared;
+    model.apply(PantryEvent::Cleared);
+    assert!(model.state().stock.is_empty());
 }
 
 struct Local;
@@ -90,6 +118,9 @@ impl kitchen_sink::Kitchen for Local {
     }
     async fn by_id(&self) -> Result<(), pb::Error> {
         Ok(())
+    }
+    async fn pantry(&self) -> Result<pb::Cache<kitchen_sink::PantryState>, pb::Error> {
+        Err(pb::Error::Disconnected)
     }
 }
 

@@ -7,11 +7,14 @@ async fn schema_built_and_hand_written_peers_interoperate() {
         log,
         [
             "idl client -> hand-written server: get_user(1) = alice <alice@aurora.example>",
+            "idl client -> hand-written server: model() = a cache of 3 users",
             "idl client -> hand-written server: add_user(dave) = 4",
-            "idl client -> hand-written server: list_users() = 4 users",
+            "idl client: the cache saw the change: user 4 is dave",
+            "idl client -> hand-written server: remove_user(2), list_users() = 3 users",
             "idl client -> hand-written server: get_user(99) = not found",
             "idl client, local method: aurora user manager",
             "hand-written client -> idl server: add_user + get_user = erin #1",
+            "hand-written client: the cache holds 1 user(s)",
             "hand-written client -> idl server: get_user(7) = not found",
         ]
     );
@@ -26,4 +29,8 @@ fn generated_ids_match_the_hand_written_ones() {
     assert_eq!(<Idl as Interface>::ID, <Hand as Interface>::ID);
     let ids = |m: &[pb::MethodInfo]| m.iter().map(|m| (m.name, m.id)).collect::<Vec<_>>();
     assert_eq!(ids(<Idl as Interface>::METHODS), ids(<Hand as Interface>::METHODS));
+    assert_eq!(
+        <pb_examples_idl::aurora::UserModelState as pb::Cacheable>::NAME,
+        <pb_examples::aurora::UserList as pb::Cacheable>::NAME
+    );
 }

@@ -168,14 +168,20 @@ pub trait Kitchen {
     fn ratio(&self) -> f32 {
         0.5
     }
+    /// A model, as a cache that heals after an outage.
+    #[pb(replay)]
+    async fn pantry(
+        &self,
+    ) -> ::core::result::Result<::pb::Cache<PantryState>, ::pb::Error>;
 }
 
-/// A model: state and events.
+/// A model: state and events (plain data).
 ///
 /// The state of model `Pantry`: what every cache of it mirrors.
 #[derive(
     ::core::fmt::Debug,
     ::core::clone::Clone,
+    ::core::cmp::PartialEq,
     ::pb::__private::serde::Serialize,
     ::pb::__private::serde::Deserialize
 )]
@@ -183,15 +189,14 @@ pub trait Kitchen {
 pub struct PantryState {
     /// Stock by item.
     pub stock: ::std::collections::BTreeMap<::std::string::String, u32>,
-    /// The kitchen it belongs to.
-    pub kitchen: ::core::option::Option<::pb::Ref<dyn Kitchen>>,
+    /// Its shape.
+    pub shape: ::core::option::Option<Shape>,
 }
-/// A change to model `Pantry` ([`PantryState`]): observers receive these in order.
-///
-/// (Generated as plain data for now; the cache wiring comes with pb's cached models.)
+/// A change to [`PantryState`]: observers receive these in order.
 #[derive(
     ::core::fmt::Debug,
     ::core::clone::Clone,
+    ::core::cmp::PartialEq,
     ::pb::__private::serde::Serialize,
     ::pb::__private::serde::Deserialize
 )]
@@ -201,8 +206,20 @@ pub enum PantryEvent {
     Emptied(::std::string::String),
     Cleared,
 }
+/// How a [`PantryEvent`] changes a [`PantryState`]: implement it once; the owner and every cache apply the same events.
+pub trait PantryApply {
+    /// Apply `event` to the state. Must be deterministic.
+    fn apply_event(&mut self, event: &PantryEvent);
+}
+impl ::pb::Cacheable for PantryState {
+    type Event = PantryEvent;
+    const NAME: &'static str = "kitchen.Larder";
+    fn apply(&mut self, event: &PantryEvent) {
+        <Self as PantryApply>::apply_event(self, event)
+    }
+}
 
-/// Using a model as a type passes its state by copy.
+/// A model nested in data travels as a cache.
 #[derive(
     ::core::fmt::Debug,
     ::core::clone::Clone,
@@ -211,5 +228,6 @@ pub enum PantryEvent {
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Snapshot {
-    pub pantry: PantryState,
+    pub pantry: ::pb::Cache<PantryState>,
+    pub others: ::std::vec::Vec<::pb::Cache<PantryState>>,
 }
