@@ -116,11 +116,8 @@ impl Config {
         let includes: Vec<PathBuf> = includes.iter().map(|f| f.as_ref().to_path_buf()).collect();
         let checked = crate::check_files(&files, &includes);
         if self.rerun {
-            for path in checked.sources.paths() {
-                println!("cargo:rerun-if-changed={}", path.display());
-            }
-            for path in &files {
-                println!("cargo:rerun-if-changed={}", path.display());
+            for line in rerun_lines(&checked, &files) {
+                println!("{line}");
             }
         }
         for d in checked.diagnostics.iter().filter(|d| !d.is_error()) {
@@ -147,6 +144,14 @@ impl Config {
     }
 }
 
+/// `cargo:rerun-if-changed` for every file read, and for roots that could
+/// not be read (so cargo reruns once they exist).
+fn rerun_lines(checked: &crate::Checked, roots: &[PathBuf]) -> Vec<String> {
+    let read: Vec<&Path> = checked.sources.paths().collect();
+    let missing = roots.iter().map(PathBuf::as_path).filter(|r| !read.contains(r));
+    read.iter().copied().chain(missing).map(|p| format!("cargo:rerun-if-changed={}", p.display())).collect()
+}
+
 /// Write `code` unless the file already holds it (keeps mtimes stable).
 pub(crate) fn write_if_changed(path: &Path, code: &str) -> std::io::Result<()> {
     if std::fs::read_to_string(path).is_ok_and(|old| old == code) {
@@ -162,4 +167,26 @@ pub(crate) fn write_if_changed(path: &Path, code: &str) -> std::io::Result<()> {
 /// As [`Config::compile`].
 pub fn compile(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
     Config::new().compile(files, includes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rerun_for_every_file_read_and_missing_roots() {
+        let dir = std::env::temp_dir().join(format!("pb-idl-rerun-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.pbidl"), "package a;\nimport \"b.pbidl\";\nrecord A { b: b.B }\n").unwrap();
+        std::fs::write(dir.join("b.pbidl"), "package b;\nrecord B { x: u8 }\n").unwrap();
+        let roots = [dir.join("a.pbidl"), dir.join("missing.pbidl")];
+        let checked = crate::check_files(&roots, &[]);
+        let lines = rerun_lines(&checked, &roots);
+        let expect: Vec<String> = ["a.pbidl", "b.pbidl", "missing.pbidl"]
+            .iter()
+            .map(|f| format!("cargo:rerun-if-changed={}", dir.join(f).display()))
+            .collect();
+        assert_eq!(lines, expect);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

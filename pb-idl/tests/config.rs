@@ -1,0 +1,69 @@
+//! The build.rs API: `Config::compile` writes one file per package.
+
+use std::path::PathBuf;
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pb-idl-config-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn compile_writes_every_package() {
+    let out = out_dir("all");
+    let written = pb_idl::Config::new()
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .compile(&["tests/golden/gen/shop.pbidl"], &["tests/golden/gen"])
+        .unwrap();
+    assert_eq!(written, vec![out.join("shop.rs"), out.join("common.rs")]);
+    // The same code as the golden files (modulo the header naming the files).
+    let shop = std::fs::read_to_string(out.join("shop.rs")).unwrap();
+    let golden = std::fs::read_to_string("tests/golden/gen/expected/shop.rs").unwrap();
+    assert_eq!(shop, golden);
+}
+
+#[test]
+fn extern_paths_and_pb_path() {
+    let out = out_dir("extern");
+    let written = pb_idl::Config::new()
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .extern_path("common", "::common_types")
+        .pb_path("::my_pb")
+        .compile(&["tests/golden/gen/shop.pbidl"], &["tests/golden/gen"])
+        .unwrap();
+    assert_eq!(written, vec![out.join("shop.rs")]);
+    let shop = std::fs::read_to_string(out.join("shop.rs")).unwrap();
+    assert!(shop.contains("price: ::common_types::Money"), "{shop}");
+    assert!(shop.contains("#[::my_pb::remote_interface(name = \"shop.Shop\", crate = \"::my_pb\")]"), "{shop}");
+    assert!(shop.contains("#[serde(crate = \"::my_pb::__private::serde\")]"), "{shop}");
+}
+
+#[test]
+fn schema_errors_are_rendered() {
+    let out = out_dir("bad");
+    let err = pb_idl::Config::new()
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .compile(&["tests/golden/diag/unknown-type.pbidl"], &[] as &[&str])
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, pb_idl::Error::Schema(_)));
+    assert!(text.contains("tests/golden/diag/unknown-type.pbidl:8:12"), "{text}");
+    assert!(text.contains("did you mean `User`?"), "{text}");
+    assert!(!out.exists(), "nothing is written for an invalid schema");
+}
+
+#[test]
+fn out_dir_comes_from_cargo() {
+    // pb-idl has no build script, so OUT_DIR is unset here.
+    let err = pb_idl::compile(&["tests/golden/gen/common.pbidl"], &[] as &[&str]).unwrap_err();
+    assert!(matches!(err, pb_idl::Error::NoOutDir), "{err}");
+    let err = pb_idl::Config::new()
+        .pb_path("not a path")
+        .out_dir(out_dir("p"))
+        .compile(&["tests/golden/gen/common.pbidl"], &[] as &[&str])
+        .unwrap_err();
+    assert!(matches!(err, pb_idl::Error::Config(_)), "{err}");
+}
