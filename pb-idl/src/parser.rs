@@ -295,13 +295,19 @@ impl Parser<'_> {
                 Err(Reported) => self.skip_until(&[Tok::Comma, close.clone()]),
             }
             if !self.eat(&Tok::Comma) && !self.at(&close) {
-                let err = self.expected(&format!("`,` or {}", close.describe()), None);
+                let hint = self.missing_comma_hint("fields and arguments");
+                let err = self.expected(&format!("`,` or {}", close.describe()), hint);
                 self.skip_until(&[Tok::Comma, close.clone()]);
                 if !self.eat(&Tok::Comma) && !self.at(&close) {
                     return Err(err);
                 }
             }
         }
+    }
+
+    /// "separate ... with `,`" when the next token starts another item of a list.
+    fn missing_comma_hint(&self, what: &str) -> Option<String> {
+        matches!(self.peek(), Tok::Ident(_)).then(|| format!("separate {what} with `,`"))
     }
 
     fn field(&mut self) -> PResult<Field> {
@@ -356,7 +362,8 @@ impl Parser<'_> {
                 Err(Reported) => self.skip_until(&[Tok::Comma, Tok::RBrace]),
             }
             if !self.eat(&Tok::Comma) && !self.at(&Tok::RBrace) {
-                let err = self.expected("`,` or `}`", None);
+                let hint = self.missing_comma_hint("variants");
+                let err = self.expected("`,` or `}`", hint);
                 self.skip_until(&[Tok::Comma, Tok::RBrace]);
                 if !self.eat(&Tok::Comma) && !self.at(&Tok::RBrace) {
                     return Err(err);
