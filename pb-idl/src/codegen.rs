@@ -98,13 +98,10 @@ fn docs(lines: &[String]) -> TokenStream {
 }
 
 impl Cx<'_> {
-    /// The Rust path of declaration `def` (its state struct for a model).
+    /// The Rust path of declaration `def` (for a model, its state struct).
     fn path(&self, def: DefId) -> TokenStream {
         let Some(d) = self.schema.defs.get(def) else { return quote!(()) };
-        let name = match d.kind {
-            DefKind::Model { .. } => format_ident!("{}State", ident(&d.name)),
-            _ => ident(&d.name),
-        };
+        let name = ident(&d.name);
         if d.package == self.pkg {
             return quote!(#name);
         }
@@ -234,18 +231,19 @@ impl Cx<'_> {
         }
     }
 
-    /// A model: its state struct, its event enum, the `pb::Cacheable` impl
+    /// A model `M`: its state struct `M`, its event enum `MEvent`, the `pb::Cacheable` impl
     /// tying them together under the wire name, and the `<M>Apply` trait the
     /// user implements to say how an event changes the state.
     fn model(&self, def: &Def, state: &[Field], events: &[Variant], wire_name: &str) -> TokenStream {
         let pb = self.pb;
         let (doc, name, derives) = (docs(&def.docs), ident(&def.name), self.derives(def));
-        let state_name = format_ident!("{}State", name);
+        let state_name = name.clone();
         let event_name = format_ident!("{}Event", name);
         let apply_name = format_ident!("{}Apply", name);
         let fields = self.fields(state, true);
         let variants = self.variants(events);
-        let state_doc = format!(" The state of model `{name}`: what every cache of it mirrors.");
+        let state_doc =
+            " A model: the state every cache of it mirrors (`pb::Model` on the owner, `pb::Cache` on observers).";
         let event_doc = format!(" A change to [`{state_name}`]: observers receive these in order.");
         let apply_doc = format!(
             " How a [`{event_name}`] changes a [`{state_name}`]: implement it once; the owner and every cache apply the same events."

@@ -13,6 +13,8 @@ use crate::span::{FileId, Span};
 const INTERFACE_ATTRS: &[&str] = &["name", "id"];
 const METHOD_ATTRS: &[&str] = &["replay", "idempotent", "local", "name", "id"];
 const MODEL_ATTRS: &[&str] = &["name"];
+/// The method id pb reserves for interface descriptions (`pb::wire::DESCRIBE_METHOD`).
+const RESERVED_METHOD_ID: u32 = u32::MAX;
 
 /// The attributes found on one item, by name.
 struct Attrs<'a> {
@@ -140,6 +142,17 @@ impl Resolver<'_> {
                 );
             }
             let method = self.method(file, m, default_err);
+            if method.local.is_none() && method.id == RESERVED_METHOD_ID {
+                self.diags.push(
+                    Diagnostic::error(
+                        Kind::IdCollision,
+                        m.name.span,
+                        format!("method id {:#x} of `{}` is reserved by pb", method.id, method.wire_name),
+                    )
+                    .label("reserved wire id")
+                    .hint("pb answers interface descriptions on this id; set a different id with `@id(N)`"),
+                );
+            }
             if method.local.is_none() {
                 if let Some((other, span)) = by_id.get(&method.id) {
                     if *other != method.wire_name {

@@ -98,11 +98,18 @@
 //! | `box<T>` | `Box<T>`: the indirection a recursive record needs |
 //! | `ref<I>` | `Arc<dyn I>` as a method argument or result, `pb::Ref<dyn I>` inside data |
 //! | record, enum, error | the generated type |
-//! | model `M` | `pb::Cache<MState>`: a cache of the model (see `model` below) |
+//! | model `M` | `pb::Cache<M>`: a cache of the model (see `model` below) |
 //! | `pkg.Name` | a type of an imported package: `super::pkg::Name` |
 //!
 //! An interface is always passed by reference, written `ref<I>`; using it
 //! by value is an error.
+//!
+//! Interface descriptions (`pb::describe::check`) compare a hash of each
+//! method's types, each reduced to its last path segment. A hand-written
+//! peer therefore agrees with a generated one when its method signatures
+//! name the same types: the table's, with `BTreeMap` for `map` (a `HashMap`
+//! argument encodes the same but describes differently) and the model's own
+//! name in `Cache<M>`.
 //!
 //! ## Declarations
 //!
@@ -125,20 +132,21 @@
 //!   Its wire name is `package.Name`.
 //! - `model`: a cached model (pb's Cacheable): its state and its change
 //!   events, both plain data (no references, no other models). It generates
-//!   `MState` (a struct), `MEvent` (an enum), `impl pb::Cacheable for
-//!   MState` with the model's wire name (`package.M` unless `@name`), and a
+//!   `M` (the state, a struct), `MEvent` (an enum), `impl pb::Cacheable for
+//!   M` with the model's wire name (`package.M` unless `@name`), and a
 //!   trait `MApply` that the crate implements to say how an event changes
 //!   the state (a schema cannot carry code):
 //!
 //!   ```ignore
-//!   impl aurora::UserModelApply for aurora::UserModelState {
-//!       fn apply_event(&mut self, event: &aurora::UserModelEvent) { /* ... */ }
+//!   impl aurora::UserListApply for aurora::UserList {
+//!       fn apply_event(&mut self, event: &aurora::UserListEvent) { /* ... */ }
 //!   }
 //!   ```
 //!
-//!   A model used as a type (`model() -> UserModel;`, or inside data) is a
-//!   `pb::Cache<MState>`: the peer gets a cache that follows the model. A
-//!   `@replay` method may return one, so the cache heals after an outage.
+//!   A model used as a type (`model() -> UserList;`, or inside data) is a
+//!   `pb::Cache<M>`: the peer gets a cache that follows the model (own it
+//!   with `pb::Model::new(M { ... })`). A `@replay` method may return one,
+//!   so the cache heals after an outage.
 //!
 //! ## Attributes
 //!

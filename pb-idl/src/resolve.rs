@@ -141,7 +141,7 @@ impl Resolver<'_> {
         for (id, item) in self.loaded.files.iter().flat_map(|f| f.items.iter()).enumerate() {
             let suffixes: &[&str] = match item.kind {
                 ast::ItemKind::Interface(_) => &["Proxy"],
-                ast::ItemKind::Model(_) => &["State", "Event", "Apply"],
+                ast::ItemKind::Model(_) => &["Event", "Apply"],
                 _ => &[],
             };
             let package = self.schema.defs.get(id).map_or(0, |d| d.package);

@@ -68,7 +68,7 @@ fn derives_and_cross_package_types() {
     assert_eq!(format!("{tree:?}").matches("Tree").count(), 2);
 }
 
-impl kitchen_sink::PantryApply for kitchen_sink::PantryState {
+impl kitchen_sink::PantryApply for kitchen_sink::Pantry {
     fn apply_event(&mut self, event: &kitchen_sink::PantryEvent) {
         match event {
             kitchen_sink::PantryEvent::Stocked { item, count } => {
@@ -82,17 +82,17 @@ impl kitchen_sink::PantryApply for kitchen_sink::PantryState {
     }
 }
 
-impl hygiene::PantryApply for hygiene::PantryState {
+impl hygiene::PantryApply for hygiene::Pantry {
     fn apply_event(&mut self, _: &hygiene::PantryEvent) {}
 }
 
 #[test]
 fn models_are_cacheable() {
-    use kitchen_sink::{PantryEvent, PantryState};
-    assert_eq!(<PantryState as pb::Cacheable>::NAME, "kitchen.Larder");
-    let model = pb::Model::new(PantryState { stock: Default::default(), shape: None });
+    use kitchen_sink::{Pantry, PantryEvent};
+    assert_eq!(<Pantry as pb::Cacheable>::NAME, "kitchen.Larder");
+    let model = pb::Model::new(Pantry { stock: Default::default(), shape: None });
     model.apply(PantryEvent::Stocked { item: "flour".into(), count: 2 });
-    let cache: pb::Cache<PantryState> = model.cache();
+    let cache: pb::Cache<Pantry> = model.cache();
     assert_eq!(cache.state().stock.get("flour"), Some(&2));
     let snapshot = kitchen_sink::Snapshot { pantry: cache.clone(), others: vec![cache] };
     let _ = snapshot.clone();
@@ -119,7 +119,7 @@ impl kitchen_sink::Kitchen for Local {
     async fn by_id(&self) -> Result<(), pb::Error> {
         Ok(())
     }
-    async fn pantry(&self) -> Result<pb::Cache<kitchen_sink::PantryState>, pb::Error> {
+    async fn pantry(&self) -> Result<pb::Cache<kitchen_sink::Pantry>, pb::Error> {
         Err(pb::Error::Disconnected)
     }
 }

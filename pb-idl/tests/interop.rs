@@ -179,7 +179,9 @@ fn identities_match() {
     type H = dyn hand::Greeter;
     assert_eq!(<G as Interface>::ID, <H as Interface>::ID);
     assert_eq!(<dyn generated::Counter as Interface>::ID, <dyn hand::Counter as Interface>::ID);
-    let ids = |m: &[pb::MethodInfo]| m.iter().map(|m| (m.name, m.id, m.replay, m.idempotent)).collect::<Vec<_>>();
+    let ids = |m: &[pb::MethodInfo]| {
+        m.iter().map(|m| (m.name, m.id, m.replay, m.idempotent, m.signature)).collect::<Vec<_>>()
+    };
     assert_eq!(ids(<G as Interface>::METHODS), ids(<H as Interface>::METHODS));
 }
 
@@ -252,6 +254,16 @@ async fn hand_written_client_calls_generated_server() {
     // Transport failures reach the caller through the generated error's `Pb` variant.
     client.close();
     assert_eq!(greeter.greet("x".into(), 1).await, Err(hand::GreetError::Pb(pb::Error::Disconnected)));
+}
+
+#[tokio::test]
+async fn describe_finds_no_difference_either_way() {
+    let (g, _s, _c) = connect::<dyn hand::Greeter, dyn generated::Greeter>(Arc::new(HandGreeter(Arc::default()))).await;
+    let report = pb::describe::check(&g).await.unwrap();
+    assert!(report.is_identical(), "{:?}", report.differences);
+    let (h, _s, _c) = connect::<dyn generated::Greeter, dyn hand::Greeter>(Arc::new(GenGreeter(Arc::default()))).await;
+    let report = pb::describe::check(&h).await.unwrap();
+    assert!(report.is_identical(), "{:?}", report.differences);
 }
 
 #[tokio::test]

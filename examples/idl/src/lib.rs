@@ -14,16 +14,16 @@ pub mod aurora {
     pb::include_schema!("aurora");
 }
 
-use aurora::{User, UserError, UserManager, UserModelEvent, UserModelState};
+use aurora::{User, UserError, UserList, UserListEvent, UserManager};
 
 /// The schema says what the model's events are; this says what they do.
-impl aurora::UserModelApply for UserModelState {
-    fn apply_event(&mut self, event: &UserModelEvent) {
+impl aurora::UserListApply for UserList {
+    fn apply_event(&mut self, event: &UserListEvent) {
         match event {
-            UserModelEvent::Added(user) => {
+            UserListEvent::Added(user) => {
                 self.users.insert(user.id, user.clone());
             }
-            UserModelEvent::Removed(id) => {
+            UserListEvent::Removed(id) => {
                 self.users.remove(id);
             }
         }
@@ -32,12 +32,12 @@ impl aurora::UserModelApply for UserModelState {
 
 /// A user manager implemented on the generated trait.
 pub struct IdlUsers {
-    model: pb::Model<UserModelState>,
+    model: pb::Model<UserList>,
 }
 
 impl Default for IdlUsers {
     fn default() -> Self {
-        IdlUsers { model: pb::Model::new(UserModelState { users: Default::default() }) }
+        IdlUsers { model: pb::Model::new(UserList { users: Default::default() }) }
     }
 }
 
@@ -48,20 +48,20 @@ impl UserManager for IdlUsers {
     }
     async fn add_user(&self, name: String, email: String) -> Result<u64, UserError> {
         let id = self.model.state().users.keys().next_back().map_or(1, |k| k + 1);
-        self.model.apply(UserModelEvent::Added(User { id, name, email }));
+        self.model.apply(UserListEvent::Added(User { id, name, email }));
         Ok(id)
     }
     async fn remove_user(&self, id: u64) -> Result<(), UserError> {
         if !self.model.state().users.contains_key(&id) {
             return Err(UserError::NotFound(id));
         }
-        self.model.apply(UserModelEvent::Removed(id));
+        self.model.apply(UserListEvent::Removed(id));
         Ok(())
     }
     async fn list_users(&self) -> Result<Vec<User>, UserError> {
         Ok(self.model.state().users.values().cloned().collect())
     }
-    async fn model(&self) -> Result<pb::Cache<UserModelState>, UserError> {
+    async fn model(&self) -> Result<pb::Cache<UserList>, UserError> {
         Ok(self.model.cache())
     }
 }

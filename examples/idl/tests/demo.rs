@@ -20,6 +20,20 @@ async fn schema_built_and_hand_written_peers_interoperate() {
     );
 }
 
+#[tokio::test]
+async fn describe_finds_the_hand_written_server_identical() {
+    let (s, c) = pb::Transport::memory_pair();
+    let server = std::sync::Arc::new(pb_examples::aurora::Users::with_sample_users());
+    let (server, client) = tokio::join!(
+        pb::Connection::builder().root::<dyn pb_examples::aurora::UserManager>(server).establish(s),
+        pb::Connection::builder().establish(c),
+    );
+    let (_server, client) = (server.unwrap(), client.unwrap());
+    let users = client.root::<dyn pb_examples_idl::aurora::UserManager>().unwrap();
+    let report = pb::describe::check(&users).await.unwrap();
+    assert!(report.is_identical(), "{:?}", report.differences);
+}
+
 #[test]
 fn generated_ids_match_the_hand_written_ones() {
     use pb::Interface;
@@ -27,10 +41,12 @@ fn generated_ids_match_the_hand_written_ones() {
     type Hand = dyn pb_examples::aurora::UserManager;
     assert_eq!(<Idl as Interface>::NAME, <Hand as Interface>::NAME);
     assert_eq!(<Idl as Interface>::ID, <Hand as Interface>::ID);
-    let ids = |m: &[pb::MethodInfo]| m.iter().map(|m| (m.name, m.id)).collect::<Vec<_>>();
+    let ids = |m: &[pb::MethodInfo]| {
+        m.iter().map(|m| (m.name, m.id, m.replay, m.idempotent, m.signature)).collect::<Vec<_>>()
+    };
     assert_eq!(ids(<Idl as Interface>::METHODS), ids(<Hand as Interface>::METHODS));
     assert_eq!(
-        <pb_examples_idl::aurora::UserModelState as pb::Cacheable>::NAME,
+        <pb_examples_idl::aurora::UserList as pb::Cacheable>::NAME,
         <pb_examples::aurora::UserList as pb::Cacheable>::NAME
     );
 }

@@ -170,14 +170,12 @@ pub trait Kitchen {
     }
     /// A model, as a cache that heals after an outage.
     #[pb(replay)]
-    async fn pantry(
-        &self,
-    ) -> ::core::result::Result<::pb::Cache<PantryState>, ::pb::Error>;
+    async fn pantry(&self) -> ::core::result::Result<::pb::Cache<Pantry>, ::pb::Error>;
 }
 
 /// A model: state and events (plain data).
 ///
-/// The state of model `Pantry`: what every cache of it mirrors.
+/// A model: the state every cache of it mirrors (`pb::Model` on the owner, `pb::Cache` on observers).
 #[derive(
     ::core::fmt::Debug,
     ::core::clone::Clone,
@@ -186,13 +184,13 @@ pub trait Kitchen {
     ::pb::__private::serde::Deserialize
 )]
 #[serde(crate = "::pb::__private::serde")]
-pub struct PantryState {
+pub struct Pantry {
     /// Stock by item.
     pub stock: ::std::collections::BTreeMap<::std::string::String, u32>,
     /// Its shape.
     pub shape: ::core::option::Option<Shape>,
 }
-/// A change to [`PantryState`]: observers receive these in order.
+/// A change to [`Pantry`]: observers receive these in order.
 #[derive(
     ::core::fmt::Debug,
     ::core::clone::Clone,
@@ -206,12 +204,12 @@ pub enum PantryEvent {
     Emptied(::std::string::String),
     Cleared,
 }
-/// How a [`PantryEvent`] changes a [`PantryState`]: implement it once; the owner and every cache apply the same events.
+/// How a [`PantryEvent`] changes a [`Pantry`]: implement it once; the owner and every cache apply the same events.
 pub trait PantryApply {
     /// Apply `event` to the state. Must be deterministic.
     fn apply_event(&mut self, event: &PantryEvent);
 }
-impl ::pb::Cacheable for PantryState {
+impl ::pb::Cacheable for Pantry {
     type Event = PantryEvent;
     const NAME: &'static str = "kitchen.Larder";
     fn apply(&mut self, event: &PantryEvent) {
@@ -228,6 +226,6 @@ impl ::pb::Cacheable for PantryState {
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Snapshot {
-    pub pantry: ::pb::Cache<PantryState>,
-    pub others: ::std::vec::Vec<::pb::Cache<PantryState>>,
+    pub pantry: ::pb::Cache<Pantry>,
+    pub others: ::std::vec::Vec<::pb::Cache<Pantry>>,
 }
