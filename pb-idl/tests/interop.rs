@@ -273,3 +273,16 @@ async fn generated_error_carries_transport_failures() {
     client.close();
     assert_eq!(greeter.greet("x".into(), 1).await, Err(generated::GreetError::Pb(pb::Error::Disconnected)));
 }
+
+#[tokio::test]
+async fn a_registry_lookup_types_the_proxy_for_either_trait() {
+    // Both traits are linked into this process with one wire identity: a
+    // lookup through the registry serves either of them.
+    let registry = pb::Registry::local();
+    registry.register::<dyn hand::Greeter>(Arc::new(HandGreeter(Arc::new(Count::default()))));
+    let (remote, _s, _c) = connect::<dyn pb::Locator, dyn pb::Locator>(registry.locator()).await;
+    let generated = remote.get::<dyn generated::Greeter>().await.unwrap();
+    let hand = remote.get::<dyn hand::Greeter>().await.unwrap();
+    assert_eq!(generated.greet("gus".into(), 1).await.unwrap().to, "gus");
+    assert_eq!(hand.greet("hal".into(), 1).await.unwrap().to, "hal");
+}

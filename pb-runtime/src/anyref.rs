@@ -134,7 +134,12 @@ impl AnyRef {
     pub fn downcast<T: ?Sized + Interface>(self) -> Result<Arc<T>, Error> {
         let found = self.interface_id();
         match self.0 {
-            Inner::Typed(e) => e.as_any().downcast_ref::<Arc<T>>().cloned(),
+            Inner::Typed(e) => e.as_any().downcast_ref::<Arc<T>>().cloned().or_else(|| {
+                // Two traits with one wire identity linked into one process (a
+                // schema-generated one and a hand-written one): a proxy of either
+                // serves as the other.
+                (found == T::ID).then(|| e.proxy_handle().map(T::proxy)).flatten()
+            }),
             Inner::Untyped { rref, iface } => (iface == T::ID).then(|| T::proxy(ProxyHandle::new(rref, T::NAME))),
         }
         .ok_or_else(|| Error::WrongInterface { expected: T::NAME.into(), found })
