@@ -10,6 +10,11 @@ pub struct Config {
     /// Largest frame accepted or sent, checked before any buffer is reserved.
     /// Default 16 MiB.
     pub max_frame_len: usize,
+    /// Deepest nesting of a decoded message (structs, enums, options,
+    /// sequences and maps each count as a level); deeper messages fail to
+    /// decode instead of overflowing the stack. Default 64
+    /// ([`crate::wire::depth::DEFAULT_MAX_DEPTH`]).
+    pub max_depth: usize,
     /// Most objects exported to the peer at once. Default 65,536.
     pub max_exports: usize,
     /// Most calls from the peer running at once; beyond it calls get
@@ -26,6 +31,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_frame_len: 16 << 20,
+            max_depth: crate::wire::depth::DEFAULT_MAX_DEPTH,
             max_exports: 65_536,
             max_in_flight: 1024,
             max_queued_bytes: 64 << 20,
@@ -38,6 +44,11 @@ impl Config {
     /// Set [`Config::max_frame_len`].
     pub fn max_frame_len(mut self, n: usize) -> Self {
         self.max_frame_len = n;
+        self
+    }
+    /// Set [`Config::max_depth`].
+    pub fn max_depth(mut self, n: usize) -> Self {
+        self.max_depth = n;
         self
     }
     /// Set [`Config::max_exports`].

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +53,8 @@ impl IntoRoot for Registry {
 
 struct Shared {
     connections: Mutex<HashMap<u64, Connection>>,
+    /// Accepted transports still in their handshake.
+    handshaking: AtomicUsize,
 }
 
 /// A server: accepts connections and serves a root object on each.
@@ -103,7 +106,7 @@ impl Server {
     /// Serve `root` on every transport `listener` yields.
     pub fn serve(mut listener: impl Listener, root: impl IntoRoot, config: Config) -> Server {
         let root = root.into_root();
-        let shared = Arc::new(Shared { connections: Mutex::new(HashMap::new()) });
+        let shared = Arc::new(Shared { connections: Mutex::new(HashMap::new()), handshaking: AtomicUsize::new(0) });
         let accept = tokio::spawn({
             let shared = shared.clone();
             async move {
@@ -132,6 +135,12 @@ impl Server {
     /// The open connections.
     pub fn connections(&self) -> Vec<Connection> {
         self.shared.connections.lock().unwrap().values().cloned().collect()
+    }
+
+    /// How many accepted transports are still in their handshake (bounded in
+    /// time by [`Config::handshake_timeout`]).
+    pub fn handshaking(&self) -> usize {
+        self.shared.handshaking.load(Ordering::Acquire)
     }
 
     /// Stop accepting; refuse new calls with [`Error::ShuttingDown`]; wait up
@@ -178,7 +187,10 @@ impl Drop for Server {
 
 async fn serve_one(shared: Arc<Shared>, builder: ConnectionBuilder, transport: Transport) {
     let peer = transport.peer().to_string();
-    let conn = match builder.establish(transport).await {
+    shared.handshaking.fetch_add(1, Ordering::AcqRel);
+    let established = builder.establish(transport).await;
+    shared.handshaking.fetch_sub(1, Ordering::AcqRel);
+    let conn = match established {
         Ok(c) => c,
         Err(e) => {
             tracing::info!(%peer, error = %e, "handshake failed");

@@ -2,9 +2,11 @@
 //! the seed's `aurora` example) and helpers that connect two sides over each
 //! transport.
 
+pub mod alloc;
 pub mod aurora;
 pub mod chain;
 pub use pb::fault;
+pub mod hostile;
 pub mod models;
 pub mod net;
 pub mod raw;

@@ -69,4 +69,84 @@ impl RawPeer {
             }
         }
     }
+
+    /// Send a call without waiting for its reply; returns its request id.
+    pub async fn start(&mut self, target: u64, method: u32, args: &[u8]) -> u64 {
+        let req = self.next_req;
+        self.next_req += 1;
+        self.send(&Header::Call { req, target, method }, args).await;
+        req
+    }
+
+    /// Queue a call without flushing (for floods); returns its request id.
+    /// Write errors are ignored: the server may have cut a flooding peer.
+    pub async fn feed(&mut self, target: u64, method: u32, args: &[u8]) -> u64 {
+        let req = self.next_req;
+        self.next_req += 1;
+        let _ = self.framed.feed(frame(&Header::Call { req, target, method }, args)).await;
+        req
+    }
+
+    /// Flush what [`RawPeer::feed`] queued (errors ignored, as there).
+    pub async fn flush(&mut self) {
+        let _ = SinkExt::<Bytes>::flush(&mut self.framed).await;
+    }
+
+    /// The reply to `req`, skipping other frames.
+    pub async fn reply(&mut self, req: u64) -> (bool, Bytes) {
+        loop {
+            match self.recv().await.expect("server closed") {
+                (Header::Reply { req: r, ok }, payload) if r == req => return (ok, payload),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Whether the server closes the connection within `within` (reading and
+    /// discarding whatever it sends until then).
+    pub async fn closed_within(&mut self, within: std::time::Duration) -> bool {
+        tokio::time::timeout(within, async {
+            loop {
+                match self.framed.next().await {
+                    Some(Ok(_)) => continue,
+                    _ => return,
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Close the write half (the server reads end of stream).
+    pub async fn shutdown_write(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        self.framed.get_mut().shutdown().await.unwrap();
+    }
+
+    /// The socket, to read or write without framing.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        self.framed.get_mut()
+    }
+}
+
+/// The error a failed reply carries.
+pub fn fault(payload: &[u8]) -> pb::Error {
+    postcard::from_bytes(payload).expect("a fault payload is a pb::Error")
+}
+
+/// Whether the server closes a raw socket within `within` (reading and
+/// discarding whatever it sends until then).
+pub async fn socket_closed_within(stream: &mut TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .is_ok()
 }

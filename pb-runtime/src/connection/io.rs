@@ -13,7 +13,13 @@ use super::{CallContext, Shared};
 use crate::Error;
 use crate::object::CallFuture;
 use crate::transport::{BoxRead, BoxWrite, Transport};
+use crate::wire::frame::FrameDecoder;
 use crate::wire::{self, Header};
+
+/// How long a closing connection may spend writing what was queued before
+/// the close (a goodbye, a last reply). A peer that does not read cannot hold
+/// the writer, and the bytes queued for it, any longer than this.
+const CLOSE_FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn codec(max_frame_len: usize) -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder().max_frame_length(max_frame_len).new_codec()
@@ -28,7 +34,7 @@ pub(super) fn spawn(
 ) {
     let max = shared.config.max_frame_len;
     tokio::spawn(write_loop(shared.clone(), FramedWrite::new(transport.write, codec(max)), out_rx));
-    tokio::spawn(read_loop(shared, FramedRead::new(transport.read, codec(max)), hello));
+    tokio::spawn(read_loop(shared, FramedRead::new(transport.read, FrameDecoder::new(max)), hello));
 }
 
 /// Write queued frames; coalesce whatever is already queued into one flush
@@ -38,7 +44,7 @@ async fn write_loop(
     mut sink: FramedWrite<BoxWrite, LengthDelimitedCodec>,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
 ) {
-    let result: Result<(), std::io::Error> = async {
+    let body = async {
         loop {
             let frame = tokio::select! {
                 biased;
@@ -61,8 +67,16 @@ async fn write_loop(
             SinkExt::<Bytes>::flush(&mut sink).await?;
             shared.queued.fetch_sub(written, Ordering::AcqRel);
         }
-    }
-    .await;
+    };
+    // A write blocked on a peer that does not read ends a grace period after
+    // the connection closes; dropping the queue frees what it held.
+    let result: Result<(), std::io::Error> = tokio::select! {
+        r = body => r,
+        () = async {
+            shared.cancel.cancelled().await;
+            tokio::time::sleep(CLOSE_FLUSH_GRACE).await;
+        } => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer did not read what was queued")),
+    };
     if let Err(e) = result {
         shared.close(format!("write failed: {e}"));
     }
@@ -73,7 +87,7 @@ use tokio::io::AsyncWriteExt as _;
 
 async fn read_loop(
     shared: Arc<Shared>,
-    mut frames: FramedRead<BoxRead, LengthDelimitedCodec>,
+    mut frames: FramedRead<BoxRead, FrameDecoder>,
     hello: oneshot::Sender<Result<(), Error>>,
 ) {
     let mut hello = Some(hello);

@@ -26,6 +26,8 @@
 //! models.
 
 mod context;
+pub mod depth;
+pub mod frame;
 
 pub(crate) use context::{DecodeCx, EncodeCx, WireCx, with_decode, with_encode};
 
@@ -136,16 +138,36 @@ pub(crate) fn encode_payload<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T
 }
 
 /// Split a frame into its header and payload.
-pub(crate) fn decode_frame(frame: &Bytes) -> Result<(Header, Bytes), Error> {
-    let (header, rest) = postcard::take_from_bytes::<Header>(frame)
+///
+/// # Errors
+///
+/// [`Error::Protocol`] when the frame does not start with a header.
+pub fn decode_frame(frame: &Bytes) -> Result<(Header, Bytes), Error> {
+    // A header nests two levels deep whatever the configured limit.
+    let (header, rest) = depth::take_from_bytes::<Header>(frame, depth::DEFAULT_MAX_DEPTH)
         .map_err(|e| Error::protocol(format_args!("bad frame header: {e}")))?;
     let offset = frame.len() - rest.len();
     Ok((header, frame.slice(offset..)))
 }
 
-/// Decode a payload that must fill the whole slice.
+/// Decode a payload that must fill the whole slice, nested no deeper than
+/// the decoding connection's [`Config::max_depth`](crate::Config::max_depth)
+/// (or [`depth::DEFAULT_MAX_DEPTH`] outside a connection's decode).
 pub(crate) fn decode_payload<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes)?;
+    let max_depth = DecodeCx::with(|cx| cx.map_or(depth::DEFAULT_MAX_DEPTH, |cx| cx.conn.config.max_depth));
+    decode_payload_limited(bytes, max_depth)
+}
+
+/// Decode a payload that must fill the whole slice, nested no deeper than
+/// `max_depth` (see [`depth`]). References inside decode only during a
+/// connection's decode.
+///
+/// # Errors
+///
+/// [`Error::Protocol`] when the bytes do not decode as a `T` or are left
+/// over, [`Error::LimitExceeded`] when the value nests too deeply.
+pub fn decode_payload_limited<T: DeserializeOwned>(bytes: &[u8], max_depth: usize) -> Result<T, Error> {
+    let (value, rest) = depth::take_from_bytes::<T>(bytes, max_depth)?;
     if !rest.is_empty() {
         return Err(Error::protocol(format_args!("{} trailing bytes after payload", rest.len())));
     }
