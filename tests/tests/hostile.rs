@@ -207,15 +207,22 @@ async fn forged_method_ids_get_unknown_method() {
     let _turn = SERIAL.lock().await;
     let h = Harness::start(Config::default()).await;
     let (mut raw, _) = RawPeer::connect(h.addr).await;
-    for m in [0, 1, 0xdead_beef, u32::MAX] {
+    for m in [0, 1, 0xdead_beef, u32::MAX - 1] {
         match failed(raw.call(0, m, &[]).await) {
-            Error::UnknownMethod { method, interface } => {
+            Error::UnknownMethod { method, interface, .. } => {
                 assert_eq!(method, m);
                 assert!(interface.contains("Target"), "{interface}");
             }
             other => panic!("expected UnknownMethod, got {other:?}"),
         }
     }
+    // The reserved id answers the interface description, whatever the arguments.
+    let described: Result<pb::describe::InterfaceDescription, Error> = {
+        let reply = raw.call(0, pb::wire::DESCRIBE_METHOD, &[0xff; 3]).await;
+        assert!(reply.0, "the description is an ordinary reply");
+        postcard::from_bytes(&reply.1).unwrap()
+    };
+    assert!(described.unwrap().name.contains("Target"));
     // A known method with arguments that do not decode.
     assert!(matches!(failed(raw.call(0, method("echo"), &[0xff; 11]).await), Error::Protocol(_)));
     assert_eq!(ok::<u64>(raw.call(0, method("echo"), &args(&(3u64,))).await), Ok(3));
