@@ -117,7 +117,9 @@ impl<S: Cacheable> Observer for Inlet<S> {
             apply_batch(&cache, &mut target.next, batch)?
         };
         if gap {
-            let feed = self.target.read().unwrap().cache.upgrade().and_then(|c| c.feed());
+            // Not under the inlet's lock: adoption takes the link, then the inlet.
+            let cache = self.target.read().unwrap().cache.upgrade();
+            let feed = cache.and_then(|c| c.feed());
             if let Some(feed) = feed {
                 feed.resync().await?;
             }

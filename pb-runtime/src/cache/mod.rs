@@ -152,6 +152,10 @@ impl<S: Cacheable> Model<S> {
 
     /// A per-observer view: observers see `state(model)` and, for each event,
     /// `event(model state after it, event)` (`None` hides it).
+    ///
+    /// Both functions run while the model applies the event (so every
+    /// observer sees a consistent order): keep them quick, and do not call
+    /// back into this model from them.
     pub fn view(
         &self,
         state: impl Fn(&S) -> S + Send + Sync + 'static,
