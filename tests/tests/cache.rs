@@ -200,6 +200,7 @@ async fn a_slow_observer_never_makes_the_owner_buffer_without_bound() {
     let stats = dir.model.observer_stats();
     assert_eq!(stats.len(), 1);
     assert!(worst <= 1024 && stats[0].queued <= 1024, "the queue stays bounded (worst {worst})");
+    assert!(stats[0].queued_bytes <= 4 << 20);
     assert!(stats[0].overflows > 0 && stats[0].resync_pending, "{stats:?}");
 
     // Reading again, it is told it missed events and gets the whole state.
@@ -255,4 +256,31 @@ async fn a_local_reader_that_lags_is_resynced_not_left_behind() {
     // Then exactly the changes after the fresh state: nothing seen twice.
     dir.model.apply(UserListEvent::Removed(0));
     assert_eq!(next_event(&mut changes).await, UserListEvent::Removed(0));
+}
+
+#[tokio::test]
+async fn a_slow_observer_of_large_events_is_bounded_by_bytes_too() {
+    let dir = Arc::new(Dir::default());
+    let switch = pb::fault::MemorySwitch::default();
+    let (client_side, server_side) = switch.link();
+    let (server, client) = tokio::join!(
+        Connection::builder().root::<dyn Directory>(dir.clone()).establish(server_side),
+        Connection::builder().establish(client_side)
+    );
+    let (_server, client) = (server.unwrap(), client.unwrap());
+    let cache = client.root::<dyn Directory>().unwrap().model().await.unwrap();
+    eventually("attached", || dir.model.observers() == 1).await;
+    switch.hold();
+    let big = "x".repeat(64 * 1024);
+    let mut worst = 0;
+    for id in 0..200u64 {
+        dir.model.apply(UserListEvent::Added(id % 10, big.clone()));
+        worst = worst.max(dir.model.observer_stats()[0].queued_bytes);
+    }
+    assert!(worst <= 4 << 20, "at most 4 MiB queued, saw {worst}");
+    assert!(dir.model.observer_stats()[0].overflows > 0, "200 x 64 KiB overflows the byte bound");
+    switch.heal();
+    let c = cache.clone();
+    let model = dir.model.clone();
+    eventually("resynced to the owner's state", move || c.state() == model.state()).await;
 }

@@ -17,6 +17,10 @@ use crate::Error;
 /// (see the module docs of `cache`: slow observers).
 pub(crate) const DEFAULT_QUEUE_EVENTS: usize = 1024;
 
+/// Bytes of encoded events a remote observer may have queued before it is
+/// resynced instead.
+pub(crate) const DEFAULT_QUEUE_BYTES: usize = 4 << 20;
+
 /// Capacity of the local change stream before a lagging reader is resynced.
 const LOCAL_CAPACITY: usize = 1024;
 
@@ -163,6 +167,8 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Bytes, Error> {
 struct Queue {
     /// Events not yet sent, each with the observer's sequence number.
     events: VecDeque<(u64, Bytes)>,
+    /// Encoded size of `events`.
+    bytes: usize,
     /// The observer fell behind (or upstream resynced): send the full state
     /// instead of the queued events.
     resync: bool,
@@ -179,6 +185,8 @@ struct Queue {
 pub struct OutletStats {
     /// Events waiting to be sent.
     pub queued: usize,
+    /// Their encoded size in bytes.
+    pub queued_bytes: usize,
     /// Times the queue overflowed and the observer was switched to a resync.
     pub overflows: u64,
     /// Whether a full-state resync is pending.
@@ -206,10 +214,12 @@ impl<S: Cacheable> Outlet<S> {
             Ok(Some(bytes)) if !q.resync => {
                 let seq = q.next_seq;
                 q.next_seq += 1;
+                q.bytes += bytes.len();
                 q.events.push_back((seq, bytes));
-                if q.events.len() > self.limit {
+                if q.events.len() > self.limit || q.bytes > DEFAULT_QUEUE_BYTES {
                     // Bounded: drop what is queued, send the state instead.
                     q.events.clear();
+                    q.bytes = 0;
                     q.resync = true;
                     q.overflows += 1;
                 }
@@ -218,6 +228,7 @@ impl<S: Cacheable> Outlet<S> {
             Err(e) => {
                 tracing::error!(error = %e, "model event not sent; observer will be resynced");
                 q.events.clear();
+                q.bytes = 0;
                 q.resync = true;
             }
         }
@@ -228,6 +239,7 @@ impl<S: Cacheable> Outlet<S> {
     fn force_resync(&self) {
         let mut q = self.queue.lock().unwrap();
         q.events.clear();
+        q.bytes = 0;
         q.resync = true;
         drop(q);
         self.wake.notify_one();
@@ -235,7 +247,7 @@ impl<S: Cacheable> Outlet<S> {
 
     fn stats(&self) -> OutletStats {
         let q = self.queue.lock().unwrap();
-        OutletStats { queued: q.events.len(), overflows: q.overflows, resync_pending: q.resync }
+        OutletStats { queued: q.events.len(), queued_bytes: q.bytes, overflows: q.overflows, resync_pending: q.resync }
     }
 
     /// Ask for a full-state resync (the observer saw a gap).
@@ -291,6 +303,7 @@ impl<S: Cacheable> Outlet<S> {
             None
         };
         let events = q.events.drain(..).collect();
+        q.bytes = 0;
         Some(Ok(Batch { resync, events }))
     }
 

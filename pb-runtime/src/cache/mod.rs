@@ -38,8 +38,8 @@
 //! # Delivery and slow observers
 //!
 //! Events reach each observer in order, each exactly once, or the observer
-//! is told: the owner queues at most 1,024 events per remote observer, with
-//! one batch in flight at a time. An observer that falls further behind has
+//! is told: the owner queues at most 1,024 events (and at most 4 MiB of them)
+//! per remote observer, with one batch in flight at a time. An observer that falls further behind has
 //! its queue dropped and gets the full current state instead, as a
 //! [`Change::Resynced`] (so the owner's memory per observer is bounded by the
 //! queue plus one state). A local reader of [`Cache::changes`] that lags
