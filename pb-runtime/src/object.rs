@@ -18,7 +18,9 @@ use crate::connection::CallContext;
 use crate::proxy::ProxyHandle;
 use crate::wire::{DecodeCx, EncodeCx, WireCx, WireRef};
 
-/// The future a dispatched call runs: it resolves to a complete reply frame.
+/// The future a dispatched call runs. It queues its reply through
+/// [`CallContext::encode_return`] and resolves to an empty frame, or to an
+/// error the connection sends as the reply instead.
 pub type CallFuture = Pin<Box<dyn Future<Output = Result<Bytes, Error>> + Send>>;
 
 /// What the runtime knows about one method of an interface.

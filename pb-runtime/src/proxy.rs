@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::connection::{AbandonGuard, Shared};
-use crate::wire::{self, Header};
+use crate::wire::Header;
 
 /// One reference to an object the peer exported, on one connection. When the
 /// last handle goes, a release is sent (PB's decref).
@@ -151,7 +151,11 @@ impl ProxyHandle {
     ///
     /// Dropping the future forgets the call; if it was sent it still runs on
     /// the far side, and its reply is discarded.
-    pub async fn call<A: Serialize + ?Sized, R: DeserializeOwned>(&self, method: u32, args: &A) -> Result<R, Error> {
+    pub async fn call<A: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
+        &self,
+        method: u32,
+        args: &A,
+    ) -> Result<R, Error> {
         let result = self.call_once(method, args).await;
         if let Err(e) = &result
             && e.is_link_failure()
@@ -171,7 +175,7 @@ impl ProxyHandle {
     ///
     /// As [`call`](Self::call); `ConnectionLost` only if the session did not
     /// heal within its `retry_wait` or the retry failed too.
-    pub async fn call_idempotent<A: Serialize + ?Sized, R: DeserializeOwned>(
+    pub async fn call_idempotent<A: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
         &self,
         method: u32,
         args: &A,
@@ -192,7 +196,11 @@ impl ProxyHandle {
         }
     }
 
-    async fn call_once<A: Serialize + ?Sized, R: DeserializeOwned>(&self, method: u32, args: &A) -> Result<R, Error> {
+    async fn call_once<A: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
+        &self,
+        method: u32,
+        args: &A,
+    ) -> Result<R, Error> {
         let target = self.target();
         let conn = &target.conn;
         if conn.is_closed() {
@@ -200,23 +208,18 @@ impl ProxyHandle {
         }
         let req = conn.next_req();
         let frame = conn.encode_with_refs(&Header::Call { req, target: target.id, method }, args)?;
-        let rx = conn.start_call(req, frame)?;
+        // The reader decodes the reply (in frame order) and hands over the result.
+        let rx = conn.start_call::<R>(req, frame)?;
         let guard = AbandonGuard { conn, req };
-        let (ok, payload) = rx.await.map_err(|_| Error::ConnectionLost)?;
+        let result = rx.await.map_err(|_| Error::ConnectionLost)?;
         std::mem::forget(guard);
-        if ok {
-            wire::with_decode(conn, || wire::decode_payload::<R>(&payload))
-        } else {
-            let fault = wire::decode_payload::<Error>(&payload)
-                .unwrap_or_else(|e| Error::protocol(format_args!("undecodable fault: {e}")));
-            Err(match fault {
-                // The peer knows only the id: name the method we called.
-                Error::UnknownMethod { interface, method, name: None } => {
-                    let name = crate::anyref::method_name(self.core.interface, method).map(str::to_string);
-                    Error::UnknownMethod { interface, method, name }
-                }
-                other => other,
-            })
-        }
+        result.map_err(|fault| match fault {
+            // The peer knows only the id: name the method we called.
+            Error::UnknownMethod { interface, method, name: None } => {
+                let name = crate::anyref::method_name(self.core.interface, method).map(str::to_string);
+                Error::UnknownMethod { interface, method, name }
+            }
+            other => other,
+        })
     }
 }

@@ -147,12 +147,11 @@ fn handle_frame(
     match header {
         Header::Hello { .. } => return Err(Error::protocol("second hello")),
         Header::Call { req, target, method } => start_call(shared, req, target, method, &payload),
-        Header::Reply { req, ok } => match shared.take_reply_slot(req) {
-            Some(slot) => {
-                let _ = slot.send((ok, payload));
+        Header::Reply { req, ok } => {
+            if !shared.complete(req, ok, payload) {
+                tracing::debug!(conn = shared.id, req, "reply to no call in flight (abandoned or forged); ignored");
             }
-            None => tracing::debug!(conn = shared.id, req, "reply to no call in flight (abandoned or forged); ignored"),
-        },
+        }
         Header::Release { id, count } => {
             let released = shared.exports.lock().unwrap().release(id, count);
             match released {
@@ -164,9 +163,7 @@ fn handle_frame(
             let _ = shared.send(wire::encode_frame(&Header::Pong { nonce }, &())?);
         }
         Header::Pong { nonce } => {
-            if let Some(slot) = shared.take_reply_slot(nonce) {
-                let _ = slot.send((true, payload));
-            }
+            shared.complete(nonce, true, payload);
         }
         Header::Goodbye => {
             let reason: String = wire::decode_payload(&payload).unwrap_or_default();
@@ -202,16 +199,14 @@ fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[
         shared.in_flight.fetch_sub(1, Ordering::AcqRel);
         return fault(Error::Busy);
     }
-    let cx = CallContext { conn: shared.clone(), req };
+    // From here the context holds the in-flight slot and gives it back.
+    let cx = CallContext::new(shared.clone(), req);
     if method == wire::DESCRIBE_METHOD {
         // Answered by the runtime for every object: its interface, so a peer
         // can tell whether it runs the same version before calling.
-        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-        match cx.encode_return(&Ok::<_, Error>(object.describe())) {
-            Ok(frame) => {
-                let _ = shared.send(frame);
-            }
-            Err(e) => fault(e),
+        if let Err(e) = cx.encode_return(&Ok::<_, Error>(object.describe())) {
+            drop(cx);
+            fault(e);
         }
         return;
     }
@@ -221,20 +216,19 @@ fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[
     });
     let call = match started {
         Ok(call) => call,
-        Err(e) => {
-            shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-            return fault(e);
-        }
+        Err(e) => return fault(e),
     };
     let conn = shared.clone();
     let mut task = Box::pin(async move {
+        // A successful call queued its reply itself (an empty frame here).
         let frame = match AssertUnwindSafe(call).catch_unwind().await {
             Ok(Ok(frame)) => frame,
             Ok(Err(e)) => Shared::fault_frame(req, &e),
             Err(p) => Shared::fault_frame(req, &Error::Panicked { message: panic_message(p) }),
         };
-        conn.in_flight.fetch_sub(1, Ordering::AcqRel);
-        let _ = conn.send(frame);
+        if !frame.is_empty() {
+            let _ = conn.send(frame);
+        }
     });
     let waker = futures_util::task::noop_waker();
     // A no-op waker is enough for the first poll: if the call is pending, it

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -82,29 +83,46 @@ impl Shared {
     /// closed check happen under one lock with [`Shared::close`], so a call
     /// either fails with `Disconnected` now or gets an answer (or
     /// `ConnectionLost`) later; it never waits forever.
-    pub(crate) fn start_call(&self, req: u64, frame: Bytes) -> Result<oneshot::Receiver<(bool, Bytes)>, Error> {
-        let (tx, rx) = oneshot::channel();
+    fn start_slot(&self, req: u64, slot: ReplySlot, frame: Bytes) -> Result<(), Error> {
         {
             let mut p = self.pending.lock().unwrap();
             if p.closed {
                 return Err(Error::Disconnected);
             }
-            p.map.insert(req, tx);
+            p.map.insert(req, slot);
         }
         if let Err(e) = self.send(frame) {
             self.pending.lock().unwrap().map.remove(&req);
             return Err(e);
         }
+        Ok(())
+    }
+
+    /// Send the call `frame` (request `req`); its reply is decoded as an `R`.
+    ///
+    /// The reply is decoded by the reader, in frame order, before it reads
+    /// the next frame: a reference in the reply to one of our own exports
+    /// ("your reference") is resolved before a release the peer sent after
+    /// the reply can drop that export.
+    pub(crate) fn start_call<R: DeserializeOwned + Send + 'static>(
+        &self,
+        req: u64,
+        frame: Bytes,
+    ) -> Result<oneshot::Receiver<Result<R, Error>>, Error> {
+        let (tx, rx) = oneshot::channel();
+        let slot: ReplySlot = Box::new(move |conn, ok, payload| {
+            let decoded =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_reply::<R>(conn, ok, &payload)))
+                    .unwrap_or_else(|_| Err(Error::protocol("decoding the reply panicked")));
+            let _ = tx.send(decoded);
+        });
+        self.start_slot(req, slot, frame)?;
         Ok(rx)
     }
 
     /// Forget a call whose caller stopped waiting.
     pub(crate) fn abandon_call(&self, req: u64) {
         self.pending.lock().unwrap().map.remove(&req);
-    }
-
-    fn take_reply_slot(&self, req: u64) -> Option<ReplySlot> {
-        self.pending.lock().unwrap().map.remove(&req)
     }
 
     /// Export `object` on this connection (or count another send of it).
@@ -198,27 +216,82 @@ impl Shared {
         self.cancel.cancel();
     }
 
+    /// Complete our call or ping `req` with a reply from the peer; false if
+    /// no such call is waiting.
+    pub(crate) fn complete(self: &Arc<Self>, req: u64, ok: bool, payload: Bytes) -> bool {
+        let slot = self.pending.lock().unwrap().map.remove(&req);
+        slot.map(|slot| slot(self, ok, payload)).is_some()
+    }
+
     fn fault_frame(req: u64, e: &Error) -> Bytes {
         wire::encode_frame(&Header::Reply { req, ok: false }, e).expect("errors always encode")
     }
 }
 
-/// Handed to a dispatched call: encodes its reply for this connection.
+/// Decode the payload of a reply: the method's result when `ok`, else the
+/// error the peer sent.
+fn decode_reply<R: DeserializeOwned>(conn: &Arc<Shared>, ok: bool, payload: &[u8]) -> Result<R, Error> {
+    if ok {
+        wire::with_decode(conn, || wire::decode_payload::<R>(payload))
+    } else {
+        Err(wire::decode_payload::<Error>(payload)
+            .unwrap_or_else(|e| Error::protocol(format_args!("undecodable fault: {e}"))))
+    }
+}
+
+/// Handed to a dispatched call: encodes and queues its reply, and holds the
+/// call's slot in the connection's in-flight count.
+///
+/// The reply is queued by [`CallContext::encode_return`] itself, while the
+/// result it encodes is still alive: a proxy inside the result that goes
+/// back to its owner (PB's "your reference") is dropped only after the reply
+/// is queued, so the release its drop sends reaches the owner after the
+/// reply that names the object, never before.
+///
+/// The in-flight slot is given back exactly once: when the reply is queued,
+/// or when the context is dropped without replying (the call failed to
+/// decode, panicked, or its reply failed to encode; the connection then
+/// sends the error).
 pub struct CallContext {
     conn: Arc<Shared>,
     req: u64,
+    done: AtomicBool,
 }
 
 impl CallContext {
-    /// Encode the method's `Result<T, E>` as the reply frame, exporting any
-    /// references inside it on this connection.
+    /// A context for call `req`, which already holds an in-flight slot.
+    pub(crate) fn new(conn: Arc<Shared>, req: u64) -> Self {
+        CallContext { conn, req, done: AtomicBool::new(false) }
+    }
+
+    fn finish(&self) -> bool {
+        let first = !self.done.swap(true, Ordering::AcqRel);
+        if first {
+            self.conn.in_flight.fetch_sub(1, Ordering::AcqRel);
+        }
+        first
+    }
+
+    /// Encode the method's `Result<T, E>` as the reply, exporting any
+    /// references inside it on this connection, and queue it. Returns an
+    /// empty frame: the reply is already on its way.
     ///
     /// # Errors
     ///
     /// An encode failure (for example the export limit), which the connection
     /// sends to the caller instead.
     pub fn encode_return<R: serde::Serialize + ?Sized>(&self, result: &R) -> Result<Bytes, Error> {
-        self.conn.encode_with_refs(&Header::Reply { req: self.req, ok: true }, result)
+        let frame = self.conn.encode_with_refs(&Header::Reply { req: self.req, ok: true }, result)?;
+        if self.finish() {
+            let _ = self.conn.send(frame);
+        }
+        Ok(Bytes::new())
+    }
+}
+
+impl Drop for CallContext {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -418,7 +491,11 @@ impl Connection {
         let start = Instant::now();
         let nonce = self.shared.next_req();
         let frame = wire::encode_frame(&Header::Ping { nonce }, &())?;
-        let rx = self.shared.start_call(nonce, frame)?;
+        let (tx, rx) = oneshot::channel();
+        let slot: ReplySlot = Box::new(move |_, _, _| {
+            let _ = tx.send(());
+        });
+        self.shared.start_slot(nonce, slot, frame)?;
         let guard = AbandonGuard { conn: &self.shared, req: nonce };
         rx.await.map_err(|_| Error::ConnectionLost)?;
         std::mem::forget(guard);

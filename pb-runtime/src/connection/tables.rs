@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
 
 use crate::Error;
 use crate::object::Dispatch;
@@ -142,8 +141,9 @@ impl Imports {
     }
 }
 
-/// What a waiting call receives: whether the method ran, and the payload.
-pub(crate) type ReplySlot = oneshot::Sender<(bool, Bytes)>;
+/// What completes a waiting call or ping: run by the reader with the
+/// connection, whether the method ran, and the reply's payload.
+pub(crate) type ReplySlot = Box<dyn FnOnce(&Arc<super::Shared>, bool, Bytes) + Send>;
 
 /// Calls (and pings) waiting for their reply.
 #[derive(Default)]
