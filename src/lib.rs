@@ -208,6 +208,9 @@
 
 pub use pb_macros::{remote_impl, remote_interface};
 pub use pb_runtime::session::{Connect, ConnectFn};
+/// TLS transports for servers and sessions (feature `tls`).
+#[cfg(feature = "tls")]
+pub use pb_runtime::tls;
 pub use pb_runtime::{AnyRef, Listing, Locator, Registry};
 pub use pb_runtime::{Cache, Cacheable, Change, Model};
 pub use pb_runtime::{
@@ -215,7 +218,7 @@ pub use pb_runtime::{
     Transport,
 };
 pub use pb_runtime::{Client, ClientBuilder, Server, SessionConfig, SessionEvent};
-pub use pb_runtime::{backoff, cache, describe, fault, server, session, wire};
+pub use pb_runtime::{backoff, cache, describe, fault, login, server, session, wire};
 
 /// A boxed `Send` future borrowing for `'a`: what remote methods return
 /// once desugared, and what a `#[pb(local)]` method can return to be async.

@@ -16,11 +16,14 @@ mod connection;
 pub mod describe;
 mod error;
 pub mod fault;
+pub mod login;
 pub mod object;
 mod proxy;
 pub mod registry;
 pub mod server;
 pub mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 pub mod wire;
 
