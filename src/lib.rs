@@ -215,7 +215,7 @@ pub use pb_runtime::{
     Transport,
 };
 pub use pb_runtime::{Client, ClientBuilder, Server, SessionConfig, SessionEvent};
-pub use pb_runtime::{backoff, cache, describe, fault, server, session, wire};
+pub use pb_runtime::{backoff, cache, describe, fault, login, server, session, wire};
 
 /// A boxed `Send` future borrowing for `'a`: what remote methods return
 /// once desugared, and what a `#[pb(local)]` method can return to be async.

@@ -80,6 +80,10 @@ pub enum Error {
     /// An I/O error on the transport (connect, bind, accept).
     #[error("i/o error: {0}")]
     Io(String),
+    /// Login refused: the credentials were wrong (or the connection used up
+    /// its attempts). See [`crate::login`].
+    #[error("login refused: wrong credentials")]
+    Unauthorized,
 }
 
 impl Error {

@@ -16,6 +16,7 @@ mod connection;
 pub mod describe;
 mod error;
 pub mod fault;
+pub mod login;
 pub mod object;
 mod proxy;
 pub mod registry;

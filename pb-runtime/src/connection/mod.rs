@@ -324,11 +324,15 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// Runs once a connection is established (a login deadline, say).
+type OnOpen = Box<dyn FnOnce(&Connection) + Send>;
+
 /// Builds a [`Connection`]: its settings and the root object it serves.
 #[derive(Default)]
 pub struct ConnectionBuilder {
     config: Config,
     root: Option<Arc<dyn Dispatch>>,
+    on_open: Option<OnOpen>,
 }
 
 impl ConnectionBuilder {
@@ -341,6 +345,12 @@ impl ConnectionBuilder {
     /// Serve `object` as this side's root (object id 0 on the connection).
     pub fn root<T: ?Sized + Interface>(mut self, object: Arc<T>) -> Self {
         self.root = Some(Arc::new(Dispatcher(object)));
+        self
+    }
+
+    /// Run `f` with the connection once it is established.
+    pub(crate) fn on_open(mut self, f: impl FnOnce(&Connection) + Send + 'static) -> Self {
+        self.on_open = Some(Box::new(f));
         self
     }
 
@@ -380,7 +390,13 @@ impl ConnectionBuilder {
         io::spawn(shared.clone(), transport, out_rx, hello_tx);
         let timeout = shared.config.handshake_timeout;
         match tokio::time::timeout(timeout, hello_rx).await {
-            Ok(Ok(Ok(()))) => Ok(Connection { shared }),
+            Ok(Ok(Ok(()))) => {
+                let conn = Connection { shared };
+                if let Some(f) = self.on_open {
+                    f(&conn);
+                }
+                Ok(conn)
+            }
             Ok(Ok(Err(e))) => {
                 shared.close(e.to_string());
                 Err(e)
@@ -480,6 +496,14 @@ impl Connection {
             let _ = self.shared.send(frame);
         }
         self.shared.close("closed by local side");
+    }
+
+    /// Close the connection, telling the peer why.
+    pub(crate) fn close_with(&self, reason: String) {
+        if let Ok(frame) = wire::encode_frame(&Header::Goodbye, &reason) {
+            let _ = self.shared.send(frame);
+        }
+        self.shared.close(reason);
     }
 
     /// Round-trip a ping; returns the time it took.

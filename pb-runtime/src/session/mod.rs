@@ -419,6 +419,20 @@ impl Client {
         self.root::<dyn Locator>()
     }
 
+    /// Log in through the server's [`Portal`](crate::login::Portal) and
+    /// return the avatar as a reconnecting proxy: after every outage the
+    /// session logs in again with these credentials (kept in memory for
+    /// that) and swaps the fresh avatar in, before reporting `Reconnected`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthorized`] for refused credentials;
+    /// [`Error::WrongInterface`] if the server's root is not a login (or the
+    /// avatar is not a `T`); a transport error.
+    pub async fn login<T: ?Sized + Interface>(&self, credentials: crate::login::Credentials) -> Result<Arc<T>, Error> {
+        self.root::<dyn crate::login::Login>()?.login_as::<T>(credentials).await
+    }
+
     /// The session's events: first the current state (`Connected`, or
     /// `Disconnected` during an outage), then every change.
     pub fn events(&self) -> impl Stream<Item = SessionEvent> + Send + Unpin + 'static {
