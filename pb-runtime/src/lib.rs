@@ -22,6 +22,8 @@ mod proxy;
 pub mod registry;
 pub mod server;
 pub mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 pub mod wire;
 

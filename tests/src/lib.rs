@@ -9,6 +9,7 @@ pub use pb::fault;
 pub mod hostile;
 pub mod models;
 pub mod net;
+pub mod pki;
 pub mod raw;
 pub mod session;
 
