@@ -203,6 +203,49 @@
 //! `#[pb::remote_interface(name = "pkg.Iface", id = N, crate = "path::to::pb")]`.
 //! Interface ids are the 64-bit FNV-1a hash of the name, method ids the 32-bit
 //! FNV-1a hash of the method name, unless given.
+//!
+//! # Untrusted peers: limits, login and TLS
+//!
+//! Every connection enforces limits on frame size, nesting depth, calls in
+//! flight, exports, bytes queued for a peer that does not read, and time
+//! (handshake, one frame); a server also bounds its connections. All are in
+//! [`Config`] with defaults meant for servers facing the internet; the
+//! README's "Security" section lists them. A peer reaches only what was
+//! exported to it on its own connection.
+//!
+//! With [`login::Portal`], nothing is reachable before the peer logs in; the
+//! application's checker returns a per-user avatar, and a session logs in
+//! again by itself after an outage:
+//!
+//! ```
+//! # use std::sync::Arc;
+//! use pb::login::{Credentials, Portal};
+//! # #[pb::remote_interface]
+//! # pub trait Hello { async fn hello(&self) -> Result<String, pb::Error>; }
+//! # struct World(String);
+//! # #[pb::remote_impl]
+//! # impl Hello for World { async fn hello(&self) -> Result<String, pb::Error> { Ok(self.0.clone()) } }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), pb::Error> {
+//! let portal = Portal::new(|c: Credentials| async move {
+//!     if c.password != "secret" {
+//!         return Err(pb::Error::Unauthorized);
+//!     }
+//!     Ok(pb::AnyRef::new::<dyn Hello>(Arc::new(World(c.username))))   // the avatar
+//! });
+//! let server = pb::Server::bind("127.0.0.1:0", portal).await?;
+//!
+//! let session = pb::Client::connect(server.local_addr().unwrap().to_string()).await?;
+//! let wrong = session.login::<dyn Hello>(Credentials::new("alice", "guess")).await;
+//! assert_eq!(wrong.err(), Some(pb::Error::Unauthorized));
+//! let hello = session.login::<dyn Hello>(Credentials::new("alice", "secret")).await?;
+//! assert_eq!(hello.hello().await?, "alice");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! With the `tls` feature, `pb::tls` runs all of this over tokio-rustls
+//! (server certificates, optional client certificates).
 
 #![warn(missing_docs)]
 

@@ -4,7 +4,9 @@
 //! hold much more buffer than the bytes that actually arrived (a length
 //! prefix's claim is not an allocation).
 //!
-//! Input: 2 bytes maximum frame length, 1 byte read size, then the stream.
+//! Input: 2 bytes maximum frame length, 1 byte read size (its top bit turns
+//! on a frame timeout, which never expires here: the bookkeeping must not
+//! change what is decoded), then the stream.
 
 #![no_main]
 
@@ -36,11 +38,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let max = u16::from_be_bytes([data[0], data[1]]) as usize;
-    let chunk = data[2] as usize % 64 + 1;
+    let chunk = (data[2] & 0x7f) as usize % 64 + 1;
+    let timed = data[2] & 0x80 != 0;
     let stream = &data[3..];
     let (expected, over) = reference(stream, max);
 
     let mut decoder = FrameDecoder::new(max);
+    if timed {
+        decoder = decoder.with_timeout(std::time::Duration::from_secs(3600));
+    }
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     let mut refused = false;

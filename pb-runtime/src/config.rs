@@ -23,8 +23,17 @@ pub struct Config {
     /// Most bytes queued for a peer that does not read before the connection
     /// is closed. Default 64 MiB.
     pub max_queued_bytes: usize,
+    /// Most connections a [`crate::Server`] holds at once (open or in their
+    /// handshake); beyond it, new connections are closed as soon as they
+    /// are accepted. A server-wide setting (connections ignore it).
+    /// Default 10,000.
+    pub max_connections: usize,
     /// How long the peer has to complete the handshake. Default 10 s.
     pub handshake_timeout: Duration,
+    /// How long one frame may take to arrive once its first byte has (a
+    /// peer dribbling bytes, slowloris, is cut); time between frames does
+    /// not count. Default 60 s.
+    pub frame_timeout: Duration,
 }
 
 impl Default for Config {
@@ -35,7 +44,9 @@ impl Default for Config {
             max_exports: 65_536,
             max_in_flight: 1024,
             max_queued_bytes: 64 << 20,
+            max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
+            frame_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -64,6 +75,16 @@ impl Config {
     /// Set [`Config::max_queued_bytes`].
     pub fn max_queued_bytes(mut self, n: usize) -> Self {
         self.max_queued_bytes = n;
+        self
+    }
+    /// Set [`Config::max_connections`].
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+    /// Set [`Config::frame_timeout`].
+    pub fn frame_timeout(mut self, d: Duration) -> Self {
+        self.frame_timeout = d;
         self
     }
     /// Set [`Config::handshake_timeout`].

@@ -32,7 +32,7 @@
 //!   connection is closed.
 //! - A connection that has not logged in within [`Portal::login_timeout`]
 //!   (default 30 s) is closed.
-//! - Credentials travel as they are: use TLS ([`crate::tls`]) on untrusted
+//! - Credentials travel as they are: use TLS (the `tls` feature) on untrusted
 //!   networks. A reconnecting [`Client`](crate::Client) keeps the
 //!   credentials it logged in with, to log in again after an outage.
 //!

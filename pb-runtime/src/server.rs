@@ -119,6 +119,14 @@ impl Server {
                             continue;
                         }
                     };
+                    // Counted from here until it is open (or fails).
+                    let held = shared.connections.lock().unwrap().len() + shared.handshaking.load(Ordering::Acquire);
+                    if held >= config.max_connections {
+                        tracing::warn!(peer = %transport.peer(), limit = config.max_connections, "connection limit reached; refusing");
+                        drop(transport);
+                        continue;
+                    }
+                    shared.handshaking.fetch_add(1, Ordering::AcqRel);
                     let builder = root().config(config.clone());
                     tokio::spawn(serve_one(shared.clone(), builder, transport));
                 }
@@ -187,12 +195,10 @@ impl Drop for Server {
 
 async fn serve_one(shared: Arc<Shared>, builder: ConnectionBuilder, transport: Transport) {
     let peer = transport.peer().to_string();
-    shared.handshaking.fetch_add(1, Ordering::AcqRel);
-    let established = builder.establish(transport).await;
-    shared.handshaking.fetch_sub(1, Ordering::AcqRel);
-    let conn = match established {
+    let conn = match builder.establish(transport).await {
         Ok(c) => c,
         Err(e) => {
+            shared.handshaking.fetch_sub(1, Ordering::AcqRel);
             tracing::info!(%peer, error = %e, "handshake failed");
             return;
         }
@@ -200,6 +206,7 @@ async fn serve_one(shared: Arc<Shared>, builder: ConnectionBuilder, transport: T
     let id = conn.id();
     tracing::info!(%peer, "client connected");
     shared.connections.lock().unwrap().insert(id, conn.clone());
+    shared.handshaking.fetch_sub(1, Ordering::AcqRel);
     conn.closed().await;
     shared.connections.lock().unwrap().remove(&id);
     tracing::info!(%peer, reason = conn.close_reason().unwrap_or_default(), "client disconnected");

@@ -24,6 +24,7 @@ impl RawPeer {
     /// Connect and exchange hellos; returns the peer and the server's root interface id.
     pub async fn connect(addr: std::net::SocketAddr) -> (RawPeer, Option<u64>) {
         let stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap(); // byte-at-a-time writes go out at once
         let mut framed = Framed::new(stream, LengthDelimitedCodec::new());
         framed.send(frame(&Header::Hello { magic: 0x7062_0001, version: 1, root: None }, &[])).await.unwrap();
         let (h, _) = Self::decode(&framed.next().await.unwrap().unwrap().freeze());

@@ -349,6 +349,61 @@ async fn slowloris_peers_are_cut_at_the_handshake_timeout() {
     h.check(0, DEFAULT_PEAK_BUDGET).await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_slowloris_after_the_handshake_is_cut_at_the_frame_timeout() {
+    let _turn = SERIAL.lock().await;
+    let timeout = Duration::from_secs(5);
+    let h = Harness::start(Config::default().frame_timeout(timeout)).await;
+    let (mut raw, _) = RawPeer::connect(h.addr).await;
+    let conn = h.newest_connection().await;
+    // Idle time between frames is fine.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(!conn.is_closed());
+    // A call, one byte per second.
+    let call = pb_tests::raw::frame(&Header::Call { req: 1, target: 0, method: method("echo") }, &args(&(1u64,)));
+    let mut bytes = (call.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(&call);
+    let start = tokio::time::Instant::now();
+    for byte in &bytes {
+        if conn.is_closed() {
+            break;
+        }
+        let _ = raw.stream().write_all(&[*byte]).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(conn.is_closed(), "the slow peer was cut ({} bytes, {:?})", bytes.len(), start.elapsed());
+    let took = start.elapsed();
+    assert!(took > timeout && took <= timeout + Duration::from_secs(3), "cut after {took:?}");
+    assert!(conn.close_reason().unwrap().contains("slow peer"), "{:?}", conn.close_reason());
+    drop(raw);
+    tokio::time::resume();
+    h.check(0, DEFAULT_PEAK_BUDGET).await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused_at_once() {
+    let _turn = SERIAL.lock().await;
+    let h = Harness::start(Config::default().max_connections(4)).await;
+    let mut peers = Vec::new();
+    for _ in 0..4 {
+        peers.push(RawPeer::connect(h.addr).await.0);
+    }
+    h.wait_connections(4).await;
+    for _ in 0..20 {
+        let mut s = TcpStream::connect(h.addr).await.unwrap();
+        assert!(socket_closed_within(&mut s, CLOSE).await, "a connection over the limit is closed");
+    }
+    assert_eq!(h.server.connections().len(), 4);
+    // The peers within the limit are served; a freed slot can be taken again.
+    assert_eq!(ok::<u64>(peers[0].call(0, method("echo"), &args(&(9u64,))).await), Ok(9));
+    peers.pop();
+    h.wait_connections(3).await;
+    let (mut again, _) = RawPeer::connect(h.addr).await;
+    assert_eq!(ok::<u64>(again.call(0, method("echo"), &args(&(10u64,))).await), Ok(10));
+    drop((peers, again));
+    h.check(0, DEFAULT_PEAK_BUDGET).await;
+}
+
 #[tokio::test]
 async fn a_peer_that_never_reads_is_cut_at_the_queue_limit() {
     let _turn = SERIAL.lock().await;

@@ -232,3 +232,15 @@ async fn an_avatar_can_be_a_per_user_registry_and_lookups_through_it_heal() {
     assert_eq!(logins.load(Ordering::SeqCst), 2);
     assert_eq!(users.get_user(2).await.unwrap().name, "bob");
 }
+
+#[test]
+fn login_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Portal>();
+    check::<Credentials>();
+    check::<Arc<dyn Login>>();
+    assert!(
+        !format!("{:?}", Credentials::new("alice", "wonderland")).contains("wonderland"),
+        "Debug hides the password"
+    );
+}

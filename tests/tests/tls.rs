@@ -126,3 +126,11 @@ async fn a_tls_session_heals_after_its_link_is_cut() {
     assert_eq!(users.pushed().await.unwrap(), [1]);
     assert!(client.connection().peer().starts_with("tls:"));
 }
+
+#[test]
+fn tls_types_are_send_and_sync() {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<TlsListener>();
+    send_sync::<TlsConnect>();
+}

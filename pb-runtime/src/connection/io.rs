@@ -33,8 +33,9 @@ pub(super) fn spawn(
     hello: oneshot::Sender<Result<(), Error>>,
 ) {
     let max = shared.config.max_frame_len;
+    let reader = FrameDecoder::new(max).with_timeout(shared.config.frame_timeout);
     tokio::spawn(write_loop(shared.clone(), FramedWrite::new(transport.write, codec(max)), out_rx));
-    tokio::spawn(read_loop(shared, FramedRead::new(transport.read, FrameDecoder::new(max)), hello));
+    tokio::spawn(read_loop(shared, FramedRead::new(transport.read, reader), hello));
 }
 
 /// Write queued frames; coalesce whatever is already queued into one flush

@@ -7,10 +7,17 @@
 //! for what a prefix *claims*: the buffer grows with the bytes that actually
 //! arrive, so a peer that announces a 16 MiB frame and sends ten bytes costs
 //! ten bytes, not 16 MiB.
+//!
+//! With a frame timeout ([`FrameDecoder::with_timeout`]), a frame that has
+//! begun must be complete within that time: a peer that dribbles a frame a
+//! byte at a time (slowloris) is cut when its next byte arrives late. Idle
+//! connections, between frames, are not affected.
 
 use std::io;
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
+use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 /// Bytes of the length prefix.
@@ -23,13 +30,31 @@ const RESERVE_STEP: usize = 64 << 10;
 #[derive(Debug, Clone, Copy)]
 pub struct FrameDecoder {
     max_frame_len: usize,
+    timeout: Option<Duration>,
+    /// When the frame being received began to arrive.
+    begun: Option<Instant>,
 }
 
 impl FrameDecoder {
     /// A decoder refusing frames longer than `max_frame_len` bytes.
     pub fn new(max_frame_len: usize) -> Self {
-        FrameDecoder { max_frame_len }
+        FrameDecoder { max_frame_len, timeout: None, begun: None }
     }
+
+    /// Also refuse a frame that takes longer than `timeout` to arrive once
+    /// its first byte has.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+/// A frame that took too long to arrive.
+#[derive(Debug, thiserror::Error)]
+#[error("a frame took longer than {timeout:?} to arrive (slow peer)")]
+pub struct FrameTimedOut {
+    /// The configured frame timeout.
+    pub timeout: Duration,
 }
 
 /// A length prefix over the limit: the connection cannot go on, since the
@@ -48,6 +73,27 @@ impl Decoder for FrameDecoder {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
+        let Some(timeout) = self.timeout else {
+            return self.split(src);
+        };
+        if src.is_empty() {
+            self.begun = None;
+            return Ok(None);
+        }
+        let begun = *self.begun.get_or_insert_with(Instant::now);
+        let frame = self.split(src)?;
+        if frame.is_some() {
+            self.begun = None;
+        } else if begun.elapsed() > timeout {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, FrameTimedOut { timeout }));
+        }
+        Ok(frame)
+    }
+}
+
+impl FrameDecoder {
+    /// The next whole frame, if it has arrived.
+    fn split(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
         let Some(prefix) = src.get(..PREFIX_LEN) else {
             return Ok(None);
         };
@@ -106,6 +152,38 @@ mod tests {
         assert!(e.to_string().contains("over the limit"), "{e}");
         let mut buf = BytesMut::from(&17u32.to_be_bytes()[..]);
         assert!(d.decode(&mut buf).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_dribbled_too_slowly_times_out() {
+        let mut d = FrameDecoder::new(64).with_timeout(Duration::from_secs(5));
+        let all = framed(&[b"0123456789"]);
+        let mut buf = BytesMut::new();
+        for (i, byte) in all.iter().enumerate() {
+            buf.extend_from_slice(&[*byte]);
+            match d.decode(&mut buf) {
+                Ok(None) => {}
+                Err(e) => {
+                    assert!(i >= 5, "cut after {i} s");
+                    assert!(e.to_string().contains("slow peer"), "{e}");
+                    return;
+                }
+                Ok(Some(_)) => panic!("a dribbled frame was accepted"),
+            }
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        panic!("never timed out");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_time_between_frames_does_not_count() {
+        let mut d = FrameDecoder::new(64).with_timeout(Duration::from_secs(5));
+        let mut buf = framed(&[b"one"]);
+        assert!(d.decode(&mut buf).unwrap().is_some());
+        assert!(d.decode(&mut buf).unwrap().is_none());
+        tokio::time::advance(Duration::from_secs(60)).await;
+        buf.extend_from_slice(&framed(&[b"two"]));
+        assert_eq!(&d.decode(&mut buf).unwrap().unwrap()[..], b"two");
     }
 
     #[test]
