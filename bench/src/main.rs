@@ -42,6 +42,10 @@ struct Cli {
     /// echo_1k_tput, echo_64k_tput, relay, heal, memory.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Only these targets (comma separated): raw, tarpc, pb (for profiling;
+    /// the ratios need all three).
+    #[arg(long, value_delimiter = ',')]
+    targets: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -144,7 +148,7 @@ fn main() -> Result<(), BoxError> {
         }
         None => {
             let plan = Plan::new(cli.smoke, cli.rounds);
-            let report = runtime().block_on(run(&plan, &cli.only))?;
+            let report = runtime().block_on(run(&plan, &cli.only, &cli.targets))?;
             for line in report.lines() {
                 println!("{line}");
             }
@@ -218,7 +222,7 @@ fn throughput(t: Throughput) -> Figures {
     f
 }
 
-async fn run(plan: &Plan, only: &[String]) -> Result<Report, BoxError> {
+async fn run(plan: &Plan, only: &[String], only_targets: &[String]) -> Result<Report, BoxError> {
     let wants = |w: &str| only.is_empty() || only.iter().any(|o| o == w);
     let servers = [
         ("raw", ServerProcess::spawn(&["--target", "raw"])?),
@@ -232,6 +236,8 @@ async fn run(plan: &Plan, only: &[String]) -> Result<Report, BoxError> {
         ("tarpc", Client::Tarpc(rpc_tarpc::TarpcClient::connect(servers[1].1.addr).await?)),
         ("pb", Client::Pb(rpc_pb::PbClient::connect(pb_addr).await?)),
     ];
+    let targets: Vec<_> =
+        targets.into_iter().filter(|(n, _)| only_targets.is_empty() || only_targets.iter().any(|t| t == n)).collect();
     let direct = rpc_pb::PbClient::connect(pb_addr).await?;
     let relayed = rpc_pb::PbClient::through_relay(relay.addr).await?;
 

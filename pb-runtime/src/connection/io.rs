@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::oneshot;
+use tokio_util::codec::FramedRead;
 
+use super::outbox::{Writer, complete_frame_buffered};
 use super::{CallContext, Shared};
 use crate::Error;
 use crate::object::CallFuture;
@@ -21,50 +22,26 @@ use crate::wire::{self, Header};
 /// the writer, and the bytes queued for it, any longer than this.
 const CLOSE_FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-fn codec(max_frame_len: usize) -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder().max_frame_length(max_frame_len).new_codec()
-}
-
 /// Start the reader and writer tasks.
-pub(super) fn spawn(
-    shared: Arc<Shared>,
-    transport: Transport,
-    out_rx: mpsc::UnboundedReceiver<Bytes>,
-    hello: oneshot::Sender<Result<(), Error>>,
-) {
+pub(super) fn spawn(shared: Arc<Shared>, transport: Transport, hello: oneshot::Sender<Result<(), Error>>) {
     let max = shared.config.max_frame_len;
-    tokio::spawn(write_loop(shared.clone(), FramedWrite::new(transport.write, codec(max)), out_rx));
+    tokio::spawn(write_loop(shared.clone(), Writer::new(transport.write)));
     tokio::spawn(read_loop(shared, FramedRead::new(transport.read, FrameDecoder::new(max)), hello));
 }
 
-/// Write queued frames; coalesce whatever is already queued into one flush
-/// (one syscall for many small replies).
-async fn write_loop(
-    shared: Arc<Shared>,
-    mut sink: FramedWrite<BoxWrite, LengthDelimitedCodec>,
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
-) {
+/// Write queued frames, many per system call (see [`super::outbox`]).
+async fn write_loop(shared: Arc<Shared>, mut writer: Writer<BoxWrite>) {
     let body = async {
         loop {
-            let frame = tokio::select! {
+            let written = tokio::select! {
                 biased;
-                f = rx.recv() => match f { Some(f) => f, None => return Ok(()) },
+                w = writer.write_next(&shared.outbox) => w?,
                 () = shared.cancel.cancelled() => {
                     // Drain what was queued before the close (a goodbye, a last reply).
-                    while let Ok(f) = rx.try_recv() {
-                        sink.feed(f).await?;
-                    }
-                    SinkExt::<Bytes>::flush(&mut sink).await?;
+                    writer.drain(&shared.outbox).await?;
                     return Ok(());
                 }
             };
-            let mut written = frame.len();
-            sink.feed(frame).await?;
-            while let Ok(f) = rx.try_recv() {
-                written += f.len();
-                sink.feed(f).await?;
-            }
-            SinkExt::<Bytes>::flush(&mut sink).await?;
             shared.queued.fetch_sub(written, Ordering::AcqRel);
         }
     };
@@ -80,7 +57,9 @@ async fn write_loop(
     if let Err(e) = result {
         shared.close(format!("write failed: {e}"));
     }
-    let _ = sink.get_mut().shutdown().await;
+    // Nothing more will be written: free what is still queued.
+    shared.outbox.clear();
+    let _ = writer.io().shutdown().await;
 }
 
 use tokio::io::AsyncWriteExt as _;
@@ -101,6 +80,9 @@ async fn read_loop(
             Some(Err(e)) => break Some(format!("read failed: {e}")),
             Some(Ok(f)) => f.freeze(),
         };
+        // More calls already read: hold their replies and write them
+        // together once the burst is handled (see `outbox`).
+        shared.outbox.cork(complete_frame_buffered(frames.read_buffer()));
         match handle_frame(&shared, frame, &mut hello) {
             Ok(None) => {}
             Ok(Some(goodbye)) => {
@@ -116,6 +98,7 @@ async fn read_loop(
             }
         }
     };
+    shared.outbox.cork(false);
     if let Some(reason) = reason {
         shared.close(reason);
     }

@@ -6,6 +6,7 @@
 //! connection mean nothing here and are rejected.
 
 mod io;
+mod outbox;
 mod tables;
 
 use std::any::Any;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
@@ -36,7 +37,7 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) peer: String,
     pub(crate) config: Config,
-    out: mpsc::UnboundedSender<Bytes>,
+    outbox: outbox::Outbox,
     /// Bytes handed to the writer and not yet written.
     queued: AtomicUsize,
     next_req: AtomicU64,
@@ -72,7 +73,8 @@ impl Shared {
             self.close(format!("peer is not reading: {queued} bytes queued"));
             return Err(Error::Disconnected);
         }
-        self.out.send(frame).map_err(|_| Error::Disconnected)
+        self.outbox.push(frame);
+        Ok(())
     }
 
     pub(crate) fn next_req(&self) -> u64 {
@@ -361,7 +363,6 @@ impl ConnectionBuilder {
     /// The transport failed, the peer spoke another protocol, or it did not
     /// answer within [`Config::handshake_timeout`].
     pub async fn establish(self, transport: Transport) -> Result<Connection, Error> {
-        let (out, out_rx) = mpsc::unbounded_channel();
         let root_iface = self.root.as_ref().map(|r| r.interface_id());
         let mut exports = Exports::default();
         if let Some(root) = self.root {
@@ -371,7 +372,7 @@ impl ConnectionBuilder {
             id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
             peer: transport.peer.clone(),
             config: self.config,
-            out,
+            outbox: outbox::Outbox::default(),
             queued: AtomicUsize::new(0),
             next_req: AtomicU64::new(1),
             pending: Mutex::new(Pending::default()),
@@ -387,7 +388,7 @@ impl ConnectionBuilder {
         let hello = Header::Hello { magic: wire::MAGIC, version: wire::VERSION, root: root_iface };
         shared.send(wire::encode_frame(&hello, &())?)?;
         let (hello_tx, hello_rx) = oneshot::channel();
-        io::spawn(shared.clone(), transport, out_rx, hello_tx);
+        io::spawn(shared.clone(), transport, hello_tx);
         let timeout = shared.config.handshake_timeout;
         match tokio::time::timeout(timeout, hello_rx).await {
             Ok(Ok(Ok(()))) => {
