@@ -21,8 +21,9 @@ pub enum BenchError {
 pub trait Bench {
     /// `a + b`.
     async fn add(&self, a: u64, b: u64) -> Result<u64, BenchError>;
-    /// `data`, back.
-    async fn echo(&self, data: Bytes) -> Result<Bytes, BenchError>;
+    /// `data`, back. (`pb::Blob` is pb's type for byte payloads: it crosses
+    /// the connection without copies; raw and tarpc use `bytes::Bytes`.)
+    async fn echo(&self, data: pb::Blob) -> Result<pb::Blob, BenchError>;
     /// The object to benchmark: at a relay, its proxy to the upstream
     /// server (handed out by reference); elsewhere a fresh local object.
     async fn target(&self) -> Result<Arc<dyn Bench>, BenchError>;
@@ -42,7 +43,7 @@ impl Bench for BenchServer {
     async fn add(&self, a: u64, b: u64) -> Result<u64, BenchError> {
         Ok(a.wrapping_add(b))
     }
-    async fn echo(&self, data: Bytes) -> Result<Bytes, BenchError> {
+    async fn echo(&self, data: pb::Blob) -> Result<pb::Blob, BenchError> {
         Ok(data)
     }
     async fn target(&self) -> Result<Arc<dyn Bench>, BenchError> {
@@ -110,6 +111,6 @@ impl Caller for PbClient {
     }
 
     async fn echo(&self, data: Bytes) -> Result<Bytes, BoxError> {
-        Ok(self.bench.echo(data).await?)
+        Ok(self.bench.echo(data.into()).await?.into())
     }
 }

@@ -166,7 +166,7 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 /// Look up the target, decode the arguments, and start the method. The body
 /// runs inline up to its first suspension point, so calls start in the order
 /// they arrived; only a call that has to wait is spawned.
-fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[u8]) {
+fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &Bytes) {
     let fault = |e: Error| {
         let _ = shared.send(Shared::fault_frame(req, &e));
     };
@@ -193,7 +193,7 @@ fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[
         }
         return;
     }
-    let started: Result<CallFuture, Error> = wire::with_decode(shared, || {
+    let started: Result<CallFuture, Error> = wire::with_decode(shared, args, || {
         std::panic::catch_unwind(AssertUnwindSafe(|| object.call(method, args, cx)))
             .unwrap_or_else(|p| Err(Error::Panicked { message: panic_message(p) }))
     });

@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::object::{Dispatch, Dispatcher, Interface};
 use crate::proxy::{ProxyHandle, RemoteRef};
 use crate::transport::Transport;
-use crate::wire::{self, Header};
+use crate::wire::{self, EncodedFrame, Header};
 
 pub(crate) use tables::ROOT_ID;
 use tables::{Exports, Imports, Pending, ReplySlot};
@@ -60,7 +60,7 @@ impl Shared {
     }
 
     /// Queue a frame for the writer. Frames are written in the order queued.
-    pub(crate) fn send(&self, frame: Bytes) -> Result<(), Error> {
+    pub(crate) fn send(&self, frame: EncodedFrame) -> Result<(), Error> {
         if self.is_closed() {
             return Err(Error::Disconnected);
         }
@@ -85,7 +85,7 @@ impl Shared {
     /// closed check happen under one lock with [`Shared::close`], so a call
     /// either fails with `Disconnected` now or gets an answer (or
     /// `ConnectionLost`) later; it never waits forever.
-    fn start_slot(&self, req: u64, slot: ReplySlot, frame: Bytes) -> Result<(), Error> {
+    fn start_slot(&self, req: u64, slot: ReplySlot, frame: EncodedFrame) -> Result<(), Error> {
         {
             let mut p = self.pending.lock().unwrap();
             if p.closed {
@@ -109,7 +109,7 @@ impl Shared {
     pub(crate) fn start_call<R: DeserializeOwned + Send + 'static>(
         &self,
         req: u64,
-        frame: Bytes,
+        frame: EncodedFrame,
     ) -> Result<oneshot::Receiver<Result<R, Error>>, Error> {
         let (tx, rx) = oneshot::channel();
         let slot: ReplySlot = Box::new(move |conn, ok, payload| {
@@ -147,17 +147,16 @@ impl Shared {
         self: &Arc<Self>,
         header: &Header,
         payload: &T,
-    ) -> Result<Bytes, Error> {
+    ) -> Result<EncodedFrame, Error> {
         wire::with_encode(self, || {
-            let mut buf = wire::encode_header(header, 64);
-            wire::encode_payload(&mut buf, payload)?;
+            let buf = wire::encode_frame_with(header, payload)?;
             if buf.len() > self.config.max_frame_len {
                 return Err(Error::LimitExceeded {
                     what: "frame length".into(),
                     limit: self.config.max_frame_len as u64,
                 });
             }
-            Ok(Bytes::from(buf))
+            Ok(buf.finish())
         })
     }
 
@@ -225,16 +224,16 @@ impl Shared {
         slot.map(|slot| slot(self, ok, payload)).is_some()
     }
 
-    fn fault_frame(req: u64, e: &Error) -> Bytes {
+    fn fault_frame(req: u64, e: &Error) -> EncodedFrame {
         wire::encode_frame(&Header::Reply { req, ok: false }, e).expect("errors always encode")
     }
 }
 
 /// Decode the payload of a reply: the method's result when `ok`, else the
 /// error the peer sent.
-fn decode_reply<R: DeserializeOwned>(conn: &Arc<Shared>, ok: bool, payload: &[u8]) -> Result<R, Error> {
+fn decode_reply<R: DeserializeOwned>(conn: &Arc<Shared>, ok: bool, payload: &Bytes) -> Result<R, Error> {
     if ok {
-        wire::with_decode(conn, || wire::decode_payload::<R>(payload))
+        wire::with_decode(conn, payload, || wire::decode_payload::<R>(payload))
     } else {
         Err(wire::decode_payload::<Error>(payload)
             .unwrap_or_else(|e| Error::protocol(format_args!("undecodable fault: {e}"))))
@@ -282,12 +281,12 @@ impl CallContext {
     ///
     /// An encode failure (for example the export limit), which the connection
     /// sends to the caller instead.
-    pub fn encode_return<R: serde::Serialize + ?Sized>(&self, result: &R) -> Result<Bytes, Error> {
+    pub fn encode_return<R: serde::Serialize + ?Sized>(&self, result: &R) -> Result<EncodedFrame, Error> {
         let frame = self.conn.encode_with_refs(&Header::Reply { req: self.req, ok: true }, result)?;
         if self.finish() {
             let _ = self.conn.send(frame);
         }
-        Ok(Bytes::new())
+        Ok(EncodedFrame::from(Bytes::new()))
     }
 }
 

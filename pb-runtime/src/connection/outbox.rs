@@ -25,9 +25,10 @@
 use std::io::IoSlice;
 use std::sync::Mutex;
 
-use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
+
+use crate::wire::EncodedFrame;
 
 /// Frames at least this long are written from their own buffer; shorter
 /// ones are copied into the scratch buffer (one iovec for many frames).
@@ -40,7 +41,7 @@ const KEEP_SCRATCH: usize = 64 << 10;
 
 #[derive(Default)]
 struct Queue {
-    frames: Vec<Bytes>,
+    frames: Vec<EncodedFrame>,
     corked: bool,
 }
 
@@ -53,7 +54,7 @@ pub(crate) struct Outbox {
 
 impl Outbox {
     /// Queue a frame.
-    pub(crate) fn push(&self, frame: Bytes) {
+    pub(crate) fn push(&self, frame: EncodedFrame) {
         let mut q = self.queue.lock().unwrap();
         q.frames.push(frame);
         let wake = q.frames.len() == 1 && !q.corked;
@@ -85,7 +86,7 @@ impl Outbox {
     }
 
     /// Move every queued frame to the end of `into`.
-    fn take(&self, into: &mut Vec<Bytes>) {
+    fn take(&self, into: &mut Vec<EncodedFrame>) {
         let mut q = self.queue.lock().unwrap();
         if into.is_empty() {
             std::mem::swap(&mut q.frames, into);
@@ -103,7 +104,7 @@ impl Outbox {
 /// The writer's state between batches.
 pub(crate) struct Writer<W> {
     io: W,
-    batch: Vec<Bytes>,
+    batch: Vec<EncodedFrame>,
     scratch: Vec<u8>,
     /// The last batch held several frames: wait one turn for more.
     busy: bool,
@@ -149,15 +150,17 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
             return Ok(0);
         }
         self.torn = true;
-        let total: usize = self.batch.iter().map(Bytes::len).sum();
+        let total: usize = self.batch.iter().map(EncodedFrame::len).sum();
         let result = if self.io.is_write_vectored() {
             self.write_vectored().await
         } else {
             // No vectored writes (e.g. an in-memory pipe): one copy, one write.
             self.scratch.clear();
             for frame in &self.batch {
-                prefix(&mut self.scratch, frame);
-                self.scratch.extend_from_slice(frame);
+                prefix(&mut self.scratch, frame.len());
+                for chunk in frame.chunks() {
+                    self.scratch.extend_from_slice(chunk);
+                }
             }
             self.io.write_all(&self.scratch).await
         };
@@ -170,30 +173,49 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     }
 
     async fn write_vectored(&mut self) -> std::io::Result<()> {
-        for chunk in self.batch.chunks(MAX_SLICES / 2) {
-            // Lay out the chunk: runs of small frames (with every length
-            // prefix) in the scratch buffer, large frames by reference.
+        // Lay out a run of frames: small chunks (with every length prefix)
+        // copied into the scratch buffer, large chunks by reference; at most
+        // MAX_SLICES iovecs per write.
+        let mut next = 0;
+        while next < self.batch.len() {
             self.scratch.clear();
-            let mut parts: Vec<Part> = Vec::with_capacity(chunk.len() * 2);
+            let mut parts: Vec<Part> = Vec::new();
             let mut start = 0;
-            for (i, frame) in chunk.iter().enumerate() {
-                prefix(&mut self.scratch, frame);
-                if frame.len() < COPY_BELOW {
-                    self.scratch.extend_from_slice(frame);
-                } else {
-                    parts.push(Part::Scratch(start, self.scratch.len()));
-                    parts.push(Part::Frame(i));
-                    start = self.scratch.len();
+            while next < self.batch.len() && parts.len() + 2 * self.batch[next].chunks().len() < MAX_SLICES {
+                let frame = &self.batch[next];
+                prefix(&mut self.scratch, frame.len());
+                for (j, chunk) in frame.chunks().iter().enumerate() {
+                    if chunk.len() < COPY_BELOW {
+                        self.scratch.extend_from_slice(chunk);
+                    } else {
+                        if start < self.scratch.len() {
+                            parts.push(Part::Scratch(start, self.scratch.len()));
+                        }
+                        parts.push(Part::Chunk(next, j));
+                        start = self.scratch.len();
+                    }
                 }
+                next += 1;
+            }
+            if parts.is_empty() && start == self.scratch.len() {
+                // A single frame with more chunks than MAX_SLICES allows:
+                // copy it whole.
+                let frame = &self.batch[next];
+                prefix(&mut self.scratch, frame.len());
+                for chunk in frame.chunks() {
+                    self.scratch.extend_from_slice(chunk);
+                }
+                next += 1;
             }
             if start < self.scratch.len() {
                 parts.push(Part::Scratch(start, self.scratch.len()));
             }
+            let batch = &self.batch;
             let mut slices: Vec<IoSlice<'_>> = parts
                 .iter()
                 .map(|p| match *p {
                     Part::Scratch(a, b) => IoSlice::new(&self.scratch[a..b]),
-                    Part::Frame(i) => IoSlice::new(&chunk[i]),
+                    Part::Chunk(i, j) => IoSlice::new(&batch[i].chunks()[j]),
                 })
                 .collect();
             let mut rest = &mut slices[..];
@@ -213,14 +235,14 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
 enum Part {
     /// `scratch[a..b]`.
     Scratch(usize, usize),
-    /// The batch's frame `i`, from its own buffer.
-    Frame(usize),
+    /// Chunk `j` of the batch's frame `i`, from its own buffer.
+    Chunk(usize, usize),
 }
 
 /// The 4-byte big-endian length prefix (tokio-util's `LengthDelimitedCodec`
 /// layout, which the reader decodes).
-fn prefix(buf: &mut Vec<u8>, frame: &[u8]) {
-    let len = u32::try_from(frame.len()).expect("frames are checked against max_frame_len (< 4 GiB)");
+fn prefix(buf: &mut Vec<u8>, len: usize) {
+    let len = u32::try_from(len).expect("frames are checked against max_frame_len (< 4 GiB)");
     buf.extend_from_slice(&len.to_be_bytes());
 }
 
@@ -236,6 +258,7 @@ pub(crate) fn complete_frame_buffered(buf: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use futures_util::StreamExt;
     use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
@@ -246,7 +269,7 @@ mod tests {
         let (a, b) = tokio::io::duplex(1 << 20);
         let outbox = Outbox::default();
         for f in &frames {
-            outbox.push(f.clone());
+            outbox.push(f.clone().into());
         }
         let mut writer = Writer::new(a);
         assert_eq!(writer.drain(&outbox).await.unwrap(), frames.iter().map(Bytes::len).sum::<usize>());
@@ -263,7 +286,7 @@ mod tests {
         let frames: Vec<Bytes> = (0..700).map(|i| Bytes::from(vec![i as u8; (i * 37) % 5000])).collect();
         // Past MAX_SLICES, with a mix of copied and referenced frames.
         for f in &frames {
-            outbox.push(f.clone());
+            outbox.push(f.clone().into());
         }
         let mut writer = Writer::new(a);
         assert!(writer.io().is_write_vectored());
