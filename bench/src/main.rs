@@ -158,6 +158,11 @@ fn main() -> Result<(), BoxError> {
             }
             eprintln!("\n{table}");
             eprintln!("{}", if all_met { "every target met" } else { "some targets NOT met" });
+            if cli.smoke {
+                eprintln!(
+                    "(smoke pass: sizes too small, and possibly a dev build, for meaningful ratios; run bench/run.sh)"
+                );
+            }
             Ok(())
         }
     }
