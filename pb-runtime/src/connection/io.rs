@@ -33,11 +33,15 @@ pub(super) fn spawn(shared: Arc<Shared>, transport: Transport, hello: oneshot::S
 /// Write queued frames, many per system call (see [`super::outbox`]).
 async fn write_loop(shared: Arc<Shared>, mut writer: Writer<BoxWrite>) {
     let body = async {
+        // One cancellation future for the whole loop: a new one per batch
+        // would register with the token (a lock) each time.
+        let cancelled = shared.cancel.cancelled();
+        tokio::pin!(cancelled);
         loop {
             let written = tokio::select! {
                 biased;
                 w = writer.write_next(&shared.outbox) => w?,
-                () = shared.cancel.cancelled() => {
+                () = &mut cancelled => {
                     // Drain what was queued before the close (a goodbye, a last reply).
                     writer.drain(&shared.outbox).await?;
                     return Ok(());
@@ -71,10 +75,17 @@ async fn read_loop(
     hello: oneshot::Sender<Result<(), Error>>,
 ) {
     let mut hello = Some(hello);
+    // One cancellation future for the whole loop (not a registration with
+    // the token per frame), and the cork state kept here (the outbox's lock
+    // is taken only when it changes).
+    let cancelled = shared.cancel.cancelled();
+    tokio::pin!(cancelled);
+    let mut corked = false;
     let reason = loop {
         let next = tokio::select! {
+            biased;
             n = frames.next() => n,
-            () = shared.cancel.cancelled() => break None,
+            () = &mut cancelled => break None,
         };
         let frame = match next {
             None => break Some("peer closed the connection".to_string()),
@@ -83,7 +94,11 @@ async fn read_loop(
         };
         // More calls already read: hold their replies and write them
         // together once the burst is handled (see `outbox`).
-        shared.outbox.cork(complete_frame_buffered(frames.read_buffer()));
+        let cork = complete_frame_buffered(frames.read_buffer());
+        if cork != corked {
+            corked = cork;
+            shared.outbox.cork(cork);
+        }
         match handle_frame(&shared, frame, &mut hello) {
             Ok(None) => {}
             Ok(Some(goodbye)) => {
