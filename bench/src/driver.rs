@@ -29,22 +29,43 @@ pub struct Latency {
     pub calls: usize,
 }
 
-/// `add` called `calls` times one at a time after `warmup` calls; every
-/// result checked.
-pub async fn add_seq<C: Caller>(c: &C, warmup: usize, calls: usize) -> Result<Latency, BoxError> {
-    for i in 0..warmup as u64 {
-        check_add(i, 7, c.add(i, 7).await?)?;
+/// `add` called `calls` times one at a time on each of `callers`, after
+/// `warmup` calls each; every result checked. The callers take turns every
+/// `slice` calls, so load that comes and goes on a shared machine falls on
+/// all of them alike.
+pub async fn add_seq<C: Caller>(
+    callers: &[&C],
+    warmup: usize,
+    calls: usize,
+    slice: usize,
+) -> Result<Vec<Latency>, BoxError> {
+    for c in callers {
+        for i in 0..warmup as u64 {
+            check_add(i, 7, c.add(i, 7).await?)?;
+        }
     }
-    let mut ns = Vec::with_capacity(calls);
-    for i in 0..calls as u64 {
-        let start = Instant::now();
-        let sum = c.add(i, 1_000_003).await?;
-        ns.push(start.elapsed().as_nanos() as u64);
-        check_add(i, 1_000_003, sum)?;
+    let mut ns: Vec<Vec<u64>> = callers.iter().map(|_| Vec::with_capacity(calls)).collect();
+    let mut done = 0;
+    while done < calls {
+        let n = slice.min(calls - done);
+        for (c, ns) in callers.iter().zip(&mut ns) {
+            for i in done as u64..(done + n) as u64 {
+                let start = Instant::now();
+                let sum = c.add(i, 1_000_003).await?;
+                ns.push(start.elapsed().as_nanos() as u64);
+                check_add(i, 1_000_003, sum)?;
+            }
+        }
+        done += n;
     }
-    ns.sort_unstable();
-    let pct = |p: f64| ns[((ns.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
-    Ok(Latency { p50_us: pct(0.50), p99_us: pct(0.99), calls })
+    Ok(ns
+        .into_iter()
+        .map(|mut ns| {
+            ns.sort_unstable();
+            let pct = |p: f64| ns[((ns.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
+            Latency { p50_us: pct(0.50), p99_us: pct(0.99), calls }
+        })
+        .collect())
 }
 
 fn check_add(a: u64, b: u64, got: u64) -> Result<(), BoxError> {

@@ -84,6 +84,9 @@ enum Kind {
     Pb,
 }
 
+/// Sequential calls per turn when targets take turns (see [`driver::add_seq`]).
+const SEQ_SLICE: usize = 500;
+
 /// Sizes of a run.
 struct Plan {
     rounds: usize,
@@ -256,8 +259,9 @@ async fn run(plan: &Plan, only: &[String], only_targets: &[String]) -> Result<Re
         let order: Vec<&(&'static str, Client)> =
             (0..targets.len()).map(|i| &targets[(i + round) % targets.len()]).collect();
         if wants("add_seq") {
-            for (name, c) in &order {
-                let l = driver::add_seq(c, plan.seq_warmup, plan.seq_calls).await?;
+            let callers: Vec<&Client> = order.iter().map(|(_, c)| c).collect();
+            let ls = driver::add_seq(&callers, plan.seq_warmup, plan.seq_calls, SEQ_SLICE).await?;
+            for ((name, _), l) in order.iter().zip(ls) {
                 report.add("add_seq", name, latency(l));
             }
         }
@@ -276,10 +280,9 @@ async fn run(plan: &Plan, only: &[String], only_targets: &[String]) -> Result<Re
             }
         }
         if wants("relay") {
-            let l = driver::add_seq(&direct, plan.seq_warmup, plan.seq_calls).await?;
-            report.add("relay", "pb-direct", latency(l));
-            let l = driver::add_seq(&relayed, plan.seq_warmup, plan.seq_calls).await?;
-            report.add("relay", "pb-relay", latency(l));
+            let ls = driver::add_seq(&[&direct, &relayed], plan.seq_warmup, plan.seq_calls, SEQ_SLICE).await?;
+            report.add("relay", "pb-direct", latency(ls[0]));
+            report.add("relay", "pb-relay", latency(ls[1]));
         }
         if wants("heal") {
             let h = heal::run(pb_addr, plan.heal_backoff, plan.heal_trials).await?;
