@@ -62,3 +62,23 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
+
+/// Keep freed memory in the process (glibc only): raise the heap-trim and
+/// mmap thresholds, which glibc otherwise adjusts as it goes.
+///
+/// With glibc's defaults, every burst of 64 KiB messages returns the top of
+/// the heap to the kernel and takes it back at the next burst, so each
+/// message costs page faults (measured: ~5 per `echo_64k` call with pb alone,
+/// more after other targets ran in the same process), and the benchmark
+/// measures page-fault churn more than RPC stacks. Every process of a run
+/// (client and servers, every target) gets the same setting; `--malloc-default`
+/// runs without it.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tunables; called at the start of
+    // main, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 16 << 20);
+    }
+}

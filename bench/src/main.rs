@@ -46,6 +46,9 @@ struct Cli {
     /// the ratios need all three).
     #[arg(long, value_delimiter = ',')]
     targets: Vec<String>,
+    /// Leave glibc's heap trimming at its defaults (see `alloc::keep_freed_memory`).
+    #[arg(long, global = true)]
+    malloc_default: bool,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +86,9 @@ enum Kind {
     Tarpc,
     Pb,
 }
+
+/// `--malloc-default` was given: the server processes get it too.
+static MALLOC_DEFAULT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Sequential calls per turn when targets take turns (see [`driver::add_seq`]).
 const SEQ_SLICE: usize = 500;
@@ -136,6 +142,10 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn main() -> Result<(), BoxError> {
     let cli = Cli::parse();
+    if !cli.malloc_default {
+        alloc::keep_freed_memory();
+    }
+    MALLOC_DEFAULT.store(cli.malloc_default, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Some(Command::Server { target, upstream, count_alloc }) => {
             if count_alloc {
@@ -151,6 +161,10 @@ fn main() -> Result<(), BoxError> {
         }
         None => {
             let plan = Plan::new(cli.smoke, cli.rounds);
+            eprintln!(
+                "glibc heap trimming: {} in every process",
+                if cli.malloc_default { "default" } else { "off (mallopt; --malloc-default to keep it)" }
+            );
             let report = runtime().block_on(run(&plan, &cli.only, &cli.targets))?;
             for line in report.lines() {
                 println!("{line}");
@@ -311,6 +325,7 @@ fn measure_memory(plan: &Plan) -> Result<Figures, BoxError> {
     let server = ServerProcess::spawn(&["--target", "pb", "--count-alloc"])?;
     let out = std::process::Command::new(std::env::current_exe()?)
         .args(["mem-client", "--server", &server.addr.to_string()])
+        .args(malloc_default().then_some("--malloc-default"))
         .args(["--connections", &plan.mem_connections.to_string(), "--proxies", &plan.mem_proxies.to_string()])
         .stderr(std::process::Stdio::inherit())
         .output()?;
@@ -330,4 +345,9 @@ fn measure_memory(plan: &Plan) -> Result<Figures, BoxError> {
         figures.insert(key, value[key].as_f64().ok_or_else(|| format!("memory client printed no {key}"))?);
     }
     Ok(figures)
+}
+
+/// Whether this run leaves glibc's heap trimming at its defaults.
+fn malloc_default() -> bool {
+    MALLOC_DEFAULT.load(std::sync::atomic::Ordering::Relaxed)
 }

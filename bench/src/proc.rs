@@ -20,6 +20,7 @@ impl ServerProcess {
         let mut child = Command::new(exe)
             .arg("server")
             .args(args)
+            .args(crate::malloc_default().then_some("--malloc-default"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
