@@ -73,7 +73,7 @@ fn check_add(a: u64, b: u64, got: u64) -> Result<(), BoxError> {
 }
 
 /// Throughput of concurrent callers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Throughput {
     /// Completed calls per second.
     pub calls_per_s: f64,
@@ -81,6 +81,19 @@ pub struct Throughput {
     pub mb_per_s: f64,
     /// Calls completed.
     pub calls: u64,
+    /// Seconds measured.
+    pub seconds: f64,
+}
+
+impl Throughput {
+    /// Add another measurement of the same target (time and calls add up).
+    pub fn merge(&mut self, other: &Throughput) {
+        let mb = self.mb_per_s * self.seconds + other.mb_per_s * other.seconds;
+        self.calls += other.calls;
+        self.seconds += other.seconds;
+        self.calls_per_s = self.calls as f64 / self.seconds;
+        self.mb_per_s = mb / self.seconds;
+    }
 }
 
 /// Run `callers` concurrent loops of `call` for `warmup` (not counted), then
@@ -129,7 +142,12 @@ where
         calls += c;
         bytes += b;
     }
-    Ok(Throughput { calls_per_s: calls as f64 / elapsed, mb_per_s: bytes as f64 / elapsed / 1e6, calls })
+    Ok(Throughput {
+        calls_per_s: calls as f64 / elapsed,
+        mb_per_s: bytes as f64 / elapsed / 1e6,
+        calls,
+        seconds: elapsed,
+    })
 }
 
 /// `add` from `callers` concurrent loops; every result checked.
