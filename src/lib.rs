@@ -254,6 +254,7 @@ pub use pb_runtime::session::{Connect, ConnectFn};
 /// TLS transports for servers and sessions (feature `tls`).
 #[cfg(feature = "tls")]
 pub use pb_runtime::tls;
+pub use pb_runtime::wire::Blob;
 pub use pb_runtime::{AnyRef, Listing, Locator, Registry};
 pub use pb_runtime::{Cache, Cacheable, Change, Model};
 pub use pb_runtime::{

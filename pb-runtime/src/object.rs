@@ -7,7 +7,6 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -16,12 +15,12 @@ use crate::Error;
 use crate::anyref::AnyRef;
 use crate::connection::CallContext;
 use crate::proxy::ProxyHandle;
-use crate::wire::{DecodeCx, EncodeCx, WireCx, WireRef};
+use crate::wire::{DecodeCx, EncodeCx, EncodedFrame, WireCx, WireRef};
 
 /// The future a dispatched call runs. It queues its reply through
 /// [`CallContext::encode_return`] and resolves to an empty frame, or to an
 /// error the connection sends as the reply instead.
-pub type CallFuture = Pin<Box<dyn Future<Output = Result<Bytes, Error>> + Send>>;
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<EncodedFrame, Error>> + Send>>;
 
 /// What the runtime knows about one method of an interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,12 +3,14 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 
 use bytes::Bytes;
-use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::oneshot;
+use tokio_util::codec::FramedRead;
 
+use super::outbox::{Writer, complete_frame_buffered};
 use super::{CallContext, Shared};
 use crate::Error;
 use crate::object::CallFuture;
@@ -21,51 +23,31 @@ use crate::wire::{self, Header};
 /// the writer, and the bytes queued for it, any longer than this.
 const CLOSE_FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
-fn codec(max_frame_len: usize) -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder().max_frame_length(max_frame_len).new_codec()
-}
-
 /// Start the reader and writer tasks.
-pub(super) fn spawn(
-    shared: Arc<Shared>,
-    transport: Transport,
-    out_rx: mpsc::UnboundedReceiver<Bytes>,
-    hello: oneshot::Sender<Result<(), Error>>,
-) {
+pub(super) fn spawn(shared: Arc<Shared>, transport: Transport, hello: oneshot::Sender<Result<(), Error>>) {
     let max = shared.config.max_frame_len;
     let reader = FrameDecoder::new(max).with_timeout(shared.config.frame_timeout);
-    tokio::spawn(write_loop(shared.clone(), FramedWrite::new(transport.write, codec(max)), out_rx));
+    tokio::spawn(write_loop(shared.clone(), Writer::new(transport.write)));
     tokio::spawn(read_loop(shared, FramedRead::new(transport.read, reader), hello));
 }
 
-/// Write queued frames; coalesce whatever is already queued into one flush
-/// (one syscall for many small replies).
-async fn write_loop(
-    shared: Arc<Shared>,
-    mut sink: FramedWrite<BoxWrite, LengthDelimitedCodec>,
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
-) {
+/// Write queued frames, many per system call (see [`super::outbox`]).
+async fn write_loop(shared: Arc<Shared>, mut writer: Writer<BoxWrite>) {
     let body = async {
+        // One cancellation future for the whole loop: a new one per batch
+        // would register with the token (a lock) each time.
+        let cancelled = shared.cancel.cancelled();
+        tokio::pin!(cancelled);
         loop {
-            let frame = tokio::select! {
+            let written = tokio::select! {
                 biased;
-                f = rx.recv() => match f { Some(f) => f, None => return Ok(()) },
-                () = shared.cancel.cancelled() => {
+                w = writer.write_next(&shared.outbox) => w?,
+                () = &mut cancelled => {
                     // Drain what was queued before the close (a goodbye, a last reply).
-                    while let Ok(f) = rx.try_recv() {
-                        sink.feed(f).await?;
-                    }
-                    SinkExt::<Bytes>::flush(&mut sink).await?;
+                    writer.drain(&shared.outbox).await?;
                     return Ok(());
                 }
             };
-            let mut written = frame.len();
-            sink.feed(frame).await?;
-            while let Ok(f) = rx.try_recv() {
-                written += f.len();
-                sink.feed(f).await?;
-            }
-            SinkExt::<Bytes>::flush(&mut sink).await?;
             shared.queued.fetch_sub(written, Ordering::AcqRel);
         }
     };
@@ -81,7 +63,9 @@ async fn write_loop(
     if let Err(e) = result {
         shared.close(format!("write failed: {e}"));
     }
-    let _ = sink.get_mut().shutdown().await;
+    // Nothing more will be written: free what is still queued.
+    shared.outbox.clear();
+    let _ = writer.io().shutdown().await;
 }
 
 use tokio::io::AsyncWriteExt as _;
@@ -92,16 +76,30 @@ async fn read_loop(
     hello: oneshot::Sender<Result<(), Error>>,
 ) {
     let mut hello = Some(hello);
+    // One cancellation future for the whole loop (not a registration with
+    // the token per frame), and the cork state kept here (the outbox's lock
+    // is taken only when it changes).
+    let cancelled = shared.cancel.cancelled();
+    tokio::pin!(cancelled);
+    let mut corked = false;
     let reason = loop {
         let next = tokio::select! {
+            biased;
             n = frames.next() => n,
-            () = shared.cancel.cancelled() => break None,
+            () = &mut cancelled => break None,
         };
         let frame = match next {
             None => break Some("peer closed the connection".to_string()),
             Some(Err(e)) => break Some(format!("read failed: {e}")),
             Some(Ok(f)) => f.freeze(),
         };
+        // More calls already read: hold their replies and write them
+        // together once the burst is handled (see `outbox`).
+        let cork = complete_frame_buffered(frames.read_buffer());
+        if cork != corked {
+            corked = cork;
+            shared.outbox.cork(cork);
+        }
         match handle_frame(&shared, frame, &mut hello) {
             Ok(None) => {}
             Ok(Some(goodbye)) => {
@@ -117,6 +115,7 @@ async fn read_loop(
             }
         }
     };
+    shared.outbox.cork(false);
     if let Some(reason) = reason {
         shared.close(reason);
     }
@@ -184,7 +183,7 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 /// Look up the target, decode the arguments, and start the method. The body
 /// runs inline up to its first suspension point, so calls start in the order
 /// they arrived; only a call that has to wait is spawned.
-fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[u8]) {
+fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &Bytes) {
     let fault = |e: Error| {
         let _ = shared.send(Shared::fault_frame(req, &e));
     };
@@ -211,7 +210,7 @@ fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[
         }
         return;
     }
-    let started: Result<CallFuture, Error> = wire::with_decode(shared, || {
+    let started: Result<CallFuture, Error> = wire::with_decode(shared, args, || {
         std::panic::catch_unwind(AssertUnwindSafe(|| object.call(method, args, cx)))
             .unwrap_or_else(|p| Err(Error::Panicked { message: panic_message(p) }))
     });
@@ -219,8 +218,33 @@ fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[
         Ok(call) => call,
         Err(e) => return fault(e),
     };
+    // Poll the method's own (boxed) future once, inline: most calls complete
+    // here, and then no task (and no second boxed future) is made for them.
+    // Saves one allocation and one task per call that does not wait.
+    let mut call = call;
+    let waker = futures_util::task::noop_waker();
+    // A no-op waker is enough for the first poll: if the call is pending, it
+    // registered interest with that waker, and the spawned task polls it
+    // again at once with its own.
+    let first =
+        std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut std::task::Context::from_waker(&waker))));
+    let done = match first {
+        Ok(Poll::Pending) => None,
+        Ok(Poll::Ready(result)) => Some(result),
+        Err(p) => Some(Err(Error::Panicked { message: panic_message(p) })),
+    };
+    if let Some(result) = done {
+        // The call's context gives its in-flight slot back before a fault
+        // goes out (a successful call queued its reply itself).
+        drop(call);
+        let frame = result.unwrap_or_else(|e| Shared::fault_frame(req, &e));
+        if !frame.is_empty() {
+            let _ = shared.send(frame);
+        }
+        return;
+    }
     let conn = shared.clone();
-    let mut task = Box::pin(async move {
+    tokio::spawn(async move {
         // A successful call queued its reply itself (an empty frame here).
         let frame = match AssertUnwindSafe(call).catch_unwind().await {
             Ok(Ok(frame)) => frame,
@@ -231,13 +255,4 @@ fn start_call(shared: &Arc<Shared>, req: u64, target: u64, method: u32, args: &[
             let _ = conn.send(frame);
         }
     });
-    let waker = futures_util::task::noop_waker();
-    // A no-op waker is enough for the first poll: if the call is pending, it
-    // registered interest with that waker, and the spawned task polls it
-    // again at once with its own.
-    if task.as_mut().poll(&mut std::task::Context::from_waker(&waker)).is_pending() {
-        tokio::spawn(task);
-    }
 }
-
-use std::future::Future as _;

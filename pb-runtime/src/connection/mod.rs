@@ -6,6 +6,7 @@
 //! connection mean nothing here and are rejected.
 
 mod io;
+mod outbox;
 mod tables;
 
 use std::any::Any;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
@@ -23,7 +24,7 @@ use crate::config::Config;
 use crate::object::{Dispatch, Dispatcher, Interface};
 use crate::proxy::{ProxyHandle, RemoteRef};
 use crate::transport::Transport;
-use crate::wire::{self, Header};
+use crate::wire::{self, EncodedFrame, Header};
 
 pub(crate) use tables::ROOT_ID;
 use tables::{Exports, Imports, Pending, ReplySlot};
@@ -36,7 +37,7 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) peer: String,
     pub(crate) config: Config,
-    out: mpsc::UnboundedSender<Bytes>,
+    outbox: outbox::Outbox,
     /// Bytes handed to the writer and not yet written.
     queued: AtomicUsize,
     next_req: AtomicU64,
@@ -59,7 +60,7 @@ impl Shared {
     }
 
     /// Queue a frame for the writer. Frames are written in the order queued.
-    pub(crate) fn send(&self, frame: Bytes) -> Result<(), Error> {
+    pub(crate) fn send(&self, frame: EncodedFrame) -> Result<(), Error> {
         if self.is_closed() {
             return Err(Error::Disconnected);
         }
@@ -72,7 +73,8 @@ impl Shared {
             self.close(format!("peer is not reading: {queued} bytes queued"));
             return Err(Error::Disconnected);
         }
-        self.out.send(frame).map_err(|_| Error::Disconnected)
+        self.outbox.push(frame);
+        Ok(())
     }
 
     pub(crate) fn next_req(&self) -> u64 {
@@ -83,7 +85,7 @@ impl Shared {
     /// closed check happen under one lock with [`Shared::close`], so a call
     /// either fails with `Disconnected` now or gets an answer (or
     /// `ConnectionLost`) later; it never waits forever.
-    fn start_slot(&self, req: u64, slot: ReplySlot, frame: Bytes) -> Result<(), Error> {
+    fn start_slot(&self, req: u64, slot: ReplySlot, frame: EncodedFrame) -> Result<(), Error> {
         {
             let mut p = self.pending.lock().unwrap();
             if p.closed {
@@ -107,7 +109,7 @@ impl Shared {
     pub(crate) fn start_call<R: DeserializeOwned + Send + 'static>(
         &self,
         req: u64,
-        frame: Bytes,
+        frame: EncodedFrame,
     ) -> Result<oneshot::Receiver<Result<R, Error>>, Error> {
         let (tx, rx) = oneshot::channel();
         let slot: ReplySlot = Box::new(move |conn, ok, payload| {
@@ -145,17 +147,16 @@ impl Shared {
         self: &Arc<Self>,
         header: &Header,
         payload: &T,
-    ) -> Result<Bytes, Error> {
+    ) -> Result<EncodedFrame, Error> {
         wire::with_encode(self, || {
-            let mut buf = wire::encode_header(header, 64);
-            wire::encode_payload(&mut buf, payload)?;
+            let buf = wire::encode_frame_with(header, payload)?;
             if buf.len() > self.config.max_frame_len {
                 return Err(Error::LimitExceeded {
                     what: "frame length".into(),
                     limit: self.config.max_frame_len as u64,
                 });
             }
-            Ok(Bytes::from(buf))
+            Ok(buf.finish())
         })
     }
 
@@ -223,16 +224,16 @@ impl Shared {
         slot.map(|slot| slot(self, ok, payload)).is_some()
     }
 
-    fn fault_frame(req: u64, e: &Error) -> Bytes {
+    fn fault_frame(req: u64, e: &Error) -> EncodedFrame {
         wire::encode_frame(&Header::Reply { req, ok: false }, e).expect("errors always encode")
     }
 }
 
 /// Decode the payload of a reply: the method's result when `ok`, else the
 /// error the peer sent.
-fn decode_reply<R: DeserializeOwned>(conn: &Arc<Shared>, ok: bool, payload: &[u8]) -> Result<R, Error> {
+fn decode_reply<R: DeserializeOwned>(conn: &Arc<Shared>, ok: bool, payload: &Bytes) -> Result<R, Error> {
     if ok {
-        wire::with_decode(conn, || wire::decode_payload::<R>(payload))
+        wire::with_decode(conn, payload, || wire::decode_payload::<R>(payload))
     } else {
         Err(wire::decode_payload::<Error>(payload)
             .unwrap_or_else(|e| Error::protocol(format_args!("undecodable fault: {e}"))))
@@ -280,12 +281,12 @@ impl CallContext {
     ///
     /// An encode failure (for example the export limit), which the connection
     /// sends to the caller instead.
-    pub fn encode_return<R: serde::Serialize + ?Sized>(&self, result: &R) -> Result<Bytes, Error> {
+    pub fn encode_return<R: serde::Serialize + ?Sized>(&self, result: &R) -> Result<EncodedFrame, Error> {
         let frame = self.conn.encode_with_refs(&Header::Reply { req: self.req, ok: true }, result)?;
         if self.finish() {
             let _ = self.conn.send(frame);
         }
-        Ok(Bytes::new())
+        Ok(EncodedFrame::from(Bytes::new()))
     }
 }
 
@@ -361,7 +362,6 @@ impl ConnectionBuilder {
     /// The transport failed, the peer spoke another protocol, or it did not
     /// answer within [`Config::handshake_timeout`].
     pub async fn establish(self, transport: Transport) -> Result<Connection, Error> {
-        let (out, out_rx) = mpsc::unbounded_channel();
         let root_iface = self.root.as_ref().map(|r| r.interface_id());
         let mut exports = Exports::default();
         if let Some(root) = self.root {
@@ -371,7 +371,7 @@ impl ConnectionBuilder {
             id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
             peer: transport.peer.clone(),
             config: self.config,
-            out,
+            outbox: outbox::Outbox::default(),
             queued: AtomicUsize::new(0),
             next_req: AtomicU64::new(1),
             pending: Mutex::new(Pending::default()),
@@ -387,7 +387,7 @@ impl ConnectionBuilder {
         let hello = Header::Hello { magic: wire::MAGIC, version: wire::VERSION, root: root_iface };
         shared.send(wire::encode_frame(&hello, &())?)?;
         let (hello_tx, hello_rx) = oneshot::channel();
-        io::spawn(shared.clone(), transport, out_rx, hello_tx);
+        io::spawn(shared.clone(), transport, hello_tx);
         let timeout = shared.config.handshake_timeout;
         match tokio::time::timeout(timeout, hello_rx).await {
             Ok(Ok(Ok(()))) => {

@@ -25,10 +25,13 @@
 //! Indexes 8..=15 are reserved for the login step and 16..=31 for cached
 //! models.
 
+mod blob;
 mod context;
 pub mod depth;
 pub mod frame;
 
+pub(crate) use blob::FrameBuf;
+pub use blob::{Blob, EncodedFrame};
 pub(crate) use context::{DecodeCx, EncodeCx, WireCx, with_decode, with_encode};
 
 use bytes::Bytes;
@@ -120,21 +123,22 @@ fn append<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<(), pos
     postcard::to_extend(value, std::mem::take(buf)).map(|v| *buf = v)
 }
 
-/// A whole frame: header plus an encoded payload.
 /// The method id every object answers with its interface description
 /// (reserved: `#[remote_interface]` rejects a method with this id).
 pub const DESCRIBE_METHOD: u32 = u32::MAX;
 
-pub(crate) fn encode_frame<T: Serialize + ?Sized>(header: &Header, payload: &T) -> Result<Bytes, Error> {
+/// A whole frame: header plus an encoded payload (without references).
+pub(crate) fn encode_frame<T: Serialize + ?Sized>(header: &Header, payload: &T) -> Result<EncodedFrame, Error> {
     let mut buf = encode_header(header, 64);
     append(&mut buf, payload)?;
     Ok(buf.into())
 }
 
-/// Append an encoded payload to a frame started with [`encode_header`].
-/// References inside are exported through the active [`EncodeCx`].
-pub(crate) fn encode_payload<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<(), Error> {
-    append(buf, value).map_err(Error::from)
+/// A frame whose payload may hold references (exported through the active
+/// [`EncodeCx`]) and large blobs (referenced, not copied).
+pub(crate) fn encode_frame_with<T: Serialize + ?Sized>(header: &Header, value: &T) -> Result<FrameBuf, Error> {
+    let buf = postcard::serialize_with_flavor(header, FrameBuf::with_capacity(64)).expect("headers always encode");
+    Ok(postcard::serialize_with_flavor(value, buf)?)
 }
 
 /// Split a frame into its header and payload.
@@ -182,7 +186,7 @@ mod tests {
     fn header_and_payload_round_trip() {
         let h = Header::Call { req: 7, target: 3, method: 0xdead_beef };
         let frame = encode_frame(&h, &(1u64, "two".to_string())).unwrap();
-        let (h2, payload) = decode_frame(&frame).unwrap();
+        let (h2, payload) = decode_frame(&frame.chunks()[0]).unwrap();
         assert_eq!(h, h2);
         let args: (u64, String) = decode_payload(&payload).unwrap();
         assert_eq!(args, (1, "two".to_string()));
@@ -191,7 +195,7 @@ mod tests {
     #[test]
     fn trailing_bytes_are_rejected() {
         let frame = encode_frame(&Header::Goodbye, &(1u8, 2u8)).unwrap();
-        let (_, payload) = decode_frame(&frame).unwrap();
+        let (_, payload) = decode_frame(&frame.chunks()[0]).unwrap();
         assert!(matches!(decode_payload::<u8>(&payload), Err(Error::Protocol(_))));
     }
 

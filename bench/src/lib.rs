@@ -1,1 +1,0 @@
-//! Benchmarks (filled in by its own issue).
