@@ -173,8 +173,8 @@ async fn dropping_a_cache_or_closing_its_connection_unsubscribes_it() {
     eventually("unsubscribed on close", || dir.model.observers() == 0).await;
 }
 
-#[tokio::test]
-async fn a_slow_observer_never_makes_the_owner_buffer_without_bound() {
+/// A model's cache mirrored over an in-memory link that can be held.
+async fn behind_switch() -> (Arc<Dir>, pb::fault::MemorySwitch, Cache<UserList>, (Connection, Connection)) {
     let dir = Arc::new(Dir::default());
     let switch = pb::fault::MemorySwitch::default();
     let (client_side, server_side) = switch.link();
@@ -182,9 +182,14 @@ async fn a_slow_observer_never_makes_the_owner_buffer_without_bound() {
         Connection::builder().root::<dyn Directory>(dir.clone()).establish(server_side),
         Connection::builder().establish(client_side)
     );
-    let (_server, client) = (server.unwrap(), client.unwrap());
-    let proxy = client.root::<dyn Directory>().unwrap();
-    let cache = proxy.model().await.unwrap();
+    let (server, client) = (server.unwrap(), client.unwrap());
+    let cache = client.root::<dyn Directory>().unwrap().model().await.unwrap();
+    (dir, switch, cache, (server, client))
+}
+
+#[tokio::test]
+async fn a_slow_observer_never_makes_the_owner_buffer_without_bound() {
+    let (dir, switch, cache, _conns) = behind_switch().await;
     let mut changes = cache.changes();
     eventually("attached", || dir.model.observers() == 1).await;
 
@@ -260,15 +265,7 @@ async fn a_local_reader_that_lags_is_resynced_not_left_behind() {
 
 #[tokio::test]
 async fn a_slow_observer_of_large_events_is_bounded_by_bytes_too() {
-    let dir = Arc::new(Dir::default());
-    let switch = pb::fault::MemorySwitch::default();
-    let (client_side, server_side) = switch.link();
-    let (server, client) = tokio::join!(
-        Connection::builder().root::<dyn Directory>(dir.clone()).establish(server_side),
-        Connection::builder().establish(client_side)
-    );
-    let (_server, client) = (server.unwrap(), client.unwrap());
-    let cache = client.root::<dyn Directory>().unwrap().model().await.unwrap();
+    let (dir, switch, cache, _conns) = behind_switch().await;
     eventually("attached", || dir.model.observers() == 1).await;
     switch.hold();
     let big = "x".repeat(64 * 1024);
