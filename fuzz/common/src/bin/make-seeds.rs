@@ -10,6 +10,23 @@ fn main() -> std::io::Result<()> {
         ("message_decoder", pb_fuzz_common::message_seeds()),
         ("connection", pb_fuzz_common::connection_seeds()),
     ];
+    let mut targets: Vec<(&str, Vec<(String, Vec<u8>)>)> = targets
+        .into_iter()
+        .map(|(t, seeds)| (t, seeds.into_iter().map(|(n, b)| (n.to_string(), b)).collect()))
+        .collect();
+    // The IDL parser starts from the repository's own schemas.
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut schemas = Vec::new();
+    for dir in ["pb-idl/tests/golden/gen", "examples/schemas"] {
+        for entry in std::fs::read_dir(repo.join(dir))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "pbidl") {
+                let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+                schemas.push((name, std::fs::read(&path)?));
+            }
+        }
+    }
+    targets.push(("idl_parser", schemas));
     for (target, seeds) in targets {
         let dir = root.join(target);
         std::fs::create_dir_all(&dir)?;
