@@ -68,6 +68,7 @@ pub fn generate(schema: &Schema, opts: &GenOptions, file_names: &[String]) -> Re
             pkg.name
         );
         for line in &pkg.docs {
+            let line = doc_text(line);
             code.push_str(&format!("//{}{line}\n", if line.is_empty() { "" } else { " " }));
         }
         code.push('\n');
@@ -92,8 +93,14 @@ fn ident(name: &str) -> Ident {
     Ident::new(if valid { name } else { "__pb_invalid" }, Span::call_site())
 }
 
+/// A doc line as Rust accepts it: rustc refuses a bare carriage return in a
+/// doc comment (found by the `idl_parser` fuzz target), so it becomes a space.
+fn doc_text(line: &str) -> String {
+    line.replace('\r', " ")
+}
+
 fn docs(lines: &[String]) -> TokenStream {
-    let lines = lines.iter().map(|l| format!(" {l}"));
+    let lines = lines.iter().map(|l| format!(" {}", doc_text(l)));
     quote!(#(#[doc = #lines])*)
 }
 

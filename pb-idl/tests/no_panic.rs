@@ -147,3 +147,12 @@ fn deep_and_long_inputs() {
     let chain: String = (0..3_000).map(|i| format!("record R{i} {{ next: R{} }}\n", i + 1)).collect();
     run(&format!("package p; {chain} record R3000 {{ first: R0 }}"));
 }
+
+/// Inputs the `idl_parser` fuzz target found (fuzz/regressions/idl_parser).
+#[test]
+fn fuzz_regressions() {
+    // A bare carriage return in a doc comment: rustc refuses it in the output.
+    run("package a;\n///\r d \nmodel r { state { } }");
+    run("//!\r\npackage a;\n/// x\ry\nrecord R { /// f\r\n f: u64, }");
+    run(include_str!("../../fuzz/regressions/idl_parser/bare-cr-in-doc-comment.pbidl"));
+}
