@@ -1,5 +1,5 @@
 //! Compile errors of the macros (trybuild). Refresh the .stderr files with
-//! `TRYBUILD=overwrite cargo test -p pb-tests --test ui`.
+//! `TRYBUILD=overwrite cargo test -p pb-tests-ui --test ui`.
 
 #[test]
 fn ui() {
