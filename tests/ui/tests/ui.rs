@@ -4,8 +4,8 @@
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
-    t.compile_fail("ui/method/*.rs");
-    t.compile_fail("ui/args/*.rs");
-    t.compile_fail("ui/trait/*.rs");
-    t.pass("ui/pass/*.rs");
+    t.compile_fail("method/*.rs");
+    t.compile_fail("args/*.rs");
+    t.compile_fail("trait/*.rs");
+    t.pass("pass/*.rs");
 }
