@@ -60,6 +60,7 @@ fn describe(event: &SessionEvent) -> String {
         SessionEvent::Healed { peer, healed, failed } => {
             format!("healed {healed} more proxies at {peer} ({failed} failing)")
         }
+        SessionEvent::Refused { peer, path, error } => format!("{peer} refused {path}: {error}"),
         other => format!("{other:?}"),
     }
 }

@@ -35,6 +35,11 @@
 //! - Credentials travel as they are: use TLS (the `tls` feature) on untrusted
 //!   networks. A reconnecting [`Client`](crate::Client) keeps the
 //!   credentials it logged in with, to log in again after an outage.
+//! - If that login is refused (the password changed meanwhile), the session
+//!   tries it once and gives it up: it reports
+//!   [`SessionEvent::Refused`](crate::SessionEvent::Refused), calls on the
+//!   avatar and on proxies obtained through it fail with `Unauthorized`, and
+//!   the refused credentials are never sent again by themselves.
 //!
 //! The handshake is unchanged: login is an ordinary call on the root, so a
 //! server without a portal is reached exactly as before.

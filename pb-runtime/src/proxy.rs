@@ -54,6 +54,10 @@ pub(crate) struct ProxyCore {
     /// The reconnecting session that heals this proxy, if it is tracked,
     /// and the proxy's place in that session's list.
     session: OnceLock<(Weak<crate::session::SessionShared>, u64)>,
+    /// Set when the session gave up healing the proxy because the server
+    /// refused its path (login refused): every call fails with this error.
+    /// Boxed: a live proxy costs 16 bytes for it, not the size of `Error`.
+    refused: OnceLock<Box<Error>>,
 }
 
 impl Drop for ProxyCore {
@@ -87,7 +91,14 @@ impl fmt::Debug for ProxyHandle {
 
 impl ProxyHandle {
     pub(crate) fn new(target: Arc<RemoteRef>, interface: &'static str) -> Self {
-        ProxyHandle { core: Arc::new(ProxyCore { interface, target: RwLock::new(target), session: OnceLock::new() }) }
+        ProxyHandle {
+            core: Arc::new(ProxyCore {
+                interface,
+                target: RwLock::new(target),
+                session: OnceLock::new(),
+                refused: OnceLock::new(),
+            }),
+        }
     }
 
     pub(crate) fn target(&self) -> Arc<RemoteRef> {
@@ -99,6 +110,12 @@ impl ProxyHandle {
     pub(crate) fn retarget(&self, target: Arc<RemoteRef>) {
         let old = std::mem::replace(&mut *self.core.target.write().unwrap(), target);
         drop(old);
+    }
+
+    /// The session gave up healing this proxy: from now on every call fails
+    /// with `error` (instead of `Disconnected` from its dead link).
+    pub(crate) fn refuse(&self, error: Error) {
+        let _ = self.core.refused.set(Box::new(error));
     }
 
     pub(crate) fn downgrade(&self) -> WeakHandle {
@@ -201,6 +218,9 @@ impl ProxyHandle {
         method: u32,
         args: &A,
     ) -> Result<R, Error> {
+        if let Some(refused) = self.core.refused.get() {
+            return Err((**refused).clone());
+        }
         let target = self.target();
         let conn = &target.conn;
         if conn.is_closed() {

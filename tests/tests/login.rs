@@ -27,17 +27,19 @@ impl Accounts {
         let accounts = self.clone();
         Portal::new(move |c: Credentials| {
             let accounts = accounts.clone();
-            async move {
-                let known =
-                    matches!((c.username.as_str(), c.password.as_str()), ("alice", "wonderland") | ("bob", "builder"));
-                if !known {
-                    return Err(Error::Unauthorized);
-                }
-                accounts.logins.fetch_add(1, Ordering::SeqCst);
-                let users = accounts.avatars.lock().unwrap().entry(c.username).or_default().clone();
-                Ok(AnyRef::new::<dyn UserManager>(users))
-            }
+            async move { accounts.portal_check(c) }
         })
+    }
+
+    /// The checker: alice and bob with their passwords.
+    fn portal_check(&self, c: Credentials) -> Result<AnyRef, Error> {
+        let known = matches!((c.username.as_str(), c.password.as_str()), ("alice", "wonderland") | ("bob", "builder"));
+        if !known {
+            return Err(Error::Unauthorized);
+        }
+        self.logins.fetch_add(1, Ordering::SeqCst);
+        let users = self.avatars.lock().unwrap().entry(c.username).or_default().clone();
+        Ok(AnyRef::new::<dyn UserManager>(users))
     }
 
     fn avatar(&self, name: &str) -> Arc<Users> {
@@ -194,6 +196,112 @@ async fn a_session_logs_in_again_by_itself_after_an_outage() {
     assert_eq!(restarted.logins.load(Ordering::SeqCst), 1, "logged in again, once");
     users.push(2).await.unwrap();
     assert_eq!(restarted.avatar("alice").pushed().await.unwrap(), [2], "the same Arc reaches the new avatar");
+}
+
+#[tokio::test]
+async fn a_login_refused_after_an_outage_is_given_up_and_the_rest_of_the_session_heals() {
+    let accounts = Arc::new(Accounts::default());
+    let (server, addr) = serve(accounts.portal()).await;
+    let client = Client::builder().config(fast()).connect_tcp(addr.clone()).await.unwrap();
+    let mut events = client.events();
+    next_event(&mut events).await; // connected
+    let login = client.root::<dyn Login>().unwrap();
+    let users = login.login_as::<dyn UserManager>(Credentials::new("alice", "wonderland")).await.unwrap();
+    // A second login path through the same root, and a plain root proxy.
+    let bobs = login.login_as::<dyn UserManager>(Credentials::new("bob", "builder")).await.unwrap();
+    assert_eq!(client.tracked(), 3, "root, two avatars");
+
+    // The restarted server no longer knows alice's password.
+    server.abort();
+    drop(server);
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Disconnected { .. }));
+    let refusals = Arc::new(AtomicUsize::new(0));
+    let restarted = Arc::new(Accounts::default());
+    let portal = {
+        let (restarted, refusals) = (restarted.clone(), refusals.clone());
+        Portal::new(move |c: Credentials| {
+            let (restarted, refusals) = (restarted.clone(), refusals.clone());
+            async move {
+                if c.username == "alice" {
+                    refusals.fetch_add(1, Ordering::SeqCst);
+                    return Err(Error::Unauthorized);
+                }
+                restarted.portal_check(c)
+            }
+        })
+    };
+    let _server = rebind(addr.parse().unwrap(), portal).await;
+    match next_event(&mut events).await {
+        SessionEvent::Reconnected { healed, failed, .. } => {
+            assert_eq!((healed, failed), (2, 0), "the root and bob's avatar heal; alice's is not retried")
+        }
+        other => panic!("expected reconnected, got {other:?}"),
+    }
+    match next_event(&mut events).await {
+        SessionEvent::Refused { path, error, .. } => {
+            assert_eq!(error, Error::Unauthorized);
+            assert!(path.contains("login"), "the path names the login: {path}");
+        }
+        other => panic!("expected refused, got {other:?}"),
+    }
+    assert_eq!(users.get_user(1).await, Err(UserError::Pb(Error::Unauthorized)), "the refusal, not Disconnected");
+    bobs.push(7).await.unwrap();
+    assert_eq!(restarted.avatar("bob").pushed().await.unwrap(), [7]);
+
+    // Many pings later the refused login was sent exactly once: the session
+    // does not count against the server's attempt limit.
+    tokio::time::sleep(fast().ping_interval * 10).await;
+    assert_eq!(refusals.load(Ordering::SeqCst), 1);
+    assert!(client.is_connected());
+    assert_eq!(users.get_user(1).await, Err(UserError::Pb(Error::Unauthorized)));
+
+    // Dropping the refused avatar forgets its path.
+    drop(users);
+    assert_eq!(client.tracked(), 2);
+}
+
+#[tokio::test]
+async fn proxies_obtained_through_a_refused_avatar_are_given_up_with_it() {
+    let accept = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let portal = |accept: Arc<std::sync::atomic::AtomicBool>| {
+        Portal::new(move |_: Credentials| {
+            let accept = accept.clone();
+            async move {
+                if !accept.load(Ordering::SeqCst) {
+                    return Err(Error::Unauthorized);
+                }
+                let registry = Registry::local();
+                registry.register::<dyn UserManager>(Arc::new(Users::default()));
+                Ok(AnyRef::new::<dyn Locator>(registry.locator()))
+            }
+        })
+    };
+    let (server, addr) = serve(portal(accept.clone())).await;
+    let client = Client::builder().config(fast()).connect_tcp(addr.clone()).await.unwrap();
+    let mut events = client.events();
+    next_event(&mut events).await;
+    let registry = client.login::<dyn Locator>(Credentials::new("alice", "wonderland")).await.unwrap();
+    let users = registry.get::<dyn UserManager>().await.unwrap();
+
+    server.abort();
+    drop(server);
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Disconnected { .. }));
+    accept.store(false, Ordering::SeqCst);
+    let _server = rebind(addr.parse().unwrap(), portal(accept.clone())).await;
+    match next_event(&mut events).await {
+        SessionEvent::Reconnected { healed, failed, .. } => assert_eq!((healed, failed), (1, 0), "only the root"),
+        other => panic!("expected reconnected, got {other:?}"),
+    }
+    let mut refused = Vec::new();
+    for _ in 0..2 {
+        match next_event(&mut events).await {
+            SessionEvent::Refused { path, error: Error::Unauthorized, .. } => refused.push(path),
+            other => panic!("expected refused, got {other:?}"),
+        }
+    }
+    assert!(refused[0].contains("login") && refused[1].contains("registry.get"), "{refused:?}");
+    assert_eq!(users.get_user(1).await, Err(UserError::Pb(Error::Unauthorized)));
+    assert_eq!(registry.get::<dyn UserManager>().await.err(), Some(Error::Unauthorized));
 }
 
 #[tokio::test]

@@ -25,6 +25,13 @@
 //! [`SessionEvent::Healed`] when they work again. So cutting both links of a
 //! chain heals in either order.
 //!
+//! A path the server *refuses* is given up instead: a login whose
+//! credentials are no longer accepted answers `Unauthorized`, and retrying
+//! it at every ping would only count against the server's attempt limit.
+//! The session reports [`SessionEvent::Refused`], calls through the avatar
+//! (and proxies obtained through it) fail with `Unauthorized`, and the
+//! rest of the session keeps working.
+//!
 //! # Failure semantics
 //!
 //! During an outage calls fail fast with `Disconnected`; a call in flight when
@@ -148,6 +155,8 @@ pub enum SessionEvent {
         healed: usize,
         /// Proxies whose path failed to replay: they fail with
         /// `Disconnected` until a later retry succeeds ([`SessionEvent::Healed`]).
+        /// Paths the server refused are not counted here but reported by
+        /// [`SessionEvent::Refused`] right after this event.
         failed: usize,
     },
     /// Proxies whose replay had failed after a reconnect were replayed later
@@ -160,6 +169,21 @@ pub enum SessionEvent {
         healed: usize,
         /// Proxies still failing.
         failed: usize,
+    },
+    /// The server refused to replay a path, so the session gave it up: a
+    /// login whose credentials are no longer accepted (and every proxy
+    /// obtained through that avatar). Calls on those proxies fail with
+    /// `error` from now on, and the session never sends the path again
+    /// (a server that limits login attempts is not hammered). The rest of
+    /// the session works; log in again (with [`Client::login`]) for a new
+    /// avatar.
+    Refused {
+        /// The server's address.
+        peer: String,
+        /// The refused path, e.g. `pb.Login.login() -> aurora.UserManager`.
+        path: String,
+        /// The server's answer, [`Error::Unauthorized`].
+        error: Error,
     },
 }
 
@@ -241,13 +265,21 @@ impl SessionShared {
             if self.has_stale() {
                 // Some replay failed (say, a relay whose own upstream was
                 // still down): try those paths again on the live link.
-                let (healed, failed) = self.heal(conn, true).await;
+                let report = self.heal(conn, true).await;
+                let (healed, failed) = (report.healed, report.failed);
                 if healed > 0 {
                     let peer = self.peer();
                     tracing::info!(%peer, healed, failed, "healed proxies whose replay had failed");
                     self.emit(SessionEvent::Healed { peer, healed, failed });
                 }
+                self.emit_refused(report.refused);
             }
+        }
+    }
+
+    fn emit_refused(&self, refused: Vec<(String, Error)>) {
+        for (path, error) in refused {
+            self.emit(SessionEvent::Refused { peer: self.peer(), path, error });
         }
     }
 
@@ -288,13 +320,15 @@ impl SessionShared {
             };
             tracing::info!(%peer, attempt, "connected again; replaying proxies");
             *self.conn.write().unwrap() = new.clone();
-            let (healed, failed) = self.heal(&new, false).await;
-            tracing::info!(%peer, healed, failed, "reconnected");
+            let report = self.heal(&new, false).await;
+            let (healed, failed) = (report.healed, report.failed);
+            tracing::info!(%peer, healed, failed, refused = report.refused.len(), "reconnected");
             self.status.send_modify(|s| {
                 s.connected = true;
                 s.generation += 1;
             });
             self.emit(SessionEvent::Reconnected { peer, healed, failed });
+            self.emit_refused(report.refused);
         }
     }
 }

@@ -26,6 +26,26 @@ pub(crate) trait Heal: Send + Sync {
     fn is_alive(&self) -> bool;
     /// Replay its path on `conn` and swap the result in.
     fn heal(&self, conn: Connection) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+    /// The server refused the path for good: calls through it fail with `error`.
+    fn refuse(&self, _error: Error) {}
+}
+
+/// Whether a replay that failed with `e` should never be tried again: the
+/// server refused it (a login whose credentials are no longer accepted, or
+/// a path through such a login). Other failures are retried while connected.
+fn is_refusal(e: &Error) -> bool {
+    matches!(e, Error::Unauthorized)
+}
+
+/// What one round of replays did.
+#[derive(Debug, Default)]
+pub(super) struct HealReport {
+    /// Paths replayed and swapped in.
+    pub(super) healed: usize,
+    /// Paths that failed and will be retried while connected.
+    pub(super) failed: usize,
+    /// Paths the server refused, given up: (path, why).
+    pub(super) refused: Vec<(String, Error)>,
 }
 
 /// A proxy, healed by refetching a reference and retargeting it.
@@ -46,6 +66,11 @@ impl Heal for ProxyTarget {
             Ok(())
         })
     }
+    fn refuse(&self, error: Error) {
+        if let Some(handle) = self.handle.upgrade() {
+            handle.refuse(error);
+        }
+    }
 }
 
 /// One proxy or cache the session heals.
@@ -56,6 +81,8 @@ pub(crate) struct Tracked {
     /// The last replay failed: the proxy still points at a dead link, and
     /// the session retries it while connected.
     stale: bool,
+    /// The server refused the path ([`is_refusal`]): never replayed again.
+    refused: bool,
 }
 
 impl SessionShared {
@@ -78,7 +105,7 @@ impl SessionShared {
             return; // already healed by a session
         }
         tracked.next_seq += 1;
-        tracked.by_seq.insert(seq, Tracked { target, path, stale: false });
+        tracked.by_seq.insert(seq, Tracked { target, path, stale: false, refused: false });
     }
 
     /// A tracked proxy is gone: drop its path (and the parent it holds).
@@ -94,45 +121,54 @@ impl SessionShared {
 
     /// Replay the paths of live proxies on `conn` (every one, or only those
     /// whose last replay failed) in creation order, and swap the fresh
-    /// references in. Returns (healed, failed).
-    pub(super) async fn heal(&self, conn: &Connection, only_stale: bool) -> (usize, usize) {
+    /// references in. Paths the server refused are given up.
+    pub(super) async fn heal(&self, conn: &Connection, only_stale: bool) -> HealReport {
         let snapshot: Vec<(u64, _, String)> = {
             let tracked = self.tracked.lock().unwrap();
             tracked
                 .by_seq
                 .iter()
-                .filter(|(_, t)| (!only_stale || t.stale) && t.target.is_alive())
+                .filter(|(_, t)| !t.refused && (!only_stale || t.stale) && t.target.is_alive())
                 .map(|(seq, t)| (*seq, t.target.heal(conn.clone()), t.path.clone()))
                 .collect()
         };
         let peer = self.peer();
-        let (mut healed, mut failed) = (0, 0);
+        let mut report = HealReport::default();
         for (seq, heal, path) in snapshot {
             let fresh = tokio::time::timeout(self.config.connect_timeout, heal).await;
-            let ok = match fresh {
+            let (stale, refused) = match fresh {
                 Ok(Ok(())) => {
                     tracing::info!(%peer, %path, "replayed");
-                    true
+                    report.healed += 1;
+                    (false, None)
+                }
+                Ok(Err(e)) if is_refusal(&e) => {
+                    tracing::warn!(%peer, %path, error = %e, "replay refused by the server; giving up this path");
+                    (false, Some(e))
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(%peer, %path, error = %e, "replay failed; will retry while connected");
-                    false
+                    report.failed += 1;
+                    (true, None)
                 }
                 Err(_) => {
                     tracing::warn!(%peer, %path, "replay timed out; will retry while connected");
-                    false
+                    report.failed += 1;
+                    (true, None)
                 }
             };
-            if ok {
-                healed += 1;
-            } else {
-                failed += 1;
-            }
             if let Some(t) = self.tracked.lock().unwrap().by_seq.get_mut(&seq) {
-                t.stale = !ok;
+                t.stale = stale;
+                if let Some(e) = &refused {
+                    t.refused = true;
+                    t.target.refuse(e.clone());
+                }
+            }
+            if let Some(e) = refused {
+                report.refused.push((path, e));
             }
         }
-        (healed, failed)
+        report
     }
 }
 
@@ -197,13 +233,24 @@ where
         Box::pin(async move {
             let fresh = match parent.call::<A, Result<crate::cache::Cache<S>, E>>(method, &*args).await? {
                 Ok(fresh) => fresh,
-                Err(_) => return Err(Error::protocol("the replayed method returned an application error")),
+                Err(e) => return Err(application_error(e)),
             };
             match crate::cache::Cache::upgrade(&cache) {
                 Some(cache) => cache.adopt(fresh),
                 None => Ok(()),
             }
         })
+    }
+}
+
+/// A replayed method answered with its own error `e`: a `pb::Error` (say,
+/// [`Error::Unauthorized`] from a login) is kept as is, any other error type
+/// becomes a protocol error naming the replay.
+fn application_error<E: 'static>(e: E) -> Error {
+    let any: Box<dyn std::any::Any> = Box::new(e);
+    match any.downcast::<Error>() {
+        Ok(e) => *e,
+        Err(_) => Error::protocol("the replayed method returned an application error"),
     }
 }
 
@@ -278,7 +325,7 @@ where
                 Ok(fresh) => T::proxy_handle(fresh.as_arc())
                     .map(|h| h.target())
                     .ok_or_else(|| Error::protocol("the replayed method returned a local object")),
-                Err(_) => Err(Error::protocol("the replayed method returned an application error")),
+                Err(e) => Err(application_error(e)),
             }
         })
     });
