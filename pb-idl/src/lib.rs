@@ -107,9 +107,9 @@
 //! Interface descriptions (`pb::describe::check`) compare a hash of each
 //! method's types, each reduced to its last path segment. A hand-written
 //! peer therefore agrees with a generated one when its method signatures
-//! name the same types: the table's, with `BTreeMap` for `map` (a `HashMap`
-//! argument encodes the same but describes differently) and the model's own
-//! name in `Cache<M>`.
+//! name the same types: the table's, or any type postcard encodes the same
+//! way (`HashMap` or `BTreeMap` for `map`, `pb::Blob` or `Vec<u8>` for
+//! `bytes`; `Box<T>` for `T`), and the model's own name in `Cache<M>`.
 //!
 //! ## Declarations
 //!

@@ -27,6 +27,11 @@ pub fn method_id(name: &str) -> u32 {
 /// agree (`::std::string::String` and `String`, `pb::Cache<S>` and
 /// `Cache<S>`): every path is reduced to its last segment and its type
 /// arguments. `get_user(u64)->User|UserError`.
+///
+/// Types that postcard encodes identically are also written alike, so a
+/// peer may pick either: `HashMap`, `BTreeMap` and `IndexMap` are `map`;
+/// `HashSet`, `BTreeSet` and `IndexSet` are `set`; `Blob`, `Bytes` and
+/// `ByteBuf` are `Vec<u8>`; `Box<T>` is `T`.
 pub fn signature(name: &str, args: &[&syn::Type], ok: &syn::Type, err: &syn::Type) -> String {
     let args: Vec<String> = args.iter().map(|t| normalize(t)).collect();
     format!("{name}({})->{}|{}", args.join(","), normalize(ok), normalize(err))
@@ -43,8 +48,18 @@ fn normalize(ty: &syn::Type) -> String {
     match ty {
         Type::Path(p) => {
             let Some(last) = p.path.segments.last() else { return String::new() };
-            let mut out = last.ident.to_string();
+            let mut out = match last.ident.to_string().as_str() {
+                "HashMap" | "BTreeMap" | "IndexMap" => "map".to_string(),
+                "HashSet" | "BTreeSet" | "IndexSet" => "set".to_string(),
+                "Blob" | "Bytes" | "ByteBuf" => return "Vec<u8>".to_string(),
+                other => other.to_string(),
+            };
             if let PathArguments::AngleBracketed(a) = &last.arguments {
+                if out == "Box"
+                    && let [GenericArgument::Type(inner)] = a.args.iter().collect::<Vec<_>>()[..]
+                {
+                    return normalize(inner);
+                }
                 let inner: Vec<String> = a
                     .args
                     .iter()
@@ -99,6 +114,21 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a, "f(String,Arc<dyn P>)->Vec<u8>|E");
         assert_ne!(a, super::signature("f", &[&t("String")], &t("Vec<u8>"), &t("E")));
+    }
+
+    #[test]
+    fn types_postcard_encodes_alike_are_written_alike() {
+        let t = |s: &str| syn::parse_str::<syn::Type>(s).unwrap();
+        let sig = |arg: &str, ok: &str| super::signature("f", &[&t(arg)], &t(ok), &t("E"));
+        assert_eq!(
+            sig("std::collections::HashMap<String, Vec<u8>>", "HashSet<u32>"),
+            sig("BTreeMap<String, pb::Blob>", "std::collections::BTreeSet<u32>")
+        );
+        assert_eq!(sig("HashMap<String, bytes::Bytes>", "Box<u64>"), "f(map<String,Vec<u8>>)->u64|E");
+        // Other types stay apart.
+        assert_ne!(sig("HashMap<String, u8>", "u64"), sig("HashMap<String, u16>", "u64"));
+        assert_ne!(sig("HashSet<u8>", "u64"), sig("Vec<u8>", "u64"));
+        assert_ne!(sig("Vec<u8>", "u64"), sig("[u8; 4]", "u64"));
     }
 
     #[test]

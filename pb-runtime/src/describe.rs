@@ -5,7 +5,9 @@
 //! with its [`InterfaceDescription`]: the interface's name and id, and for
 //! each method its name, id and signature hash (argument, result and error
 //! types with paths reduced to their last segment, so a schema-generated
-//! trait and a hand-written one with the same types agree). [`check`]
+//! trait and a hand-written one with the same types agree; types postcard
+//! encodes alike are written alike: any map type is `map`, any set `set`,
+//! `Blob`/`Bytes`/`ByteBuf` are `Vec<u8>`, `Box<T>` is `T`). [`check`]
 //! compares that with the local trait before any call is made:
 //!
 //! ```ignore

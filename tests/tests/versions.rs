@@ -93,3 +93,46 @@ async fn calling_a_method_the_peer_lacks_names_the_interface_and_the_method() {
     let new = client.root::<dyn v2::Versioned>().unwrap();
     assert_eq!(new.fresh().await.unwrap(), 2);
 }
+
+/// The same interface written with different collection and byte types that
+/// postcard encodes alike: one peer uses `HashMap` and `Vec<u8>`, the other
+/// `BTreeMap` and `pb::Blob` (as the IDL generates for `map` and a blob).
+mod hashed {
+    use std::collections::HashMap;
+
+    #[pb::remote_interface(name = "test.Tally")]
+    pub trait Tally {
+        async fn tally(&self, words: HashMap<String, u32>, raw: Vec<u8>) -> Result<HashMap<String, u32>, pb::Error>;
+    }
+
+    pub struct Server;
+
+    #[pb::remote_impl]
+    impl Tally for Server {
+        async fn tally(&self, words: HashMap<String, u32>, raw: Vec<u8>) -> Result<HashMap<String, u32>, pb::Error> {
+            let mut out: HashMap<String, u32> = words.into_iter().map(|(w, n)| (w, n * 2)).collect();
+            out.insert("bytes".into(), raw.len() as u32);
+            Ok(out)
+        }
+    }
+}
+
+mod ordered {
+    use std::collections::BTreeMap;
+
+    #[pb::remote_interface(name = "test.Tally")]
+    pub trait Tally {
+        async fn tally(&self, words: BTreeMap<String, u32>, raw: pb::Blob) -> Result<BTreeMap<String, u32>, pb::Error>;
+    }
+}
+
+#[tokio::test]
+async fn peers_using_types_that_encode_alike_describe_alike_and_interoperate() {
+    let (_s, client) = connect::<dyn hashed::Tally>(Arc::new(hashed::Server)).await;
+    let tally = client.root::<dyn ordered::Tally>().unwrap();
+    let report = check(&tally).await.unwrap();
+    assert!(report.is_identical(), "{report}");
+    let words = std::collections::BTreeMap::from([("a".to_string(), 1), ("b".to_string(), 5)]);
+    let out = tally.tally(words, pb::Blob::from(vec![0u8; 3])).await.unwrap();
+    assert_eq!(out, std::collections::BTreeMap::from([("a".into(), 2), ("b".into(), 10), ("bytes".into(), 3)]));
+}
