@@ -69,6 +69,9 @@ pub trait Directory {
     async fn count_in(&self, cache: Cache<UserList>, expect: usize) -> Result<(usize, usize), UserError>;
     /// Add users `from..to` named `u{id}`, in order.
     async fn add_many(&self, from: u64, to: u64) -> Result<(), UserError>;
+    /// Whether `cache` arrived as a local view of this directory's model
+    /// (one of its own caches, sent back), rather than as a mirror.
+    async fn is_mine(&self, cache: Cache<UserList>) -> Result<bool, UserError>;
 }
 
 /// The owner of the model.
@@ -132,5 +135,8 @@ impl Directory for Dir {
             self.model.apply(UserListEvent::Added(id, format!("u{id}")));
         }
         Ok(())
+    }
+    async fn is_mine(&self, cache: Cache<UserList>) -> Result<bool, UserError> {
+        Ok(self.model.is_view(&cache))
     }
 }

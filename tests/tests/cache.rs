@@ -91,6 +91,33 @@ async fn caches_work_at_hops_one_two_and_three() {
 }
 
 #[tokio::test]
+async fn a_cache_sent_back_to_its_owner_arrives_as_the_owners_view_at_every_hop() {
+    for hops in 1..=3 {
+        let dir = Arc::new(Dir::default());
+        let (mut proxy, s, c) = net::proxy::<dyn Directory>(Link::Tcp, dir.clone()).await;
+        let mut conns = vec![s, c];
+        for _ in 1..hops {
+            let (next, s, c) = relay(Link::Tcp, proxy).await;
+            proxy = next;
+            conns.extend([s, c]);
+        }
+        let cache = proxy.model().await.unwrap();
+        assert!(cache.is_mirror());
+        // Each relay passes the call on with its own mirror, which arrives
+        // one hop up as the cache it mirrors: the owner gets its own view.
+        assert!(proxy.is_mine(cache.clone()).await.unwrap(), "hop {hops}: the owner's view, not a mirror of a mirror");
+        let view = proxy.model_for(1).await.unwrap();
+        assert!(proxy.is_mine(view.clone()).await.unwrap(), "hop {hops}: a per-observer view too");
+        // A model of the client's own is still a mirror at the server.
+        assert!(!proxy.is_mine(pb::Model::new(UserList::default()).cache()).await.unwrap());
+        // Nothing was subscribed for the trips home: one observer per view.
+        eventually("only the client's two mirrors observe", || dir.model.observers() == 2).await;
+        drop((cache, view));
+        eventually("unsubscribed", || dir.model.observers() == 0).await;
+    }
+}
+
+#[tokio::test]
 async fn a_relay_subscribes_upstream_once_for_all_its_observers() {
     let dir = Arc::new(Dir::default());
     let (upstream, _s, _c) = net::proxy::<dyn Directory>(Link::Tcp, dir.clone()).await;

@@ -48,6 +48,12 @@ pub trait Feed {
     async fn attach(&self, observer: Arc<dyn Observer>) -> Result<(), Error>;
     /// Send the full state next (the observer lost track).
     async fn resync(&self) -> Result<(), Error>;
+    /// The cache this feed serves, if the feed is an object of this process:
+    /// a cache sent back to where it came from arrives as that cache.
+    #[pb(local)]
+    fn home(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        None
+    }
 }
 
 /// The mirror's side: receives batches.
@@ -90,6 +96,9 @@ impl<S: Cacheable> Feed for FeedImpl<S> {
     async fn resync(&self) -> Result<(), Error> {
         self.outlet.request_resync();
         Ok(())
+    }
+    fn home(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        Some(self._source.inner.clone())
     }
 }
 

@@ -23,6 +23,10 @@
 //! downstream observers from its own mirror, with one upstream subscription
 //! per relay (a view sent twice on one connection arrives as one mirror).
 //!
+//! A mirror sent back to the peer it mirrors arrives there as the cache it
+//! mirrors, like a proxy sent back to its owner: the owner gets its own view
+//! ([`Model::is_view`] tells), a relay its own mirror, and nothing new is
+//! subscribed.
 //! # Per-observer views
 //!
 //! [`Model::view`] makes a view that projects the state and filters or
@@ -71,7 +75,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tokio::sync::{broadcast, watch};
 
 use crate::Error;
-use crate::wire::DecodeCx;
+use crate::wire::{DecodeCx, EncodeCx};
 use hub::Hub;
 pub use hub::OutletStats;
 #[doc(hidden)]
@@ -168,6 +172,13 @@ impl<S: Cacheable> Model<S> {
     /// Remote observers subscribed now (mirrors in other processes).
     pub fn observers(&self) -> usize {
         self.hub.observers()
+    }
+
+    /// Whether `cache` is a local view of this model (not a mirror): for
+    /// example a cache sent out and back again, which arrives as the view
+    /// that was sent.
+    pub fn is_view(&self, cache: &Cache<S>) -> bool {
+        !cache.is_mirror() && Arc::ptr_eq(&self.hub, &cache.inner.hub)
     }
 
     /// Queue figures of each remote observer.
@@ -353,6 +364,14 @@ impl<S: Cacheable> Cache<S> {
         Ok(())
     }
 
+    /// A mirror's feed, if it is an object of the peer this cache is being
+    /// encoded for.
+    fn feed_on_encoding_connection(&self) -> Option<Arc<dyn Feed>> {
+        let feed = self.inner.feed()?;
+        let handle = <dyn Feed as crate::Interface>::proxy_handle(&*feed)?;
+        EncodeCx::with(|cx| cx.and_then(|cx| handle.id_on(&cx.conn))).map(|_| feed)
+    }
+
     /// Attach this mirror to a session; false if it already was.
     pub(crate) fn set_session(&self, session: Weak<crate::session::SessionShared>, seq: u64) -> bool {
         self.inner.mirror.as_ref().is_some_and(|m| m.session.set((session, seq)).is_ok())
@@ -370,6 +389,19 @@ impl<S: Cacheable> Cache<S> {
 impl<S: Cacheable> Serialize for Cache<S> {
     fn serialize<Se: Serializer>(&self, s: Se) -> Result<Se::Ok, Se::Error> {
         use serde::ser::Error as _;
+        if let Some(feed) = self.feed_on_encoding_connection() {
+            // Going back to the peer it mirrors: send that peer's own feed,
+            // which arrives there as the original cache (like a proxy sent
+            // back to its owner). The state is only a fallback.
+            let state = hub::encode(&*self.state()).map_err(Se::Error::custom)?;
+            let wire = CacheWire {
+                model: S::NAME.to_string(),
+                view: self.inner.id,
+                snapshot: Snapshot { seq: 0, state },
+                feed: crate::Ref::new(feed),
+            };
+            return wire.serialize(s);
+        }
         let (outlet, state) = self.inner.hub.open_outlet(self.inner.view.clone()).map_err(Se::Error::custom)?;
         let feed: Arc<dyn Feed> = Arc::new(FeedImpl { outlet, _source: self.clone() });
         let wire = CacheWire {
@@ -395,12 +427,18 @@ impl<'de, S: Cacheable> Deserialize<'de> for Cache<S> {
         }
         let conn = DecodeCx::with(|cx| cx.map(|cx| cx.conn.id))
             .ok_or_else(|| D::Error::custom("pb caches can only be deserialized by a pb connection"))?;
+        let feed = wire.feed.into_arc();
+        if let Some(home) = feed.home() {
+            // Our own feed came back: this is one of our caches.
+            return home.downcast::<Inner<S>>().map(Cache::from_inner).map_err(|_| {
+                D::Error::custom(format_args!("a cache of model `{}` came back as another model", S::NAME))
+            });
+        }
         let key = (conn, wire.view);
         if let Some(existing) = link::find_mirror::<S>(key) {
             return Ok(Cache::from_inner(existing)); // the extra feed is released
         }
         let state: S = link::decode(&wire.snapshot.state).map_err(D::Error::custom)?;
-        let feed = wire.feed.into_arc();
         let inlet =
             Arc::new(Inlet { target: RwLock::new(InletTarget { cache: Weak::new(), next: wire.snapshot.seq + 1 }) });
         let inner = Arc::new(Inner {
