@@ -1,5 +1,6 @@
 //! Whole-schema checks, after every name is resolved: recursive types,
-//! interface identities, and which traits the generated types can derive.
+//! interface identities, package modules, and which traits the generated
+//! types can derive.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,7 @@ use crate::span::Span;
 pub(crate) fn check(schema: &mut Schema, diags: &mut Vec<Diagnostic>) {
     recursion(schema, diags);
     interface_ids(schema, diags);
+    package_modules(schema, diags);
     derives(schema);
     model_data(schema, diags);
 }
@@ -125,6 +127,54 @@ fn interface_ids(schema: &Schema, diags: &mut Vec<Diagnostic>) {
         } else {
             seen.insert(i.id, id);
         }
+    }
+}
+
+/// Two packages must not generate the same Rust module or file. A package
+/// `a.b` is module `a_b` (other packages' code names it `super::a_b`) in
+/// file `a.b.rs`, so `a.b` and `a_b` are one module; `Shop` and `shop` are
+/// two modules but one file where file names ignore case (macOS, Windows).
+/// Each package is reported once, against the first package it clashes with.
+fn package_modules(schema: &Schema, diags: &mut Vec<Diagnostic>) {
+    let mut modules: HashMap<String, usize> = HashMap::new();
+    let mut files: HashMap<String, usize> = HashMap::new();
+    for (idx, pkg) in schema.packages.iter().enumerate() {
+        if pkg.name.is_empty() {
+            continue; // No package declaration: already an error.
+        }
+        let (module, file) = (pkg.module(), pkg.file_name());
+        if let Some(&other) = modules.get(&module) {
+            let other = &schema.packages[other];
+            diags.push(
+                Diagnostic::error(
+                    Kind::PackageClash,
+                    pkg.span,
+                    format!("packages `{}` and `{}` both become Rust module `{module}`", other.name, pkg.name),
+                )
+                .label(format!("module `{module}`"))
+                .with(other.span, format!("module `{module}` too"))
+                .hint(format!(
+                    "generated code reaches another package through its module (`super::{module}::...`), so two packages cannot share one: rename one of them"
+                )),
+            );
+        } else if let Some(&other) = files.get(&file.to_ascii_lowercase()) {
+            let other = &schema.packages[other];
+            let other_file = other.file_name();
+            diags.push(
+                Diagnostic::error(
+                    Kind::PackageClash,
+                    pkg.span,
+                    format!("packages `{}` and `{}` differ only in case", other.name, pkg.name),
+                )
+                .label(format!("generated into `{file}`"))
+                .with(other.span, format!("generated into `{other_file}`"))
+                .hint(format!(
+                    "`{file}` and `{other_file}` are the same file where file names ignore case (macOS, Windows): rename one of them"
+                )),
+            );
+        }
+        modules.entry(module).or_insert(idx);
+        files.entry(file.to_ascii_lowercase()).or_insert(idx);
     }
 }
 

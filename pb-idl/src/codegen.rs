@@ -73,7 +73,7 @@ pub fn generate(schema: &Schema, opts: &GenOptions, file_names: &[String]) -> Re
         }
         code.push('\n');
         code.push_str(&items.join("\n"));
-        out.push(Generated { package: pkg.name.clone(), file_name: format!("{}.rs", pkg.name), code });
+        out.push(Generated { package: pkg.name.clone(), file_name: pkg.file_name(), code });
     }
     Ok(out)
 }

@@ -81,6 +81,8 @@ pub enum Kind {
     TooDeep,
     /// A model whose state or events hold references or other models.
     ModelData,
+    /// Two packages that would generate the same Rust module or file.
+    PackageClash,
     /// A name that does not follow Rust's naming conventions (warning).
     Naming,
     /// A file that cannot be read.
@@ -114,6 +116,7 @@ impl Kind {
             Kind::Import => "import",
             Kind::TooDeep => "too-deep",
             Kind::ModelData => "model-data",
+            Kind::PackageClash => "package-clash",
             Kind::Naming => "naming",
             Kind::Io => "io",
         }

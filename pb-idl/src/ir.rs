@@ -62,12 +62,21 @@ pub struct Package {
     pub files: Vec<FileId>,
     /// Its declarations, in source order.
     pub defs: Vec<DefId>,
+    /// The span of its name in the first file that declares it (empty in a
+    /// file without a package declaration).
+    pub span: Span,
 }
 
 impl Package {
-    /// The Rust module (and file stem) name: dots become underscores.
+    /// The Rust module name: dots become underscores (`a.b` is `a_b`).
     pub fn module(&self) -> String {
         self.name.replace('.', "_")
+    }
+
+    /// The generated file's name: the package name as written, dots kept,
+    /// with `.rs` (`a.b` is `a.b.rs`).
+    pub fn file_name(&self) -> String {
+        format!("{}.rs", self.name)
     }
 }
 

@@ -163,17 +163,33 @@
 //! `import "common.pbidl";` reads another file, looked up next to the
 //! importing file, then in each include directory. Its package's types are
 //! named `common.Type`. Several files may declare the same package. Each
-//! package becomes one Rust file, `<package>.rs`, that names other packages
-//! as sibling modules (`super::common::Type`): include each package in a
-//! module of that name (dots become `_`), or map it with
-//! [`Config::extern_path`].
+//! package becomes one Rust file, `<package>.rs` (dots kept: `shop.v1.rs`),
+//! that names other packages as sibling modules (`super::common::Type`):
+//! include each package in a module of its name with dots as `_`
+//! (`shop_v1`), or map it with [`Config::extern_path`].
+//!
+//! So the packages of one run (the files given to `check`, `gen` or
+//! [`Config::compile`], and everything they import) must map to different
+//! modules and files; two that do not are an error (`package-clash`):
+//!
+//! - names equal once dots become `_`: `a.b` and `a_b` are both module
+//!   `a_b`, and code that names one reaches the other;
+//! - names that differ only in case: `Shop` and `shop` are two modules, but
+//!   `Shop.rs` and `shop.rs` are one file where file names ignore case
+//!   (macOS, Windows).
+//!
+//! The rule holds whatever [`Config::extern_path`] maps, so `check` and a
+//! build agree. Packages of separate runs (another crate's build) never
+//! clash.
 //!
 //! ## Names
 //!
 //! Rust keywords (`type`, `fn`, `self`...), built-in type names, names
-//! starting with `__`, and `Pb` in errors are reserved. Types and variants
-//! should be UpperCamelCase, fields, arguments and methods snake_case
-//! (a warning).
+//! starting with `__`, and `Pb` in errors are reserved. The segments of a
+//! package name may not be Rust keywords or start with `__` either
+//! (`package app.type;` is an error), so every package's module name is a
+//! valid Rust identifier. Types and variants should be UpperCamelCase,
+//! fields, arguments, methods and packages snake_case (a warning).
 //!
 //! # Diagnostics
 //!

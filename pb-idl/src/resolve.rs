@@ -55,15 +55,20 @@ impl Resolver<'_> {
     fn packages(&mut self) {
         for file in &self.loaded.files {
             let name = file.package.as_ref().map_or_else(String::new, ast::Package::name);
+            let mut span = Span::default();
             if let Some(pkg) = &file.package {
                 for seg in &pkg.path {
                     self.name(seg, NameKind::Package);
+                }
+                if let (Some(first), Some(last)) = (pkg.path.first(), pkg.path.last()) {
+                    span = first.span.to(last.span);
                 }
             }
             let idx = match self.schema.packages.iter().position(|p| p.name == name) {
                 Some(i) => i,
                 None => {
-                    self.schema.packages.push(Package { name, docs: Vec::new(), files: Vec::new(), defs: Vec::new() });
+                    let package = Package { name, docs: Vec::new(), files: Vec::new(), defs: Vec::new(), span };
+                    self.schema.packages.push(package);
                     self.schema.packages.len() - 1
                 }
             };

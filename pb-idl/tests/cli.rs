@@ -106,6 +106,31 @@ fn gen_with_errors_exits_1_and_writes_nothing() {
 }
 
 #[test]
+fn gen_rejects_packages_sharing_a_module_and_writes_nothing() {
+    // Two roots that do not import each other still share one run: `a_b.c`
+    // and `a.b_c` would both be module `a_b_c` of the crate including them.
+    let dir = scratch("gen-clash");
+    let first = write(&dir, "first.pbidl", "package a_b.c;\nrecord A { x: u8 }\n");
+    let second = write(&dir, "second.pbidl", "package a.b_c;\nrecord B { y: u8 }\n");
+    let out = dir.join("out");
+    let o = pb_idl(&["gen", &first, &second, "-o", out.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("error[package-clash]: packages `a_b.c` and `a.b_c` both become Rust module `a_b_c`"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("{second}:1:9")), "{err}");
+    assert!(err.contains(&format!("{first}:1:9")), "{err}");
+    assert!(err.contains("help: "), "{err}");
+    assert!(err.ends_with("1 error\n"), "{err}");
+    assert!(!out.exists(), "nothing is written");
+    // Either package alone is fine.
+    assert_eq!(code(&pb_idl(&["check", &first])), 0);
+    assert_eq!(code(&pb_idl(&["check", &second])), 0);
+}
+
+#[test]
 fn compat_exit_codes() {
     let dir = "tests/golden/compat";
     let same = pb_idl(&["compat", &format!("{dir}/identical/old.pbidl"), &format!("{dir}/identical/new.pbidl")]);

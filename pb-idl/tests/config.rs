@@ -56,6 +56,23 @@ fn schema_errors_are_rendered() {
 }
 
 #[test]
+fn packages_sharing_a_module_are_a_schema_error() {
+    // `a_b` imports `a.b`: both would be module `a_b`, and `a_b`'s code
+    // would look for `a.b`'s types in itself.
+    let out = out_dir("clash");
+    let err = pb_idl::Config::new()
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .compile(&["tests/golden/diag/package-module-clash.pbidl"], &["tests/golden/diag/support"])
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, pb_idl::Error::Schema(_)));
+    assert!(text.contains("error[package-clash]: packages `a_b` and `a.b` both become Rust module `a_b`"), "{text}");
+    assert!(text.contains("tests/golden/diag/support/a.b.pbidl:1:9"), "{text}");
+    assert!(!out.exists(), "nothing is written for an invalid schema");
+}
+
+#[test]
 fn out_dir_comes_from_cargo() {
     // pb-idl has no build script, so OUT_DIR is unset here.
     let err = pb_idl::compile(&["tests/golden/gen/common.pbidl"], &[] as &[&str]).unwrap_err();

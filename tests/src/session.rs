@@ -1,12 +1,15 @@
 //! Helpers for reconnection tests: fast session settings, restartable servers.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use pb::backoff::BackoffConfig;
 use pb::server::IntoRoot;
-use pb::{Server, SessionConfig, SessionEvent};
+use pb::{Client, Registry, Server, SessionConfig, SessionEvent};
+
+use crate::aurora::{UserManager, Users};
 
 /// Session settings for tests: quick pings and reconnects, no jitter.
 pub fn fast() -> SessionConfig {
@@ -52,5 +55,53 @@ pub fn kind(e: &SessionEvent) -> &'static str {
         SessionEvent::Reconnected { .. } => "reconnected",
         SessionEvent::Healed { .. } => "healed",
         _ => "other",
+    }
+}
+
+/// The server's registry: `users` as the `UserManager`.
+fn registry_with(users: &Arc<Users>) -> Registry {
+    let r = Registry::local();
+    r.register::<dyn UserManager>(users.clone());
+    r
+}
+
+/// A server whose registry holds a [`Users`] as its `UserManager`, and a
+/// client session to it with [`fast`] settings. The server process can be
+/// killed and a new one started on the same address, with new objects.
+pub struct Restartable {
+    /// The server (None once killed, until restarted).
+    pub server: Option<Server>,
+    /// The server's fixed address.
+    pub addr: SocketAddr,
+    /// The client's session to the server.
+    pub client: Client,
+}
+
+impl Restartable {
+    /// Serve `users` on a free local port and connect a session to it.
+    pub async fn start(users: &Arc<Users>) -> Restartable {
+        let server = Server::bind("127.0.0.1:0", registry_with(users)).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let client = Client::builder().config(fast()).connect_tcp(addr.to_string()).await.unwrap();
+        Restartable { server: Some(server), addr, client }
+    }
+
+    /// The server's `UserManager`, through the client's registry proxy.
+    pub async fn user_manager(&self) -> Arc<dyn UserManager> {
+        self.client.registry().unwrap().get::<dyn UserManager>().await.unwrap()
+    }
+
+    /// Kill the server process (its connections close at once).
+    pub fn kill(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.abort();
+        }
+    }
+
+    /// Start a new server process on the same address, serving `users`
+    /// (kills the old one first if it is still running).
+    pub async fn restart(&mut self, users: &Arc<Users>) {
+        self.kill();
+        self.server = Some(rebind(self.addr, registry_with(users)).await);
     }
 }

@@ -4,35 +4,26 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use pb::{Client, Error, Registry, Server, SessionEvent};
+use pb::{Error, SessionEvent};
 use pb_tests::aurora::{UserError, UserManager, Users};
-use pb_tests::session::{fast, kind, next_event, rebind};
-
-fn registry_with(users: &Arc<Users>) -> Registry {
-    let r = Registry::local();
-    r.register::<dyn UserManager>(users.clone());
-    r
-}
+use pb_tests::session::{Restartable, kind, next_event};
 
 #[tokio::test]
 async fn proxies_heal_in_place_after_the_server_process_restarts() {
     let first = Arc::new(Users::default());
-    let server = Server::bind("127.0.0.1:0", registry_with(&first)).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    let client = Client::builder().config(fast()).connect_tcp(addr.to_string()).await.unwrap();
-    let mut events = client.events();
+    let mut s = Restartable::start(&first).await;
+    let mut events = s.client.events();
     assert_eq!(kind(&next_event(&mut events).await), "connected");
 
     // Obtained from the root, through the registry, and through a replay method.
-    let registry = client.registry().unwrap();
+    let registry = s.client.registry().unwrap();
     let users = registry.get::<dyn UserManager>().await.unwrap();
     let presence = users.presence().await.unwrap();
     presence.set_online(1, true).await.unwrap();
-    assert_eq!(client.tracked(), 3);
+    assert_eq!(s.client.tracked(), 3);
 
     // The server dies: new process, new objects, new ids.
-    server.abort();
-    drop(server);
+    s.kill();
     match next_event(&mut events).await {
         SessionEvent::Disconnected { reason, .. } => assert!(!reason.is_empty()),
         other => panic!("expected disconnected, got {other:?}"),
@@ -40,7 +31,7 @@ async fn proxies_heal_in_place_after_the_server_process_restarts() {
     assert_eq!(users.get_user(1).await, Err(UserError::Pb(Error::Disconnected)), "fails fast during the outage");
 
     let second = Arc::new(Users::default());
-    let _server = rebind(addr, registry_with(&second)).await;
+    s.restart(&second).await;
     match next_event(&mut events).await {
         SessionEvent::Reconnected { healed, failed, .. } => assert_eq!((healed, failed), (3, 0)),
         other => panic!("expected reconnected, got {other:?}"),
@@ -57,41 +48,36 @@ async fn proxies_heal_in_place_after_the_server_process_restarts() {
 #[tokio::test]
 async fn in_flight_calls_fail_with_connection_lost_and_are_not_retried() {
     let first = Arc::new(Users::default());
-    let server = Server::bind("127.0.0.1:0", registry_with(&first)).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    let client = Client::builder().config(fast()).connect_tcp(addr.to_string()).await.unwrap();
-    let users = client.registry().unwrap().get::<dyn UserManager>().await.unwrap();
+    let mut s = Restartable::start(&first).await;
+    let users = s.user_manager().await;
 
     let call = tokio::spawn({
         let users = users.clone();
         async move { users.slow(5_000, 1).await }
     });
     pb_tests::eventually("the call started", || first.started.load(Ordering::SeqCst) == 1).await;
-    server.abort();
+    s.kill();
     assert_eq!(call.await.unwrap(), Err(UserError::Pb(Error::ConnectionLost)));
 
-    let second = Arc::new(Users::default());
-    let _server = rebind(addr, registry_with(&second)).await;
-    pb_tests::eventually("healed", || client.is_connected()).await;
+    s.restart(&Arc::new(Users::default())).await;
+    pb_tests::eventually("healed", || s.client.is_connected()).await;
     assert_eq!(users.started().await.unwrap(), 0, "not retried on the new server");
 }
 
 #[tokio::test]
 async fn idempotent_calls_are_retried_once_after_healing() {
     let first = Arc::new(Users::default());
-    let server = Server::bind("127.0.0.1:0", registry_with(&first)).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    let client = Client::builder().config(fast()).connect_tcp(addr.to_string()).await.unwrap();
-    let users = client.registry().unwrap().get::<dyn UserManager>().await.unwrap();
+    let mut s = Restartable::start(&first).await;
+    let users = s.user_manager().await;
 
     let call = tokio::spawn({
         let users = users.clone();
         async move { users.slow_idempotent(300, 9).await }
     });
     pb_tests::eventually("the call started", || first.started.load(Ordering::SeqCst) == 1).await;
-    server.abort();
+    s.kill();
     let second = Arc::new(Users::default());
-    let _server = rebind(addr, registry_with(&second)).await;
+    s.restart(&second).await;
     // One Ok, from the retry on the healed link.
     assert_eq!(call.await.unwrap(), Ok(9));
     assert_eq!(second.started.load(Ordering::SeqCst), 1, "retried exactly once");
@@ -101,30 +87,28 @@ async fn idempotent_calls_are_retried_once_after_healing() {
 #[tokio::test]
 async fn no_leaks_after_healing() {
     let first = Arc::new(Users::default());
-    let server = Server::bind("127.0.0.1:0", registry_with(&first)).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    let client = Client::builder().config(fast()).connect_tcp(addr.to_string()).await.unwrap();
-    let users = client.registry().unwrap().get::<dyn UserManager>().await.unwrap();
+    let mut s = Restartable::start(&first).await;
+    let users = s.user_manager().await;
     let presence = users.presence().await.unwrap();
     let first_presence_start = 1 + 1; // held by `first`, plus the export on the client's connection
     assert_eq!(Arc::strong_count(&first.presence), first_presence_start);
 
-    server.abort();
+    s.kill();
     pb_tests::eventually("the dead server released its exports", || Arc::strong_count(&first.presence) == 1).await;
     let second = Arc::new(Users::default());
     let base = Arc::strong_count(&second.presence);
-    let server = rebind(addr, registry_with(&second)).await;
-    pb_tests::eventually("healed", || client.is_connected()).await;
+    s.restart(&second).await;
+    pb_tests::eventually("healed", || s.client.is_connected()).await;
     assert!(presence.is_online(1).await.is_ok());
     assert_eq!(Arc::strong_count(&second.presence), base + 1, "exactly one export for the healed proxy");
-    let conns = server.connections();
+    let conns = s.server.as_ref().unwrap().connections();
     assert_eq!(conns.len(), 1);
     assert_eq!(conns[0].stats().exports, 3, "root registry, UserManager, Presence");
-    assert_eq!(client.connection().stats().imports, 2, "UserManager and Presence");
-    assert_eq!(client.tracked(), 3);
+    assert_eq!(s.client.connection().stats().imports, 2, "UserManager and Presence");
+    assert_eq!(s.client.tracked(), 3);
 
     drop((users, presence));
     pb_tests::eventually("released on drop", || Arc::strong_count(&second.presence) == base).await;
     pb_tests::eventually("server exports back to the root", || conns[0].stats().exports == 1).await;
-    assert_eq!(client.tracked(), 0, "no stale tracked proxies");
+    assert_eq!(s.client.tracked(), 0, "no stale tracked proxies");
 }
