@@ -260,34 +260,60 @@ async fn a_login_refused_after_an_outage_is_given_up_and_the_rest_of_the_session
     assert_eq!(client.tracked(), 2);
 }
 
-#[tokio::test]
-async fn proxies_obtained_through_a_refused_avatar_are_given_up_with_it() {
-    let accept = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let portal = |accept: Arc<std::sync::atomic::AtomicBool>| {
-        Portal::new(move |_: Credentials| {
-            let accept = accept.clone();
+/// A login whose avatar is a per-user registry holding a user manager:
+/// accepts alice (while `accept` is set) and counts her logins.
+struct RegistryAccounts {
+    accept: std::sync::atomic::AtomicBool,
+    logins: AtomicUsize,
+}
+
+impl RegistryAccounts {
+    fn new() -> Arc<Self> {
+        Arc::new(RegistryAccounts { accept: true.into(), logins: AtomicUsize::new(0) })
+    }
+
+    fn portal(self: &Arc<Self>) -> Portal {
+        let accounts = self.clone();
+        Portal::new(move |c: Credentials| {
+            let accounts = accounts.clone();
             async move {
-                if !accept.load(Ordering::SeqCst) {
+                if !accounts.accept.load(Ordering::SeqCst) || c != Credentials::new("alice", "wonderland") {
                     return Err(Error::Unauthorized);
                 }
+                accounts.logins.fetch_add(1, Ordering::SeqCst);
                 let registry = Registry::local();
                 registry.register::<dyn UserManager>(Arc::new(Users::default()));
                 Ok(AnyRef::new::<dyn Locator>(registry.locator()))
             }
         })
-    };
-    let (server, addr) = serve(portal(accept.clone())).await;
-    let client = Client::builder().config(fast()).connect_tcp(addr.clone()).await.unwrap();
+    }
+}
+
+/// A session to `addr` logged in as alice, her registry and a user manager
+/// looked up through it; the server was then killed and the outage seen.
+async fn alice_then_outage(
+    server: Server,
+    addr: &str,
+) -> (Client, impl futures_util::Stream<Item = SessionEvent> + Unpin + use<>, Arc<dyn Locator>, Arc<dyn UserManager>) {
+    let client = Client::builder().config(fast()).connect_tcp(addr).await.unwrap();
     let mut events = client.events();
     next_event(&mut events).await;
     let registry = client.login::<dyn Locator>(Credentials::new("alice", "wonderland")).await.unwrap();
     let users = registry.get::<dyn UserManager>().await.unwrap();
-
+    assert_eq!(client.tracked(), 3, "root, avatar, lookup");
     server.abort();
     drop(server);
     assert!(matches!(next_event(&mut events).await, SessionEvent::Disconnected { .. }));
-    accept.store(false, Ordering::SeqCst);
-    let _server = rebind(addr.parse().unwrap(), portal(accept.clone())).await;
+    (client, events, registry, users)
+}
+
+#[tokio::test]
+async fn proxies_obtained_through_a_refused_avatar_are_given_up_with_it() {
+    let accounts = RegistryAccounts::new();
+    let (server, addr) = serve(accounts.portal()).await;
+    let (_client, mut events, registry, users) = alice_then_outage(server, &addr).await;
+    accounts.accept.store(false, Ordering::SeqCst);
+    let _server = rebind(addr.parse().unwrap(), accounts.portal()).await;
     match next_event(&mut events).await {
         SessionEvent::Reconnected { healed, failed, .. } => assert_eq!((healed, failed), (1, 0), "only the root"),
         other => panic!("expected reconnected, got {other:?}"),
@@ -306,38 +332,15 @@ async fn proxies_obtained_through_a_refused_avatar_are_given_up_with_it() {
 
 #[tokio::test]
 async fn an_avatar_can_be_a_per_user_registry_and_lookups_through_it_heal() {
-    let logins = Arc::new(AtomicUsize::new(0));
-    let portal = |logins: Arc<AtomicUsize>| {
-        Portal::new(move |c: Credentials| {
-            let logins = logins.clone();
-            async move {
-                if c != Credentials::new("alice", "wonderland") {
-                    return Err(Error::Unauthorized);
-                }
-                logins.fetch_add(1, Ordering::SeqCst);
-                let registry = Registry::local();
-                registry.register::<dyn UserManager>(Arc::new(Users::default()));
-                Ok(AnyRef::new::<dyn Locator>(registry.locator()))
-            }
-        })
-    };
-    let (server, addr) = serve(portal(logins.clone())).await;
-    let client = Client::builder().config(fast()).connect_tcp(addr.clone()).await.unwrap();
-    let mut events = client.events();
-    next_event(&mut events).await;
-    let registry = client.login::<dyn Locator>(Credentials::new("alice", "wonderland")).await.unwrap();
-    let users = registry.get::<dyn UserManager>().await.unwrap();
-    assert_eq!(client.tracked(), 3, "root, avatar, lookup");
-
-    server.abort();
-    drop(server);
-    assert!(matches!(next_event(&mut events).await, SessionEvent::Disconnected { .. }));
-    let _server = rebind(addr.parse().unwrap(), portal(logins.clone())).await;
+    let accounts = RegistryAccounts::new();
+    let (server, addr) = serve(accounts.portal()).await;
+    let (_client, mut events, _registry, users) = alice_then_outage(server, &addr).await;
+    let _server = rebind(addr.parse().unwrap(), accounts.portal()).await;
     match next_event(&mut events).await {
         SessionEvent::Reconnected { healed, failed, .. } => assert_eq!((healed, failed), (3, 0)),
         other => panic!("expected reconnected, got {other:?}"),
     }
-    assert_eq!(logins.load(Ordering::SeqCst), 2);
+    assert_eq!(accounts.logins.load(Ordering::SeqCst), 2);
     assert_eq!(users.get_user(2).await.unwrap().name, "bob");
 }
 

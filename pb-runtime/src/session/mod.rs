@@ -468,8 +468,9 @@ impl Client {
     }
 
     /// The session's events: first the current state (`Connected`, or
-    /// `Disconnected` during an outage), then every change.
-    pub fn events(&self) -> impl Stream<Item = SessionEvent> + Send + Unpin + 'static {
+    /// `Disconnected` during an outage), then every change. The stream does
+    /// not borrow the client (it can be moved or spawned apart from it).
+    pub fn events(&self) -> impl Stream<Item = SessionEvent> + Send + Unpin + use<> {
         let rx = self.shared.events.subscribe();
         let first = if self.is_connected() {
             SessionEvent::Connected { peer: self.shared.peer() }
