@@ -13,10 +13,11 @@
 //!   burst of calls read in one `read`), it corks the outbox: replies of calls
 //!   that complete at once pile up and leave in one write when the burst is
 //!   handled, instead of waking the writer for each.
-//! - **Waiting one turn when busy.** When the previous batch held several
-//!   frames (many callers), the writer yields once before writing, so the
-//!   callers that the same wake-up made runnable can queue their frames too.
-//!   A lone caller never pays for it.
+//! - **Waiting a turn or two when busy.** When the previous batch held
+//!   several frames (many callers), the writer yields before writing, so the
+//!   callers that the same wake-up made runnable can queue their frames too;
+//!   it yields a second time only if the first turn brought more frames
+//!   ([`WAIT_TURNS`]). A lone caller never pays for it.
 //!
 //! Frames are written with vectored I/O: small frames are copied behind
 //! their length prefix into one scratch buffer, large ones go to the kernel
@@ -33,6 +34,16 @@ use crate::wire::EncodedFrame;
 /// Frames at least this long are written from their own buffer; shorter
 /// ones are copied into the scratch buffer (one iovec for many frames).
 const COPY_BELOW: usize = 2048;
+/// At most this many scheduler turns the writer waits for more frames when
+/// busy, each only if the one before brought frames. Two rather than one:
+/// pb-only runs of `bench/run.sh --only add_tput,echo_1k_tput --targets pb`
+/// (5 rounds, three alternations) measured add_tput 250-284k -> 287-327k
+/// calls/s and echo_1k 108-115 -> 127-130 MB/s; four turns gained nothing
+/// more, and echo_64k did not move. On another machine (session 4) the same
+/// pb-only comparison (3 alternations of 0, 1 and 2 turns, and without
+/// corking) stayed within the run-to-run noise of +-15% on every workload:
+/// the gain depends on the machine, no setting was worse than this one.
+const WAIT_TURNS: usize = 2;
 /// At most this many iovecs per `writev` (Linux's `IOV_MAX` is 1024).
 const MAX_SLICES: usize = 256;
 /// A scratch buffer grown past this is dropped after the write, so an idle
@@ -127,8 +138,14 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
             return Ok(0);
         }
         if self.busy || self.batch.len() > 1 {
-            tokio::task::yield_now().await;
-            outbox.take(&mut self.batch);
+            for _ in 0..WAIT_TURNS {
+                let before = self.batch.len();
+                tokio::task::yield_now().await;
+                outbox.take(&mut self.batch);
+                if self.batch.len() == before {
+                    break; // that turn brought nothing: write now
+                }
+            }
         }
         self.busy = self.batch.len() > 1;
         self.flush_batch().await
