@@ -250,19 +250,33 @@
 #![warn(missing_docs)]
 
 pub use pb_macros::{remote_impl, remote_interface};
-pub use pb_runtime::session::{Connect, ConnectFn};
 /// TLS transports for servers and sessions (feature `tls`).
 #[cfg(feature = "tls")]
 pub use pb_runtime::tls;
 pub use pb_runtime::wire::Blob;
 pub use pb_runtime::{AnyRef, Listing, Locator, Registry};
+pub use pb_runtime::{BackoffConfig, Connect, ConnectFn, IntoRoot, Listener};
 pub use pb_runtime::{Cache, Cacheable, Change, Model};
+pub use pb_runtime::{Client, ClientBuilder, Server, SessionConfig, SessionEvent};
 pub use pb_runtime::{
-    CallContext, Config, Connection, ConnectionBuilder, Error, Interface, MethodInfo, ProxyHandle, Ref, Result, Stats,
+    Config, Connection, ConnectionBuilder, Error, Interface, MethodInfo, ProxyHandle, Ref, Reply, Result, Stats,
     Transport,
 };
-pub use pb_runtime::{Client, ClientBuilder, Server, SessionConfig, SessionEvent};
-pub use pb_runtime::{backoff, cache, describe, fault, login, server, session, wire};
+pub use pb_runtime::{backoff, cache, describe, login, server, session};
+
+/// Fault injection for tests and demos: a TCP proxy that cuts and
+/// black-holes links, and an in-memory switch (feature `test-util`).
+#[cfg(feature = "test-util")]
+pub use pb_runtime::fault;
+
+/// The wire format, for tools and tests that speak it directly.
+pub mod wire {
+    pub use pb_runtime::wire::{Blob, DESCRIBE_METHOD, EncodedFrame, Header, WireRef};
+    pub use pb_runtime::wire::{decode_frame, decode_payload_limited};
+    /// Frames and depth limits, for fuzz targets (feature `fuzzing`).
+    #[cfg(feature = "fuzzing")]
+    pub use pb_runtime::wire::{depth, frame};
+}
 
 /// A boxed `Send` future borrowing for `'a`: what remote methods return
 /// once desugared, and what a `#[pb(local)]` method can return to be async.

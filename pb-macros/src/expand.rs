@@ -214,7 +214,7 @@ fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
                 __this: &::std::sync::Arc<Self>,
                 __method: u32,
                 __args: &[u8],
-                __cx: #krate::__private::CallContext,
+                __reply: #krate::__private::Reply,
             ) -> ::core::result::Result<#krate::__private::CallFuture, #krate::Error> {
                 match __method {
                     #(#arms)*
@@ -260,9 +260,9 @@ fn dispatch_arm(krate: &Path, trait_ident: &Ident, m: &Method) -> TokenStream {
                 ::core::result::Result::Ok(v) => ::core::result::Result::Ok(#krate::__private::SerArc(v)),
                 ::core::result::Result::Err(e) => ::core::result::Result::Err(e),
             };
-            __cx.encode_return(&__r)
+            __reply.send(&__r)
         },
-        None => quote!(__cx.encode_return(&__r)),
+        None => quote!(__reply.send(&__r)),
     };
     let cfgs = &m.cfgs;
     quote! {

@@ -49,7 +49,7 @@ pub fn interface(krate: &Path, iface: &Interface, errors: syn::Error) -> TokenSt
                 _: &::std::sync::Arc<Self>,
                 _: u32,
                 _: &[u8],
-                _: #krate::__private::CallContext,
+                _: #krate::__private::Reply,
             ) -> ::core::result::Result<#krate::__private::CallFuture, #krate::Error> {
                 ::core::panic!("invalid remote interface")
             }

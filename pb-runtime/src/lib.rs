@@ -1,43 +1,55 @@
-//! The runtime of pb: wire protocol, connections, export tables and proxies.
+//! The runtime of pb: wire protocol, connections, references, services and
+//! sessions.
 //!
 //! Applications use the `pb` facade crate, which re-exports what they need;
 //! this crate is its engine. See the `pb` crate docs for a tutorial.
+//!
+//! # Module map
+//!
+//! The runtime is built in layers; imports run one way, from a layer to the
+//! ones below it, never up (what a lower layer needs from above is a trait
+//! it declares and the higher layer implements).
+//!
+//! | layer | module | owns |
+//! | --- | --- | --- |
+//! | base | `error`, [`config`] | [`Error`], [`Config`] |
+//! | transport | [`transport`] | byte streams ([`Transport`]), listeners, connectors, TLS, fault injection |
+//! | wire | [`wire`] | bytes <-> messages: frames (the only place a length prefix is written or read), the format-neutral [`wire::Header`], the payload codec, depth limits, [`wire::Blob`] |
+//! | connection | `connection` | one peer: reader and writer tasks, export and import tables, the server side of calls (`dispatch.rs`), the client side (`calls.rs`); what the layers above see of it is the `Link` trait |
+//! | references | `references` | [`Interface`], [`ProxyHandle`], [`Ref`], [`AnyRef`], the interface table, [`describe`], and the hook healing attaches through |
+//! | services | [`registry`], [`cache`], [`login`] | locating objects, cached models, login |
+//! | session | [`session`], [`server`] | reconnecting clients that heal their handles, and servers |
 
 #![warn(missing_docs)]
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
-pub mod anyref;
-pub mod backoff;
-pub mod cache;
 pub mod config;
 mod connection;
-pub mod describe;
 mod error;
-pub mod fault;
-pub mod login;
-pub mod object;
-mod proxy;
-pub mod registry;
+mod references;
 pub mod server;
+mod services;
 pub mod session;
-#[cfg(feature = "tls")]
-pub mod tls;
 pub mod transport;
 pub mod wire;
 
-pub use anyref::AnyRef;
-pub use cache::{Cache, Cacheable, Change, Model};
 pub use config::Config;
-pub use connection::{CallContext, Connection, ConnectionBuilder, Stats};
+pub use connection::{Connection, ConnectionBuilder, Reply, Stats};
 pub use error::{Error, Result};
-pub use object::{Interface, MethodInfo, Ref};
-pub use proxy::ProxyHandle;
-pub use registry::{Listing, Locator, Registry};
+pub use references::{AnyRef, Interface, IntoRoot, MethodInfo, ProxyHandle, Ref, describe};
 pub use server::Server;
+pub use services::cache::{self, Cache, Cacheable, Change, Model};
+pub use services::login;
+pub use services::registry::{self, Listing, Locator, Registry};
+pub use session::backoff::{self, BackoffConfig};
 pub use session::{Client, ClientBuilder, SessionConfig, SessionEvent};
-pub use transport::Transport;
+#[cfg(feature = "test-util")]
+pub use transport::fault;
+#[cfg(feature = "tls")]
+pub use transport::tls;
+pub use transport::{Connect, ConnectFn, Listener, Transport};
 
 /// Decode call arguments (used by generated dispatch code, which runs while
 /// the connection's decode context is set).

@@ -1,9 +1,9 @@
 //! Paths used by generated code. Not public API: may change in any release.
 
-pub use crate::anyref::InterfaceEntry;
-pub use crate::object::{CallFuture, SerArc};
-pub use crate::session::{track_replay, track_replay_cache};
-pub use crate::{CallContext, ProxyHandle, decode_args};
+pub use crate::cache::track_replay_cache;
+pub use crate::connection::{CallFuture, Reply};
+pub use crate::references::{InterfaceEntry, SerArc, track_replay};
+pub use crate::{ProxyHandle, decode_args};
 pub use inventory;
 pub use serde;
 pub use thiserror;

@@ -1,57 +1,18 @@
 //! Servers: publish a root object (usually a registry) on a listener.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::registry::Registry;
-use crate::{Config, Connection, ConnectionBuilder, Error, Interface, Transport};
+pub use crate::references::IntoRoot;
+pub use crate::transport::Listener;
+use crate::{Config, Connection, ConnectionBuilder, Error, Transport};
 
-/// Yields transports for a server to serve: TCP, Unix, in-memory.
-pub trait Listener: Send + 'static {
-    /// The next incoming transport.
-    fn accept(&mut self) -> Pin<Box<dyn Future<Output = io::Result<Transport>> + Send + '_>>;
-}
-
-impl Listener for tokio::net::TcpListener {
-    fn accept(&mut self) -> Pin<Box<dyn Future<Output = io::Result<Transport>> + Send + '_>> {
-        Box::pin(async move { Ok(Transport::tcp(tokio::net::TcpListener::accept(self).await?.0)) })
-    }
-}
-
-#[cfg(unix)]
-impl Listener for tokio::net::UnixListener {
-    fn accept(&mut self) -> Pin<Box<dyn Future<Output = io::Result<Transport>> + Send + '_>> {
-        Box::pin(async move { Ok(Transport::unix(tokio::net::UnixListener::accept(self).await?.0)) })
-    }
-}
-
-/// What a server publishes as the root of each connection.
-pub trait IntoRoot {
-    /// A builder serving the root, for each new connection.
-    fn into_root(self) -> Arc<dyn Fn() -> ConnectionBuilder + Send + Sync>;
-}
-
-impl<T: ?Sized + Interface> IntoRoot for Arc<T> {
-    fn into_root(self) -> Arc<dyn Fn() -> ConnectionBuilder + Send + Sync> {
-        Arc::new(move || Connection::builder().root::<T>(self.clone()))
-    }
-}
-
-impl IntoRoot for Registry {
-    fn into_root(self) -> Arc<dyn Fn() -> ConnectionBuilder + Send + Sync> {
-        self.locator().into_root()
-    }
-}
-
-struct Shared {
+struct ServerState {
     connections: Mutex<HashMap<u64, Connection>>,
     /// Accepted transports still in their handshake.
     handshaking: AtomicUsize,
@@ -63,7 +24,7 @@ struct Shared {
 /// connection closes. [`Server::shutdown`] stops accepting, lets calls in
 /// flight finish within a deadline, then closes every connection.
 pub struct Server {
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     local_addr: Option<SocketAddr>,
     accept: JoinHandle<()>,
 }
@@ -106,7 +67,8 @@ impl Server {
     /// Serve `root` on every transport `listener` yields.
     pub fn serve(mut listener: impl Listener, root: impl IntoRoot, config: Config) -> Server {
         let root = root.into_root();
-        let shared = Arc::new(Shared { connections: Mutex::new(HashMap::new()), handshaking: AtomicUsize::new(0) });
+        let shared =
+            Arc::new(ServerState { connections: Mutex::new(HashMap::new()), handshaking: AtomicUsize::new(0) });
         let accept = tokio::spawn({
             let shared = shared.clone();
             async move {
@@ -193,7 +155,7 @@ impl Drop for Server {
     }
 }
 
-async fn serve_one(shared: Arc<Shared>, builder: ConnectionBuilder, transport: Transport) {
+async fn serve_one(shared: Arc<ServerState>, builder: ConnectionBuilder, transport: Transport) {
     let peer = transport.peer().to_string();
     let conn = match builder.establish(transport).await {
         Ok(c) => c,

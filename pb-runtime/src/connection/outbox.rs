@@ -24,12 +24,23 @@
 //! straight from their own buffer (no copy into a codec buffer).
 
 use std::io::IoSlice;
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
+use super::core::ConnCore;
+use crate::transport::BoxWrite;
+
 use crate::wire::EncodedFrame;
+use crate::wire::frame::put_prefix as prefix;
+
+/// How long a closing connection may spend writing what was queued before
+/// the close (a goodbye, a last reply). A peer that does not read cannot hold
+/// the writer, and the bytes queued for it, any longer than this.
+const CLOSE_FLUSH_GRACE: Duration = Duration::from_secs(1);
 
 /// Frames at least this long are written from their own buffer; shorter
 /// ones are copied into the scratch buffer (one iovec for many frames).
@@ -52,6 +63,45 @@ const MAX_SLICES: usize = 256;
 /// A scratch buffer grown past this is dropped after the write, so an idle
 /// connection does not keep a burst's worth of memory.
 const KEEP_SCRATCH: usize = 64 << 10;
+
+/// The writer task: write queued frames, many per system call, until the
+/// connection closes.
+pub(super) async fn write_loop(core: Arc<ConnCore>, io: BoxWrite) {
+    let mut writer = Writer::new(io);
+    let body = async {
+        // One cancellation future for the whole loop: a new one per batch
+        // would register with the token (a lock) each time.
+        let cancelled = core.cancel.cancelled();
+        tokio::pin!(cancelled);
+        loop {
+            let written = tokio::select! {
+                biased;
+                w = writer.write_next(&core.outbox) => w?,
+                () = &mut cancelled => {
+                    // Drain what was queued before the close (a goodbye, a last reply).
+                    writer.drain(&core.outbox).await?;
+                    return Ok(());
+                }
+            };
+            core.queued.fetch_sub(written, Ordering::AcqRel);
+        }
+    };
+    // A write blocked on a peer that does not read ends a grace period after
+    // the connection closes; dropping the queue frees what it held.
+    let result: Result<(), std::io::Error> = tokio::select! {
+        r = body => r,
+        () = async {
+            core.cancel.cancelled().await;
+            tokio::time::sleep(CLOSE_FLUSH_GRACE).await;
+        } => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer did not read what was queued")),
+    };
+    if let Err(e) = result {
+        core.close(format!("write failed: {e}"));
+    }
+    // Nothing more will be written: free what is still queued.
+    core.outbox.clear();
+    let _ = writer.io().shutdown().await;
+}
 
 #[derive(Default)]
 struct Queue {
@@ -260,22 +310,6 @@ enum Part {
     Chunk(usize, usize),
 }
 
-/// The 4-byte big-endian length prefix (tokio-util's `LengthDelimitedCodec`
-/// layout, which the reader decodes).
-fn prefix(buf: &mut Vec<u8>, len: usize) {
-    let len = u32::try_from(len).expect("frames are checked against max_frame_len (< 4 GiB)");
-    buf.extend_from_slice(&len.to_be_bytes());
-}
-
-/// Whether `buf` (the reader's buffer, at a frame boundary) holds another
-/// complete frame.
-pub(crate) fn complete_frame_buffered(buf: &[u8]) -> bool {
-    match buf.get(..4) {
-        Some(head) => buf.len() - 4 >= u32::from_be_bytes(head.try_into().unwrap()) as usize,
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,14 +355,5 @@ mod tests {
         });
         writer.drain(&outbox).await.unwrap();
         assert_eq!(reader.await.unwrap(), frames);
-    }
-
-    #[test]
-    fn complete_frames_are_recognized() {
-        assert!(!complete_frame_buffered(&[]));
-        assert!(!complete_frame_buffered(&[0, 0, 0]));
-        assert!(complete_frame_buffered(&[0, 0, 0, 0]));
-        assert!(!complete_frame_buffered(&[0, 0, 0, 2, 9]));
-        assert!(complete_frame_buffered(&[0, 0, 0, 2, 9, 9, 1]));
     }
 }

@@ -4,11 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use bytes::Bytes;
-
+use super::link::{Dispatch, RemoteRef, ReplySlot};
 use crate::Error;
-use crate::object::Dispatch;
-use crate::proxy::RemoteRef;
 
 /// Id of the root object on every connection.
 pub(crate) const ROOT_ID: u64 = 0;
@@ -140,10 +137,6 @@ impl Imports {
         self.by_id.len()
     }
 }
-
-/// What completes a waiting call or ping: run by the reader with the
-/// connection, whether the method ran, and the reply's payload.
-pub(crate) type ReplySlot = Box<dyn FnOnce(&Arc<super::Shared>, bool, Bytes) + Send>;
 
 /// Calls (and pings) waiting for their reply.
 #[derive(Default)]

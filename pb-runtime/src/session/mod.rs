@@ -48,9 +48,11 @@
 //! 10 s to connect and handshake; idempotent retries wait up to 30 s for
 //! healing. All configurable through [`SessionConfig`].
 
-mod connector;
+pub mod backoff;
 mod track;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -58,14 +60,13 @@ use futures_util::Stream;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::{Backoff, BackoffConfig};
-use crate::registry::Locator;
+use crate::references::heal::{Heal, HealSlot, Healer};
+use crate::services::registry::Locator;
 use crate::{Config, Connection, Error, Interface};
+use backoff::{Backoff, BackoffConfig};
 
-pub use connector::{Connect, ConnectFn};
-pub(crate) use track::{track_any_lookup, track_lookup};
-#[doc(hidden)]
-pub use track::{track_replay, track_replay_cache};
+use crate::transport::Tcp;
+pub use crate::transport::{Connect, ConnectFn};
 
 /// Settings of a reconnecting session.
 #[derive(Debug, Clone)]
@@ -195,7 +196,7 @@ struct Status {
 }
 
 /// State shared by a session's task, its handle and its proxies.
-pub(crate) struct SessionShared {
+pub(crate) struct SessionCore {
     config: SessionConfig,
     connector: Arc<dyn Connect>,
     conn: RwLock<Connection>,
@@ -204,30 +205,39 @@ pub(crate) struct SessionShared {
     status: watch::Sender<Status>,
     kick: Notify,
     cancel: CancellationToken,
-    me: Weak<SessionShared>,
+    me: Weak<SessionCore>,
 }
 
-impl SessionShared {
-    /// Check the link now (a call just failed).
-    pub(crate) fn kick(&self) {
+impl Healer for SessionCore {
+    fn link_failed(&self) {
         self.kick.notify_one();
     }
 
-    pub(crate) fn generation(&self) -> u64 {
+    fn generation(&self) -> u64 {
         self.status.borrow().generation
     }
 
-    /// Wait until the session has healed after `generation`; false on
-    /// timeout or close.
-    pub(crate) async fn wait_healed(&self, generation: u64) -> bool {
-        let mut rx = self.status.subscribe();
-        let healed = rx.wait_for(|s| s.connected && s.generation > generation);
-        tokio::select! {
-            r = tokio::time::timeout(self.config.retry_wait, healed) => matches!(r, Ok(Ok(_))),
-            () = self.cancel.cancelled() => false,
-        }
+    fn wait_healed(&self, generation: u64) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            let mut rx = self.status.subscribe();
+            let healed = rx.wait_for(|s| s.connected && s.generation > generation);
+            tokio::select! {
+                r = tokio::time::timeout(self.config.retry_wait, healed) => matches!(r, Ok(Ok(_))),
+                () = self.cancel.cancelled() => false,
+            }
+        })
     }
 
+    fn track(&self, attach: &mut dyn FnMut(HealSlot) -> bool, path: String, target: Box<dyn Heal>) {
+        self.track_with(attach, path, target);
+    }
+
+    fn forget(&self, seq: u64) {
+        self.forget_tracked(seq);
+    }
+}
+
+impl SessionCore {
     fn peer(&self) -> String {
         self.connector.describe()
     }
@@ -349,7 +359,7 @@ async fn connect_once(config: &SessionConfig, connector: &dyn Connect) -> Result
 /// (or calling [`Client::close`]) ends the session.
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<SessionShared>,
+    shared: Arc<SessionCore>,
     _guard: Arc<CloseOnDrop>,
 }
 
@@ -386,7 +396,7 @@ impl ClientBuilder {
     ///
     /// The first connect attempt failed (later outages are handled by the session).
     pub async fn connect_tcp(self, addr: impl Into<String>) -> Result<Client, Error> {
-        self.connect_with(connector::Tcp(addr.into())).await
+        self.connect_with(Tcp(addr.into())).await
     }
 
     /// Connect through `connector` (TCP, Unix, in-memory, TLS, ...).
@@ -400,7 +410,7 @@ impl ClientBuilder {
         let (events, _) = broadcast::channel(64);
         let (status, _) = watch::channel(Status { connected: true, generation: 0 });
         let conn = connect_once(&self.config, &*connector).await?;
-        let shared = Arc::new_cyclic(|me| SessionShared {
+        let shared = Arc::new_cyclic(|me| SessionCore {
             config: self.config,
             connector,
             conn: RwLock::new(conn),
@@ -453,7 +463,7 @@ impl Client {
         self.root::<dyn Locator>()
     }
 
-    /// Log in through the server's [`Portal`](crate::login::Portal) and
+    /// Log in through the server's [`Portal`](crate::services::login::Portal) and
     /// return the avatar as a reconnecting proxy: after every outage the
     /// session logs in again with these credentials (kept in memory for
     /// that) and swaps the fresh avatar in, before reporting `Reconnected`.
@@ -463,8 +473,11 @@ impl Client {
     /// [`Error::Unauthorized`] for refused credentials;
     /// [`Error::WrongInterface`] if the server's root is not a login (or the
     /// avatar is not a `T`); a transport error.
-    pub async fn login<T: ?Sized + Interface>(&self, credentials: crate::login::Credentials) -> Result<Arc<T>, Error> {
-        self.root::<dyn crate::login::Login>()?.login_as::<T>(credentials).await
+    pub async fn login<T: ?Sized + Interface>(
+        &self,
+        credentials: crate::services::login::Credentials,
+    ) -> Result<Arc<T>, Error> {
+        self.root::<dyn crate::services::login::Login>()?.login_as::<T>(credentials).await
     }
 
     /// The session's events: first the current state (`Connected`, or

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{DecodeCx, EncodeCx};
+use super::context::{DecodeCx, EncodeCx};
 
 /// Blobs at least this long are referenced by the frame instead of copied
 /// (below it, a copy is cheaper than an extra iovec).

@@ -1,35 +1,35 @@
-//! The connection a payload is being encoded for or decoded from.
+//! What one synchronous encode or decode knows beyond the value itself.
 //!
-//! serde gives `Serialize`/`Deserialize` impls no way to carry extra state, so
-//! the connection is lent to them through a scoped thread-local for the
-//! duration of one synchronous encode or decode. Encoding a reference exports
-//! the object on that connection; decoding one looks it up or makes a proxy.
+//! serde gives `Serialize`/`Deserialize` impls no way to carry extra state,
+//! so the wire layer lends it to them through a scoped thread-local for the
+//! duration of one encode or decode: the limits to decode within, the frame
+//! being decoded (so a [`Blob`](super::Blob) can be a slice of it), the large
+//! blob being encoded (so the frame can reference it instead of copying), and
+//! the first structured error raised inside (serde only carries strings).
+//!
+//! The wire layer knows nothing of connections: the layer above passes the
+//! limits in, and lends its own context (how references are exported and
+//! imported) the same way, beside this one.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::Error;
-use crate::connection::Shared;
 
 scoped_tls::scoped_thread_local!(static ENCODE: WireCx);
 scoped_tls::scoped_thread_local!(static DECODE: WireCx);
 
-/// The connection being encoded for or decoded from, and the first
-/// structured error a reference raised (serde only carries strings through
-/// its errors, so the structured one is kept here and wins).
+/// The state of one encode or decode.
 pub(crate) struct WireCx {
-    pub(crate) conn: Arc<Shared>,
     error: RefCell<Option<Error>>,
-    /// Export ids counted while encoding, rolled back if the encode fails
-    /// (the peer never sees them, so it would never release them).
-    exported: RefCell<Vec<u64>>,
     /// Encoding: the large blob being serialized, offered to the frame
     /// buffer so it can reference it instead of copying (see `blob.rs`).
     blob: RefCell<Option<Bytes>>,
     /// Decoding: the buffer being decoded, so blobs can be slices of it.
     frame: Option<Bytes>,
+    /// Decoding: how deeply values may nest.
+    max_depth: usize,
 }
 
 /// Accessor of the encoding context.
@@ -39,39 +39,29 @@ pub(crate) struct DecodeCx;
 
 fn run<T>(
     key: &'static scoped_tls::ScopedKey<WireCx>,
-    conn: &Arc<Shared>,
     frame: Option<Bytes>,
+    max_depth: usize,
     f: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let cx = WireCx {
-        conn: conn.clone(),
-        error: RefCell::new(None),
-        exported: RefCell::new(Vec::new()),
-        blob: RefCell::new(None),
-        frame,
-    };
+    let cx = WireCx { error: RefCell::new(None), blob: RefCell::new(None), frame, max_depth };
     let result = key.set(&cx, f);
-    result.map_err(|e| {
-        for id in cx.exported.take() {
-            conn.unexport(id);
-        }
-        cx.error.into_inner().unwrap_or(e)
-    })
+    result.map_err(|e| cx.error.into_inner().unwrap_or(e))
 }
 
-/// Run `f` (a synchronous encode) with `conn` as the encoding connection.
-pub(crate) fn with_encode<T>(conn: &Arc<Shared>, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    run(&ENCODE, conn, None, f)
+/// Run `f` (a synchronous encode) with an encoding context.
+pub(crate) fn with_encode<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    run(&ENCODE, None, super::depth::DEFAULT_MAX_DEPTH, f)
 }
 
-/// Run `f` (a synchronous decode of `frame`, or of part of it) with `conn`
-/// as the decoding connection; blobs in it become slices of `frame`.
+/// Run `f` (a synchronous decode of `frame`, or of part of it) with a
+/// decoding context: values nest at most `max_depth` deep, and blobs in it
+/// become slices of `frame`.
 pub(crate) fn with_decode<T>(
-    conn: &Arc<Shared>,
     frame: &Bytes,
+    max_depth: usize,
     f: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
-    run(&DECODE, conn, Some(frame.clone()), f)
+    run(&DECODE, Some(frame.clone()), max_depth, f)
 }
 
 impl EncodeCx {
@@ -89,11 +79,6 @@ impl DecodeCx {
 }
 
 impl WireCx {
-    /// Note an export made by this encode.
-    pub(crate) fn exported(&self, id: u64) {
-        self.exported.borrow_mut().push(id);
-    }
-
     /// Offer the blob about to be serialized to the frame buffer.
     pub(crate) fn offer_blob(&self, blob: Bytes) {
         *self.blob.borrow_mut() = Some(blob);
@@ -112,6 +97,11 @@ impl WireCx {
         (p >= start && p + part.len() <= end).then(|| frame.slice_ref(part))
     }
 
+    /// How deeply values may nest in this decode.
+    pub(crate) fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
     /// Remember a structured error to report instead of serde's string.
     pub(crate) fn fail(&self, e: Error) -> Error {
         let mut slot = self.error.borrow_mut();
@@ -120,4 +110,17 @@ impl WireCx {
         }
         e
     }
+}
+
+/// Remember `e` as the structured error of the encode or decode running on
+/// this thread (if any), and return it.
+pub(crate) fn fail(e: Error) -> Error {
+    let e = EncodeCx::with(|cx| match cx {
+        Some(cx) => cx.fail(e),
+        None => e,
+    });
+    DecodeCx::with(|cx| match cx {
+        Some(cx) => cx.fail(e),
+        None => e,
+    })
 }

@@ -112,6 +112,25 @@ impl FrameDecoder {
     }
 }
 
+/// Append the length prefix of a frame of `len` bytes (checked against
+/// [`MAX_FRAME_LEN`] when the connection is configured).
+pub(crate) fn put_prefix(buf: &mut Vec<u8>, len: usize) {
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&len.to_be_bytes());
+}
+
+/// Whether `buf` (a reader's buffer, at a frame boundary) holds another
+/// complete frame.
+pub(crate) fn complete_frame_buffered(buf: &[u8]) -> bool {
+    match buf.get(..PREFIX_LEN) {
+        Some(head) => buf.len() - PREFIX_LEN >= u32::from_be_bytes(head.try_into().expect("four bytes")) as usize,
+        None => false,
+    }
+}
+
+/// The longest frame a 4-byte prefix can announce.
+pub const MAX_FRAME_LEN: usize = u32::MAX as usize;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +203,15 @@ mod tests {
         tokio::time::advance(Duration::from_secs(60)).await;
         buf.extend_from_slice(&framed(&[b"two"]));
         assert_eq!(&d.decode(&mut buf).unwrap().unwrap()[..], b"two");
+    }
+
+    #[test]
+    fn complete_frames_are_recognized() {
+        assert!(!complete_frame_buffered(&[]));
+        assert!(!complete_frame_buffered(&[0, 0, 0]));
+        assert!(complete_frame_buffered(&[0, 0, 0, 0]));
+        assert!(!complete_frame_buffered(&[0, 0, 0, 2, 9]));
+        assert!(complete_frame_buffered(&[0, 0, 0, 2, 9, 9, 1]));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod frame;
 
 pub(crate) use blob::FrameBuf;
 pub use blob::{Blob, EncodedFrame};
-pub(crate) use context::{DecodeCx, EncodeCx, WireCx, with_decode, with_encode};
+pub(crate) use context::{DecodeCx, fail, with_decode, with_encode};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -158,7 +158,7 @@ pub fn decode_frame(frame: &Bytes) -> Result<(Header, Bytes), Error> {
 /// the decoding connection's [`Config::max_depth`](crate::Config::max_depth)
 /// (or [`depth::DEFAULT_MAX_DEPTH`] outside a connection's decode).
 pub(crate) fn decode_payload<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let max_depth = DecodeCx::with(|cx| cx.map_or(depth::DEFAULT_MAX_DEPTH, |cx| cx.conn.config.max_depth));
+    let max_depth = DecodeCx::with(|cx| cx.map_or(depth::DEFAULT_MAX_DEPTH, context::WireCx::max_depth));
     decode_payload_limited(bytes, max_depth)
 }
 

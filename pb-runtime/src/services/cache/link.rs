@@ -17,7 +17,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::hub::Outlet;
-use super::{Cacheable, Inner};
+use super::{CacheCore, Cacheable};
 use crate::{Error, Ref};
 
 /// The full state of a view, as the observer's sequence number `seq` left it.
@@ -110,7 +110,7 @@ pub(crate) struct Inlet<S: Cacheable> {
 }
 
 pub(crate) struct InletTarget<S: Cacheable> {
-    pub(crate) cache: Weak<Inner<S>>,
+    pub(crate) cache: Weak<CacheCore<S>>,
     /// Sequence number of the next event expected.
     pub(crate) next: u64,
 }
@@ -139,7 +139,7 @@ impl<S: Cacheable> Observer for Inlet<S> {
 
 /// Apply `batch` to the mirror; true if events were missing (a resync is
 /// needed: nothing after the gap is applied).
-fn apply_batch<S: Cacheable>(cache: &Inner<S>, next: &mut u64, batch: Batch) -> Result<bool, Error> {
+fn apply_batch<S: Cacheable>(cache: &CacheCore<S>, next: &mut u64, batch: Batch) -> Result<bool, Error> {
     if let Some(snapshot) = batch.resync {
         let state: S = decode(&snapshot.state)?;
         cache.hub.resync(state);
@@ -169,12 +169,12 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, 
 type MirrorMap = HashMap<(u64, u64), Weak<dyn Any + Send + Sync>>;
 static MIRRORS: LazyLock<Mutex<MirrorMap>> = LazyLock::new(Mutex::default);
 
-pub(crate) fn find_mirror<S: Cacheable>(key: (u64, u64)) -> Option<Arc<Inner<S>>> {
+pub(crate) fn find_mirror<S: Cacheable>(key: (u64, u64)) -> Option<Arc<CacheCore<S>>> {
     let weak = MIRRORS.lock().unwrap().get(&key)?.clone();
-    weak.upgrade()?.downcast::<Inner<S>>().ok()
+    weak.upgrade()?.downcast::<CacheCore<S>>().ok()
 }
 
-pub(crate) fn register_mirror<S: Cacheable>(key: (u64, u64), inner: &Arc<Inner<S>>) {
+pub(crate) fn register_mirror<S: Cacheable>(key: (u64, u64), inner: &Arc<CacheCore<S>>) {
     let mut map = MIRRORS.lock().unwrap();
     map.retain(|_, w| w.strong_count() > 0);
     let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(inner) as Weak<dyn Any + Send + Sync>;

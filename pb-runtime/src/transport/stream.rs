@@ -56,6 +56,11 @@ impl Transport {
         (Transport::from_io(a, "memory:a"), Transport::from_io(b, "memory:b"))
     }
 
+    /// The read half, the write half and the peer's address.
+    pub(crate) fn into_parts(self) -> (BoxRead, BoxWrite, String) {
+        (self.read, self.write, self.peer)
+    }
+
     /// The peer's address, for logs.
     pub fn peer(&self) -> &str {
         &self.peer

@@ -64,6 +64,7 @@
 
 mod hub;
 mod link;
+mod replay;
 
 use std::fmt;
 use std::pin::Pin;
@@ -75,12 +76,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tokio::sync::{broadcast, watch};
 
 use crate::Error;
-use crate::wire::{DecodeCx, EncodeCx};
+use crate::connection::RefCx;
+use crate::references::heal::HealSlot;
 use hub::Hub;
 pub use hub::OutletStats;
 #[doc(hidden)]
 pub use link::{Batch, Feed, Observer, Snapshot};
 use link::{CacheWire, FeedImpl, Inlet, InletTarget};
+#[doc(hidden)]
+pub use replay::track_replay_cache;
 
 /// A state that can be cached by observers: plain serde data with typed
 /// change events.
@@ -151,7 +155,7 @@ impl<S: Cacheable> Model<S> {
 
     /// The view of the whole model (what to return from a remote method).
     pub fn cache(&self) -> Cache<S> {
-        Cache::from_inner(Arc::new(Inner::local(self.hub.clone(), None, self.view_id)))
+        Cache::from_inner(Arc::new(CacheCore::local(self.hub.clone(), None, self.view_id)))
     }
 
     /// A per-observer view: observers see `state(model)` and, for each event,
@@ -166,7 +170,7 @@ impl<S: Cacheable> Model<S> {
         event: impl Fn(&S, &S::Event) -> Option<S::Event> + Send + Sync + 'static,
     ) -> Cache<S> {
         let projection = Projection { state: Box::new(state), event: Box::new(event) };
-        Cache::from_inner(Arc::new(Inner::local(self.hub.clone(), Some(Arc::new(projection)), hub::next_id())))
+        Cache::from_inner(Arc::new(CacheCore::local(self.hub.clone(), Some(Arc::new(projection)), hub::next_id())))
     }
 
     /// Remote observers subscribed now (mirrors in other processes).
@@ -190,7 +194,7 @@ impl<S: Cacheable> Model<S> {
 /// The view of a model: local, or a mirror fed from another process. See
 /// the module docs. Cheap to clone; serde data (sent as a cache).
 pub struct Cache<S: Cacheable> {
-    inner: Arc<Inner<S>>,
+    inner: Arc<CacheCore<S>>,
 }
 
 impl<S: Cacheable> Clone for Cache<S> {
@@ -209,7 +213,7 @@ impl<S: Cacheable + fmt::Debug> fmt::Debug for Cache<S> {
     }
 }
 
-pub(crate) struct Inner<S: Cacheable> {
+pub(crate) struct CacheCore<S: Cacheable> {
     hub: Arc<Hub<S>>,
     /// For local per-observer views.
     view: Option<Arc<Projection<S>>>,
@@ -222,7 +226,7 @@ pub(crate) struct Inner<S: Cacheable> {
 struct Mirror<S: Cacheable> {
     link: Mutex<Link<S>>,
     /// The session that heals this mirror, and its slot there.
-    session: OnceLock<(Weak<crate::session::SessionShared>, u64)>,
+    healer: OnceLock<HealSlot>,
 }
 
 struct Link<S: Cacheable> {
@@ -231,9 +235,9 @@ struct Link<S: Cacheable> {
     key: (u64, u64),
 }
 
-impl<S: Cacheable> Inner<S> {
+impl<S: Cacheable> CacheCore<S> {
     fn local(hub: Arc<Hub<S>>, view: Option<Arc<Projection<S>>>, id: u64) -> Self {
-        Inner { hub, view, id, mirror: None }
+        CacheCore { hub, view, id, mirror: None }
     }
 
     pub(crate) fn feed(&self) -> Option<Arc<dyn Feed>> {
@@ -241,13 +245,11 @@ impl<S: Cacheable> Inner<S> {
     }
 }
 
-impl<S: Cacheable> Drop for Inner<S> {
+impl<S: Cacheable> Drop for CacheCore<S> {
     fn drop(&mut self) {
         if let Some(m) = &self.mirror {
-            if let Some((session, seq)) = m.session.get()
-                && let Some(session) = session.upgrade()
-            {
-                session.forget(*seq);
+            if let Some(slot) = m.healer.get() {
+                slot.forget();
             }
             let key = m.link.lock().unwrap().key;
             link::forget_mirror(key);
@@ -256,7 +258,7 @@ impl<S: Cacheable> Drop for Inner<S> {
 }
 
 impl<S: Cacheable> Cache<S> {
-    fn from_inner(inner: Arc<Inner<S>>) -> Self {
+    fn from_inner(inner: Arc<CacheCore<S>>) -> Self {
         Cache { inner }
     }
 
@@ -369,19 +371,19 @@ impl<S: Cacheable> Cache<S> {
     fn feed_on_encoding_connection(&self) -> Option<Arc<dyn Feed>> {
         let feed = self.inner.feed()?;
         let handle = <dyn Feed as crate::Interface>::proxy_handle(&*feed)?;
-        EncodeCx::with(|cx| cx.and_then(|cx| handle.id_on(&cx.conn))).map(|_| feed)
+        RefCx::with(|cx| cx.and_then(|cx| handle.id_on(cx.link().id()))).map(|_| feed)
     }
 
-    /// Attach this mirror to a session; false if it already was.
-    pub(crate) fn set_session(&self, session: Weak<crate::session::SessionShared>, seq: u64) -> bool {
-        self.inner.mirror.as_ref().is_some_and(|m| m.session.set((session, seq)).is_ok())
+    /// Attach this mirror to what heals it; false if it already was.
+    pub(crate) fn set_healer(&self, slot: HealSlot) -> bool {
+        self.inner.mirror.as_ref().is_some_and(|m| m.healer.set(slot).is_ok())
     }
 
-    pub(crate) fn downgrade(&self) -> Weak<Inner<S>> {
+    pub(crate) fn downgrade(&self) -> Weak<CacheCore<S>> {
         Arc::downgrade(&self.inner)
     }
 
-    pub(crate) fn upgrade(weak: &Weak<Inner<S>>) -> Option<Self> {
+    pub(crate) fn upgrade(weak: &Weak<CacheCore<S>>) -> Option<Self> {
         weak.upgrade().map(Cache::from_inner)
     }
 }
@@ -425,12 +427,12 @@ impl<'de, S: Cacheable> Deserialize<'de> for Cache<S> {
                 S::NAME
             )));
         }
-        let conn = DecodeCx::with(|cx| cx.map(|cx| cx.conn.id))
+        let conn = RefCx::with(|cx| cx.map(|cx| cx.link().id()))
             .ok_or_else(|| D::Error::custom("pb caches can only be deserialized by a pb connection"))?;
         let feed = wire.feed.into_arc();
         if let Some(home) = feed.home() {
             // Our own feed came back: this is one of our caches.
-            return home.downcast::<Inner<S>>().map(Cache::from_inner).map_err(|_| {
+            return home.downcast::<CacheCore<S>>().map(Cache::from_inner).map_err(|_| {
                 D::Error::custom(format_args!("a cache of model `{}` came back as another model", S::NAME))
             });
         }
@@ -441,13 +443,13 @@ impl<'de, S: Cacheable> Deserialize<'de> for Cache<S> {
         let state: S = link::decode(&wire.snapshot.state).map_err(D::Error::custom)?;
         let inlet =
             Arc::new(Inlet { target: RwLock::new(InletTarget { cache: Weak::new(), next: wire.snapshot.seq + 1 }) });
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(CacheCore {
             hub: Hub::new(state),
             view: None,
             id: hub::next_id(),
             mirror: Some(Mirror {
                 link: Mutex::new(Link { feed: Some(feed.clone()), inlet: inlet.clone(), key }),
-                session: OnceLock::new(),
+                healer: OnceLock::new(),
             }),
         });
         inlet.target.write().unwrap().cache = Arc::downgrade(&inner);

@@ -19,16 +19,20 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::proxy::{ProxyHandle, RemoteRef};
-use crate::wire::{DecodeCx, EncodeCx, WireCx, WireRef};
-use crate::{Error, Interface};
+use super::info::MethodInfo;
+use super::interface::Interface;
+use super::proxy::ProxyHandle;
+use super::reference::wire_ref;
+use crate::Error;
+use crate::connection::{RefCx, RemoteRef};
+use crate::wire::{self, WireRef};
 
 /// One interface known to this process (registered by `#[remote_interface]`).
 #[doc(hidden)]
 pub struct InterfaceEntry {
     id: u64,
     name: &'static str,
-    methods: &'static [crate::MethodInfo],
+    methods: &'static [MethodInfo],
     proxy: fn(ProxyHandle) -> AnyRef,
 }
 
@@ -37,15 +41,6 @@ impl InterfaceEntry {
     pub const fn of<T: ?Sized + Interface>() -> InterfaceEntry {
         InterfaceEntry { id: T::ID, name: T::NAME, methods: T::METHODS, proxy: typed_proxy::<T> }
     }
-}
-
-/// The name of method `method` of the interface named `interface`, if that
-/// interface is linked into this process.
-pub(crate) fn method_name(interface: &str, method: u32) -> Option<&'static str> {
-    inventory::iter::<InterfaceEntry>()
-        .filter(|e| e.name == interface)
-        .find_map(|e| e.methods.iter().find(|m| m.id == method))
-        .map(|m| m.name)
 }
 
 fn typed_proxy<T: ?Sized + Interface>(handle: ProxyHandle) -> AnyRef {
@@ -65,7 +60,7 @@ trait Erased: Send + Sync {
     fn interface_name(&self) -> &'static str;
     /// `&Arc<T>` as `Any`, for [`AnyRef::downcast`].
     fn as_any(&self) -> &(dyn Any + Send + Sync);
-    fn to_wire(&self, cx: &WireCx) -> Result<WireRef, Error>;
+    fn to_wire(&self, cx: &RefCx) -> Result<WireRef, Error>;
     fn proxy_handle(&self) -> Option<ProxyHandle>;
 }
 
@@ -81,8 +76,8 @@ impl<T: ?Sized + Interface> Erased for Typed<T> {
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
         &self.0
     }
-    fn to_wire(&self, cx: &WireCx) -> Result<WireRef, Error> {
-        crate::object::wire_ref(&self.0, cx)
+    fn to_wire(&self, cx: &RefCx) -> Result<WireRef, Error> {
+        wire_ref(&self.0, cx)
     }
     fn proxy_handle(&self) -> Option<ProxyHandle> {
         T::proxy_handle(&self.0).cloned()
@@ -91,10 +86,10 @@ impl<T: ?Sized + Interface> Erased for Typed<T> {
 
 /// A reference to an object of an interface known only at run time.
 #[derive(Clone)]
-pub struct AnyRef(Inner);
+pub struct AnyRef(Repr);
 
 #[derive(Clone)]
-enum Inner {
+enum Repr {
     Typed(Arc<dyn Erased>),
     /// Arrived for an interface this process does not link.
     Untyped {
@@ -106,8 +101,8 @@ enum Inner {
 impl fmt::Debug for AnyRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Inner::Typed(e) => write!(f, "AnyRef({})", e.interface_name()),
-            Inner::Untyped { iface, .. } => write!(f, "AnyRef(unknown interface {iface:#x})"),
+            Repr::Typed(e) => write!(f, "AnyRef({})", e.interface_name()),
+            Repr::Untyped { iface, .. } => write!(f, "AnyRef(unknown interface {iface:#x})"),
         }
     }
 }
@@ -115,14 +110,14 @@ impl fmt::Debug for AnyRef {
 impl AnyRef {
     /// Erase the interface of `object`.
     pub fn new<T: ?Sized + Interface>(object: Arc<T>) -> AnyRef {
-        AnyRef(Inner::Typed(Arc::new(Typed(object))))
+        AnyRef(Repr::Typed(Arc::new(Typed(object))))
     }
 
     /// The interface id of the object.
     pub fn interface_id(&self) -> u64 {
         match &self.0 {
-            Inner::Typed(e) => e.interface_id(),
-            Inner::Untyped { iface, .. } => *iface,
+            Repr::Typed(e) => e.interface_id(),
+            Repr::Untyped { iface, .. } => *iface,
         }
     }
 
@@ -134,13 +129,15 @@ impl AnyRef {
     pub fn downcast<T: ?Sized + Interface>(self) -> Result<Arc<T>, Error> {
         let found = self.interface_id();
         match self.0 {
-            Inner::Typed(e) => e.as_any().downcast_ref::<Arc<T>>().cloned().or_else(|| {
+            Repr::Typed(e) => e.as_any().downcast_ref::<Arc<T>>().cloned().or_else(|| {
                 // Two traits with one wire identity linked into one process (a
                 // schema-generated one and a hand-written one): a proxy of either
                 // serves as the other.
                 (found == T::ID).then(|| e.proxy_handle().map(T::proxy)).flatten()
             }),
-            Inner::Untyped { rref, iface } => (iface == T::ID).then(|| T::proxy(ProxyHandle::new(rref, T::NAME))),
+            Repr::Untyped { rref, iface } => {
+                (iface == T::ID).then(|| T::proxy(ProxyHandle::new(rref, T::NAME, T::METHODS)))
+            }
         }
         .ok_or_else(|| Error::WrongInterface { expected: T::NAME.into(), found })
     }
@@ -150,19 +147,19 @@ impl AnyRef {
     /// The proxy handle, when the object is a proxy.
     pub(crate) fn proxy_handle(&self) -> Option<ProxyHandle> {
         match &self.0 {
-            Inner::Typed(e) => e.proxy_handle(),
-            Inner::Untyped { .. } => None,
+            Repr::Typed(e) => e.proxy_handle(),
+            Repr::Untyped { .. } => None,
         }
     }
 }
 
 impl Serialize for AnyRef {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let wire = EncodeCx::with(|cx| {
+        let wire = RefCx::with(|cx| {
             let cx = cx.ok_or_else(|| S::Error::custom("pb references can only be serialized by a pb connection"))?;
             let result = match &self.0 {
-                Inner::Typed(e) => e.to_wire(cx),
-                Inner::Untyped { rref, iface } => match rref.id_on(&cx.conn) {
+                Repr::Typed(e) => e.to_wire(cx),
+                Repr::Untyped { rref, iface } => match rref.id_on(cx.link().id()) {
                     Some(id) => Ok(WireRef::Receiver { id }),
                     None => Err(Error::WrongInterface {
                         expected: "an interface linked into this process".into(),
@@ -170,7 +167,7 @@ impl Serialize for AnyRef {
                     }),
                 },
             };
-            result.map_err(|e| S::Error::custom(cx.fail(e)))
+            result.map_err(|e| S::Error::custom(wire::fail(e)))
         })?;
         wire.serialize(s)
     }
@@ -179,19 +176,22 @@ impl Serialize for AnyRef {
 impl<'de> Deserialize<'de> for AnyRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let wire = WireRef::deserialize(d)?;
-        DecodeCx::with(|cx| {
+        RefCx::with(|cx| {
             let cx = cx.ok_or_else(|| D::Error::custom("pb references can only be deserialized by a pb connection"))?;
             let result = match wire {
-                WireRef::Receiver { id } => cx.conn.exported_any(id),
+                WireRef::Receiver { id } => cx
+                    .link()
+                    .exported(id)
+                    .map(|object| *object.erased().downcast::<AnyRef>().expect("exports are erased as AnyRef")),
                 WireRef::Sender { id, iface } => {
-                    let rref = cx.conn.import(id);
+                    let rref = cx.link().import(id);
                     Ok(match inventory::iter::<InterfaceEntry>().find(|e| e.id == iface) {
-                        Some(entry) => (entry.proxy)(ProxyHandle::new(rref, entry.name)),
-                        None => AnyRef(Inner::Untyped { rref, iface }),
+                        Some(entry) => (entry.proxy)(ProxyHandle::new(rref, entry.name, entry.methods)),
+                        None => AnyRef(Repr::Untyped { rref, iface }),
                     })
                 }
             };
-            result.map_err(|e| D::Error::custom(cx.fail(e)))
+            result.map_err(|e| D::Error::custom(wire::fail(e)))
         })
     }
 }

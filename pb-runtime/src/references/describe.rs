@@ -26,7 +26,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Interface};
+use super::interface::Interface;
+use super::proxy::ProxyHandle;
+use crate::Error;
 
 /// One method as a peer describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,7 +162,7 @@ pub async fn check<T: ?Sized + Interface>(proxy: &Arc<T>) -> Result<Compatibilit
     Ok(Compatibility::between::<T>(&peer))
 }
 
-impl crate::ProxyHandle {
+impl ProxyHandle {
     /// The peer object's interface description.
     ///
     /// # Errors

@@ -22,8 +22,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::anyref::{AnyRef, interface_name};
-use crate::{Error, Interface};
+use crate::references::replay::{Refetch, track_child};
+use crate::references::{AnyRef, Interface, IntoRoot, ProxyHandle, interface_name};
+use crate::{ConnectionBuilder, Error};
 
 /// What a registry lists for one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,8 +75,9 @@ impl dyn Locator {
 
     async fn get_inner<T: ?Sized + Interface>(&self, name: Option<String>) -> Result<Arc<T>, Error> {
         let object = self.lookup(T::ID, name.clone()).await?.downcast::<T>()?;
-        if let Some(parent) = <dyn Locator as Interface>::proxy_handle(self) {
-            crate::session::track_lookup::<T>(parent, &object, name);
+        if let (Some(parent), Some(child)) = (<dyn Locator as Interface>::proxy_handle(self), T::proxy_handle(&object))
+        {
+            track_child(parent, child, path_of(T::NAME, &name), lookup_refetch(parent, T::ID, name));
         }
         Ok(object)
     }
@@ -87,11 +89,11 @@ type Key = (u64, Option<String>);
 /// to an upstream registry, or a mix of both. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Registry {
-    inner: Arc<Inner>,
+    inner: Arc<RegistryState>,
 }
 
 #[derive(Default)]
-struct Inner {
+struct RegistryState {
     local: RwLock<BTreeMap<Key, AnyRef>>,
     hidden: RwLock<HashSet<u64>>,
     upstream: Option<Arc<dyn Locator>>,
@@ -118,7 +120,7 @@ impl Registry {
     /// A registry that answers from `upstream` whatever it does not serve
     /// itself or hide.
     pub fn forwarding(upstream: Arc<dyn Locator>) -> Registry {
-        Registry { inner: Arc::new(Inner { upstream: Some(upstream), ..Inner::default() }) }
+        Registry { inner: Arc::new(RegistryState { upstream: Some(upstream), ..RegistryState::default() }) }
     }
 
     /// Register `object` as the (unnamed) object of interface `T`,
@@ -205,10 +207,42 @@ impl Registry {
 /// tracking.
 async fn fetch_upstream(upstream: &Arc<dyn Locator>, interface: u64, name: Option<String>) -> Result<AnyRef, Error> {
     let found = upstream.lookup(interface, name.clone()).await?;
-    if let Some(parent) = <dyn Locator as Interface>::proxy_handle(&**upstream) {
-        crate::session::track_any_lookup(parent, &found, interface, name);
+    if let (Some(parent), Some(child)) = (<dyn Locator as Interface>::proxy_handle(&**upstream), found.proxy_handle()) {
+        let label = interface_name(interface).unwrap_or("?");
+        track_child(parent, &child, path_of(label, &name), lookup_refetch(parent, interface, name));
     }
     Ok(found)
+}
+
+/// How a lookup is named in logs: `registry.get(UserManager)`.
+fn path_of(interface: &str, name: &Option<String>) -> String {
+    match name {
+        Some(n) => format!("registry.get({interface}, {n:?})"),
+        None => format!("registry.get({interface})"),
+    }
+}
+
+/// Heal a looked-up proxy by repeating the lookup through `parent` (a
+/// registry proxy, itself healed first).
+fn lookup_refetch(parent: &ProxyHandle, interface: u64, name: Option<String>) -> Refetch {
+    let parent = parent.clone();
+    Arc::new(move |_conn| {
+        let registry = <dyn Locator as Interface>::proxy(parent.clone());
+        let name = name.clone();
+        Box::pin(async move {
+            let found = registry.lookup(interface, name).await?;
+            found
+                .proxy_handle()
+                .map(|h| h.target())
+                .ok_or_else(|| Error::protocol("the registry returned a local object"))
+        })
+    })
+}
+
+impl IntoRoot for Registry {
+    fn into_root(self) -> Arc<dyn Fn() -> ConnectionBuilder + Send + Sync> {
+        self.locator().into_root()
+    }
 }
 
 #[pb_macros::remote_impl(crate = "crate")]

@@ -40,9 +40,11 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName}
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::server::Listener;
-use crate::session::Connect;
-use crate::{Error, Transport};
+use super::connect::Connect;
+use super::listen::Listener;
+use super::stream::Transport;
+
+use crate::Error;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

@@ -23,6 +23,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::stream::Transport;
+
 /// What the proxy does with traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -217,14 +219,14 @@ impl Default for MemorySwitch {
 impl MemorySwitch {
     /// Two transports joined through the switch: `(client side, server side)`.
     /// A cut closes both; a hold forwards nothing.
-    pub fn link(&self) -> (crate::Transport, crate::Transport) {
+    pub fn link(&self) -> (Transport, Transport) {
         let (client, near) = tokio::io::duplex(64 * 1024);
         let (far, server) = tokio::io::duplex(64 * 1024);
         let rx = self.mode.subscribe();
         if rx.borrow().0 != Mode::Cut {
             tokio::spawn(splice(near, far, rx));
         }
-        (crate::Transport::from_io(client, "memory-client"), crate::Transport::from_io(server, "memory-server"))
+        (Transport::from_io(client, "memory-client"), Transport::from_io(server, "memory-server"))
     }
 
     /// Close every link; new links are dead at once.

@@ -6,39 +6,10 @@ use std::sync::{Arc, OnceLock, RwLock, Weak};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::heal::{HealSlot, Healer};
+use super::info::{MethodInfo, method_name};
 use crate::Error;
-use crate::connection::{AbandonGuard, Shared};
-use crate::wire::Header;
-
-/// One reference to an object the peer exported, on one connection. When the
-/// last handle goes, a release is sent (PB's decref).
-pub(crate) struct RemoteRef {
-    pub(crate) conn: Arc<Shared>,
-    pub(crate) id: u64,
-    /// Counted references are released on drop; the root is not counted.
-    counted: bool,
-}
-
-impl RemoteRef {
-    pub(crate) fn new(conn: Arc<Shared>, id: u64, counted: bool) -> Self {
-        RemoteRef { conn, id, counted }
-    }
-}
-
-impl RemoteRef {
-    /// The id if this reference is on `conn`.
-    pub(crate) fn id_on(&self, conn: &Arc<Shared>) -> Option<u64> {
-        Arc::ptr_eq(&self.conn, conn).then_some(self.id)
-    }
-}
-
-impl Drop for RemoteRef {
-    fn drop(&mut self) {
-        if self.counted {
-            self.conn.drop_import(self.id, self);
-        }
-    }
-}
+use crate::connection::{self, RemoteRef};
 
 /// The handle inside every generated proxy: which object on which connection
 /// it calls. The target can be swapped in place (a reconnecting session heals
@@ -50,10 +21,11 @@ pub struct ProxyHandle {
 
 pub(crate) struct ProxyCore {
     interface: &'static str,
+    methods: &'static [MethodInfo],
     target: RwLock<Arc<RemoteRef>>,
-    /// The reconnecting session that heals this proxy, if it is tracked,
-    /// and the proxy's place in that session's list.
-    session: OnceLock<(Weak<crate::session::SessionShared>, u64)>,
+    /// What heals this proxy after an outage (a reconnecting session), if
+    /// anything does.
+    healer: OnceLock<HealSlot>,
     /// Set when the session gave up healing the proxy because the server
     /// refused its path (login refused): every call fails with this error.
     /// Boxed: a live proxy costs 16 bytes for it, not the size of `Error`.
@@ -63,10 +35,8 @@ pub(crate) struct ProxyCore {
 impl Drop for ProxyCore {
     fn drop(&mut self) {
         // Forget the path at once: it holds the parent proxy it replays through.
-        if let Some((session, seq)) = self.session.get()
-            && let Some(session) = session.upgrade()
-        {
-            session.forget(*seq);
+        if let Some(slot) = self.healer.get() {
+            slot.forget();
         }
     }
 }
@@ -85,17 +55,18 @@ impl WeakHandle {
 impl fmt::Debug for ProxyHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = self.target();
-        write!(f, "{} #{} on {}", self.core.interface, t.id, t.conn.peer)
+        write!(f, "{} #{} on {}", self.core.interface, t.id, t.link.peer())
     }
 }
 
 impl ProxyHandle {
-    pub(crate) fn new(target: Arc<RemoteRef>, interface: &'static str) -> Self {
+    pub(crate) fn new(target: Arc<RemoteRef>, interface: &'static str, methods: &'static [MethodInfo]) -> Self {
         ProxyHandle {
             core: Arc::new(ProxyCore {
                 interface,
+                methods,
                 target: RwLock::new(target),
-                session: OnceLock::new(),
+                healer: OnceLock::new(),
                 refused: OnceLock::new(),
             }),
         }
@@ -122,26 +93,25 @@ impl ProxyHandle {
         WeakHandle(Arc::downgrade(&self.core))
     }
 
-    /// The session that heals this proxy, if any.
-    pub(crate) fn session(&self) -> Option<Arc<crate::session::SessionShared>> {
-        self.core.session.get().and_then(|(s, _)| s.upgrade())
+    /// What heals this proxy, if anything does.
+    pub(crate) fn healer(&self) -> Option<Arc<dyn Healer>> {
+        self.core.healer.get().and_then(HealSlot::healer)
     }
 
-    /// Attach the proxy to a session; false if it already was.
-    pub(crate) fn set_session(&self, session: Weak<crate::session::SessionShared>, seq: u64) -> bool {
-        self.core.session.set((session, seq)).is_ok()
+    /// Attach the proxy to a healer; false if it already was.
+    pub(crate) fn set_healer(&self, slot: HealSlot) -> bool {
+        self.core.healer.set(slot).is_ok()
     }
 
-    /// Whether the session heals this proxy after an outage.
+    /// Whether a session heals this proxy after an outage.
     pub fn is_reconnecting(&self) -> bool {
-        self.session().is_some()
+        self.healer().is_some()
     }
 
-    /// The object's id if this proxy points at an object on `conn` (so it can
-    /// be sent back as the peer's own reference).
-    pub(crate) fn id_on(&self, conn: &Arc<Shared>) -> Option<u64> {
-        let t = self.core.target.read().unwrap();
-        Arc::ptr_eq(&t.conn, conn).then_some(t.id)
+    /// The object's id if this proxy points at an object on the connection
+    /// `link_id` (so it can be sent back as the peer's own reference).
+    pub(crate) fn id_on(&self, link_id: u64) -> Option<u64> {
+        self.core.target.read().unwrap().id_on(link_id)
     }
 
     /// The interface name of the proxied object.
@@ -151,7 +121,7 @@ impl ProxyHandle {
 
     /// Whether the connection under the proxy is up.
     pub fn is_connected(&self) -> bool {
-        !self.target().conn.is_closed()
+        !self.target().link.is_closed()
     }
 
     /// Call `method` with `args` (a tuple) and decode the reply as `R` (the
@@ -176,9 +146,9 @@ impl ProxyHandle {
         let result = self.call_once(method, args).await;
         if let Err(e) = &result
             && e.is_link_failure()
-            && let Some(session) = self.session()
+            && let Some(healer) = self.healer()
         {
-            session.kick(); // a failed call also marks the outage
+            healer.link_failed(); // a failed call also marks the outage
         }
         result
     }
@@ -197,13 +167,13 @@ impl ProxyHandle {
         method: u32,
         args: &A,
     ) -> Result<R, Error> {
-        let generation = self.session().map(|s| s.generation());
+        let generation = self.healer().map(|s| s.generation());
         match self.call(method, args).await {
             Err(Error::ConnectionLost) => {
-                let (Some(session), Some(generation)) = (self.session(), generation) else {
+                let (Some(healer), Some(generation)) = (self.healer(), generation) else {
                     return Err(Error::ConnectionLost);
                 };
-                if !session.wait_healed(generation).await {
+                if !healer.wait_healed(generation).await {
                     return Err(Error::ConnectionLost);
                 }
                 tracing::debug!(interface = self.core.interface, method, "retrying an idempotent call after healing");
@@ -222,21 +192,11 @@ impl ProxyHandle {
             return Err((**refused).clone());
         }
         let target = self.target();
-        let conn = &target.conn;
-        if conn.is_closed() {
-            return Err(Error::Disconnected);
-        }
-        let req = conn.next_req();
-        let frame = conn.encode_with_refs(&Header::Call { req, target: target.id, method }, args)?;
-        // The reader decodes the reply (in frame order) and hands over the result.
-        let rx = conn.start_call::<R>(req, frame)?;
-        let guard = AbandonGuard { conn, req };
-        let result = rx.await.map_err(|_| Error::ConnectionLost)?;
-        std::mem::forget(guard);
+        let result = connection::send_call(&target.link, target.id, method, args).await;
         result.map_err(|fault| match fault {
             // The peer knows only the id: name the method we called.
             Error::UnknownMethod { interface, method, name: None } => {
-                let name = crate::anyref::method_name(self.core.interface, method).map(str::to_string);
+                let name = method_name(self.core.methods, method).map(str::to_string);
                 Error::UnknownMethod { interface, method, name }
             }
             other => other,

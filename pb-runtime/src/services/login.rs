@@ -49,16 +49,15 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::anyref::AnyRef;
-use crate::connection::Shared;
-use crate::server::IntoRoot;
-use crate::{Connection, ConnectionBuilder, Error, Interface};
+use crate::connection::WeakConnection;
+use crate::references::{AnyRef, Interface, IntoRoot, track_replay};
+use crate::{Connection, ConnectionBuilder, Error};
 
 /// What a client presents to log in.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +105,7 @@ impl dyn Login {
         let avatar = self.login(credentials.clone()).await?.downcast::<T>()?;
         if let Some(parent) = <dyn Login as Interface>::proxy_handle(self) {
             let method = <dyn Login as Interface>::METHODS[0].id;
-            crate::session::track_replay::<T, _, Error>(parent, &avatar, method, "login", (credentials,));
+            track_replay::<T, _, Error>(parent, &avatar, method, "login", (credentials,));
         }
         Ok(avatar)
     }
@@ -181,7 +180,7 @@ impl Portal {
         let (logged_in, timeout) = (gate.logged_in.clone(), self.login_timeout);
         let on_open_gate = gate.clone();
         Connection::builder().root::<dyn Login>(gate).on_open(move |conn| {
-            let _ = on_open_gate.conn.set(Arc::downgrade(&conn.shared));
+            let _ = on_open_gate.conn.set(conn.downgrade());
             let conn = conn.clone();
             tokio::spawn(async move {
                 tokio::select! {
@@ -208,7 +207,7 @@ struct Gate {
     portal: Portal,
     refused: AtomicU32,
     logged_in: Arc<AtomicBool>,
-    conn: std::sync::OnceLock<Weak<Shared>>,
+    conn: std::sync::OnceLock<WeakConnection>,
 }
 
 #[pb_macros::remote_impl(crate = "crate")]
@@ -232,8 +231,8 @@ impl Login for Gate {
                     let (conn, max) = (self.conn.get().cloned(), self.portal.max_attempts);
                     tokio::spawn(async move {
                         tokio::time::sleep(Duration::from_millis(50)).await;
-                        if let Some(shared) = conn.and_then(|w| w.upgrade()) {
-                            Connection { shared }.close_with(format!("{max} refused login attempts"));
+                        if let Some(conn) = conn.and_then(|w| w.upgrade()) {
+                            conn.close_with(format!("{max} refused login attempts"));
                         }
                     });
                 }

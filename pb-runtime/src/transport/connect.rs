@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 
-use crate::Transport;
+use super::stream::Transport;
 
 /// Opens a new transport to the server, once per (re)connect attempt.
 pub trait Connect: Send + Sync + 'static {

@@ -1,0 +1,214 @@
+//! The public handles of a connection: [`Connection`], its builder, and
+//! [`Stats`].
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::calls;
+use super::core::ConnCore;
+use super::link::{Dispatch, Link};
+use super::reader;
+use crate::Error;
+use crate::config::Config;
+use crate::transport::Transport;
+use crate::wire::{self, Header};
+
+/// Statistics of one connection, for tests and monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Objects exported to the peer (the root included).
+    pub exports: usize,
+    /// Live references received from the peer.
+    pub imports: usize,
+    /// Our calls waiting for a reply.
+    pub pending: usize,
+    /// The peer's calls running here.
+    pub in_flight: usize,
+}
+
+/// A connection to a peer. Cheap to clone; all clones are the same connection.
+///
+/// The connection stays open while its transport does, until [`Connection::close`]
+/// or a protocol violation; dropping the handles does not close it.
+#[derive(Clone)]
+pub struct Connection {
+    pub(crate) core: Arc<ConnCore>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("id", &self.core.id).field("peer", &self.core.peer).finish()
+    }
+}
+
+/// A connection handle that does not keep the connection's state alive.
+#[derive(Clone)]
+pub(crate) struct WeakConnection(Weak<ConnCore>);
+
+impl WeakConnection {
+    pub(crate) fn upgrade(&self) -> Option<Connection> {
+        self.0.upgrade().map(|core| Connection { core })
+    }
+}
+
+/// Runs once a connection is established (a login deadline, say).
+type OnOpen = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Builds a [`Connection`]: its settings and the root object it serves.
+#[derive(Default)]
+pub struct ConnectionBuilder {
+    config: Config,
+    root: Option<Arc<dyn Dispatch>>,
+    on_open: Option<OnOpen>,
+}
+
+impl ConnectionBuilder {
+    /// Use these settings.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Serve `root` as this side's root (object id 0 on the connection).
+    pub(crate) fn root_dispatch(mut self, root: Arc<dyn Dispatch>) -> Self {
+        self.root = Some(root);
+        self
+    }
+
+    /// Run `f` with the connection once it is established.
+    pub(crate) fn on_open(mut self, f: impl FnOnce(&Connection) + Send + 'static) -> Self {
+        self.on_open = Some(Box::new(f));
+        self
+    }
+
+    /// Start the connection over `transport` and wait for the peer's hello.
+    ///
+    /// # Errors
+    ///
+    /// The transport failed, the peer spoke another protocol, or it did not
+    /// answer within [`Config::handshake_timeout`].
+    pub async fn establish(self, transport: Transport) -> Result<Connection, Error> {
+        let root_iface = self.root.as_ref().map(|r| r.interface_id());
+        let core = ConnCore::new(transport.peer().to_string(), self.config, self.root);
+        core.send_header(&Header::Hello { magic: wire::MAGIC, version: wire::VERSION, root: root_iface })?;
+        let (hello_tx, hello_rx) = oneshot::channel();
+        reader::spawn(core.clone(), transport, hello_tx);
+        let timeout = core.config.handshake_timeout;
+        match tokio::time::timeout(timeout, hello_rx).await {
+            Ok(Ok(Ok(()))) => {
+                let conn = Connection { core };
+                if let Some(f) = self.on_open {
+                    f(&conn);
+                }
+                Ok(conn)
+            }
+            Ok(Ok(Err(e))) => {
+                core.close(e.to_string());
+                Err(e)
+            }
+            Ok(Err(_)) => Err(Error::protocol(core.close_reason().unwrap_or_else(|| "closed during handshake".into()))),
+            Err(_) => {
+                core.close("handshake timed out");
+                Err(Error::LimitExceeded { what: "handshake timeout (ms)".into(), limit: timeout.as_millis() as u64 })
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// A builder for a connection with settings and a root object.
+    pub fn builder() -> ConnectionBuilder {
+        ConnectionBuilder::default()
+    }
+
+    /// Connect over TCP with default settings, serving no root.
+    ///
+    /// # Errors
+    ///
+    /// Connect or handshake failures.
+    pub async fn connect_tcp(addr: impl tokio::net::ToSocketAddrs) -> Result<Connection, Error> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        Connection::builder().establish(Transport::tcp(stream)).await
+    }
+
+    /// This connection as references use it.
+    pub(crate) fn link(&self) -> Arc<dyn Link> {
+        self.core.link()
+    }
+
+    /// A handle that does not keep the connection alive.
+    pub(crate) fn downgrade(&self) -> WeakConnection {
+        WeakConnection(Arc::downgrade(&self.core))
+    }
+
+    /// Refuse new calls from the peer (they fail with
+    /// [`Error::ShuttingDown`]); calls already running go on.
+    pub fn drain(&self) {
+        self.core.draining.store(true, Ordering::Release);
+    }
+
+    /// The interface id of the peer's root, if it serves one.
+    pub fn peer_root_interface(&self) -> Option<u64> {
+        self.core.peer_root.get().copied().flatten()
+    }
+
+    /// Process-unique number of this connection.
+    pub fn id(&self) -> u64 {
+        self.core.id
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> &str {
+        &self.core.peer
+    }
+
+    /// Whether the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<String> {
+        self.core.close_reason()
+    }
+
+    /// Wait until the connection is closed.
+    pub async fn closed(&self) {
+        self.core.cancel.cancelled().await
+    }
+
+    /// Close the connection: tell the peer, fail calls in flight with
+    /// [`Error::ConnectionLost`] and release every export.
+    pub fn close(&self) {
+        if let Ok(frame) = wire::encode_frame(&Header::Goodbye, "closed") {
+            let _ = self.core.send(frame);
+        }
+        self.core.close("closed by local side");
+    }
+
+    /// Close the connection, telling the peer why.
+    pub(crate) fn close_with(&self, reason: String) {
+        self.core.close_with(reason);
+    }
+
+    /// Round-trip a ping; returns the time it took.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] or [`Error::ConnectionLost`].
+    pub async fn ping(&self) -> Result<Duration, Error> {
+        let start = Instant::now();
+        calls::ping(&self.link()).await?;
+        Ok(start.elapsed())
+    }
+
+    /// Counts of this connection's tables.
+    pub fn stats(&self) -> Stats {
+        let (exports, imports, pending) = self.core.table_sizes();
+        Stats { exports, imports, pending, in_flight: self.core.in_flight.load(Ordering::Acquire) }
+    }
+}

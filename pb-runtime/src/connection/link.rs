@@ -1,0 +1,244 @@
+//! What the layers above see of a connection: the [`Link`] trait the
+//! connection implements, the objects it exports ([`Dispatch`]), the
+//! references it imports ([`RemoteRef`]), a dispatched call's [`Reply`],
+//! and the reference context lent to serde during one encode or decode.
+//!
+//! Proxies, `Ref`, `AnyRef` and caches reach a connection's export and
+//! import tables only through [`Link`]; they never hold the connection's
+//! state itself.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::Error;
+use crate::wire::{self, EncodedFrame, Header};
+
+/// Identity of an exported object: its address and interface id. One
+/// export id per object and interface per connection.
+pub(crate) type ObjectKey = (usize, u64);
+
+/// Completes a call this side sent: run by the reader with the reply's
+/// payload (`Ok`: the method's encoded result; `Err`: the call failed
+/// before or while running, or the link was lost).
+pub(crate) type ReplySlot = Box<dyn FnOnce(&Arc<dyn Link>, Result<Bytes, Error>) + Send>;
+
+/// The future a dispatched call runs: `Ok(())` once its [`Reply`] is sent,
+/// or the error the connection sends as the reply instead.
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+
+/// A connection, as references, proxies and replies use it.
+pub(crate) trait Link: Send + Sync + 'static {
+    /// Process-unique connection number.
+    fn id(&self) -> u64;
+    /// The peer's address, for messages.
+    fn peer(&self) -> &str;
+    /// Whether the connection is closed.
+    fn is_closed(&self) -> bool;
+    /// Largest frame this side sends.
+    fn max_frame_len(&self) -> usize;
+    /// How deeply decoded values may nest.
+    fn max_depth(&self) -> usize;
+
+    /// Export an object (made by `make` the first time), or count one more
+    /// send of it; returns its id.
+    fn export(&self, key: ObjectKey, make: &mut dyn FnMut() -> Arc<dyn Dispatch>) -> Result<u64, Error>;
+    /// Undo one count of an export whose message was never sent.
+    fn unexport(&self, id: u64);
+    /// Our export `id`.
+    fn exported(&self, id: u64) -> Result<Arc<dyn Dispatch>, Error>;
+    /// A reference the peer sent (`id` in its export table).
+    fn import(&self, id: u64) -> Arc<RemoteRef>;
+    /// The last handle of the import `rref` is gone: release it.
+    fn drop_import(&self, id: u64, rref: *const RemoteRef);
+
+    /// A fresh request id.
+    fn next_req(&self) -> u64;
+    /// Queue a frame. Frames leave in the order queued.
+    fn send(&self, frame: EncodedFrame) -> Result<(), Error>;
+    /// Register `slot` for the reply to `req`, then send `frame`. Fails with
+    /// `Disconnected` at once, or the slot is completed exactly once later.
+    fn send_call(&self, req: u64, frame: EncodedFrame, slot: ReplySlot) -> Result<(), Error>;
+    /// Forget a call whose caller stopped waiting.
+    fn abandon(&self, req: u64);
+    /// A call of the peer's finished (its reply is queued or it failed).
+    fn call_finished(&self);
+}
+
+/// An exported object with its interface erased: the server-side dispatch
+/// table of one object.
+pub trait Dispatch: Send + Sync + 'static {
+    /// The object's interface id.
+    fn interface_id(&self) -> u64;
+    /// Start method `method` with the encoded arguments `args` (the decode
+    /// context of the call's connection is set). The future sends its
+    /// result through `reply`.
+    ///
+    /// # Errors
+    ///
+    /// An unknown method or undecodable arguments, before the object runs.
+    fn call(&self, method: u32, args: &Bytes, reply: Reply) -> Result<CallFuture, Error>;
+    /// The exported `Arc<dyn Trait>` as `Any`, for identity and downcasts.
+    fn object(&self) -> &(dyn Any + Send + Sync);
+    /// The object as the layer above erases it (an `AnyRef`), boxed.
+    fn erased(&self) -> Box<dyn Any + Send>;
+}
+
+/// One reference to an object the peer exported, on one connection. When
+/// the last handle goes, a release is sent (PB's decref).
+pub(crate) struct RemoteRef {
+    pub(crate) link: Arc<dyn Link>,
+    pub(crate) id: u64,
+    /// Counted references are released on drop; the peer's root is not.
+    counted: bool,
+}
+
+impl RemoteRef {
+    pub(crate) fn new(link: Arc<dyn Link>, id: u64, counted: bool) -> Self {
+        RemoteRef { link, id, counted }
+    }
+
+    /// The id if this reference is on the connection `link_id`.
+    pub(crate) fn id_on(&self, link_id: u64) -> Option<u64> {
+        (self.link.id() == link_id).then_some(self.id)
+    }
+}
+
+impl Drop for RemoteRef {
+    fn drop(&mut self) {
+        if self.counted {
+            self.link.drop_import(self.id, self);
+        }
+    }
+}
+
+/// The reply of one call of the peer's: encodes and queues the method's
+/// result, and holds the call's place in the connection's in-flight count
+/// until then (or until dropped unsent: the call failed to decode, panicked
+/// or its reply failed to encode, and the connection sends the error).
+///
+/// The reply is queued while the result it encodes is still alive: a proxy
+/// inside the result that goes back to its owner (PB's "your reference") is
+/// dropped only after the reply is queued, so the release its drop sends
+/// reaches the owner after the reply that names the object, never before.
+pub struct Reply {
+    link: Arc<dyn Link>,
+    req: u64,
+    finished: bool,
+}
+
+impl Reply {
+    /// The reply to call `req`, which holds an in-flight slot.
+    pub(crate) fn new(link: Arc<dyn Link>, req: u64) -> Self {
+        Reply { link, req, finished: false }
+    }
+
+    /// Give the in-flight slot back (once).
+    fn finish(&mut self) {
+        if !std::mem::replace(&mut self.finished, true) {
+            self.link.call_finished();
+        }
+    }
+
+    /// Encode the method's `Result<T, E>` as the reply, exporting any
+    /// references inside it on this connection, and queue it.
+    ///
+    /// # Errors
+    ///
+    /// An encode failure (for example the export limit); the caller then
+    /// gets that error as the reply.
+    pub fn send<R: Serialize + ?Sized>(mut self, result: &R) -> Result<(), Error> {
+        let frame = encode_with_refs(&self.link, &Header::Reply { req: self.req, ok: true }, result)?;
+        self.finish();
+        let _ = self.link.send(frame);
+        Ok(())
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// A frame whose payload failed: `Reply { ok: false }` with the error.
+pub(crate) fn fault_frame(req: u64, e: &Error) -> EncodedFrame {
+    wire::encode_frame(&Header::Reply { req, ok: false }, e).expect("errors always encode")
+}
+
+scoped_tls::scoped_thread_local!(static REFS: RefCx);
+
+/// The connection references are exported to or imported from during one
+/// encode or decode, and the exports an encode made (rolled back if the
+/// encode fails: the peer never sees them, so it would never release them).
+pub(crate) struct RefCx {
+    link: Arc<dyn Link>,
+    exported: RefCell<Vec<u64>>,
+}
+
+impl RefCx {
+    /// The reference context of the encode or decode running on this
+    /// thread, if any.
+    pub(crate) fn with<R>(f: impl FnOnce(Option<&RefCx>) -> R) -> R {
+        if REFS.is_set() { REFS.with(|c| f(Some(c))) } else { f(None) }
+    }
+
+    /// The connection.
+    pub(crate) fn link(&self) -> &Arc<dyn Link> {
+        &self.link
+    }
+
+    /// Export an object on the connection, to be rolled back if the encode
+    /// fails.
+    pub(crate) fn export(&self, key: ObjectKey, make: &mut dyn FnMut() -> Arc<dyn Dispatch>) -> Result<u64, Error> {
+        let id = self.link.export(key, make)?;
+        self.exported.borrow_mut().push(id);
+        Ok(id)
+    }
+}
+
+fn with_refs<T>(link: &Arc<dyn Link>, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    let cx = RefCx { link: link.clone(), exported: RefCell::new(Vec::new()) };
+    let result = REFS.set(&cx, f);
+    if result.is_err() {
+        for id in cx.exported.take() {
+            link.unexport(id);
+        }
+    }
+    result
+}
+
+/// Encode a frame whose payload may carry references, all or nothing: if
+/// the payload fails to encode or the frame is over the limit, the exports
+/// it made are rolled back.
+pub(crate) fn encode_with_refs<T: Serialize + ?Sized>(
+    link: &Arc<dyn Link>,
+    header: &Header,
+    payload: &T,
+) -> Result<EncodedFrame, Error> {
+    with_refs(link, || {
+        wire::with_encode(|| {
+            let buf = wire::encode_frame_with(header, payload)?;
+            let max = link.max_frame_len();
+            if buf.len() > max {
+                return Err(Error::LimitExceeded { what: "frame length".into(), limit: max as u64 });
+            }
+            Ok(buf.finish())
+        })
+    })
+}
+
+/// Run `f`, a decode of `frame` (or of part of it) that may hold references
+/// on `link`.
+pub(crate) fn decode_with_refs<T>(
+    link: &Arc<dyn Link>,
+    frame: &Bytes,
+    f: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    with_refs(link, || wire::with_decode(frame, link.max_depth(), f))
+}

@@ -1,0 +1,45 @@
+//! The dispatch table of an exported `Arc<dyn Trait>`, as its connection
+//! sees it.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::anyref::AnyRef;
+use super::describe::InterfaceDescription;
+use super::interface::Interface;
+use crate::Error;
+use crate::connection::{CallFuture, Dispatch, Reply};
+
+/// The dispatch table of an `Arc<dyn Trait>`.
+pub(crate) struct Dispatcher<T: ?Sized + Interface>(pub(crate) Arc<T>);
+
+impl<T: ?Sized + Interface> Dispatch for Dispatcher<T> {
+    fn interface_id(&self) -> u64 {
+        T::ID
+    }
+
+    fn call(&self, method: u32, args: &Bytes, reply: Reply) -> Result<CallFuture, Error> {
+        if method == crate::wire::DESCRIBE_METHOD {
+            // Answered by the runtime for every object: its interface, so a
+            // peer can tell whether it runs the same version before calling.
+            reply.send(&Ok::<_, Error>(InterfaceDescription::of::<T>()))?;
+            return Ok(Box::pin(std::future::ready(Ok(()))));
+        }
+        T::dispatch(&self.0, method, args, reply)
+    }
+
+    fn object(&self) -> &(dyn Any + Send + Sync) {
+        &self.0
+    }
+
+    fn erased(&self) -> Box<dyn Any + Send> {
+        Box::new(AnyRef::new(self.0.clone()))
+    }
+}
+
+/// Export `object` as an `Arc<dyn Dispatch>`.
+pub(crate) fn dispatcher<T: ?Sized + Interface>(object: Arc<T>) -> Arc<dyn Dispatch> {
+    Arc::new(Dispatcher(object))
+}
