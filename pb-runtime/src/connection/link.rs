@@ -85,8 +85,6 @@ pub trait Dispatch: Send + Sync + 'static {
     fn call(&self, method: u32, args: &Bytes, reply: Reply) -> Result<CallFuture, Error>;
     /// The exported `Arc<dyn Trait>` as `Any`, for identity and downcasts.
     fn object(&self) -> &(dyn Any + Send + Sync);
-    /// The object as the layer above erases it (an `AnyRef`), boxed.
-    fn erased(&self) -> Box<dyn Any + Send>;
 }
 
 /// One reference to an object the peer exported, on one connection. When

@@ -9,7 +9,8 @@
 //! | --- | --- |
 //! | `link.rs` | what the layers above see: `Link`, `Dispatch`, `RemoteRef`, `Reply`, the reference context of an encode or decode |
 //! | `tables.rs` | export, import and pending-call tables |
-//! | `outbox.rs` | the queue of outgoing frames and the writer task |
+//! | `outbox.rs` | the queue of outgoing frames, written many per system call |
+//! | `writer.rs` | the writer task |
 //! | `core.rs` | the connection's state (implements `Link`) |
 //! | `dispatch.rs` | the server side of calls: look up, start, answer |
 //! | `calls.rs` | the client side: `send_call`, `ping` |
@@ -24,6 +25,7 @@ mod link;
 mod outbox;
 mod reader;
 mod tables;
+mod writer;
 
 pub(crate) use calls::send_call;
 pub(crate) use handle::WeakConnection;

@@ -24,23 +24,13 @@
 //! straight from their own buffer (no copy into a codec buffer).
 
 use std::io::IoSlice;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
-use super::core::ConnCore;
-use crate::transport::BoxWrite;
-
 use crate::wire::EncodedFrame;
 use crate::wire::frame::put_prefix as prefix;
-
-/// How long a closing connection may spend writing what was queued before
-/// the close (a goodbye, a last reply). A peer that does not read cannot hold
-/// the writer, and the bytes queued for it, any longer than this.
-const CLOSE_FLUSH_GRACE: Duration = Duration::from_secs(1);
 
 /// Frames at least this long are written from their own buffer; shorter
 /// ones are copied into the scratch buffer (one iovec for many frames).
@@ -63,45 +53,6 @@ const MAX_SLICES: usize = 256;
 /// A scratch buffer grown past this is dropped after the write, so an idle
 /// connection does not keep a burst's worth of memory.
 const KEEP_SCRATCH: usize = 64 << 10;
-
-/// The writer task: write queued frames, many per system call, until the
-/// connection closes.
-pub(super) async fn write_loop(core: Arc<ConnCore>, io: BoxWrite) {
-    let mut writer = Writer::new(io);
-    let body = async {
-        // One cancellation future for the whole loop: a new one per batch
-        // would register with the token (a lock) each time.
-        let cancelled = core.cancel.cancelled();
-        tokio::pin!(cancelled);
-        loop {
-            let written = tokio::select! {
-                biased;
-                w = writer.write_next(&core.outbox) => w?,
-                () = &mut cancelled => {
-                    // Drain what was queued before the close (a goodbye, a last reply).
-                    writer.drain(&core.outbox).await?;
-                    return Ok(());
-                }
-            };
-            core.queued.fetch_sub(written, Ordering::AcqRel);
-        }
-    };
-    // A write blocked on a peer that does not read ends a grace period after
-    // the connection closes; dropping the queue frees what it held.
-    let result: Result<(), std::io::Error> = tokio::select! {
-        r = body => r,
-        () = async {
-            core.cancel.cancelled().await;
-            tokio::time::sleep(CLOSE_FLUSH_GRACE).await;
-        } => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer did not read what was queued")),
-    };
-    if let Err(e) = result {
-        core.close(format!("write failed: {e}"));
-    }
-    // Nothing more will be written: free what is still queued.
-    core.outbox.clear();
-    let _ = writer.io().shutdown().await;
-}
 
 #[derive(Default)]
 struct Queue {

@@ -10,7 +10,7 @@ use tokio_util::codec::FramedRead;
 use super::core::ConnCore;
 use super::dispatch;
 use super::link::Link;
-use super::outbox::write_loop;
+use super::writer::write_loop;
 use crate::Error;
 use crate::transport::{BoxRead, Transport};
 use crate::wire::frame::{FrameDecoder, complete_frame_buffered};

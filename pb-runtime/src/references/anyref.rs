@@ -34,13 +34,19 @@ pub struct InterfaceEntry {
     name: &'static str,
     methods: &'static [MethodInfo],
     proxy: fn(ProxyHandle) -> AnyRef,
+    /// `&Arc<dyn Trait>` (as `Any`) erased, if it is one of this interface.
+    erase: fn(&(dyn Any + Send + Sync)) -> Option<AnyRef>,
 }
 
 impl InterfaceEntry {
     /// The entry of interface `T`.
     pub const fn of<T: ?Sized + Interface>() -> InterfaceEntry {
-        InterfaceEntry { id: T::ID, name: T::NAME, methods: T::METHODS, proxy: typed_proxy::<T> }
+        InterfaceEntry { id: T::ID, name: T::NAME, methods: T::METHODS, proxy: typed_proxy::<T>, erase: erase::<T> }
     }
+}
+
+fn erase<T: ?Sized + Interface>(object: &(dyn Any + Send + Sync)) -> Option<AnyRef> {
+    object.downcast_ref::<Arc<T>>().map(|o| AnyRef::new(o.clone()))
 }
 
 fn typed_proxy<T: ?Sized + Interface>(handle: ProxyHandle) -> AnyRef {
@@ -179,10 +185,14 @@ impl<'de> Deserialize<'de> for AnyRef {
         RefCx::with(|cx| {
             let cx = cx.ok_or_else(|| D::Error::custom("pb references can only be deserialized by a pb connection"))?;
             let result = match wire {
-                WireRef::Receiver { id } => cx
-                    .link()
-                    .exported(id)
-                    .map(|object| *object.erased().downcast::<AnyRef>().expect("exports are erased as AnyRef")),
+                WireRef::Receiver { id } => cx.link().exported(id).and_then(|object| {
+                    // Every exported object's interface is linked in (it was
+                    // exported from here): find its entry to erase it.
+                    inventory::iter::<InterfaceEntry>()
+                        .filter(|e| e.id == object.interface_id())
+                        .find_map(|e| (e.erase)(object.object()))
+                        .ok_or(Error::UnknownObject { id })
+                }),
                 WireRef::Sender { id, iface } => {
                     let rref = cx.link().import(id);
                     Ok(match inventory::iter::<InterfaceEntry>().find(|e| e.id == iface) {

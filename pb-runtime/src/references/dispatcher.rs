@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::anyref::AnyRef;
 use super::describe::InterfaceDescription;
 use super::interface::Interface;
 use crate::Error;
@@ -32,10 +31,6 @@ impl<T: ?Sized + Interface> Dispatch for Dispatcher<T> {
 
     fn object(&self) -> &(dyn Any + Send + Sync) {
         &self.0
-    }
-
-    fn erased(&self) -> Box<dyn Any + Send> {
-        Box::new(AnyRef::new(self.0.clone()))
     }
 }
 

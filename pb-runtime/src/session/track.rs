@@ -1,11 +1,9 @@
 //! The proxies a session heals, and how each was obtained.
 
-use std::sync::Arc;
+use std::sync::{Mutex, Weak};
+use std::time::Duration;
 
-use super::SessionCore;
 use crate::references::heal::{Heal, HealSlot, Healer};
-use crate::references::replay::{Refetch, track};
-use crate::references::{Interface, ProxyHandle};
 use crate::{Connection, Error};
 
 /// Whether a replay that failed with `e` should never be tried again: the
@@ -27,7 +25,7 @@ pub(super) struct HealReport {
 }
 
 /// One proxy or cache the session heals.
-pub(crate) struct Tracked {
+pub(super) struct Tracked {
     target: Box<dyn Heal>,
     /// The replayed path, for logs: `root`, `registry.get(UserManager)`, ...
     path: String,
@@ -38,103 +36,103 @@ pub(crate) struct Tracked {
     refused: bool,
 }
 
-impl SessionCore {
-    /// Track `target`; `attach` records the session in the proxy or cache
-    /// (false if a session already heals it).
-    pub(crate) fn track_with(&self, attach: &mut dyn FnMut(HealSlot) -> bool, path: String, target: Box<dyn Heal>) {
-        let mut tracked = self.tracked.lock().unwrap();
-        let seq = tracked.next_seq;
-        let me: std::sync::Weak<dyn Healer> = self.me.clone();
-        if !attach(HealSlot::new(me, seq)) {
+impl TrackedList {
+    /// Track `target` (healed by `healer`); `attach` records the healer's
+    /// slot in the proxy or cache (false if something already heals it).
+    pub(super) fn add(
+        &mut self,
+        healer: Weak<dyn Healer>,
+        attach: &mut dyn FnMut(HealSlot) -> bool,
+        path: String,
+        target: Box<dyn Heal>,
+    ) {
+        let seq = self.next_seq;
+        if !attach(HealSlot::new(healer, seq)) {
             return; // already healed by a session
         }
-        tracked.next_seq += 1;
-        tracked.by_seq.insert(seq, Tracked { target, path, stale: false, refused: false });
+        self.next_seq += 1;
+        self.by_seq.insert(seq, Tracked { target, path, stale: false, refused: false });
     }
 
-    /// A tracked proxy is gone: drop its path (and the parent it holds).
-    pub(crate) fn forget_tracked(&self, seq: u64) {
-        let removed = self.tracked.lock().unwrap().by_seq.remove(&seq);
-        drop(removed); // outside the lock: may drop a parent, which forgets itself
+    /// A tracked proxy is gone: its path (drop it outside the lock: it may
+    /// hold a parent, which forgets itself).
+    pub(super) fn remove(&mut self, seq: u64) -> Option<Tracked> {
+        self.by_seq.remove(&seq)
     }
 
     /// Whether some proxy's last replay failed.
     pub(super) fn has_stale(&self) -> bool {
-        self.tracked.lock().unwrap().by_seq.values().any(|t| t.stale)
+        self.by_seq.values().any(|t| t.stale)
     }
 
-    /// Replay the paths of live proxies on `conn` (every one, or only those
-    /// whose last replay failed) in creation order, and swap the fresh
-    /// references in. Paths the server refused are given up.
-    pub(super) async fn heal(&self, conn: &Connection, only_stale: bool) -> HealReport {
-        let snapshot: Vec<(u64, _, String)> = {
-            let tracked = self.tracked.lock().unwrap();
-            tracked
-                .by_seq
-                .iter()
-                .filter(|(_, t)| !t.refused && (!only_stale || t.stale) && t.target.is_alive())
-                .map(|(seq, t)| (*seq, t.target.heal(conn.clone()), t.path.clone()))
-                .collect()
-        };
-        let peer = self.peer();
-        let mut report = HealReport::default();
-        for (seq, heal, path) in snapshot {
-            let fresh = tokio::time::timeout(self.config.connect_timeout, heal).await;
-            let (stale, refused) = match fresh {
-                Ok(Ok(())) => {
-                    tracing::info!(%peer, %path, "replayed");
-                    report.healed += 1;
-                    (false, None)
-                }
-                Ok(Err(e)) if is_refusal(&e) => {
-                    tracing::warn!(%peer, %path, error = %e, "replay refused by the server; giving up this path");
-                    (false, Some(e))
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(%peer, %path, error = %e, "replay failed; will retry while connected");
-                    report.failed += 1;
-                    (true, None)
-                }
-                Err(_) => {
-                    tracing::warn!(%peer, %path, "replay timed out; will retry while connected");
-                    report.failed += 1;
-                    (true, None)
-                }
-            };
-            if let Some(t) = self.tracked.lock().unwrap().by_seq.get_mut(&seq) {
-                t.stale = stale;
-                if let Some(e) = &refused {
-                    t.refused = true;
-                    t.target.refuse(e.clone());
-                }
+    /// Live tracked proxies.
+    pub(super) fn len(&self) -> usize {
+        self.by_seq.len()
+    }
+}
+
+/// Replay the paths of live proxies in `list` on `conn` (every one, or
+/// only those whose last replay failed) in creation order, each within
+/// `timeout`, and swap the fresh references in. Paths the server refused
+/// are given up.
+pub(super) async fn heal(
+    list: &Mutex<TrackedList>,
+    conn: &Connection,
+    only_stale: bool,
+    peer: &str,
+    timeout: Duration,
+) -> HealReport {
+    let snapshot: Vec<(u64, _, String)> = {
+        let tracked = list.lock().unwrap();
+        tracked
+            .by_seq
+            .iter()
+            .filter(|(_, t)| !t.refused && (!only_stale || t.stale) && t.target.is_alive())
+            .map(|(seq, t)| (*seq, t.target.heal(conn.clone()), t.path.clone()))
+            .collect()
+    };
+    let mut report = HealReport::default();
+    for (seq, heal, path) in snapshot {
+        let fresh = tokio::time::timeout(timeout, heal).await;
+        let (stale, refused) = match fresh {
+            Ok(Ok(())) => {
+                tracing::info!(%peer, %path, "replayed");
+                report.healed += 1;
+                (false, None)
             }
-            if let Some(e) = refused {
-                report.refused.push((path, e));
+            Ok(Err(e)) if is_refusal(&e) => {
+                tracing::warn!(%peer, %path, error = %e, "replay refused by the server; giving up this path");
+                (false, Some(e))
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%peer, %path, error = %e, "replay failed; will retry while connected");
+                report.failed += 1;
+                (true, None)
+            }
+            Err(_) => {
+                tracing::warn!(%peer, %path, "replay timed out; will retry while connected");
+                report.failed += 1;
+                (true, None)
+            }
+        };
+        if let Some(t) = list.lock().unwrap().by_seq.get_mut(&seq) {
+            t.stale = stale;
+            if let Some(e) = &refused {
+                t.refused = true;
+                t.target.refuse(e.clone());
             }
         }
-        report
+        if let Some(e) = refused {
+            report.refused.push((path, e));
+        }
     }
+    report
 }
 
 /// The proxies a session heals, in the order they were made (a child is
 /// always made after the parent it is replayed through).
 #[derive(Default)]
-pub(crate) struct TrackedList {
+pub(super) struct TrackedList {
     next_seq: u64,
     by_seq: std::collections::BTreeMap<u64, Tracked>,
-}
-
-/// Live tracked proxies.
-pub(super) fn live(session: &SessionCore) -> usize {
-    session.tracked.lock().unwrap().by_seq.len()
-}
-
-/// A reconnecting proxy to the root of the session's server.
-pub(super) fn track_root<T: ?Sized + Interface>(session: &Arc<SessionCore>) -> Result<Arc<T>, Error> {
-    let conn = session.conn.read().unwrap().clone();
-    let proxy = conn.root::<T>()?;
-    let handle: &ProxyHandle = T::proxy_handle(&proxy).expect("a fresh proxy has a handle");
-    let refetch: Refetch = Arc::new(|conn: Connection| Box::pin(async move { conn.root_ref::<T>() }));
-    track(&**session, handle, "root".into(), refetch);
-    Ok(proxy)
 }
