@@ -226,7 +226,6 @@ mod codegen;
 pub mod compat;
 mod config;
 pub mod diag;
-mod ids;
 mod iface;
 pub mod ir;
 pub mod lexer;
@@ -240,7 +239,7 @@ pub mod span;
 pub use codegen::{GenOptions, Generated};
 pub use config::{Config, Error, compile};
 pub use diag::{Diagnostic, Severity};
-pub use ids::{interface_id, method_id};
+pub use pb_ids::{interface_id, method_id};
 pub use span::{FileId, SourceMap, Span};
 
 /// The result of reading and checking schemas: the sources, every
