@@ -85,6 +85,8 @@ pub enum Kind {
     PackageClash,
     /// A name that does not follow Rust's naming conventions (warning).
     Naming,
+    /// Values that nest deeper than peers decode by default (warning).
+    NestingDepth,
     /// A file that cannot be read.
     Io,
 }
@@ -118,6 +120,7 @@ impl Kind {
             Kind::ModelData => "model-data",
             Kind::PackageClash => "package-clash",
             Kind::Naming => "naming",
+            Kind::NestingDepth => "nesting-depth",
             Kind::Io => "io",
         }
     }

@@ -191,6 +191,14 @@
 //! valid Rust identifier. Types and variants should be UpperCamelCase,
 //! fields, arguments, methods and packages snake_case (a warning).
 //!
+//! ## Nesting depth
+//!
+//! Peers refuse to decode a message nested deeper than
+//! `pb::Config::max_depth` (64 by default; a record, an enum, an `option`,
+//! a `list`, a `map`, `bytes` and a `ref` are a level each, a method's
+//! argument tuple one more). A declaration or method whose fully filled
+//! values go deeper gets a warning naming the chain of declarations.
+//!
 //! # Diagnostics
 //!
 //! Every problem is reported with its file, line and column, the source
@@ -225,6 +233,7 @@ mod check;
 mod codegen;
 pub mod compat;
 mod config;
+mod depth;
 pub mod diag;
 mod iface;
 pub mod ir;
