@@ -273,12 +273,13 @@ fn plural(n: usize) -> &'static str {
 
 /// The candidate closest to `name` by edit distance, if it is close enough
 /// to be a likely typo (at most a third of the name's length, at least 1).
+/// Swapping two neighbouring characters is one edit (`lsit` is `list`).
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (strsim::levenshtein(&name.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| (strsim::osa_distance(&name.to_lowercase(), &c.to_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c)
@@ -294,5 +295,9 @@ mod tests {
         assert_eq!(did_you_mean("user", ["User"]), Some("User"));
         assert_eq!(did_you_mean("Xyz", ["User"]), None);
         assert_eq!(did_you_mean("", ["a"]), Some("a"));
+        // Transposed neighbours are one edit: typos of built-ins and of user types alike.
+        assert_eq!(did_you_mean("u23", ["u8", "u16", "u32", "i32"]), Some("u32"));
+        assert_eq!(did_you_mean("lsit", ["list", "map"]), Some("list"));
+        assert_eq!(did_you_mean("Usre", ["User"]), Some("User"));
     }
 }
