@@ -274,6 +274,28 @@ impl Checked {
         diag::render_all(&self.diagnostics, &self.sources)
     }
 
+    /// One line for a schema without errors: what was checked.
+    /// `ok: 2 files, 2 packages, 1 interface, 3 records, 1 error type`.
+    pub fn summary(&self) -> String {
+        let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let files = self.file_names.len();
+        let mut parts = vec![count(files, "file", "files"), count(self.schema.packages.len(), "package", "packages")];
+        let kinds = [
+            ("interface", "interfaces"),
+            ("record", "records"),
+            ("enum", "enums"),
+            ("error type", "error types"),
+            ("model", "models"),
+        ];
+        for (i, (one, many)) in kinds.iter().enumerate() {
+            let n = self.schema.defs.iter().filter(|d| kind_index(&d.kind) == i).count();
+            if n > 0 {
+                parts.push(count(n, one, many));
+            }
+        }
+        format!("ok: {}", parts.join(", "))
+    }
+
     /// Generate one Rust file per package.
     ///
     /// # Errors
@@ -309,6 +331,17 @@ pub fn check_str(name: &str, text: &str) -> Checked {
     let mut files = BTreeMap::new();
     files.insert(name.to_string(), text.to_string());
     check_sources(&files, &[name])
+}
+
+/// The position of a declaration kind in [`Checked::summary`].
+fn kind_index(kind: &ir::DefKind) -> usize {
+    match kind {
+        ir::DefKind::Interface(_) => 0,
+        ir::DefKind::Record(_) => 1,
+        ir::DefKind::Enum(_) => 2,
+        ir::DefKind::Error(_) => 3,
+        ir::DefKind::Model { .. } => 4,
+    }
 }
 
 fn finish(loaded: load::Loaded, mut diags: Vec<Diagnostic>) -> Checked {

@@ -40,6 +40,10 @@ fn check_valid_schema_exits_0() {
     let o = pb_idl(&["check", AURORA]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
+    // One summary line says it worked and what was checked.
+    let out = stdout(&o);
+    assert!(out.starts_with("ok: 1 file, 1 package, "), "{out}");
+    assert!(out.contains("interface") && out.ends_with('\n') && out.lines().count() == 1, "{out}");
 }
 
 #[test]
@@ -49,6 +53,7 @@ fn check_reports_every_error_of_every_file_and_exits_1() {
     let b = write(&dir, "b.pbidl", "package b;\ninterface I {\n    f();\n    f();\n}\n");
     let o = pb_idl(&["check", &a, &b]);
     assert_eq!(code(&o), 1);
+    assert_eq!(stdout(&o), "", "no summary with errors");
     let err = stderr(&o);
     assert!(err.contains(&format!("{a}:2:15")), "{err}");
     assert!(err.contains("did you mean `User`?"), "{err}");
@@ -65,6 +70,7 @@ fn check_warnings_exit_0() {
     let o = pb_idl(&["check", &a]);
     assert_eq!(code(&o), 0);
     assert!(stderr(&o).contains("warning[naming]"), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "ok: 1 file, 1 package, 1 record\n");
 }
 
 #[test]
