@@ -250,14 +250,47 @@ fn clamp(sources: &SourceMap, span: Span) -> std::ops::Range<usize> {
     start..end
 }
 
-/// Render every diagnostic, in order.
+/// At most this many diagnostics are rendered by [`render_all`]; the rest
+/// are counted. Errors are shown before warnings when some must be left out.
+pub const MAX_RENDERED: usize = 50;
+
+/// Render the diagnostics, in order (at most [`MAX_RENDERED`], then how many
+/// more there are), followed by the count of errors and warnings.
 pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
-    let mut out = String::new();
-    for d in diags {
-        out.push_str(&d.render(sources));
-    }
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
+    // Which to show: every error first (up to the cap), then warnings.
+    let error_slots = errors.min(MAX_RENDERED);
+    let mut warning_slots = MAX_RENDERED - error_slots;
+    let mut error_seen = 0;
+    let mut out = String::new();
+    for d in diags {
+        let show = if d.is_error() {
+            error_seen += 1;
+            error_seen <= error_slots
+        } else if warning_slots > 0 {
+            warning_slots -= 1;
+            true
+        } else {
+            false
+        };
+        if show {
+            out.push_str(&d.render(sources));
+        }
+    }
+    let shown_warnings = warnings.min(MAX_RENDERED - error_slots);
+    let (hidden_errors, hidden_warnings) = (errors - error_slots, warnings - shown_warnings);
+    match (hidden_errors, hidden_warnings) {
+        (0, 0) => {}
+        (e, 0) => out.push_str(&format!("... and {e} more error{} not shown\n", plural(e))),
+        (0, w) => out.push_str(&format!("... and {w} more warning{} not shown\n", plural(w))),
+        (e, w) => out.push_str(&format!(
+            "... and {} more not shown ({e} error{}, {w} warning{})\n",
+            e + w,
+            plural(e),
+            plural(w)
+        )),
+    }
     match (errors, warnings) {
         (0, 0) => {}
         (0, w) => out.push_str(&format!("{w} warning{}\n", plural(w))),
@@ -288,6 +321,20 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capped_rendering_shows_errors_before_warnings() {
+        let mut sources = SourceMap::new();
+        let file = sources.add("a.pbidl", None, "package a;\n");
+        let at = Span::new(file, 0, 7);
+        let mut diags: Vec<Diagnostic> =
+            (0..MAX_RENDERED + 10).map(|i| Diagnostic::warning(Kind::Naming, at, format!("w{i}"))).collect();
+        diags.push(Diagnostic::error(Kind::Syntax, at, "the one error"));
+        let out = render_all(&diags, &sources);
+        assert!(out.contains("error[syntax]: the one error"), "{out}");
+        assert_eq!(out.matches("warning[naming]").count(), MAX_RENDERED - 1);
+        assert!(out.ends_with("... and 11 more warnings not shown\n1 error, 60 warnings\n"), "{out}");
+    }
 
     #[test]
     fn suggestions() {

@@ -204,6 +204,8 @@
 //! Every problem is reported with its file, line and column, the source
 //! line with a caret, and a hint; one run reports all of them. See
 //! [`diag::Kind`] for the list. The compiler never panics, whatever the input.
+//! At most [`diag::MAX_RENDERED`] diagnostics are printed (errors first),
+//! then how many more there are.
 //!
 //! # Command line
 //!

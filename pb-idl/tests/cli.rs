@@ -171,3 +171,22 @@ fn help_documents_exit_codes_and_usage_errors_exit_2() {
     assert_eq!(code(&pb_idl(&["check"])), 2);
     assert_eq!(code(&pb_idl(&["gen", AURORA])), 2, "-o is required");
 }
+
+#[test]
+fn thousands_of_errors_print_the_first_ones_and_a_count() {
+    let dir = scratch("many");
+    let mut text = String::from("package a;\nrecord A { x: u64 }\n");
+    text.push_str(&"$\n".repeat(20_000));
+    let a = write(&dir, "a.pbidl", &text);
+    let o = pb_idl(&["check", &a]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.len() < 64 * 1024, "{} bytes", err.len());
+    assert_eq!(err.matches("error[unexpected-char]").count(), pb_idl::diag::MAX_RENDERED);
+    let more = 20_000 - pb_idl::diag::MAX_RENDERED;
+    assert!(
+        err.ends_with(&format!("... and {more} more errors not shown\n20000 errors\n")),
+        "{}",
+        &err[err.len() - 200..]
+    );
+}
