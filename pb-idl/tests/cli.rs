@@ -190,3 +190,21 @@ fn thousands_of_errors_print_the_first_ones_and_a_count() {
         &err[err.len() - 200..]
     );
 }
+
+#[test]
+fn invalid_utf8_names_the_byte_line_and_column() {
+    let dir = scratch("utf8");
+    let path = dir.join("bad.pbidl");
+    std::fs::write(&path, b"package a;\nrecord A { x\xff: u64 }\n").unwrap();
+    let bad = path.to_string_lossy().into_owned();
+    let o = pb_idl(&["check", &bad]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("invalid UTF-8 at byte 23 (0xff), line 2, column 13"), "{}", stderr(&o));
+    // Imported, it is reported at the import, not as a missing file.
+    let importer = write(&dir, "importer.pbidl", "package b;\nimport \"bad.pbidl\";\n");
+    let o = pb_idl(&["check", &importer]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.contains("error[import]: cannot read") && err.contains("invalid UTF-8 at byte 23"), "{err}");
+    assert!(err.contains(&format!("{importer}:2:8")) && !err.contains("cannot find"), "{err}");
+}
