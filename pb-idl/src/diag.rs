@@ -20,6 +20,7 @@ use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
 use codespan_reporting::term::{self, Chars};
 
 use crate::span::{SourceMap, Span};
+use crate::view::{self, View};
 
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -196,27 +197,44 @@ impl Diagnostic {
     }
 
     /// Render rustc-style: `file:line:col`, the source line, a caret under
-    /// the span, and the hint. Plain text, no colors.
+    /// the span, and the hint. Plain text, no colors; invisible and control
+    /// characters are escaped (`\u{200b}`) and long lines cut to a window
+    /// around the column (see [`crate::view`]).
     pub fn render(&self, sources: &SourceMap) -> String {
+        let spans: Vec<Span> = self.span.iter().copied().chain(self.secondary.iter().map(|(s, _)| *s)).collect();
+        let view = View::new(sources, &spans);
+        let range = |span: Span| {
+            let r = view::clamp(sources.text(span.file), span);
+            view.to_view(span.file, r.start)..view.to_view(span.file, r.end)
+        };
         let mut d = match self.severity {
             Severity::Error => CsDiagnostic::error(),
             Severity::Warning => CsDiagnostic::warning(),
         }
         .with_code(self.kind.code())
-        .with_message(&self.message);
+        .with_message(view::escape(&self.message));
         let mut labels = Vec::new();
         if let Some(span) = self.span {
-            labels.push(Label::primary(span.file.0, clamp(sources, span)).with_message(&self.label));
+            labels.push(Label::primary(span.file.0, range(span)).with_message(view::escape(&self.label)));
         }
+        let mut notes = Vec::new();
         for (span, label) in &self.secondary {
-            labels.push(Label::secondary(span.file.0, clamp(sources, *span)).with_message(label));
+            if view.shows(*span) {
+                labels.push(Label::secondary(span.file.0, range(*span)).with_message(view::escape(label)));
+            } else {
+                // Cut from a long line: say where instead of pointing.
+                let (line, col) = sources.line_col(span.file, span.start);
+                let name = view::escape(sources.name(span.file));
+                notes.push(format!("{}: {name}:{line}:{col}", view::escape(label)));
+            }
         }
         d = d.with_labels(labels);
         if let Some(hint) = &self.hint {
-            d = d.with_notes(vec![format!("help: {hint}")]);
+            notes.push(format!("help: {}", view::escape(hint)));
         }
+        d = d.with_notes(notes);
         let config = term::Config { chars: Chars::ascii(), ..term::Config::default() };
-        term::emit_into_string(&config, &sources.files, &d).unwrap_or_else(|_| self.short(sources))
+        term::emit_into_string(&config, &view, &d).unwrap_or_else(|_| self.short(sources))
     }
 
     /// One line: `file:line:col: error[code]: message`.
@@ -225,29 +243,16 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        let message = view::escape(&self.message);
         match self.span {
             Some(span) => {
                 let (line, col) = sources.line_col(span.file, span.start);
-                let name = sources.name(span.file);
-                format!("{name}:{line}:{col}: {severity}[{}]: {}\n", self.kind.code(), self.message)
+                let name = view::escape(sources.name(span.file));
+                format!("{name}:{line}:{col}: {severity}[{}]: {message}\n", self.kind.code())
             }
-            None => format!("{severity}[{}]: {}\n", self.kind.code(), self.message),
+            None => format!("{severity}[{}]: {message}\n", self.kind.code()),
         }
     }
-}
-
-/// `span` as a range that is valid in its file (codespan errors otherwise).
-fn clamp(sources: &SourceMap, span: Span) -> std::ops::Range<usize> {
-    let text = sources.text(span.file);
-    let mut start = span.start.min(text.len());
-    while !text.is_char_boundary(start) {
-        start -= 1;
-    }
-    let mut end = span.end.clamp(start, text.len());
-    while !text.is_char_boundary(end) {
-        end += 1;
-    }
-    start..end
 }
 
 /// At most this many diagnostics are rendered by [`render_all`]; the rest

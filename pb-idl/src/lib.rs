@@ -246,6 +246,7 @@ mod names;
 pub mod parser;
 mod resolve;
 pub mod span;
+mod view;
 
 pub use codegen::{GenOptions, Generated};
 pub use config::{Config, Error, compile};

@@ -208,3 +208,42 @@ fn invalid_utf8_names_the_byte_line_and_column() {
     assert!(err.contains("error[import]: cannot read") && err.contains("invalid UTF-8 at byte 23"), "{err}");
     assert!(err.contains(&format!("{importer}:2:8")) && !err.contains("cannot find"), "{err}");
 }
+
+#[test]
+fn a_two_megabyte_line_is_shown_as_a_window_around_the_column() {
+    let dir = scratch("long-line");
+    let fields = |p: &str| (0..120_000).map(|i| format!("{p}{i}: u8, ")).collect::<String>();
+    let before = format!("record A {{ {}", fields("f"));
+    let line = format!("{before}bad: Nope, {}}}", fields("g"));
+    assert!(line.len() > 2_000_000);
+    let a = write(&dir, "a.pbidl", &format!("package a;\n{line}\n"));
+    let o = pb_idl(&["check", &a]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.len() < 2_000, "{} bytes", err.len());
+    let column = before.len() + "bad: ".len() + 1;
+    assert!(err.contains(&format!("{a}:2:{column}")), "{err}");
+    // The window starts and ends with `...`, and the caret is under `Nope`.
+    let shown = err.lines().find(|l| l.starts_with("2 | ")).expect("the source line");
+    assert!(shown.starts_with("2 | ...") && shown.ends_with("..."), "{shown}");
+    let caret = err.lines().find(|l| l.contains("^^^^")).expect("a caret");
+    let at = caret.find('^').unwrap();
+    assert_eq!(&shown[at..at + 4], "Nope", "{shown}\n{caret}");
+}
+
+#[test]
+fn invisible_and_control_characters_are_escaped_pointed_at_and_named() {
+    let dir = scratch("invisible");
+    let a =
+        write(&dir, "a.pbidl", "package a;\nrecord A {\u{200b} x: u64 }\n// ok \u{202e} }\nrecord B { \u{1b}[2J }\n");
+    let o = pb_idl(&["check", &a]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(!err.contains('\u{200b}') && !err.contains('\u{202e}') && !err.contains('\u{1b}'), "raw: {err:?}");
+    assert!(err.contains("2 | record A {\\u{200b} x: u64 }"), "{err}");
+    assert!(err.contains("^^^^^^^^ U+200B ZERO WIDTH SPACE"), "{err}");
+    assert!(err.contains("help: U+200B ZERO WIDTH SPACE is invisible"), "{err}");
+    assert!(err.contains("text direction control `\\u{202e}` in a comment"), "{err}");
+    assert!(err.contains("^^^^^^^^ U+202E RIGHT-TO-LEFT OVERRIDE"), "{err}");
+    assert!(err.contains("U+001B is a control character"), "{err}");
+}
