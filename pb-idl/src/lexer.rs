@@ -419,4 +419,29 @@ mod tests {
         let (_, errs) = toks("é\"\\");
         assert_eq!(errs, 2);
     }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped() {
+        let (t, errs) = toks("\u{feff}package a;");
+        assert_eq!(errs, 0);
+        assert_eq!(t[0], Tok::Ident("package".into()));
+        // Anywhere else it is an invisible character like any other.
+        assert_eq!(toks("a \u{feff}b").1, 1);
+    }
+
+    #[test]
+    fn direction_controls_are_errors_in_comments_and_strings() {
+        let mut d = Vec::new();
+        lex(FileId(0), "// a \u{202e} b\n/* \u{2067} */ \"x\u{202d}\" \"\u{200b}\"", &mut d);
+        let messages: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "text direction control `\\u{202e}` in a comment",
+                "text direction control `\\u{2067}` in a comment",
+                "text direction control `\\u{202d}` in a string",
+            ]
+        );
+        assert_eq!(d[0].label, "U+202E RIGHT-TO-LEFT OVERRIDE");
+    }
 }
