@@ -97,7 +97,9 @@ pub fn render(changes: &[Change]) -> String {
     let mut out = String::new();
     for c in changes {
         let verdict = if c.breaking { "breaking" } else { "compatible" };
-        let _ = writeln!(out, "{verdict}: {}: {}", c.path, c.what);
+        // Wire names are strings of the schema: never send their control characters raw.
+        let (path, what) = (crate::view::escape(&c.path), crate::view::escape(&c.what));
+        let _ = writeln!(out, "{verdict}: {path}: {what}");
     }
     let breaking = changes.iter().filter(|c| c.breaking).count();
     match changes.len() {

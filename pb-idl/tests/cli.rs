@@ -247,3 +247,14 @@ fn invisible_and_control_characters_are_escaped_pointed_at_and_named() {
     assert!(err.contains("^^^^^^^^ U+202E RIGHT-TO-LEFT OVERRIDE"), "{err}");
     assert!(err.contains("U+001B is a control character"), "{err}");
 }
+
+#[test]
+fn compat_escapes_control_characters_of_wire_names() {
+    let dir = scratch("compat-escape");
+    let old = write(&dir, "old.pbidl", "package a;\ninterface I { ping(); }\n");
+    let new = write(&dir, "new.pbidl", "package a;\n@name(\"a.\u{1b}[2JI\")\ninterface I { ping(); }\n");
+    let o = pb_idl(&["compat", &old, &new]);
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    assert!(!out.contains('\u{1b}') && out.contains("`a.\\u{1b}[2JI`"), "{out:?}");
+}
