@@ -71,14 +71,18 @@ pub fn compare(old: &Schema, new: &Schema) -> Vec<Change> {
 }
 
 /// The declaration of `new` that `old.defs[def]` became: for an interface,
-/// the one with the same wire id, else the one with the same name (unless
-/// that one is another old interface's counterpart by id).
+/// the one with the same wire identity (wire name and id), else the one
+/// with the same name (unless that one is another old interface's
+/// counterpart by identity).
 fn counterpart(old: &Schema, new: &Schema, def: DefId) -> Option<DefId> {
     let d = &old.defs[def];
-    let iface_id = |s: &Schema, i: DefId| match &s.defs[i].kind {
-        DefKind::Interface(x) => Some(x.id),
-        _ => None,
-    };
+    // Wire identity: the wire name and the id (a change of either is breaking).
+    fn iface_id(s: &Schema, i: DefId) -> Option<(u64, &str)> {
+        match &s.defs.get(i)?.kind {
+            DefKind::Interface(x) => Some((x.id, x.wire_name.as_str())),
+            _ => None,
+        }
+    }
     if let Some(id) = iface_id(old, def)
         && let Some(n) = (0..new.defs.len()).find(|&n| iface_id(new, n) == Some(id))
     {
