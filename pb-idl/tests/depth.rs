@@ -70,3 +70,26 @@ fn long_declaration_chains_do_not_overflow_the_stack() {
     assert!(!checked.has_errors());
     assert_eq!(checked.diagnostics.len(), 1, "only the first declaration over the limit");
 }
+
+#[derive(Serialize, Deserialize)]
+enum E {
+    A(L32),
+    B { bytes: Vec<u8> },
+}
+
+#[derive(Serialize, Deserialize)]
+struct W {
+    e: E,
+}
+
+#[test]
+fn enums_count_one_level_and_their_variants_none() {
+    // `E` is 1 + 63 = 64 levels: decodes; `W` holding it is 65: refused.
+    assert!(decodes(&E::A(L32::full())));
+    assert!(!decodes(&W { e: E::A(L32::full()) }));
+    assert!(decodes(&W { e: E::B { bytes: vec![1] } }));
+    let text = format!("{}enum E {{ A(L32), B {{ bytes: bytes }} }}\nrecord W {{ e: E }}\n", schema(32));
+    let checked = pb_idl::check_str("deep.pbidl", &text);
+    let [warning] = &checked.diagnostics[..] else { panic!("one warning: {}", checked.render()) };
+    assert!(warning.message.contains("`W` nests 65 levels"), "{}", warning.message);
+}
