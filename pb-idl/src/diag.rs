@@ -199,7 +199,7 @@ impl Diagnostic {
     /// Render rustc-style: `file:line:col`, the source line, a caret under
     /// the span, and the hint. Plain text, no colors; invisible and control
     /// characters are escaped (`\u{200b}`) and long lines cut to a window
-    /// around the column (see [`crate::view`]).
+    /// around the column.
     pub fn render(&self, sources: &SourceMap) -> String {
         let spans: Vec<Span> = self.span.iter().copied().chain(self.secondary.iter().map(|(s, _)| *s)).collect();
         let view = View::new(sources, &spans);
