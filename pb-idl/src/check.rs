@@ -15,6 +15,7 @@ pub(crate) fn check(schema: &mut Schema, diags: &mut Vec<Diagnostic>) {
     package_modules(schema, diags);
     derives(schema);
     model_data(schema, diags);
+    crate::depth::check(schema, diags);
 }
 
 /// The data fields of a declaration (state fields for a model, variant fields for enums).

@@ -10,6 +10,7 @@
 //! | declaration added | compatible |
 //! | declaration removed, or its kind changed | breaking |
 //! | interface wire name or id changed | breaking |
+//! | interface renamed, wire name kept with `@name(...)` (same id) | compatible (matched by wire identity, as methods are) |
 //! | method added | compatible (an old peer answers `UnknownMethod`) |
 //! | method removed, made `@local`, or its wire name or id changed | breaking |
 //! | method argument added or removed | breaking (arguments are positional; there are no defaults on the wire) |
@@ -41,23 +42,58 @@ pub struct Change {
 }
 
 /// Every change from `old` to `new`, old declarations first, in source order.
+///
+/// Declarations are matched by name, except interfaces: they are found by
+/// their wire identity first (as methods are), so renaming one while
+/// pinning its wire name with `@name(...)` is a compatible rename.
 pub fn compare(old: &Schema, new: &Schema) -> Vec<Change> {
-    let mut cx = Cx { old, new, out: Vec::new() };
+    let matched: Vec<Option<DefId>> = (0..old.defs.len()).map(|i| counterpart(old, new, i)).collect();
+    let mut cx = Cx { old, new, matched, out: Vec::new() };
     for (i, d) in old.defs.iter().enumerate() {
         let path = old.qualified(i);
-        let pkg = old.packages.get(d.package).map_or("", |p| p.name.as_str());
-        match new.find(pkg, &d.name) {
+        match cx.matched[i] {
             None => cx.push(true, &path, format!("{} removed", d.kind.keyword())),
-            Some(n) => cx.def(&path, d, n),
+            Some(n) => {
+                let n_path = new.qualified(n);
+                if n_path != path {
+                    cx.push(false, &path, format!("renamed to `{n_path}` with the same wire identity"));
+                }
+                cx.def(&path, d, &new.defs[n]);
+            }
         }
     }
-    for (i, d) in new.defs.iter().enumerate() {
-        let pkg = new.packages.get(d.package).map_or("", |p| p.name.as_str());
-        if old.find(pkg, &d.name).is_none() {
-            cx.push(false, &new.qualified(i), format!("{} added", d.kind.keyword()));
+    for i in 0..new.defs.len() {
+        if !cx.matched.contains(&Some(i)) {
+            cx.push(false, &new.qualified(i), format!("{} added", new.defs[i].kind.keyword()));
         }
     }
     cx.out
+}
+
+/// The declaration of `new` that `old.defs[def]` became: for an interface,
+/// the one with the same wire identity (wire name and id), else the one
+/// with the same name (unless that one is another old interface's
+/// counterpart by identity).
+fn counterpart(old: &Schema, new: &Schema, def: DefId) -> Option<DefId> {
+    let d = &old.defs[def];
+    // Wire identity: the wire name and the id (a change of either is breaking).
+    fn iface_id(s: &Schema, i: DefId) -> Option<(u64, &str)> {
+        match &s.defs.get(i)?.kind {
+            DefKind::Interface(x) => Some((x.id, x.wire_name.as_str())),
+            _ => None,
+        }
+    }
+    if let Some(id) = iface_id(old, def)
+        && let Some(n) = (0..new.defs.len()).find(|&n| iface_id(new, n) == Some(id))
+    {
+        return Some(n);
+    }
+    let pkg = old.packages.get(d.package).map_or("", |p| p.name.as_str());
+    let n = new.find_id(pkg, &d.name)?;
+    // An interface that took another old interface's identity belongs to that one.
+    let taken =
+        iface_id(new, n).is_some_and(|id| (0..old.defs.len()).any(|o| o != def && iface_id(old, o) == Some(id)));
+    (!taken).then_some(n)
 }
 
 /// One line per change (`breaking: path: what`), then a summary line.
@@ -65,7 +101,9 @@ pub fn render(changes: &[Change]) -> String {
     let mut out = String::new();
     for c in changes {
         let verdict = if c.breaking { "breaking" } else { "compatible" };
-        let _ = writeln!(out, "{verdict}: {}: {}", c.path, c.what);
+        // Wire names are strings of the schema: never send their control characters raw.
+        let (path, what) = (crate::view::escape(&c.path), crate::view::escape(&c.what));
+        let _ = writeln!(out, "{verdict}: {path}: {what}");
     }
     let breaking = changes.iter().filter(|c| c.breaking).count();
     match changes.len() {
@@ -82,9 +120,33 @@ pub fn render(changes: &[Change]) -> String {
     out
 }
 
+/// How a type is compared across versions: as written, except that a
+/// reference names its interface by `iface` (the new version's index of the
+/// matched interface), so renaming an interface behind `@name(...)` changes
+/// no reference to it.
+fn wire(schema: &Schema, ty: &Ty, iface: &dyn Fn(DefId) -> String) -> String {
+    match ty {
+        Ty::Ref(d) => format!("ref<{}>", iface(*d)),
+        Ty::List(t) => format!("list<{}>", wire(schema, t, iface)),
+        Ty::Option(t) => format!("option<{}>", wire(schema, t, iface)),
+        Ty::Box(t) => format!("box<{}>", wire(schema, t, iface)),
+        Ty::Map(k, v) => format!("map<{}, {}>", wire(schema, k, iface), wire(schema, v, iface)),
+        _ => schema.display(ty),
+    }
+}
+
+/// Which version a type belongs to.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Old,
+    New,
+}
+
 struct Cx<'a> {
     old: &'a Schema,
     new: &'a Schema,
+    /// For each old declaration, its counterpart in `new`.
+    matched: Vec<Option<DefId>>,
     out: Vec<Change>,
 }
 
@@ -95,6 +157,8 @@ struct Slot {
     wire: String,
     /// How it is shown (with field names for struct variants).
     shown: String,
+    /// The field names of a struct variant (not on the wire).
+    field_names: Vec<String>,
 }
 
 /// How positional slots may grow at the end.
@@ -107,6 +171,21 @@ enum Growth {
 }
 
 impl Cx<'_> {
+    /// `ty` of version `side`, as compared across versions.
+    fn wire(&self, side: Side, ty: &Ty) -> String {
+        match side {
+            Side::Old => wire(self.old, ty, &|d| match self.matched.get(d).copied().flatten() {
+                Some(n) => n.to_string(),
+                None => self.old.qualified(d),
+            }),
+            Side::New => wire(self.new, ty, &|d| d.to_string()),
+        }
+    }
+
+    fn schema(&self, side: Side) -> &Schema {
+        if side == Side::Old { self.old } else { self.new }
+    }
+
     fn push(&mut self, breaking: bool, path: &str, what: impl Into<String>) {
         self.out.push(Change { breaking, path: path.to_string(), what: what.into() });
     }
@@ -114,7 +193,7 @@ impl Cx<'_> {
     fn def(&mut self, path: &str, old: &Def, new: &Def) {
         match (&old.kind, &new.kind) {
             (DefKind::Record(a), DefKind::Record(b)) => {
-                let (a, b) = (self.field_slots(self.old, a), self.field_slots(self.new, b));
+                let (a, b) = (self.field_slots(Side::Old, a), self.field_slots(Side::New, b));
                 self.slots(
                     path,
                     "field",
@@ -124,11 +203,11 @@ impl Cx<'_> {
                 );
             }
             (DefKind::Enum(a), DefKind::Enum(b)) => {
-                let (a, b) = (self.variant_slots(self.old, a), self.variant_slots(self.new, b));
+                let (a, b) = (self.variant_slots(Side::Old, a), self.variant_slots(Side::New, b));
                 self.slots(path, "variant", &a, &b, Growth::Compatible("old peers cannot decode only this new value"));
             }
             (DefKind::Error(a), DefKind::Error(b)) => {
-                let (a, b) = (self.variant_slots(self.old, a), self.variant_slots(self.new, b));
+                let (a, b) = (self.variant_slots(Side::Old, a), self.variant_slots(Side::New, b));
                 self.slots(
                     path,
                     "variant",
@@ -150,7 +229,7 @@ impl Cx<'_> {
                         format!("wire name changed from `{na}` to `{nb}`: caches of the other version are refused"),
                     );
                 }
-                let (a, b) = (self.field_slots(self.old, sa), self.field_slots(self.new, sb));
+                let (a, b) = (self.field_slots(Side::Old, sa), self.field_slots(Side::New, sb));
                 self.slots(
                     &format!("{path}.state"),
                     "field",
@@ -158,7 +237,7 @@ impl Cx<'_> {
                     &b,
                     Growth::Breaking("the state is encoded by position: peers of the other version cannot decode it"),
                 );
-                let (a, b) = (self.variant_slots(self.old, ea), self.variant_slots(self.new, eb));
+                let (a, b) = (self.variant_slots(Side::Old, ea), self.variant_slots(Side::New, eb));
                 self.slots(
                     &format!("{path}.events"),
                     "variant",
@@ -172,34 +251,43 @@ impl Cx<'_> {
         }
     }
 
-    fn field_slots(&self, schema: &Schema, fields: &[Field]) -> Vec<Slot> {
+    fn field_slots(&self, side: Side, fields: &[Field]) -> Vec<Slot> {
+        let schema = self.schema(side);
         fields
             .iter()
-            .map(|f| {
-                let t = schema.display(&f.ty);
-                Slot { name: f.name.clone(), wire: t.clone(), shown: t }
+            .map(|f| Slot {
+                name: f.name.clone(),
+                wire: self.wire(side, &f.ty),
+                shown: schema.display(&f.ty),
+                field_names: Vec::new(),
             })
             .collect()
     }
 
-    fn variant_slots(&self, schema: &Schema, variants: &[Variant]) -> Vec<Slot> {
+    fn variant_slots(&self, side: Side, variants: &[Variant]) -> Vec<Slot> {
+        let schema = self.schema(side);
         variants
             .iter()
             .map(|v| {
                 let (wire, shown) = match &v.payload {
                     Payload::Unit => (String::new(), "no data".to_string()),
                     Payload::Tuple(f) => {
+                        let w: Vec<String> = f.iter().map(|f| self.wire(side, &f.ty)).collect();
                         let t: Vec<String> = f.iter().map(|f| schema.display(&f.ty)).collect();
-                        (format!("({})", t.join(", ")), format!("({})", t.join(", ")))
+                        (format!("({})", w.join(", ")), format!("({})", t.join(", ")))
                     }
                     Payload::Struct(f) => {
-                        let t: Vec<String> = f.iter().map(|f| schema.display(&f.ty)).collect();
+                        let w: Vec<String> = f.iter().map(|f| self.wire(side, &f.ty)).collect();
                         let n: Vec<String> =
                             f.iter().map(|f| format!("{}: {}", f.name, schema.display(&f.ty))).collect();
-                        (format!("({})", t.join(", ")), format!("{{ {} }}", n.join(", ")))
+                        (format!("({})", w.join(", ")), format!("{{ {} }}", n.join(", ")))
                     }
                 };
-                Slot { name: v.name.clone(), wire, shown }
+                let field_names = match &v.payload {
+                    Payload::Struct(f) => f.iter().map(|f| f.name.clone()).collect(),
+                    _ => Vec::new(),
+                };
+                Slot { name: v.name.clone(), wire, shown, field_names }
             })
             .collect()
     }
@@ -224,7 +312,7 @@ impl Cx<'_> {
                     );
                 } else if o.wire != n.wire {
                     self.push(true, path, format!("{what} `{}` changed from `{}` to `{}`", o.name, o.shown, n.shown));
-                } else if o.shown != n.shown {
+                } else if o.field_names != n.field_names {
                     self.push(
                         false,
                         path,
@@ -321,7 +409,7 @@ impl Cx<'_> {
             if n.name != o.name {
                 self.push(false, &mpath, format!("renamed to `{}` with the same wire id", n.name));
             }
-            let (a, b) = (self.field_slots(self.old, &o.args), self.field_slots(self.new, &n.args));
+            let (a, b) = (self.field_slots(Side::Old, &o.args), self.field_slots(Side::New, &n.args));
             self.slots(
                 &mpath,
                 "argument",
@@ -329,8 +417,8 @@ impl Cx<'_> {
                 &b,
                 Growth::Breaking("arguments are positional and have no defaults on the wire; add a new method instead"),
             );
-            let (ro, rn) = (self.old.display(&o.ret), self.new.display(&n.ret));
-            if ro != rn {
+            if self.wire(Side::Old, &o.ret) != self.wire(Side::New, &n.ret) {
+                let (ro, rn) = (self.old.display(&o.ret), self.new.display(&n.ret));
                 self.push(true, &mpath, format!("result changed from `{ro}` to `{rn}`"));
             }
             let eo = o.err.map_or("pb.Error".to_string(), |e| self.old.qualified(e));

@@ -20,6 +20,7 @@ use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
 use codespan_reporting::term::{self, Chars};
 
 use crate::span::{SourceMap, Span};
+use crate::view::{self, View};
 
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,6 +86,8 @@ pub enum Kind {
     PackageClash,
     /// A name that does not follow Rust's naming conventions (warning).
     Naming,
+    /// Values that nest deeper than peers decode by default (warning).
+    NestingDepth,
     /// A file that cannot be read.
     Io,
 }
@@ -118,6 +121,7 @@ impl Kind {
             Kind::ModelData => "model-data",
             Kind::PackageClash => "package-clash",
             Kind::Naming => "naming",
+            Kind::NestingDepth => "nesting-depth",
             Kind::Io => "io",
         }
     }
@@ -193,27 +197,44 @@ impl Diagnostic {
     }
 
     /// Render rustc-style: `file:line:col`, the source line, a caret under
-    /// the span, and the hint. Plain text, no colors.
+    /// the span, and the hint. Plain text, no colors; invisible and control
+    /// characters are escaped (`\u{200b}`) and long lines cut to a window
+    /// around the column.
     pub fn render(&self, sources: &SourceMap) -> String {
+        let spans: Vec<Span> = self.span.iter().copied().chain(self.secondary.iter().map(|(s, _)| *s)).collect();
+        let view = View::new(sources, &spans);
+        let range = |span: Span| {
+            let r = view::clamp(sources.text(span.file), span);
+            view.to_view(span.file, r.start)..view.to_view(span.file, r.end)
+        };
         let mut d = match self.severity {
             Severity::Error => CsDiagnostic::error(),
             Severity::Warning => CsDiagnostic::warning(),
         }
         .with_code(self.kind.code())
-        .with_message(&self.message);
+        .with_message(view::escape(&self.message));
         let mut labels = Vec::new();
         if let Some(span) = self.span {
-            labels.push(Label::primary(span.file.0, clamp(sources, span)).with_message(&self.label));
+            labels.push(Label::primary(span.file.0, range(span)).with_message(view::escape(&self.label)));
         }
+        let mut notes = Vec::new();
         for (span, label) in &self.secondary {
-            labels.push(Label::secondary(span.file.0, clamp(sources, *span)).with_message(label));
+            if view.shows(*span) {
+                labels.push(Label::secondary(span.file.0, range(*span)).with_message(view::escape(label)));
+            } else {
+                // Cut from a long line: say where instead of pointing.
+                let (line, col) = sources.line_col(span.file, span.start);
+                let name = view::escape(sources.name(span.file));
+                notes.push(format!("{}: {name}:{line}:{col}", view::escape(label)));
+            }
         }
         d = d.with_labels(labels);
         if let Some(hint) = &self.hint {
-            d = d.with_notes(vec![format!("help: {hint}")]);
+            notes.push(format!("help: {}", view::escape(hint)));
         }
+        d = d.with_notes(notes);
         let config = term::Config { chars: Chars::ascii(), ..term::Config::default() };
-        term::emit_into_string(&config, &sources.files, &d).unwrap_or_else(|_| self.short(sources))
+        term::emit_into_string(&config, &view, &d).unwrap_or_else(|_| self.short(sources))
     }
 
     /// One line: `file:line:col: error[code]: message`.
@@ -222,39 +243,59 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        let message = view::escape(&self.message);
         match self.span {
             Some(span) => {
                 let (line, col) = sources.line_col(span.file, span.start);
-                let name = sources.name(span.file);
-                format!("{name}:{line}:{col}: {severity}[{}]: {}\n", self.kind.code(), self.message)
+                let name = view::escape(sources.name(span.file));
+                format!("{name}:{line}:{col}: {severity}[{}]: {message}\n", self.kind.code())
             }
-            None => format!("{severity}[{}]: {}\n", self.kind.code(), self.message),
+            None => format!("{severity}[{}]: {message}\n", self.kind.code()),
         }
     }
 }
 
-/// `span` as a range that is valid in its file (codespan errors otherwise).
-fn clamp(sources: &SourceMap, span: Span) -> std::ops::Range<usize> {
-    let text = sources.text(span.file);
-    let mut start = span.start.min(text.len());
-    while !text.is_char_boundary(start) {
-        start -= 1;
-    }
-    let mut end = span.end.clamp(start, text.len());
-    while !text.is_char_boundary(end) {
-        end += 1;
-    }
-    start..end
-}
+/// At most this many diagnostics are rendered by [`render_all`]; the rest
+/// are counted. Errors are shown before warnings when some must be left out.
+pub const MAX_RENDERED: usize = 50;
 
-/// Render every diagnostic, in order.
+/// Render the diagnostics, in order (at most [`MAX_RENDERED`], then how many
+/// more there are), followed by the count of errors and warnings.
 pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
-    let mut out = String::new();
-    for d in diags {
-        out.push_str(&d.render(sources));
-    }
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
+    // Which to show: every error first (up to the cap), then warnings.
+    let error_slots = errors.min(MAX_RENDERED);
+    let mut warning_slots = MAX_RENDERED - error_slots;
+    let mut error_seen = 0;
+    let mut out = String::new();
+    for d in diags {
+        let show = if d.is_error() {
+            error_seen += 1;
+            error_seen <= error_slots
+        } else if warning_slots > 0 {
+            warning_slots -= 1;
+            true
+        } else {
+            false
+        };
+        if show {
+            out.push_str(&d.render(sources));
+        }
+    }
+    let shown_warnings = warnings.min(MAX_RENDERED - error_slots);
+    let (hidden_errors, hidden_warnings) = (errors - error_slots, warnings - shown_warnings);
+    match (hidden_errors, hidden_warnings) {
+        (0, 0) => {}
+        (e, 0) => out.push_str(&format!("... and {e} more error{} not shown\n", plural(e))),
+        (0, w) => out.push_str(&format!("... and {w} more warning{} not shown\n", plural(w))),
+        (e, w) => out.push_str(&format!(
+            "... and {} more not shown ({e} error{}, {w} warning{})\n",
+            e + w,
+            plural(e),
+            plural(w)
+        )),
+    }
     match (errors, warnings) {
         (0, 0) => {}
         (0, w) => out.push_str(&format!("{w} warning{}\n", plural(w))),
@@ -270,12 +311,13 @@ fn plural(n: usize) -> &'static str {
 
 /// The candidate closest to `name` by edit distance, if it is close enough
 /// to be a likely typo (at most a third of the name's length, at least 1).
+/// Swapping two neighbouring characters is one edit (`lsit` is `list`).
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (strsim::levenshtein(&name.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| (strsim::osa_distance(&name.to_lowercase(), &c.to_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, *c))
         .map(|(_, c)| c)
@@ -286,10 +328,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn capped_rendering_shows_errors_before_warnings() {
+        let mut sources = SourceMap::new();
+        let file = sources.add("a.pbidl", None, "package a;\n");
+        let at = Span::new(file, 0, 7);
+        let mut diags: Vec<Diagnostic> =
+            (0..MAX_RENDERED + 10).map(|i| Diagnostic::warning(Kind::Naming, at, format!("w{i}"))).collect();
+        diags.push(Diagnostic::error(Kind::Syntax, at, "the one error"));
+        let out = render_all(&diags, &sources);
+        assert!(out.contains("error[syntax]: the one error"), "{out}");
+        assert_eq!(out.matches("warning[naming]").count(), MAX_RENDERED - 1);
+        assert!(out.ends_with("... and 11 more warnings not shown\n1 error, 60 warnings\n"), "{out}");
+    }
+
+    #[test]
     fn suggestions() {
         assert_eq!(did_you_mean("Usr", ["User", "Users", "Presence"]), Some("User"));
         assert_eq!(did_you_mean("user", ["User"]), Some("User"));
         assert_eq!(did_you_mean("Xyz", ["User"]), None);
         assert_eq!(did_you_mean("", ["a"]), Some("a"));
+        // Transposed neighbours are one edit: typos of built-ins and of user types alike.
+        assert_eq!(did_you_mean("u23", ["u8", "u16", "u32", "i32"]), Some("u32"));
+        assert_eq!(did_you_mean("lsit", ["list", "map"]), Some("list"));
+        assert_eq!(did_you_mean("Usre", ["User"]), Some("User"));
     }
 }

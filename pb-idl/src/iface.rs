@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use crate::ast::{self, LitKind};
 use crate::diag::{Diagnostic, Kind, did_you_mean};
-use crate::ids;
 use crate::ir::*;
 use crate::names::NameKind;
 use crate::resolve::Resolver;
@@ -13,8 +12,6 @@ use crate::span::{FileId, Span};
 const INTERFACE_ATTRS: &[&str] = &["name", "id"];
 const METHOD_ATTRS: &[&str] = &["replay", "idempotent", "local", "name", "id"];
 const MODEL_ATTRS: &[&str] = &["name"];
-/// The method id pb reserves for interface descriptions (`pb::wire::DESCRIBE_METHOD`).
-const RESERVED_METHOD_ID: u32 = u32::MAX;
 
 /// The attributes found on one item, by name.
 struct Attrs<'a> {
@@ -142,7 +139,7 @@ impl Resolver<'_> {
                 );
             }
             let method = self.method(file, m, default_err);
-            if method.local.is_none() && method.id == RESERVED_METHOD_ID {
+            if method.local.is_none() && pb_ids::is_reserved_method_id(method.id) {
                 self.diags.push(
                     Diagnostic::error(
                         Kind::IdCollision,
@@ -174,7 +171,7 @@ impl Resolver<'_> {
             methods.push(method);
         }
         Interface {
-            id: explicit_id.unwrap_or_else(|| ids::interface_id(&wire_name)),
+            id: explicit_id.unwrap_or_else(|| pb_ids::interface_id(&wire_name)),
             explicit_id: explicit_id.is_some(),
             explicit_name: explicit_name.is_some(),
             wire_name,
@@ -264,7 +261,7 @@ impl Resolver<'_> {
         Method {
             name: m.name.name.clone(),
             docs: m.docs.clone(),
-            id: explicit_id.unwrap_or_else(|| ids::method_id(&wire_name)),
+            id: explicit_id.unwrap_or_else(|| pb_ids::method_id(&wire_name)),
             explicit_id: explicit_id.is_some(),
             explicit_name: explicit_name.is_some(),
             wire_name,

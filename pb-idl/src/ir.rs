@@ -27,6 +27,12 @@ impl Schema {
         self.defs.iter().find(|d| d.package == p && d.name == name)
     }
 
+    /// The index of declaration `name` of package `package`.
+    pub fn find_id(&self, package: &str, name: &str) -> Option<DefId> {
+        let p = self.packages.iter().position(|p| p.name == package)?;
+        self.defs.iter().position(|d| d.package == p && d.name == name)
+    }
+
     /// `package.Name` of a declaration.
     pub fn qualified(&self, def: DefId) -> String {
         match self.defs.get(def) {

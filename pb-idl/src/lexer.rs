@@ -96,7 +96,8 @@ pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Lexed {
     let mut tokens = Vec::new();
     let mut docs = Vec::new();
     let mut inner_docs = Vec::new();
-    let mut i = 0;
+    // A byte order mark some editors write first is not part of the text.
+    let mut i = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
     let span = |a: usize, b: usize| Span::new(file, a, b);
     while i < bytes.len() {
         let start = i;
@@ -125,6 +126,7 @@ pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Lexed {
             b' ' | b'\t' | b'\r' | b'\n' => i += 1,
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 let end = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                bidi_controls(file, text, i, end, "comment", diags);
                 let line = &text[i..end];
                 if let Some(doc) = line.strip_prefix("///").filter(|_| !line.starts_with("////")) {
                     docs.push(doc.strip_prefix(' ').unwrap_or(doc).trim_end().to_string());
@@ -159,6 +161,7 @@ pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Lexed {
                         j += 1;
                     }
                 }
+                bidi_controls(file, text, i, j, "comment", diags);
                 i = j;
             }
             b'-' if bytes.get(i + 1) == Some(&b'>') => {
@@ -167,6 +170,7 @@ pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Lexed {
             }
             b'"' => {
                 let (value, end) = string(file, text, i, diags);
+                bidi_controls(file, text, i, end, "string", diags);
                 i = end;
                 tokens.push(Token { tok: Tok::Str(value), span: span(start, i), docs: std::mem::take(&mut docs) });
             }
@@ -215,15 +219,19 @@ pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Lexed {
                     '[' | ']' => Some("lists are written `list<T>`".to_string()),
                     '?' => Some("optional values are written `option<T>`".to_string()),
                     '&' => Some("references to interfaces are written `ref<Iface>`".to_string()),
-                    _ => None,
+                    c => unusual_char(c),
+                };
+                let label = match char_name(ch) {
+                    Some(name) => format!("{} {name}", code_point(ch)),
+                    None => "not part of the schema language".to_string(),
                 };
                 diags.push(
                     Diagnostic::error(
                         Kind::UnexpectedChar,
                         span(start, i),
-                        format!("unexpected character `{}`", ch.escape_debug()),
+                        format!("unexpected character `{}`", escape_char(ch)),
                     )
-                    .label("not part of the schema language")
+                    .label(label)
                     .maybe_hint(hint),
                 );
             }
@@ -231,6 +239,102 @@ pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Lexed {
     }
     tokens.push(Token { tok: Tok::Eof, span: span(bytes.len(), bytes.len()), docs });
     Lexed { tokens, inner_docs }
+}
+
+/// `U+200B`
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
+}
+
+/// A character as a message quotes it: printable ones as they are, others
+/// escaped (`\u{200b}`).
+fn escape_char(c: char) -> String {
+    if crate::view::is_hidden(c) { c.escape_unicode().to_string() } else { c.escape_debug().to_string() }
+}
+
+/// Whether `c` changes the direction text is displayed in, so source can
+/// read differently from how it compiles ("Trojan Source", CVE-2021-42574).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The name of a character worth naming: invisible, direction-changing, or
+/// easily mistaken for another.
+fn char_name(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{00a0}' => "NO-BREAK SPACE",
+        '\u{00ad}' => "SOFT HYPHEN",
+        '\u{061c}' => "ARABIC LETTER MARK",
+        '\u{200b}' => "ZERO WIDTH SPACE",
+        '\u{200c}' => "ZERO WIDTH NON-JOINER",
+        '\u{200d}' => "ZERO WIDTH JOINER",
+        '\u{200e}' => "LEFT-TO-RIGHT MARK",
+        '\u{200f}' => "RIGHT-TO-LEFT MARK",
+        '\u{2028}' => "LINE SEPARATOR",
+        '\u{2029}' => "PARAGRAPH SEPARATOR",
+        '\u{202a}' => "LEFT-TO-RIGHT EMBEDDING",
+        '\u{202b}' => "RIGHT-TO-LEFT EMBEDDING",
+        '\u{202c}' => "POP DIRECTIONAL FORMATTING",
+        '\u{202d}' => "LEFT-TO-RIGHT OVERRIDE",
+        '\u{202e}' => "RIGHT-TO-LEFT OVERRIDE",
+        '\u{2060}' => "WORD JOINER",
+        '\u{2066}' => "LEFT-TO-RIGHT ISOLATE",
+        '\u{2067}' => "RIGHT-TO-LEFT ISOLATE",
+        '\u{2068}' => "FIRST STRONG ISOLATE",
+        '\u{2069}' => "POP DIRECTIONAL ISOLATE",
+        '\u{3000}' => "IDEOGRAPHIC SPACE",
+        '\u{feff}' => "ZERO WIDTH NO-BREAK SPACE (byte order mark)",
+        c if c.is_control() => "(a control character)",
+        c if crate::view::is_hidden(c) => "(an invisible character)",
+        _ => return None,
+    })
+}
+
+/// What to do about a character that starts no token, when it is not a
+/// misremembered piece of syntax.
+fn unusual_char(c: char) -> Option<String> {
+    let point = code_point(c);
+    if is_bidi_control(c) {
+        let name = char_name(c).unwrap_or("a direction control");
+        return Some(format!(
+            "{point} {name} changes the order text is displayed in, so the schema can read differently from what it declares; delete it"
+        ));
+    }
+    if c.is_control() {
+        return Some(format!(
+            "{point} is a control character: editors may not show it and terminals may act on it; delete it"
+        ));
+    }
+    if let Some(name) = char_name(c) {
+        return Some(if c.is_whitespace() {
+            format!("{point} {name} looks like a space but is not one; use a plain space")
+        } else {
+            format!("{point} {name} is invisible in most editors; delete it")
+        });
+    }
+    if c.is_alphanumeric() {
+        return Some("names are ASCII letters, digits and `_`".to_string());
+    }
+    None
+}
+
+/// Report direction controls in `text[start..end]`, a comment or a string:
+/// they can make it display over the code around it.
+fn bidi_controls(file: FileId, text: &str, start: usize, end: usize, what: &str, diags: &mut Vec<Diagnostic>) {
+    let Some(part) = text.get(start..end) else { return };
+    for (off, c) in part.char_indices().filter(|&(_, c)| is_bidi_control(c)) {
+        let at = start + off;
+        let name = char_name(c).unwrap_or("a direction control");
+        diags.push(
+            Diagnostic::error(
+                Kind::UnexpectedChar,
+                Span::new(file, at, at + c.len_utf8()),
+                format!("text direction control `{}` in a {what}", escape_char(c)),
+            )
+            .label(format!("{} {name}", code_point(c)))
+            .hint("it changes the order text is displayed in, so the schema can read differently from what it declares; delete it"),
+        );
+    }
 }
 
 /// Lex a string starting at the `"` at `start`; returns its value and the
@@ -314,5 +418,30 @@ mod tests {
         assert_eq!(errs, 1);
         let (_, errs) = toks("é\"\\");
         assert_eq!(errs, 2);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped() {
+        let (t, errs) = toks("\u{feff}package a;");
+        assert_eq!(errs, 0);
+        assert_eq!(t[0], Tok::Ident("package".into()));
+        // Anywhere else it is an invisible character like any other.
+        assert_eq!(toks("a \u{feff}b").1, 1);
+    }
+
+    #[test]
+    fn direction_controls_are_errors_in_comments_and_strings() {
+        let mut d = Vec::new();
+        lex(FileId(0), "// a \u{202e} b\n/* \u{2067} */ \"x\u{202d}\" \"\u{200b}\"", &mut d);
+        let messages: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "text direction control `\\u{202e}` in a comment",
+                "text direction control `\\u{2067}` in a comment",
+                "text direction control `\\u{202d}` in a string",
+            ]
+        );
+        assert_eq!(d[0].label, "U+202E RIGHT-TO-LEFT OVERRIDE");
     }
 }

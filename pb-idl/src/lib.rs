@@ -191,11 +191,21 @@
 //! valid Rust identifier. Types and variants should be UpperCamelCase,
 //! fields, arguments, methods and packages snake_case (a warning).
 //!
+//! ## Nesting depth
+//!
+//! Peers refuse to decode a message nested deeper than
+//! `pb::Config::max_depth` (64 by default; a record, an enum, an `option`,
+//! a `list`, a `map`, `bytes` and a `ref` are a level each, a method's
+//! argument tuple one more). A declaration or method whose fully filled
+//! values go deeper gets a warning naming the chain of declarations.
+//!
 //! # Diagnostics
 //!
 //! Every problem is reported with its file, line and column, the source
 //! line with a caret, and a hint; one run reports all of them. See
 //! [`diag::Kind`] for the list. The compiler never panics, whatever the input.
+//! At most [`diag::MAX_RENDERED`] diagnostics are printed (errors first),
+//! then how many more there are.
 //!
 //! # Command line
 //!
@@ -225,8 +235,8 @@ mod check;
 mod codegen;
 pub mod compat;
 mod config;
+mod depth;
 pub mod diag;
-mod ids;
 mod iface;
 pub mod ir;
 pub mod lexer;
@@ -236,11 +246,12 @@ mod names;
 pub mod parser;
 mod resolve;
 pub mod span;
+mod view;
 
 pub use codegen::{GenOptions, Generated};
 pub use config::{Config, Error, compile};
 pub use diag::{Diagnostic, Severity};
-pub use ids::{interface_id, method_id};
+pub use pb_ids::{interface_id, method_id};
 pub use span::{FileId, SourceMap, Span};
 
 /// The result of reading and checking schemas: the sources, every
@@ -264,6 +275,28 @@ impl Checked {
     /// Every diagnostic rendered, followed by a count.
     pub fn render(&self) -> String {
         diag::render_all(&self.diagnostics, &self.sources)
+    }
+
+    /// One line for a schema without errors: what was checked.
+    /// `ok: 2 files, 2 packages, 1 interface, 3 records, 1 error type`.
+    pub fn summary(&self) -> String {
+        let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let files = self.file_names.len();
+        let mut parts = vec![count(files, "file", "files"), count(self.schema.packages.len(), "package", "packages")];
+        let kinds = [
+            ("interface", "interfaces"),
+            ("record", "records"),
+            ("enum", "enums"),
+            ("error type", "error types"),
+            ("model", "models"),
+        ];
+        for (i, (one, many)) in kinds.iter().enumerate() {
+            let n = self.schema.defs.iter().filter(|d| kind_index(&d.kind) == i).count();
+            if n > 0 {
+                parts.push(count(n, one, many));
+            }
+        }
+        format!("ok: {}", parts.join(", "))
     }
 
     /// Generate one Rust file per package.
@@ -301,6 +334,17 @@ pub fn check_str(name: &str, text: &str) -> Checked {
     let mut files = BTreeMap::new();
     files.insert(name.to_string(), text.to_string());
     check_sources(&files, &[name])
+}
+
+/// The position of a declaration kind in [`Checked::summary`].
+fn kind_index(kind: &ir::DefKind) -> usize {
+    match kind {
+        ir::DefKind::Interface(_) => 0,
+        ir::DefKind::Record(_) => 1,
+        ir::DefKind::Enum(_) => 2,
+        ir::DefKind::Error(_) => 3,
+        ir::DefKind::Model { .. } => 4,
+    }
 }
 
 fn finish(loaded: load::Loaded, mut diags: Vec<Diagnostic>) -> Checked {

@@ -64,7 +64,23 @@ pub fn load(roots: &[PathBuf], source: &Source<'_>, diags: &mut Vec<Diagnostic>)
         let dir = l.sources.path(file).and_then(Path::parent).map(Path::to_path_buf);
         for import in imports {
             let candidates = candidates(&import.path, dir.as_deref(), source);
-            let found = candidates.iter().find_map(|c| read(c, source).ok().map(|(key, text)| (c.clone(), key, text)));
+            let mut found = None;
+            for c in &candidates {
+                match read(c, source) {
+                    Ok((key, text)) => found = Some(Ok((c.clone(), key, text))),
+                    Err(ReadError::NotFound(_)) => continue,
+                    Err(ReadError::Other(e)) => found = Some(Err(format!("cannot read `{}`: {e}", c.display()))),
+                }
+                break;
+            }
+            let found = match found {
+                Some(Ok(found)) => Some(found),
+                Some(Err(message)) => {
+                    diags.push(Diagnostic::error(Kind::Import, import.span, message).label("imported here"));
+                    continue;
+                }
+                None => None,
+            };
             let Some((path, key, text)) = found else {
                 let tried = candidates.iter().map(|c| format!("`{}`", c.display())).collect::<Vec<_>>().join(", ");
                 diags.push(
@@ -122,17 +138,52 @@ fn candidates(import: &str, dir: Option<&Path>, source: &Source<'_>) -> Vec<Path
     }
 }
 
+/// Why a file could not be read.
+enum ReadError {
+    /// There is no such file (an import looks further).
+    NotFound(String),
+    /// It exists but cannot be used.
+    Other(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotFound(e) | ReadError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
 /// The text of `path` and a key that identifies the file.
-fn read(path: &Path, source: &Source<'_>) -> Result<(PathBuf, String), String> {
+fn read(path: &Path, source: &Source<'_>) -> Result<(PathBuf, String), ReadError> {
     match source {
         Source::Memory(files) => {
             let name = path.to_string_lossy();
-            files.get(name.as_ref()).map(|t| (path.to_path_buf(), t.clone())).ok_or_else(|| "no such file".to_string())
+            files
+                .get(name.as_ref())
+                .map(|t| (path.to_path_buf(), t.clone()))
+                .ok_or_else(|| ReadError::NotFound("no such file".to_string()))
         }
         Source::Fs { .. } => {
-            let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+            let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => ReadError::NotFound(e.to_string()),
+                _ => ReadError::Other(e.to_string()),
+            })?;
+            let text =
+                String::from_utf8(bytes).map_err(|e| ReadError::Other(not_utf8(e.as_bytes(), e.utf8_error())))?;
             let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
             Ok((key, text))
         }
     }
+}
+
+/// Where a file stops being UTF-8: byte offset, line and column (of the
+/// valid text before it).
+fn not_utf8(bytes: &[u8], e: std::str::Utf8Error) -> String {
+    let at = e.valid_up_to();
+    let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let byte = bytes.get(at).map_or(String::new(), |b| format!(" ({b:#04x})"));
+    format!("invalid UTF-8 at byte {at}{byte}, line {line}, column {column}; save the file as UTF-8")
 }

@@ -16,8 +16,9 @@ Exit codes:
                2 either schema has errors, bad usage, or an I/O error.
 
 Diagnostics go to stderr as `error[kind]: message` with file:line:col, the
-source line, a caret under the problem and a `help:` line. `compat` prints
-one line per change to stdout: `breaking: ...` or `compatible: ...`.";
+source line, a caret under the problem and a `help:` line. A `check` without
+errors prints one line to stdout: `ok: ` and what was checked. `compat`
+prints one line per change to stdout: `breaking: ...` or `compatible: ...`.";
 
 /// Compiler of the pb schema language (`.pbidl` files).
 #[derive(Parser)]
@@ -85,7 +86,11 @@ fn run(command: Command) -> u8 {
         Command::Check { files, includes } => {
             let checked = pb_idl::check_files(&files, &includes);
             eprint!("{}", checked.render());
-            if checked.has_errors() { 1 } else { 0 }
+            if checked.has_errors() {
+                return 1;
+            }
+            println!("{}", checked.summary());
+            0
         }
         Command::Gen { files, out, includes, pb_path } => {
             let checked = pb_idl::check_files(&files, &includes);

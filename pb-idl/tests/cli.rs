@@ -40,6 +40,10 @@ fn check_valid_schema_exits_0() {
     let o = pb_idl(&["check", AURORA]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
+    // One summary line says it worked and what was checked.
+    let out = stdout(&o);
+    assert!(out.starts_with("ok: 1 file, 1 package, "), "{out}");
+    assert!(out.contains("interface") && out.ends_with('\n') && out.lines().count() == 1, "{out}");
 }
 
 #[test]
@@ -49,6 +53,7 @@ fn check_reports_every_error_of_every_file_and_exits_1() {
     let b = write(&dir, "b.pbidl", "package b;\ninterface I {\n    f();\n    f();\n}\n");
     let o = pb_idl(&["check", &a, &b]);
     assert_eq!(code(&o), 1);
+    assert_eq!(stdout(&o), "", "no summary with errors");
     let err = stderr(&o);
     assert!(err.contains(&format!("{a}:2:15")), "{err}");
     assert!(err.contains("did you mean `User`?"), "{err}");
@@ -65,6 +70,7 @@ fn check_warnings_exit_0() {
     let o = pb_idl(&["check", &a]);
     assert_eq!(code(&o), 0);
     assert!(stderr(&o).contains("warning[naming]"), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "ok: 1 file, 1 package, 1 record\n");
 }
 
 #[test]
@@ -164,4 +170,91 @@ fn help_documents_exit_codes_and_usage_errors_exit_2() {
     assert_eq!(code(&pb_idl(&[])), 2);
     assert_eq!(code(&pb_idl(&["check"])), 2);
     assert_eq!(code(&pb_idl(&["gen", AURORA])), 2, "-o is required");
+}
+
+#[test]
+fn thousands_of_errors_print_the_first_ones_and_a_count() {
+    let dir = scratch("many");
+    let mut text = String::from("package a;\nrecord A { x: u64 }\n");
+    text.push_str(&"$\n".repeat(20_000));
+    let a = write(&dir, "a.pbidl", &text);
+    let o = pb_idl(&["check", &a]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.len() < 64 * 1024, "{} bytes", err.len());
+    assert_eq!(err.matches("error[unexpected-char]").count(), pb_idl::diag::MAX_RENDERED);
+    let more = 20_000 - pb_idl::diag::MAX_RENDERED;
+    assert!(
+        err.ends_with(&format!("... and {more} more errors not shown\n20000 errors\n")),
+        "{}",
+        &err[err.len() - 200..]
+    );
+}
+
+#[test]
+fn invalid_utf8_names_the_byte_line_and_column() {
+    let dir = scratch("utf8");
+    let path = dir.join("bad.pbidl");
+    std::fs::write(&path, b"package a;\nrecord A { x\xff: u64 }\n").unwrap();
+    let bad = path.to_string_lossy().into_owned();
+    let o = pb_idl(&["check", &bad]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("invalid UTF-8 at byte 23 (0xff), line 2, column 13"), "{}", stderr(&o));
+    // Imported, it is reported at the import, not as a missing file.
+    let importer = write(&dir, "importer.pbidl", "package b;\nimport \"bad.pbidl\";\n");
+    let o = pb_idl(&["check", &importer]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.contains("error[import]: cannot read") && err.contains("invalid UTF-8 at byte 23"), "{err}");
+    assert!(err.contains(&format!("{importer}:2:8")) && !err.contains("cannot find"), "{err}");
+}
+
+#[test]
+fn a_two_megabyte_line_is_shown_as_a_window_around_the_column() {
+    let dir = scratch("long-line");
+    let fields = |p: &str| (0..120_000).map(|i| format!("{p}{i}: u8, ")).collect::<String>();
+    let before = format!("record A {{ {}", fields("f"));
+    let line = format!("{before}bad: Nope, {}}}", fields("g"));
+    assert!(line.len() > 2_000_000);
+    let a = write(&dir, "a.pbidl", &format!("package a;\n{line}\n"));
+    let o = pb_idl(&["check", &a]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(err.len() < 2_000, "{} bytes", err.len());
+    let column = before.len() + "bad: ".len() + 1;
+    assert!(err.contains(&format!("{a}:2:{column}")), "{err}");
+    // The window starts and ends with `...`, and the caret is under `Nope`.
+    let shown = err.lines().find(|l| l.starts_with("2 | ")).expect("the source line");
+    assert!(shown.starts_with("2 | ...") && shown.ends_with("..."), "{shown}");
+    let caret = err.lines().find(|l| l.contains("^^^^")).expect("a caret");
+    let at = caret.find('^').unwrap();
+    assert_eq!(&shown[at..at + 4], "Nope", "{shown}\n{caret}");
+}
+
+#[test]
+fn invisible_and_control_characters_are_escaped_pointed_at_and_named() {
+    let dir = scratch("invisible");
+    let a =
+        write(&dir, "a.pbidl", "package a;\nrecord A {\u{200b} x: u64 }\n// ok \u{202e} }\nrecord B { \u{1b}[2J }\n");
+    let o = pb_idl(&["check", &a]);
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(!err.contains('\u{200b}') && !err.contains('\u{202e}') && !err.contains('\u{1b}'), "raw: {err:?}");
+    assert!(err.contains("2 | record A {\\u{200b} x: u64 }"), "{err}");
+    assert!(err.contains("^^^^^^^^ U+200B ZERO WIDTH SPACE"), "{err}");
+    assert!(err.contains("help: U+200B ZERO WIDTH SPACE is invisible"), "{err}");
+    assert!(err.contains("text direction control `\\u{202e}` in a comment"), "{err}");
+    assert!(err.contains("^^^^^^^^ U+202E RIGHT-TO-LEFT OVERRIDE"), "{err}");
+    assert!(err.contains("U+001B is a control character"), "{err}");
+}
+
+#[test]
+fn compat_escapes_control_characters_of_wire_names() {
+    let dir = scratch("compat-escape");
+    let old = write(&dir, "old.pbidl", "package a;\ninterface I { ping(); }\n");
+    let new = write(&dir, "new.pbidl", "package a;\n@name(\"a.\u{1b}[2JI\")\ninterface I { ping(); }\n");
+    let o = pb_idl(&["compat", &old, &new]);
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    assert!(!out.contains('\u{1b}') && out.contains("`a.\\u{1b}[2JI`"), "{out:?}");
 }

@@ -63,6 +63,12 @@ const TOKENS: &[&str] = &[
     "é",
     "#[",
     "\\",
+    "\u{200b}",
+    "\u{202e}",
+    "\u{1b}",
+    "\u{feff}",
+    "\u{a0}",
+    "// \u{2066}",
 ];
 
 /// Run the whole pipeline on `text`; panics only through a bug.

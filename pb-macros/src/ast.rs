@@ -23,10 +23,6 @@ pub struct Interface {
     pub methods: Vec<Method>,
 }
 
-/// The method id pb's runtime answers for every object with its interface
-/// description (`pb::wire::DESCRIBE_METHOD`).
-const RESERVED_METHOD_ID: u32 = u32::MAX;
-
 /// One remote method.
 pub struct Method {
     /// `#[cfg(...)]` attributes, repeated on everything generated for it.
@@ -51,7 +47,7 @@ impl Method {
     /// Hash of the normalized signature (see `ids::signature`).
     pub fn signature_hash(&self) -> u64 {
         let args: Vec<&Type> = self.args.iter().map(|a| &a.ty).collect();
-        ids::signature_hash(&ids::signature(&self.name, &args, &self.ok, &self.err))
+        pb_ids::signature_hash(&ids::signature(&self.name, &args, &self.ok, &self.err))
     }
 }
 
@@ -125,7 +121,7 @@ impl Interface {
                 cx.push(e);
                 0
             }),
-            None => ids::interface_id(&name),
+            None => pb_ids::interface_id(&name),
         };
         let mut methods = Vec::new();
         let mut seen: HashMap<u32, String> = HashMap::new();
@@ -154,7 +150,7 @@ impl Interface {
                             cx.push(e);
                             0
                         }),
-                        None => ids::method_id(&m.name),
+                        None => pb_ids::method_id(&m.name),
                     };
                     if m.replay && m.args.iter().any(|a| a.by_ref.is_some()) {
                         cx.error(&f.sig.inputs, "#[pb(replay)] methods are re-run on a new connection: their arguments must be copies, not references");
@@ -162,7 +158,7 @@ impl Interface {
                     if m.replay && m.ok_ref.is_none() && !m.ok_cache {
                         cx.error(&f.sig.output, "#[pb(replay)] rebuilds a reference after an outage: the method must return `Result<Arc<dyn Iface>, E>` or `Result<pb::Cache<S>, E>`");
                     }
-                    if m.id == RESERVED_METHOD_ID {
+                    if pb_ids::is_reserved_method_id(m.id) {
                         cx.error(&f.sig.ident, format!("method id {:#x} is reserved by pb (interface descriptions); set a different `#[pb(id = ...)]`", m.id));
                     }
                     if let Some(other) = seen.insert(m.id, m.name.clone()) {

@@ -1,27 +1,8 @@
-//! Stable identities of interfaces and methods, derived from their names.
+//! Method signatures, normalized from the syn types of a trait.
 //!
-//! FNV-1a: tiny, well known, stable across compiler versions and platforms.
-//! The IDL relies on these being a pure function of the names.
-
-/// Interface id: 64-bit FNV-1a of the interface name.
-pub fn interface_id(name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-/// Method id: 32-bit FNV-1a of the method name.
-pub fn method_id(name: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in name.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
-}
+//! The ids themselves (FNV-1a of names and of these signatures) and the
+//! reserved describe id come from `pb-ids`, shared with `pb-idl` and the
+//! runtime; only the syn-dependent normalization lives here.
 
 /// A method's signature, normalized so that two spellings of the same types
 /// agree (`::std::string::String` and `String`, `pb::Cache<S>` and
@@ -35,11 +16,6 @@ pub fn method_id(name: &str) -> u32 {
 pub fn signature(name: &str, args: &[&syn::Type], ok: &syn::Type, err: &syn::Type) -> String {
     let args: Vec<String> = args.iter().map(|t| normalize(t)).collect();
     format!("{name}({})->{}|{}", args.join(","), normalize(ok), normalize(err))
-}
-
-/// 64-bit FNV-1a of a normalized signature.
-pub fn signature_hash(signature: &str) -> u64 {
-    interface_id(signature)
 }
 
 fn normalize(ty: &syn::Type) -> String {
@@ -129,14 +105,5 @@ mod tests {
         assert_ne!(sig("HashMap<String, u8>", "u64"), sig("HashMap<String, u16>", "u64"));
         assert_ne!(sig("HashSet<u8>", "u64"), sig("Vec<u8>", "u64"));
         assert_ne!(sig("Vec<u8>", "u64"), sig("[u8; 4]", "u64"));
-    }
-
-    #[test]
-    fn known_vectors() {
-        // Published FNV-1a test vectors.
-        assert_eq!(super::interface_id(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(super::interface_id("a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(super::method_id("a"), 0xe40c_292c);
-        assert_eq!(super::method_id("foobar"), 0xbf9c_f968);
     }
 }

@@ -123,9 +123,7 @@ fn append<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<(), pos
     postcard::to_extend(value, std::mem::take(buf)).map(|v| *buf = v)
 }
 
-/// The method id every object answers with its interface description
-/// (reserved: `#[remote_interface]` rejects a method with this id).
-pub const DESCRIBE_METHOD: u32 = u32::MAX;
+pub use pb_ids::DESCRIBE_METHOD;
 
 /// A whole frame: header plus an encoded payload (without references).
 pub(crate) fn encode_frame<T: Serialize + ?Sized>(header: &Header, payload: &T) -> Result<EncodedFrame, Error> {
