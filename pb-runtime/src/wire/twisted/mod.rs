@@ -11,3 +11,4 @@
 //! bytes it is tested against in `pb-runtime/tests/twisted/fixtures/`.
 
 pub mod banana;
+pub mod jelly;
