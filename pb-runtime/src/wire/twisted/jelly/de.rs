@@ -289,6 +289,19 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, 'de> {
         }
     }
 
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let (value, _guard) = self.resolve()?;
+        match classify(value)? {
+            // No arguments: `()` from an empty tuple.
+            Form::Seq([]) => visitor.visit_unit(),
+            form => self.visit(value, form, visitor),
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+        self.deserialize_unit(visitor)
+    }
+
     fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value> {
         if name != REF_NAME {
             return visitor.visit_newtype_struct(self);
@@ -341,8 +354,7 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, 'de> {
     }
 
     forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 bytes byte_buf unit unit_struct
-        seq tuple tuple_struct map
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 bytes byte_buf seq tuple tuple_struct map
     }
 }
 

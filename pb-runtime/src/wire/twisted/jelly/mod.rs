@@ -13,7 +13,7 @@
 //! | `f32`, `f64` | `FLOAT` [an integer] |
 //! | `char`, `String`, `&str` | `["unicode", utf8]` [a byte string that is UTF-8: Twisted and cred send some names as bytes] |
 //! | `serialize_bytes` (`pb::Blob`, `serde_bytes`) | a byte string; a plain `Vec<u8>` is a list of ints |
-//! | `None`, `()`, unit structs | `["None"]` |
+//! | `None`, `()`, unit structs | `["None"]` [`()` also from an empty tuple: a call without arguments] |
 //! | `Some(x)`, newtype structs | `x` |
 //! | sequences (`Vec`, sets, ...) | `["list", ...]` [`tuple`, `set`, `frozenset`] |
 //! | tuples, tuple structs | `["tuple", ...]` [`list`, `set`, `frozenset`] |
