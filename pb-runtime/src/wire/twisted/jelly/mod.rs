@@ -22,7 +22,7 @@
 //! | structs with a dotted serde name | the copyable `[b"aurora.User", ["dictionary", ...]]` [a plain dictionary] |
 //! | unit enum variants | `["unicode", "Variant"]` [bytes] |
 //! | other enum variants | `{"Variant": payload}` as a one-entry dictionary (serde_json's convention) |
-//! | [`RefForm`] / [`Received`] | `["remote", luid]`, `["local", luid]` (see [`refs`]) |
+//! | [`RefForm`] / [`Received`] | `["remote", luid]`, `["local", luid]` (see [`refs`]; a connection lends a [`hook::RefHook`] to turn them into objects) |
 //!
 //! jelly is self-describing, so `deserialize_any` works: untagged enums,
 //! `#[serde(flatten)]` and `serde_json::Value`-like types decode. A copyable
@@ -50,6 +50,7 @@
 
 pub mod de;
 pub mod form;
+pub mod hook;
 pub mod refs;
 pub mod ser;
 

@@ -8,7 +8,11 @@
 //! write or read the PB forms. Turning a form into an object and back is the
 //! connection's job, done inside those `Serialize`/`Deserialize` impls with
 //! the connection lent through a scoped thread-local, as pb's postcard path
-//! does with its `WireCx` (the tests stub such a hook).
+//! does with its `WireCx`: either the connection's own context, or a
+//! [`RefHook`](super::hook::RefHook) lent with
+//! [`with_hook`](super::hook::with_hook) and reached through
+//! [`serialize_ref`](super::hook::serialize_ref) and
+//! [`deserialize_ref`](super::hook::deserialize_ref).
 //!
 //! - `RefForm::Remote(luid)`: an object the *sender* exports under `luid`
 //!   (Twisted's `Referenceable.jellyFor`); the receiver makes a proxy.
