@@ -225,6 +225,11 @@ fn errors_client_and_server() {
         assert_eq!((r, f.kind.as_str(), f.value.as_str()), (*req, *kind, *text));
         assert!(f.check(base) && f.check("builtins.BaseException"), "{f:?}");
         assert_eq!((f.traceback.as_str(), &f.pb_error), ("Traceback unavailable\n", &None));
+        match f.to_error() {
+            pb_runtime::Error::UnknownMethod { name: Some(n), .. } => assert_eq!(n, "no_such_method"),
+            pb_runtime::Error::Protocol(m) => assert!(m.contains(kind) && m.contains(text), "{m}"),
+            other => panic!("{other:?}"),
+        }
         // Server: the same failure from pb carries what Python reads.
         let c = incoming_call(message(&t.c2s[(*req - 7) as usize]));
         let bases: Vec<&str> = f.parents[1..].iter().map(String::as_str).collect();
