@@ -63,8 +63,9 @@ struct Cx<'de> {
     active: RefCell<Vec<i128>>,
     /// Above 0 while a dereference re-decodes a subtree.
     replay: Cell<usize>,
-    /// Nodes the decode may still visit.
+    /// Nodes the decode may still visit, of `max_nodes`.
     budget: Cell<usize>,
+    max_nodes: usize,
     max_depth: usize,
 }
 
@@ -89,6 +90,7 @@ impl<'de> Cx<'de> {
             active: RefCell::new(Vec::new()),
             replay: Cell::new(0),
             budget: Cell::new(budget),
+            max_nodes: budget,
             max_depth: options.max_depth,
         })
     }
@@ -165,8 +167,8 @@ fn classify(value: &Value) -> Result<Form<'_>> {
     })
 }
 
-/// The serde deserializer reading jelly [`Value`]s.
-pub struct Deserializer<'a, 'de> {
+/// The serde deserializer reading jelly [`Value`]s (see [`from_value`]).
+pub(crate) struct Deserializer<'a, 'de> {
     value: &'de Value,
     cx: &'a Cx<'de>,
     depth: usize,
@@ -191,7 +193,11 @@ impl<'a, 'de> Deserializer<'a, 'de> {
         let mut guard = Guard { cx, pushed: 0, replays: 0 };
         let mut value = self.value;
         loop {
-            let left = cx.budget.get().checked_sub(1).ok_or_else(|| Error(limit_error("jelly nodes decoded", 0)))?;
+            let left = cx
+                .budget
+                .get()
+                .checked_sub(1)
+                .ok_or_else(|| Error(limit_error("jelly nodes decoded", cx.max_nodes)))?;
             cx.budget.set(left);
             match form::split(value) {
                 Some((names::REFERENCE, [Value::Int(n), inner])) => {

@@ -54,7 +54,7 @@ pub mod hook;
 pub mod refs;
 pub mod ser;
 
-pub use de::{DecodeOptions, Deserializer, from_value, from_value_with};
+pub use de::{DecodeOptions, from_value, from_value_with};
 pub use refs::{REF_NAME, Received, RefForm};
 pub use ser::{CopyTags, EncodeOptions, Serializer, to_value, to_value_with};
 
