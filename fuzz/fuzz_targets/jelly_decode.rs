@@ -18,7 +18,9 @@ use pb_fuzz_common::{Mixed, Tree};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// Anything jelly carries, through `deserialize_any`.
+/// Anything jelly carries, through `deserialize_any`. (Lists come before
+/// bytes, since a blob also accepts a list of small ints, and bytes before
+/// text, since text also accepts UTF-8 bytes.)
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Any {
@@ -27,10 +29,10 @@ enum Any {
     Int(i64),
     Wide(u128),
     Float(f64),
-    Text(String),
-    Bytes(#[serde(with = "bytes_as_blob")] Vec<u8>),
     List(Vec<Any>),
     Dict(BTreeMap<String, Any>),
+    Bytes(#[serde(with = "bytes_as_blob")] Vec<u8>),
+    Text(String),
 }
 
 mod bytes_as_blob {
