@@ -189,3 +189,19 @@ fn a_claimed_count_reserves_nothing() {
     assert!(s.has_begun());
     assert!(buf.capacity() < 1024, "{}", buf.capacity());
 }
+
+#[test]
+fn the_dialect_switches_between_expressions_of_one_read() {
+    // The client's dialect pick and its first vocabulary message arrive
+    // together: the server cuts the pick, switches, then cuts the rest.
+    let t = fixtures::load("handshake");
+    let c2s: Vec<u8> = t.iter().filter(|l| l.dir == "C>S").flat_map(|l| l.bytes.clone()).collect();
+    let mut s = Splitter::new(Limits::default());
+    let mut buf = BytesMut::from(&c2s[..]);
+    let pick = s.split(&mut buf).unwrap().unwrap();
+    assert_eq!(decode(&pick).unwrap(), Value::bytes(b"pb"));
+    assert!(s.clone().split(&mut buf.clone()).is_err(), "vocabulary before the switch");
+    s.set_dialect(Dialect::Pb);
+    let version = s.split(&mut buf).unwrap().unwrap();
+    assert_eq!(decode(&version).unwrap(), Value::List(vec![Value::bytes(b"version"), Value::Int(6)]));
+}
