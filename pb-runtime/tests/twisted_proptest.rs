@@ -7,7 +7,12 @@
 //!   wide integers) does the same.
 //! - Any sequence of banana expressions, cut into random reads, comes out
 //!   of the splitter whole.
+//! - Random bytes, and fixture messages with a byte changed, go through
+//!   every layer (splitter, banana, jelly, PB messages, failures) without a
+//!   panic.
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "support/py.rs"]
 mod py;
 
@@ -16,7 +21,8 @@ use std::collections::BTreeMap;
 use bytes::{Bytes, BytesMut};
 use pb_runtime::wire::Blob;
 use pb_runtime::wire::twisted::banana::{self, Dialect, Limits, Splitter, VOCABULARY};
-use pb_runtime::wire::twisted::jelly::{self, DecodeOptions, EncodeOptions};
+use pb_runtime::wire::twisted::broker::{Failure, Message};
+use pb_runtime::wire::twisted::jelly::{self, DecodeOptions, EncodeOptions, Received};
 use proptest::prelude::*;
 use py::Py;
 use serde::de::DeserializeOwned;
@@ -163,5 +169,45 @@ proptest! {
         }
         prop_assert_eq!(out, exprs);
         prop_assert!(buf.is_empty());
+    }
+}
+
+/// Every layer, on any bytes: errors are fine, panics are not.
+fn every_layer(bytes: &[u8], depth: usize) {
+    for dialect in [Dialect::Pb, Dialect::None] {
+        let mut s = Splitter::new(Limits { max_depth: depth, max_len: 4096 });
+        s.set_dialect(dialect);
+        let mut buf = BytesMut::from(bytes);
+        while let Ok(Some(_)) = s.split(&mut buf) {}
+        let Ok((value, _)) = banana::decode(&Bytes::copy_from_slice(bytes), dialect, depth) else { continue };
+        let options = DecodeOptions { max_depth: depth };
+        let _ = jelly::from_value_with::<Py>(&value, &options);
+        let _ = jelly::from_value_with::<Record>(&value, &options);
+        let _ = jelly::from_value_with::<Vec<Received>>(&value, &options);
+        let _ = Failure::from_value(&value);
+        if let Ok(Message::Call(c)) = Message::from_value(value) {
+            let _ = jelly::from_value_with::<(String, Option<User>, Blob)>(&c.args, &options);
+            let _ = pb_runtime::wire::twisted::broker::fold_kwargs(c.args, &c.kw, &["a", "b", "c"]);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256), depth in 0usize..80) {
+        every_layer(&bytes, depth);
+    }
+
+    #[test]
+    fn changed_fixture_bytes_never_panic(line in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let lines = fixtures::all();
+        let mut bytes = lines[line.index(lines.len())].bytes.clone();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        every_layer(&bytes, 64);
+        bytes.truncate(i);
+        every_layer(&bytes, 64);
     }
 }
