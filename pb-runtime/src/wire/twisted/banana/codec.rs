@@ -2,8 +2,10 @@
 
 use bytes::Bytes;
 
+use super::dialect::{Dialect, vocab_index};
+use super::limits::{MAX_PREFIX, SIZE_LIMIT, limit_error};
 use super::token::{self, FLOAT, INT, LIST, LONGINT, LONGNEG, NEG, STRING, Token, VOCAB, write_prefix};
-use super::{Dialect, MAX_PREFIX, SIZE_LIMIT, Value, limit_error, vocab_index};
+use super::value::Value;
 use crate::Error;
 
 /// Append the banana encoding of `value` to `out`, as Twisted's `_encode`

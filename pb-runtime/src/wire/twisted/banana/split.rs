@@ -5,7 +5,7 @@
 //! a stack of the element counts still missing, so each byte is scanned once
 //! (a token cut by a read boundary is scanned again from its start: at most
 //! 64 prefix bytes and a type byte). It yields each whole top-level
-//! expression as one buffer for [`decode`](super::decode).
+//! expression as one buffer for [`decode`](super::codec::decode).
 //!
 //! It enforces, while bytes arrive: Twisted's token limits (see
 //! [`token::read`]), a nesting depth and a size budget ([`Limits`]); a
@@ -21,8 +21,9 @@ use std::io;
 use bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
+use super::dialect::Dialect;
+use super::limits::{Limits, limit_error};
 use super::token::{self, Token};
-use super::{Dialect, Limits, limit_error};
 use crate::Error;
 
 /// Cuts a banana byte stream into whole top-level expressions.

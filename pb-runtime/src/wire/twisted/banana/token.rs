@@ -7,7 +7,8 @@
 //! (wait for more bytes) from a bad one (an error); both the splitter and
 //! the decoder use it, so they agree on every byte.
 
-use super::{Dialect, MAX_PREFIX, SIZE_LIMIT, limit_error, vocab_word};
+use super::dialect::{Dialect, vocab_word};
+use super::limits::{MAX_PREFIX, SIZE_LIMIT, limit_error};
 use crate::Error;
 
 /// Type byte of a list: the prefix is its element count.

@@ -17,7 +17,7 @@
 //! | any other | `twisted.spread.pb.Error(<Display>)` |
 
 use super::super::jelly;
-use super::Failure;
+use super::failure::Failure;
 use crate::Error;
 
 const PB_ERROR: &str = "twisted.spread.pb.Error";

@@ -50,7 +50,7 @@ pub struct Call {
     /// Positional arguments: a jelly tuple `["tuple", ...]`.
     pub args: Value,
     /// Keyword arguments: a jelly dictionary `["dictionary", [k, v], ...]`
-    /// (see [`fold_kwargs`](super::fold_kwargs)).
+    /// (see [`fold_kwargs`](super::kwargs::fold_kwargs)).
     pub kw: Value,
 }
 
@@ -84,7 +84,7 @@ impl Call {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     /// `["version", n]`: both sides send it first; it must match
-    /// [`VERSION`](super::VERSION). Also a harmless keepalive.
+    /// [`VERSION`](super::handshake::VERSION). Also a harmless keepalive.
     Version(i128),
     /// `["message", ...]`: call a referenced object.
     Call(Call),
@@ -97,7 +97,7 @@ pub enum Message {
         /// The result, as jelly.
         value: Value,
     },
-    /// `["error", req, failure]`: see [`Failure`](super::Failure).
+    /// `["error", req, failure]`: see [`Failure`](super::failure::Failure).
     Error {
         /// The call's request id.
         req: u64,

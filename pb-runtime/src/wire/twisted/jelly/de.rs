@@ -15,10 +15,10 @@ use serde::de::{self, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, Variant
 use serde::forward_to_deserialize_any;
 
 use super::super::banana::{BigInt, Value};
+use super::error::{Error, Result};
 use super::form::{self, names};
 use super::refs::{REF_NAME, RefForm};
-use super::{Error, Result};
-use crate::wire::twisted::banana::limit_error;
+use crate::wire::twisted::banana::limits::limit_error;
 
 /// Options of jelly decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -101,10 +101,10 @@ scoped_tls::scoped_thread_local!(static HOOK: Lent);
 /// # Errors
 ///
 /// Whatever `f` returns.
-pub fn with_hook<T>(hook: &Rc<dyn RefHook>, f: impl FnOnce() -> super::Result<T>) -> super::Result<T> {
+pub fn with_hook<T>(hook: &Rc<dyn RefHook>, f: impl FnOnce() -> super::error::Result<T>) -> super::error::Result<T> {
     let lent = Lent { hook: hook.clone(), error: RefCell::new(None) };
     let result = HOOK.set(&lent, f);
-    result.map_err(|e| lent.error.into_inner().map(super::Error).unwrap_or(e))
+    result.map_err(|e| lent.error.into_inner().map(super::error::Error).unwrap_or(e))
 }
 
 /// Serialize `object` as a reference through the lent hook.

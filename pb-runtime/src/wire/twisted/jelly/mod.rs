@@ -49,62 +49,22 @@
 //! encoder refuses them, as Twisted does).
 
 pub mod de;
+pub mod error;
 pub mod form;
 pub mod hook;
 pub mod refs;
 pub mod ser;
 
 pub use de::{DecodeOptions, from_value, from_value_with};
+pub use error::{Error, Result};
 pub use refs::{REF_NAME, Received, RefForm};
 pub use ser::{CopyTags, EncodeOptions, Serializer, to_value, to_value_with};
-
-use std::fmt;
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::banana::{self, Dialect};
-
-/// An error of jelly encoding or decoding: a [`crate::Error`] (a protocol
-/// error, or a limit) that serde can carry.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(transparent)]
-pub struct Error(pub crate::Error);
-
-impl Error {
-    /// A protocol error with the given message.
-    pub fn new(msg: impl fmt::Display) -> Self {
-        Error(crate::Error::protocol(format_args!("jelly: {msg}")))
-    }
-}
-
-impl serde::ser::Error for Error {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Error::new(msg)
-    }
-}
-
-impl serde::de::Error for Error {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Error::new(msg)
-    }
-}
-
-impl From<Error> for crate::Error {
-    fn from(e: Error) -> Self {
-        e.0
-    }
-}
-
-impl From<crate::Error> for Error {
-    fn from(e: crate::Error) -> Self {
-        Error(e)
-    }
-}
-
-/// Result alias with the jelly [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `value` as the banana bytes of its jelly form.
 ///

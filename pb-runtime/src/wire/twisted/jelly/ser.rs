@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde::ser;
 
 use super::super::banana::Value;
+use super::error::{Error, Result};
 use super::form::{self, names};
 use super::refs::REF_NAME;
-use super::{Error, Result};
 
 /// Which copy tags may be sent.
 ///
