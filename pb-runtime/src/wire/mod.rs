@@ -29,6 +29,7 @@ mod blob;
 mod context;
 pub mod depth;
 pub mod frame;
+pub mod twisted;
 
 pub(crate) use blob::FrameBuf;
 pub use blob::{Blob, EncodedFrame};

@@ -27,6 +27,9 @@ fn main() -> std::io::Result<()> {
         }
     }
     targets.push(("idl_parser", schemas));
+    let (splitter, jelly) = twisted_seeds(&repo.join("pb-runtime/tests/twisted/fixtures"))?;
+    targets.push(("banana_splitter", splitter));
+    targets.push(("jelly_decode", jelly));
     for (target, seeds) in targets {
         let dir = root.join(target);
         std::fs::create_dir_all(&dir)?;
@@ -36,4 +39,39 @@ fn main() -> std::io::Result<()> {
         println!("{}: seeds written", dir.display());
     }
     Ok(())
+}
+
+/// Seeds of the Twisted targets, from the golden fixtures: for the splitter,
+/// whole sessions (limits: depth 64, 65,535 bytes; reads of 8 bytes), for
+/// the jelly decoder each value and message (depth 64).
+#[allow(clippy::type_complexity)]
+fn twisted_seeds(fixtures: &std::path::Path) -> std::io::Result<(Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>)> {
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(fixtures)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    files.sort();
+    let (mut session, mut values, mut jelly) = (Vec::new(), Vec::new(), Vec::new());
+    for path in files {
+        let case = path.file_stem().unwrap().to_string_lossy().into_owned();
+        for (i, line) in std::fs::read_to_string(&path)?.lines().enumerate() {
+            let Some((dir, rest)) = line.split_once(' ').filter(|_| !line.starts_with('#')) else { continue };
+            let hex = rest.split_once("  # ").map_or(rest, |(h, _)| h);
+            let bytes: Vec<u8> =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+            if dir == "val" {
+                values.extend_from_slice(&bytes)
+            } else {
+                session.extend_from_slice(&bytes)
+            }
+            jelly.push((format!("{case}-{}", i + 1), [&[64u8][..], &bytes].concat()));
+        }
+    }
+    let head = |dialect_pb: bool| vec![64u8, 0xff, 0xff, 7 | if dialect_pb { 0x80 } else { 0 }];
+    let deep: Vec<u8> = [0x01u8, 0x80].repeat(70).into_iter().chain([0x00, 0x80]).collect();
+    let splitter = vec![
+        ("twisted-session".to_string(), [head(true), session].concat()),
+        ("twisted-values".to_string(), [head(true), values].concat()),
+        ("twisted-handshake".to_string(), [head(false), b"\x02\x80\x02\x82pb\x04\x82none".to_vec()].concat()),
+        ("twisted-deep".to_string(), [head(true), deep].concat()),
+    ];
+    Ok((splitter, jelly))
 }

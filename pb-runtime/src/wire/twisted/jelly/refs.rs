@@ -1,0 +1,177 @@
+//! References to objects inside jelly: PB's `["remote", luid]` and
+//! `["local", luid]`.
+//!
+//! jelly itself knows nothing of connections. A Rust type that stands for
+//! a remote object (pb's `Arc<dyn Iface>`, `Ref<T>`, `AnyRef`) serializes a
+//! [`RefForm`] and deserializes a [`Received`]; the jelly serializer and
+//! deserializer recognise them by the reserved newtype name [`REF_NAME`] and
+//! write or read the PB forms. Turning a form into an object and back is the
+//! connection's job, done inside those `Serialize`/`Deserialize` impls with
+//! the connection lent through a scoped thread-local, as pb's postcard path
+//! does with its `WireCx`: either the connection's own context, or a
+//! [`RefHook`](super::hook::RefHook) lent with
+//! [`with_hook`](super::hook::with_hook) and reached through
+//! [`serialize_ref`](super::hook::serialize_ref) and
+//! [`deserialize_ref`](super::hook::deserialize_ref).
+//!
+//! - `RefForm::Remote(luid)`: an object the *sender* exports under `luid`
+//!   (Twisted's `Referenceable.jellyFor`); the receiver makes a proxy.
+//! - `RefForm::Local(luid)`: an object the *receiver* exported earlier,
+//!   sent back to it (Twisted's `RemoteReference.jellyFor` to its owner);
+//!   it arrives as the original object, with no count change.
+//!
+//! Twisted counts one reference per occurrence it receives (each
+//! `RemoteReference` sends its own decref), but an object shared inside one
+//! message arrives once plus `["dereference", n]`s. The deserializer
+//! re-decodes a dereferenced subtree for each use, so a `["remote", n]`
+//! inside it is met several times: [`Received::first`] is `false` on the
+//! repeats, and only the first should be counted.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+/// The newtype name the jelly serializer and deserializer reserve for
+/// references (a NUL byte first, so no Rust type can clash with it).
+pub const REF_NAME: &str = "\0pb.twisted.ref";
+
+/// How a reference travels in jelly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefForm {
+    /// `["remote", luid]`: an object the sender exports.
+    Remote(u64),
+    /// `["local", luid]`: an object the receiver exported.
+    Local(u64),
+}
+
+impl RefForm {
+    /// The form's name on the wire (`b"remote"` or `b"local"`).
+    pub fn kind(self) -> &'static [u8] {
+        match self {
+            RefForm::Remote(_) => super::form::names::REMOTE,
+            RefForm::Local(_) => super::form::names::LOCAL,
+        }
+    }
+
+    /// The luid.
+    pub fn luid(self) -> u64 {
+        match self {
+            RefForm::Remote(id) | RefForm::Local(id) => id,
+        }
+    }
+
+    /// The form with wire name `kind`, if it is one.
+    pub fn from_kind(kind: &[u8], luid: u64) -> Option<RefForm> {
+        match kind {
+            b"remote" => Some(RefForm::Remote(luid)),
+            b"local" => Some(RefForm::Local(luid)),
+            _ => None,
+        }
+    }
+}
+
+/// A reference as decoded: its form, and whether this is the first time the
+/// decode met this occurrence (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// The form.
+    pub form: RefForm,
+    /// `false` when a `["dereference", n]` re-decodes an occurrence already met.
+    pub first: bool,
+}
+
+/// The serde data inside the reserved newtype: the kind as bytes and the luid.
+struct Kind<'a>(&'a [u8]);
+
+impl Serialize for Kind<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+impl Serialize for RefForm {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(REF_NAME, &(Kind(self.kind()), self.luid()))
+    }
+}
+
+impl<'de> Deserialize<'de> for RefForm {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Received::deserialize(d).map(|r| r.form)
+    }
+}
+
+impl<'de> Deserialize<'de> for Received {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_newtype_struct(REF_NAME, RefVisitor)
+    }
+}
+
+struct RefVisitor;
+
+impl<'de> Visitor<'de> for RefVisitor {
+    type Value = Received;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a PB reference ([\"remote\", luid] or [\"local\", luid])")
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Received, D::Error> {
+        d.deserialize_tuple(3, self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Received, A::Error> {
+        let kind: serde_bytes_like::ByteBuf = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let luid: u64 = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        let first = seq.next_element::<bool>()?.unwrap_or(true);
+        let form = RefForm::from_kind(&kind.0, luid)
+            .ok_or_else(|| de::Error::custom(format_args!("unknown reference kind {:?}", kind.0)))?;
+        Ok(Received { form, first })
+    }
+}
+
+/// A byte string that also accepts text (the kind may come back as either).
+mod serde_bytes_like {
+    use std::fmt;
+
+    use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+    pub(super) struct ByteBuf(pub(super) Vec<u8>);
+
+    impl<'de> Deserialize<'de> for ByteBuf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_byte_buf(V)
+        }
+    }
+
+    struct V;
+
+    impl<'de> Visitor<'de> for V {
+        type Value = ByteBuf;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
+            Ok(ByteBuf(v.to_vec()))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteBuf, E> {
+            Ok(ByteBuf(v.as_bytes().to_vec()))
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ByteBuf, A::Error> {
+            let mut v = Vec::new();
+            while let Some(b) = seq.next_element::<u8>()? {
+                if v.len() >= 16 {
+                    return Err(de::Error::custom("reference kind too long"));
+                }
+                v.push(b);
+            }
+            Ok(ByteBuf(v))
+        }
+    }
+}
