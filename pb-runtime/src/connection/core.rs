@@ -12,6 +12,7 @@ use super::outbox::Outbox;
 use super::tables::{Exports, Imports, Pending};
 use crate::Error;
 use crate::config::Config;
+use crate::transport::BoxWrite;
 use crate::wire::{self, EncodedFrame, Header};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -23,8 +24,6 @@ pub(crate) struct ConnCore {
     pub(crate) peer: String,
     pub(crate) config: Config,
     pub(crate) outbox: Outbox,
-    /// Bytes handed to the writer and not yet written.
-    pub(crate) queued: AtomicUsize,
     next_req: AtomicU64,
     pending: Mutex<Pending>,
     pub(crate) exports: Mutex<Exports>,
@@ -42,7 +41,7 @@ pub(crate) struct ConnCore {
 
 impl ConnCore {
     /// A connection to `peer` serving `root` (export id 0), if any.
-    pub(crate) fn new(peer: String, config: Config, root: Option<Arc<dyn Dispatch>>) -> Arc<ConnCore> {
+    pub(crate) fn new(peer: String, config: Config, root: Option<Arc<dyn Dispatch>>, write: BoxWrite) -> Arc<ConnCore> {
         let mut exports = Exports::default();
         if let Some(root) = root {
             exports.set_root(root);
@@ -51,8 +50,7 @@ impl ConnCore {
             id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
             peer,
             config,
-            outbox: Outbox::default(),
-            queued: AtomicUsize::new(0),
+            outbox: Outbox::new(write),
             next_req: AtomicU64::new(1),
             pending: Mutex::new(Pending::default()),
             exports: Mutex::new(exports),
@@ -85,12 +83,11 @@ impl ConnCore {
         if len > self.config.max_frame_len {
             return Err(Error::LimitExceeded { what: "frame length".into(), limit: self.config.max_frame_len as u64 });
         }
-        let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len;
+        let queued = self.outbox.push(frame);
         if queued > self.config.max_queued_bytes {
             self.close(format!("peer is not reading: {queued} bytes queued"));
             return Err(Error::Disconnected);
         }
-        self.outbox.push(frame);
         Ok(())
     }
 

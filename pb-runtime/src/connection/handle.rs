@@ -93,10 +93,11 @@ impl ConnectionBuilder {
     /// answer within [`Config::handshake_timeout`].
     pub async fn establish(self, transport: Transport) -> Result<Connection, Error> {
         let root_iface = self.root.as_ref().map(|r| r.interface_id());
-        let core = ConnCore::new(transport.peer().to_string(), self.config, self.root);
+        let (read, write, peer) = transport.into_parts();
+        let core = ConnCore::new(peer, self.config, self.root, write);
         core.send_header(&Header::Hello { magic: wire::MAGIC, version: wire::VERSION, root: root_iface })?;
         let (hello_tx, hello_rx) = oneshot::channel();
-        reader::spawn(core.clone(), transport, hello_tx);
+        reader::spawn(core.clone(), read, hello_tx);
         let timeout = core.config.handshake_timeout;
         match tokio::time::timeout(timeout, hello_rx).await {
             Ok(Ok(Ok(()))) => {

@@ -1,53 +1,44 @@
-//! The outgoing side of a connection: the queue of frames and the writer
-//! task that turns many frames into one system call.
+//! The outgoing side of a connection: frames are written by the task that
+//! sends them whenever the write side is free, and batched under contention.
 //!
-//! Three things keep the number of `writev` calls per frame low. Measured
-//! with `bench/run.sh --only add_tput --targets pb` (64 callers): ~0.37
-//! writes per frame with the former channel and `FramedWrite` (as the raw
-//! baseline still does), ~0.05 with this outbox; 62k -> 140k calls/s.
-//!
-//! - **One wake-up per batch.** Senders push into a plain `Vec` under a
-//!   mutex and wake the writer only when the queue goes from empty to
-//!   non-empty; the writer takes the whole queue at once.
+//! - **Write from the calling task.** A frame is queued, and the sender
+//!   then tries to take the write side (a `try_lock`, never a wait): if it
+//!   is free, the sender writes everything queued at once, with a
+//!   non-blocking `writev`. A call on an idle connection costs one system
+//!   call and no hop to another task, as in a hand-written client.
+//! - **Combining under contention.** A sender that finds the write side
+//!   taken leaves its frame in the queue: whoever holds the write side
+//!   takes the queue again before letting go (and looks once more after
+//!   letting go), so many callers' frames leave in one `writev`.
 //! - **Corking.** While the reader still has complete frames buffered (a
-//!   burst of calls read in one `read`), it corks the outbox: replies of calls
-//!   that complete at once pile up and leave in one write when the burst is
-//!   handled, instead of waking the writer for each.
-//! - **Waiting a turn or two when busy.** When the previous batch held
-//!   several frames (many callers), the writer yields before writing, so the
-//!   callers that the same wake-up made runnable can queue their frames too;
-//!   it yields a second time only if the first turn brought more frames
-//!   ([`WAIT_TURNS`]). A lone caller never pays for it.
+//!   burst of calls read in one `read`), it corks the outbox: replies of
+//!   calls that complete at once pile up, and the reader writes them all in
+//!   one `writev` when it uncorks.
+//! - **The writer task only for backpressure.** When the socket does not
+//!   take everything (its buffer is full), the rest waits in the write side
+//!   and the connection's writer task finishes it, woken by the socket's
+//!   readiness; senders meanwhile only queue.
 //!
 //! Frames are written with vectored I/O: small frames are copied behind
 //! their length prefix into one scratch buffer, large ones go to the kernel
 //! straight from their own buffer (no copy into a codec buffer).
 
-use std::io::IoSlice;
-use std::sync::Mutex;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, TryLockError};
+use std::task::{Context, Poll};
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::Notify;
+use futures_util::task::AtomicWaker;
+use tokio::io::AsyncWrite;
 
+use crate::transport::BoxWrite;
 use crate::wire::EncodedFrame;
-use crate::wire::frame::put_prefix as prefix;
+use crate::wire::frame::put_prefix;
 
 /// Frames at least this long are written from their own buffer; shorter
 /// ones are copied into the scratch buffer (one iovec for many frames).
 const COPY_BELOW: usize = 2048;
-/// At most this many scheduler turns the writer waits for more frames when
-/// busy, each only if the one before brought frames. Two rather than one:
-/// pb-only runs of `bench/run.sh --only add_tput,echo_1k_tput --targets pb`
-/// (5 rounds, three alternations) measured add_tput 250-284k -> 287-327k
-/// calls/s and echo_1k 108-115 -> 127-130 MB/s; four turns gained nothing
-/// more, and echo_64k did not move. On another machine (session 4) the same
-/// pb-only comparison (3 alternations of 0, 1 and 2 turns, and without
-/// corking) stayed within the run-to-run noise of +-15% on every workload:
-/// the gain depends on the machine, no setting was worse than this one.
-/// The cost: each turn may wake the runtime's other worker (echo_1k, 5 s:
-/// 384k context switches and 53k eventfd writes with two turns, 189k and 24k
-/// with none), against 3x fewer `writev`s (169k against 539k).
-const WAIT_TURNS: usize = 2;
 /// At most this many iovecs per `writev` (Linux's `IOV_MAX` is 1024).
 const MAX_SLICES: usize = 256;
 /// A scratch buffer grown past this is dropped after the write, so an idle
@@ -60,37 +51,91 @@ struct Queue {
     corked: bool,
 }
 
-/// Frames waiting for the writer, in the order they were queued.
-#[derive(Default)]
+/// A piece of a batch being written.
+#[derive(Clone, Copy)]
+enum Part {
+    /// `scratch[a..b]`.
+    Scratch(usize, usize),
+    /// Chunk `j` of the batch's frame `i`, from its own buffer.
+    Chunk(usize, usize),
+}
+
+/// The transport's write half and the batch being written on it.
+struct WriteSide {
+    io: Option<BoxWrite>,
+    /// Frames taken from the queue, laid out in `parts`.
+    batch: Vec<EncodedFrame>,
+    parts: Vec<Part>,
+    scratch: Vec<u8>,
+    /// Bytes of `parts` already written.
+    written: usize,
+    /// Bytes of `parts` in all.
+    total: usize,
+    /// Frame bytes (without prefixes) of the batch, for the queued count.
+    frame_bytes: usize,
+    /// Written since the last flush (TLS buffers).
+    needs_flush: bool,
+    /// A write failed: nothing more can be written.
+    failed: bool,
+}
+
+/// Frames waiting to be written, and the write side.
 pub(crate) struct Outbox {
     queue: Mutex<Queue>,
-    wake: Notify,
+    side: Mutex<WriteSide>,
+    /// The writer task, woken when a batch is left half-written.
+    writer: AtomicWaker,
+    /// Frame bytes queued and not yet written.
+    queued: AtomicUsize,
 }
 
 impl Outbox {
-    /// Queue a frame.
-    pub(crate) fn push(&self, frame: EncodedFrame) {
-        let mut q = self.queue.lock().unwrap();
-        q.frames.push(frame);
-        let wake = q.frames.len() == 1 && !q.corked;
-        drop(q);
-        if wake {
-            self.wake.notify_one();
+    /// An outbox writing to `io`.
+    pub(crate) fn new(io: BoxWrite) -> Self {
+        Outbox {
+            queue: Mutex::new(Queue::default()),
+            side: Mutex::new(WriteSide {
+                io: Some(io),
+                batch: Vec::new(),
+                parts: Vec::new(),
+                scratch: Vec::new(),
+                written: 0,
+                total: 0,
+                frame_bytes: 0,
+                needs_flush: false,
+                failed: false,
+            }),
+            writer: AtomicWaker::new(),
+            queued: AtomicUsize::new(0),
         }
     }
 
-    /// Hold (`true`) or release (`false`) the writer's wake-ups; releasing
-    /// wakes it if frames are waiting.
-    pub(crate) fn cork(&self, corked: bool) {
-        let mut q = self.queue.lock().unwrap();
-        if q.corked == corked {
-            return;
+    /// Queue a frame and write what is queued if the write side is free;
+    /// returns the frame bytes queued and not yet written.
+    pub(crate) fn push(&self, frame: EncodedFrame) -> usize {
+        let len = frame.len();
+        let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len;
+        let corked = {
+            let mut q = self.queue.lock().unwrap();
+            q.frames.push(frame);
+            q.corked
+        };
+        if !corked {
+            self.write_here();
         }
-        q.corked = corked;
-        let wake = !corked && !q.frames.is_empty();
-        drop(q);
-        if wake {
-            self.wake.notify_one();
+        queued
+    }
+
+    /// Hold (`true`) or release (`false`) writes; releasing writes what
+    /// piled up, from the calling task.
+    pub(crate) fn cork(&self, corked: bool) {
+        let release = {
+            let mut q = self.queue.lock().unwrap();
+            let was = std::mem::replace(&mut q.corked, corked);
+            was && !corked && !q.frames.is_empty()
+        };
+        if release {
+            self.write_here();
         }
     }
 
@@ -100,165 +145,233 @@ impl Outbox {
         drop(frames);
     }
 
-    /// Move every queued frame to the end of `into`.
-    fn take(&self, into: &mut Vec<EncodedFrame>) {
-        let mut q = self.queue.lock().unwrap();
-        if into.is_empty() {
-            std::mem::swap(&mut q.frames, into);
-        } else {
-            into.append(&mut q.frames);
-        }
+    /// Whether frames are waiting in the queue (not counting a batch being
+    /// written).
+    fn has_queued(&self) -> bool {
+        !self.queue.lock().unwrap().frames.is_empty()
     }
 
-    /// Wait until frames may be waiting.
-    async fn ready(&self) {
-        self.wake.notified().await
-    }
-}
-
-/// The writer's state between batches.
-pub(crate) struct Writer<W> {
-    io: W,
-    batch: Vec<EncodedFrame>,
-    scratch: Vec<u8>,
-    /// The last batch held several frames: wait up to [`WAIT_TURNS`] turns
-    /// for more.
-    busy: bool,
-    /// A write was interrupted (the task was cancelled mid-batch): the
-    /// stream may end inside a frame, so nothing more can be written.
-    torn: bool,
-}
-
-impl<W: AsyncWrite + Unpin> Writer<W> {
-    pub(crate) fn new(io: W) -> Self {
-        Writer { io, batch: Vec::new(), scratch: Vec::new(), busy: false, torn: false }
-    }
-
-    /// Wait for frames and write one batch; returns the bytes of frames
-    /// written (0 if the wake-up found nothing).
-    pub(crate) async fn write_next(&mut self, outbox: &Outbox) -> std::io::Result<usize> {
-        outbox.ready().await;
-        outbox.take(&mut self.batch);
-        if self.batch.is_empty() {
-            return Ok(0);
-        }
-        if self.busy || self.batch.len() > 1 {
-            for _ in 0..WAIT_TURNS {
-                let before = self.batch.len();
-                tokio::task::yield_now().await;
-                outbox.take(&mut self.batch);
-                if self.batch.len() == before {
-                    break; // that turn brought nothing: write now
+    /// Write what is queued from the calling task, without waiting: if the
+    /// write side is taken, its holder writes our frames; if the socket is
+    /// full, the writer task finishes.
+    fn write_here(&self) {
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            let mut side = match self.side.try_lock() {
+                Ok(side) => side,
+                Err(TryLockError::WouldBlock) => return, // its holder takes our frames
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            };
+            if side.failed || side.total > side.written {
+                // A batch waits for the socket: the writer task has it.
+                return;
+            }
+            match self.poll_drain(&mut side, &mut cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) | Poll::Pending => {
+                    drop(side);
+                    self.writer.wake();
+                    return;
                 }
             }
+            drop(side);
+            // A sender that found the side taken just now left its frame
+            // for us: look once more after letting go.
+            if !self.has_queued() {
+                return;
+            }
         }
-        self.busy = self.batch.len() > 1;
-        self.flush_batch().await
     }
 
-    /// Write whatever is queued now (the last frames before a close).
-    pub(crate) async fn drain(&mut self, outbox: &Outbox) -> std::io::Result<usize> {
-        outbox.take(&mut self.batch);
-        self.flush_batch().await
-    }
-
-    /// The transport, to shut it down.
-    pub(crate) fn io(&mut self) -> &mut W {
-        &mut self.io
-    }
-
-    async fn flush_batch(&mut self) -> std::io::Result<usize> {
-        if self.torn {
-            return Ok(0);
+    /// Write the batch in progress and everything queued, until done or
+    /// the socket is full. Ready(Ok) means nothing is left to write.
+    fn poll_drain(&self, side: &mut WriteSide, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if side.failed {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            if side.total == side.written {
+                side.finish_batch();
+                {
+                    let mut q = self.queue.lock().unwrap();
+                    std::mem::swap(&mut q.frames, &mut side.batch);
+                }
+                if side.batch.is_empty() {
+                    return side.poll_flush(cx);
+                }
+                side.lay_out();
+            }
+            match side.poll_write(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.queued.fetch_sub(side.frame_bytes, Ordering::AcqRel);
+                    side.frame_bytes = 0;
+                }
+                Poll::Ready(Err(e)) => {
+                    side.failed = true;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
         }
-        self.torn = true;
-        let total: usize = self.batch.iter().map(EncodedFrame::len).sum();
-        let result = if self.io.is_write_vectored() {
-            self.write_vectored().await
-        } else {
-            // No vectored writes (e.g. an in-memory pipe): one copy, one write.
-            self.scratch.clear();
-            for frame in &self.batch {
-                prefix(&mut self.scratch, frame.len());
-                for chunk in frame.chunks() {
+    }
+
+    /// The writer task's step: wait until something is left half-written
+    /// or queued, and write it with the task's own waker (so the socket's
+    /// readiness wakes it).
+    pub(crate) fn poll_write_task(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.writer.register(cx.waker());
+        let mut side = self.side.lock().unwrap_or_else(|p| p.into_inner());
+        match self.poll_drain(&mut side, cx) {
+            // All written: sleep until a sender leaves something behind.
+            Poll::Ready(Ok(())) => Poll::Pending,
+            other => other,
+        }
+    }
+
+    /// Write everything queued (the last frames before a close); Ready once
+    /// all is written.
+    pub(crate) fn poll_finish(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.writer.register(cx.waker());
+        let mut side = self.side.lock().unwrap_or_else(|p| p.into_inner());
+        self.poll_drain(&mut side, cx)
+    }
+
+    /// Shut the transport's write half down.
+    pub(crate) fn poll_shutdown(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut side = self.side.lock().unwrap_or_else(|p| p.into_inner());
+        match side.io.as_mut() {
+            Some(io) => Pin::new(io).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Close the transport's write half for good: drop it and what waits.
+    pub(crate) fn release(&self) {
+        let mut side = self.side.lock().unwrap_or_else(|p| p.into_inner());
+        side.io = None;
+        side.failed = true;
+        side.batch.clear();
+        side.parts.clear();
+        side.scratch = Vec::new();
+        drop(side);
+        self.clear();
+    }
+
+    /// Frame bytes queued and not yet written.
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+}
+
+impl WriteSide {
+    /// Lay the batch out as parts: small chunks (with every length prefix)
+    /// copied into the scratch buffer, large chunks by reference.
+    fn lay_out(&mut self) {
+        self.scratch.clear();
+        self.parts.clear();
+        let mut start = 0;
+        for (i, frame) in self.batch.iter().enumerate() {
+            self.frame_bytes += frame.len();
+            put_prefix(&mut self.scratch, frame.len());
+            for (j, chunk) in frame.chunks().iter().enumerate() {
+                if chunk.len() < COPY_BELOW {
                     self.scratch.extend_from_slice(chunk);
+                } else {
+                    if start < self.scratch.len() {
+                        self.parts.push(Part::Scratch(start, self.scratch.len()));
+                    }
+                    self.parts.push(Part::Chunk(i, j));
+                    start = self.scratch.len();
                 }
             }
-            self.io.write_all(&self.scratch).await
-        };
-        self.torn = false;
+        }
+        if start < self.scratch.len() {
+            self.parts.push(Part::Scratch(start, self.scratch.len()));
+        }
+        self.total = self.parts.iter().map(|p| self.part(*p).len()).sum();
+        self.written = 0;
+    }
+
+    fn part(&self, p: Part) -> &[u8] {
+        match p {
+            Part::Scratch(a, b) => &self.scratch[a..b],
+            Part::Chunk(i, j) => &self.batch[i].chunks()[j],
+        }
+    }
+
+    /// The batch is written: forget it, keep the buffers.
+    fn finish_batch(&mut self) {
         self.batch.clear();
+        self.parts.clear();
+        self.written = 0;
+        self.total = 0;
         if self.scratch.capacity() > KEEP_SCRATCH {
             self.scratch = Vec::new();
         }
-        result.map(|()| total)
     }
 
-    async fn write_vectored(&mut self) -> std::io::Result<()> {
-        // Lay out a run of frames: small chunks (with every length prefix)
-        // copied into the scratch buffer, large chunks by reference; at most
-        // MAX_SLICES iovecs per write.
-        let mut next = 0;
-        while next < self.batch.len() {
-            self.scratch.clear();
-            let mut parts: Vec<Part> = Vec::new();
-            let mut start = 0;
-            while next < self.batch.len() && parts.len() + 2 * self.batch[next].chunks().len() < MAX_SLICES {
-                let frame = &self.batch[next];
-                prefix(&mut self.scratch, frame.len());
-                for (j, chunk) in frame.chunks().iter().enumerate() {
-                    if chunk.len() < COPY_BELOW {
-                        self.scratch.extend_from_slice(chunk);
-                    } else {
-                        if start < self.scratch.len() {
-                            parts.push(Part::Scratch(start, self.scratch.len()));
-                        }
-                        parts.push(Part::Chunk(next, j));
-                        start = self.scratch.len();
-                    }
+    /// Write the rest of the batch.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.total {
+            let Some(mut io) = self.io.take() else {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            };
+            let slices = self.slices();
+            let result = if io.is_write_vectored() {
+                Pin::new(&mut io).poll_write_vectored(cx, &slices)
+            } else {
+                Pin::new(&mut io).poll_write(cx, slices.first().map_or(&[][..], |s| &**s))
+            };
+            drop(slices);
+            self.io = Some(io);
+            match result {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.written += n;
+                    self.needs_flush = true;
                 }
-                next += 1;
-            }
-            if parts.is_empty() && start == self.scratch.len() {
-                // A single frame with more chunks than MAX_SLICES allows:
-                // copy it whole.
-                let frame = &self.batch[next];
-                prefix(&mut self.scratch, frame.len());
-                for chunk in frame.chunks() {
-                    self.scratch.extend_from_slice(chunk);
-                }
-                next += 1;
-            }
-            if start < self.scratch.len() {
-                parts.push(Part::Scratch(start, self.scratch.len()));
-            }
-            let batch = &self.batch;
-            let mut slices: Vec<IoSlice<'_>> = parts
-                .iter()
-                .map(|p| match *p {
-                    Part::Scratch(a, b) => IoSlice::new(&self.scratch[a..b]),
-                    Part::Chunk(i, j) => IoSlice::new(&batch[i].chunks()[j]),
-                })
-                .collect();
-            let mut rest = &mut slices[..];
-            while !rest.is_empty() {
-                let n = self.io.write_vectored(rest).await?;
-                if n == 0 {
-                    return Err(std::io::ErrorKind::WriteZero.into());
-                }
-                IoSlice::advance_slices(&mut rest, n);
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
             }
         }
-        self.io.flush().await
+        Poll::Ready(Ok(()))
     }
-}
 
-/// A piece of a vectored write.
-enum Part {
-    /// `scratch[a..b]`.
-    Scratch(usize, usize),
-    /// Chunk `j` of the batch's frame `i`, from its own buffer.
-    Chunk(usize, usize),
+    /// Up to [`MAX_SLICES`] slices of what is left to write.
+    fn slices(&self) -> Vec<IoSlice<'_>> {
+        let mut skip = self.written;
+        let mut out = Vec::new();
+        for p in &self.parts {
+            let bytes = self.part(*p);
+            if skip >= bytes.len() {
+                skip -= bytes.len();
+                continue;
+            }
+            out.push(IoSlice::new(&bytes[skip..]));
+            skip = 0;
+            if out.len() == MAX_SLICES {
+                break;
+            }
+        }
+        out
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.needs_flush {
+            return Poll::Ready(Ok(()));
+        }
+        let Some(io) = self.io.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let r = Pin::new(io).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = r {
+            self.needs_flush = false;
+        }
+        r
+    }
 }
 
 #[cfg(test)]
@@ -268,17 +381,23 @@ mod tests {
     use futures_util::StreamExt;
     use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
+    async fn finish(outbox: &Outbox) {
+        std::future::poll_fn(|cx| outbox.poll_finish(cx)).await.unwrap();
+    }
+
     #[tokio::test]
     async fn without_vectored_writes_frames_arrive_whole_and_in_order() {
         let frames: Vec<Bytes> =
             [3usize, 0, 5000, 10, 70_000, 1, 2047, 2048].iter().map(|&n| Bytes::from(vec![n as u8; n])).collect();
         let (a, b) = tokio::io::duplex(1 << 20);
-        let outbox = Outbox::default();
+        let outbox = Outbox::new(Box::new(a));
+        outbox.cork(true);
         for f in &frames {
             outbox.push(f.clone().into());
         }
-        let mut writer = Writer::new(a);
-        assert_eq!(writer.drain(&outbox).await.unwrap(), frames.iter().map(Bytes::len).sum::<usize>());
+        outbox.cork(false);
+        finish(&outbox).await;
+        assert_eq!(outbox.queued(), 0);
         let mut read = FramedRead::new(b, LengthDelimitedCodec::new());
         for f in frames {
             assert_eq!(read.next().await.unwrap().unwrap().freeze(), f);
@@ -286,16 +405,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn vectored_writes_over_a_socket_keep_order() {
+    async fn a_full_socket_leaves_the_rest_to_the_writer_task_in_order() {
         let (a, b) = tokio::net::UnixStream::pair().unwrap();
-        let outbox = Outbox::default();
+        let outbox = std::sync::Arc::new(Outbox::new(Box::new(a)));
+        // Past MAX_SLICES and past the socket buffer, copied and referenced.
         let frames: Vec<Bytes> = (0..700).map(|i| Bytes::from(vec![i as u8; (i * 37) % 5000])).collect();
-        // Past MAX_SLICES, with a mix of copied and referenced frames.
         for f in &frames {
             outbox.push(f.clone().into());
         }
-        let mut writer = Writer::new(a);
-        assert!(writer.io().is_write_vectored());
+        let task = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { std::future::poll_fn(|cx| outbox.poll_finish(cx)).await })
+        };
         let reader = tokio::spawn(async move {
             let mut read = FramedRead::new(b, LengthDelimitedCodec::new());
             let mut got = Vec::new();
@@ -304,7 +425,19 @@ mod tests {
             }
             got
         });
-        writer.drain(&outbox).await.unwrap();
+        task.await.unwrap().unwrap();
         assert_eq!(reader.await.unwrap(), frames);
+        assert_eq!(outbox.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_writes_from_the_sender_at_once() {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let outbox = Outbox::new(Box::new(a));
+        outbox.push(Bytes::from_static(b"hello").into());
+        // No writer task runs: the frame left with the push.
+        assert_eq!(outbox.queued(), 0);
+        let mut read = FramedRead::new(b, LengthDelimitedCodec::new());
+        assert_eq!(&read.next().await.unwrap().unwrap()[..], b"hello");
     }
 }

@@ -12,15 +12,14 @@ use super::dispatch;
 use super::link::Link;
 use super::writer::write_loop;
 use crate::Error;
-use crate::transport::{BoxRead, Transport};
+use crate::transport::BoxRead;
 use crate::wire::frame::{FrameDecoder, complete_frame_buffered};
 use crate::wire::{self, Header};
 
 /// Start the reader and writer tasks; `hello` learns how the handshake went.
-pub(super) fn spawn(core: Arc<ConnCore>, transport: Transport, hello: oneshot::Sender<Result<(), Error>>) {
+pub(super) fn spawn(core: Arc<ConnCore>, read: BoxRead, hello: oneshot::Sender<Result<(), Error>>) {
     let decoder = FrameDecoder::new(core.config.max_frame_len).with_timeout(core.config.frame_timeout);
-    let (read, write, _) = transport.into_parts();
-    tokio::spawn(write_loop(core.clone(), write));
+    tokio::spawn(write_loop(core.clone()));
     tokio::spawn(read_loop(core, FramedRead::new(read, decoder), hello));
 }
 
