@@ -47,8 +47,15 @@ where
         });
         let _ = tx.send(decoded);
     });
-    link.send_call(req, frame, slot)?;
+    let owes_flush = link.send_call(req, frame, slot)?;
     let guard = AbandonGuard { link, req };
+    if owes_flush {
+        // The first of several callers: let the others queue their frames
+        // this turn, then write them all in one system call.
+        let flush = FlushGuard(link);
+        tokio::task::yield_now().await;
+        drop(flush);
+    }
     let result = rx.await.map_err(|_| Error::ConnectionLost)?;
     std::mem::forget(guard);
     result
@@ -62,11 +69,23 @@ pub(crate) async fn ping(link: &Arc<dyn Link>) -> Result<(), Error> {
     let slot: ReplySlot = Box::new(move |_, _| {
         let _ = tx.send(());
     });
-    link.send_call(nonce, frame, slot)?;
+    if link.send_call(nonce, frame, slot)? {
+        link.flush();
+    }
     let guard = AbandonGuard { link, req: nonce };
     rx.await.map_err(|_| Error::ConnectionLost)?;
     std::mem::forget(guard);
     Ok(())
+}
+
+/// Writes what is queued when dropped: the deferred flush of a batch
+/// happens even if the caller stops waiting.
+struct FlushGuard<'a>(&'a Arc<dyn Link>);
+
+impl Drop for FlushGuard<'_> {
+    fn drop(&mut self) {
+        self.0.flush();
+    }
 }
 
 /// Removes a call's reply slot if its caller stops waiting (cancel safety).

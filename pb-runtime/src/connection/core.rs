@@ -76,14 +76,31 @@ impl ConnCore {
 
     /// Queue a frame for the writer. Frames are written in the order queued.
     pub(crate) fn send(&self, frame: EncodedFrame) -> Result<(), Error> {
+        self.check_open(&frame)?;
+        let queued = self.outbox.push(frame);
+        self.check_queued(queued)
+    }
+
+    /// Queue a frame without writing it; true if the queue was empty (the
+    /// caller then owes a [`Outbox::flush`]).
+    fn queue(&self, frame: EncodedFrame) -> Result<bool, Error> {
+        self.check_open(&frame)?;
+        let (queued, first) = self.outbox.push_deferred(frame);
+        self.check_queued(queued)?;
+        Ok(first)
+    }
+
+    fn check_open(&self, frame: &EncodedFrame) -> Result<(), Error> {
         if self.is_closed() {
             return Err(Error::Disconnected);
         }
-        let len = frame.len();
-        if len > self.config.max_frame_len {
+        if frame.len() > self.config.max_frame_len {
             return Err(Error::LimitExceeded { what: "frame length".into(), limit: self.config.max_frame_len as u64 });
         }
-        let queued = self.outbox.push(frame);
+        Ok(())
+    }
+
+    fn check_queued(&self, queued: usize) -> Result<(), Error> {
         if queued > self.config.max_queued_bytes {
             self.close(format!("peer is not reading: {queued} bytes queued"));
             return Err(Error::Disconnected);
@@ -203,22 +220,33 @@ impl Link for ConnCore {
         ConnCore::send(self, frame)
     }
 
-    fn send_call(&self, req: u64, frame: EncodedFrame, slot: ReplySlot) -> Result<(), Error> {
+    fn send_call(&self, req: u64, frame: EncodedFrame, slot: ReplySlot) -> Result<bool, Error> {
         // Registration and the closed check happen under one lock with
         // `close`, so a call either fails with `Disconnected` now or gets an
         // answer (or `ConnectionLost`) later; it never waits forever.
-        {
+        let concurrent = {
             let mut p = self.pending.lock().unwrap();
             if p.closed {
                 return Err(Error::Disconnected);
             }
             p.map.insert(req, slot);
-        }
-        if let Err(e) = ConnCore::send(self, frame) {
+            p.map.len() > 1
+        };
+        let sent = if concurrent {
+            // Other callers are about: queue, and let the first of this
+            // turn's callers write everyone's frames at once.
+            self.queue(frame)
+        } else {
+            ConnCore::send(self, frame).map(|()| false)
+        };
+        if sent.is_err() {
             self.pending.lock().unwrap().map.remove(&req);
-            return Err(e);
         }
-        Ok(())
+        sent
+    }
+
+    fn flush(&self) {
+        self.outbox.flush();
     }
 
     fn abandon(&self, req: u64) {

@@ -63,7 +63,13 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn send(&self, frame: EncodedFrame) -> Result<(), Error>;
     /// Register `slot` for the reply to `req`, then send `frame`. Fails with
     /// `Disconnected` at once, or the slot is completed exactly once later.
-    fn send_call(&self, req: u64, frame: EncodedFrame, slot: ReplySlot) -> Result<(), Error>;
+    ///
+    /// With other calls in flight, the frame may be left queued for a
+    /// batch: `Ok(true)` then asks the caller to let the other callers run
+    /// (one scheduler turn) and [`flush`](Link::flush).
+    fn send_call(&self, req: u64, frame: EncodedFrame, slot: ReplySlot) -> Result<bool, Error>;
+    /// Write what is queued, from the calling task, if the write side is free.
+    fn flush(&self);
     /// Forget a call whose caller stopped waiting.
     fn abandon(&self, req: u64);
     /// A call of the peer's finished (its reply is queued or it failed).

@@ -126,6 +126,26 @@ impl Outbox {
         queued
     }
 
+    /// Queue a frame for a batch without writing; returns the frame bytes
+    /// queued and whether the queue was empty (then the caller owes a
+    /// [`flush`](Self::flush), after letting the batch's other senders run).
+    pub(crate) fn push_deferred(&self, frame: EncodedFrame) -> (usize, bool) {
+        let len = frame.len();
+        let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len;
+        let mut q = self.queue.lock().unwrap();
+        let first = q.frames.is_empty();
+        q.frames.push(frame);
+        (queued, first)
+    }
+
+    /// Write what is queued, if the write side is free and writes are not
+    /// corked.
+    pub(crate) fn flush(&self) {
+        if !self.queue.lock().unwrap().corked {
+            self.write_here();
+        }
+    }
+
     /// Hold (`true`) or release (`false`) writes; releasing writes what
     /// piled up, from the calling task.
     pub(crate) fn cork(&self, corked: bool) {
