@@ -11,9 +11,9 @@
 #                                     target pb@REV, taking turns with the others
 #
 # --baseline REV exports REV's tree (git archive, nothing checked out) to
-# target/bench-baseline/<short>/src and builds its pb-bench there, in the same
-# target directory (dependencies are shared), once per revision; the binary is
-# kept as target/bench-baseline/<short>/pb-bench. The bench then starts that
+# target/bench-baseline/<short>/src and builds its pb-bench there, once per
+# revision, in target/bench-baseline/<short>/target (seeded with a copy of
+# target/release, so only pb's own crates compile). The bench then starts that
 # binary's pb server, relay and client processes (`server`, `client`,
 # `mem-client` subcommands) next to its own. If REV's bench has no client
 # process (bench/src/agent.rs), as at 54c6a01, REV's bench/ and Cargo.lock
@@ -47,21 +47,30 @@ if [ -n "$baseline" ]; then
         overlay=$(find bench/Cargo.toml bench/src Cargo.lock -type f | sort | xargs cat | sha1sum | cut -c1-8)
         dir="$target_dir/bench-baseline/$short-bench-$overlay"
     fi
-    exe="$dir/pb-bench"
+    exe="$dir/target/release/pb-bench"
     if [ ! -x "$exe" ]; then
         echo "building pb-bench at $short (once; kept in $dir)" >&2
         rm -rf "$dir/src"
         mkdir -p "$dir/src"
-        git archive "$rev" | tar -x -C "$dir/src"
+        # -m: files dated now, so cargo cannot take the copied artifacts
+        # (below) for builds of these sources.
+        git archive "$rev" | tar -x -m -C "$dir/src"
         if [ -n "$overlay" ]; then
             echo "$short's bench has no client process: using this checkout's bench/ on $short's pb" >&2
             rm -rf "$dir/src/bench"
             cp -r bench "$dir/src/bench"
             cp Cargo.lock "$dir/src/Cargo.lock"
         fi
-        (cd "$dir/src" && CARGO_TARGET_DIR="$target_dir" cargo build --release -p pb-bench)
-        cp "$target_dir/release/pb-bench" "$exe.tmp"
-        mv "$exe.tmp" "$exe"
+        # A target directory of its own: cargo hashes a workspace's own
+        # crates by their path inside the workspace, so this tree's and
+        # REV's would overwrite each other's artifacts in a shared one. It
+        # starts as a copy of this one's release artifacts (the registry
+        # dependencies are the same, and are not rebuilt).
+        if [ ! -d "$dir/target/release" ] && [ -d "$target_dir/release" ]; then
+            mkdir -p "$dir/target"
+            cp -a "$target_dir/release" "$dir/target/release"
+        fi
+        (cd "$dir/src" && CARGO_TARGET_DIR="$dir/target" cargo build --release -p pb-bench)
     fi
     args+=(--baseline-exe "$exe" --baseline-name "$short")
 fi
