@@ -233,14 +233,36 @@ impl Report {
         t
     }
 
-    /// The main figure of every workload and target, median of the rounds.
+    /// The main figure of every workload and target, median of the rounds;
+    /// relay's cells are "direct -> relayed" under each pb.
     fn figures_table(&self) -> String {
-        let mut out = String::from("| workload | unit | figures (median of rounds) |\n| --- | --- | --- |\n");
+        let mut columns: Vec<&str> = Vec::new();
+        for (w, t) in self.rounds.keys() {
+            if !matches!(w.as_str(), "relay" | "heal" | "memory") && !columns.contains(&t.as_str()) {
+                columns.push(t);
+            }
+        }
+        let order = |t: &str| ["raw", "tarpc", "tarpc-postcard"].iter().position(|x| *x == t).unwrap_or(3);
+        columns.sort_by_key(|t| (order(t), t.to_string()));
+        let mut out = format!(
+            "| workload | unit | {} |\n| --- | --- |{}\n",
+            columns.join(" | "),
+            " ---: |".repeat(columns.len())
+        );
         for w in self.workloads().into_iter().filter(|w| !matches!(*w, "heal" | "memory")) {
             let (key, unit, div) = main_figure(w);
-            let cells: Vec<String> =
-                self.targets_of(w).iter().map(|t| format!("{t} {:.1}", self.median_of(w, t, key) / div)).collect();
-            out += &format!("| {w} | {unit} | {} |\n", cells.join(", "));
+            let cell = |t: &str| {
+                let v = if w == "relay" {
+                    let (d, r) = (format!("{t}-direct"), format!("{t}-relay"));
+                    let (d, r) = (self.median_of(w, &d, key), self.median_of(w, &r, key));
+                    if d.is_nan() { String::new() } else { format!("{d:.1} -> {r:.1}") }
+                } else {
+                    let v = self.median_of(w, t, key) / div;
+                    if v.is_nan() { String::new() } else { format!("{v:.1}") }
+                };
+                format!(" {v} |")
+            };
+            out += &format!("| {w} | {unit} |{}\n", columns.iter().map(|t| cell(t)).collect::<String>());
         }
         out
     }

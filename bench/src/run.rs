@@ -141,9 +141,9 @@ fn latency(mut ns: Vec<u64>, c: &Costs) -> Figures {
     f
 }
 
-fn throughput(t: &Throughput) -> Figures {
+fn throughput(t: &Throughput, size: usize) -> Figures {
     let mut f = Figures::from([("calls_per_s", t.calls as f64 / t.seconds), ("calls", t.calls as f64)]);
-    if t.bytes > 0 {
+    if size > 0 {
         f.insert("mb_per_s", t.bytes as f64 / t.seconds / 1e6);
     }
     f.extend(costs(&t.costs, t.calls as f64));
@@ -246,7 +246,7 @@ pub fn run(
                 }
             }
             for (t, total) in targets.iter().zip(&totals) {
-                report.add(workload, &t.name, throughput(total));
+                report.add(workload, &t.name, throughput(total, size));
             }
         }
         if wants("relay") && !relays.is_empty() {
