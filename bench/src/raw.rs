@@ -13,15 +13,18 @@
 //! meanwhile before letting go; if another caller holds it, the frame is
 //! already queued and that caller writes it. So there is no writer task and
 //! no channel hop, and under contention frames coalesce into one `write`
-//! instead of each caller waiting its turn for a syscall of its own. (Measured
-//! against that simpler client, `lock().await` on the write half and one
-//! `write_all` per call, in one interleaved 3-round run: the same add_seq
-//! p50, 1.6x the calls/s on add_tput, 1.4x the MB/s on echo_1k_tput, 1.1x
-//! on echo_64k_tput.) One reader task per connection parses
-//! replies and hands each one, still encoded, to the waiting caller through
-//! a oneshot found by request id in a slab (the id is the slot index); the
-//! caller decodes it in its own task. A `Bytes` reply is a slice of the
-//! read buffer (no copy); a `Vec<u8>` or `String` reply is copied out once.
+//! instead of each caller waiting its turn for a syscall of its own.
+//! (Measured against that simpler client, `lock().await` on the write half
+//! and one `write_all` per call, in one interleaved 3-round run: the same
+//! add_seq p50, 1.6x the calls/s on add_tput, 1.4x the MB/s on
+//! echo_1k_tput, 1.1x on echo_64k_tput.)
+//!
+//! One reader task per connection parses replies and hands each one, still
+//! encoded, to the waiting caller through a oneshot found by request id in a
+//! slab (the id is the slot index); the caller decodes it in its own task. A
+//! `Bytes` reply is a slice of the read buffer (no copy); a `Vec<u8>` or
+//! `String` reply is copied out once. Sending copies the payload once, into
+//! the send buffer (postcard encoding), whatever its type.
 //!
 //! Server: one task per connection reads whatever has arrived, computes
 //! each reply inline from the borrowed request (the echoed bytes are copied
