@@ -267,11 +267,15 @@ impl Report {
         out
     }
 
-    /// Context switches and CPU time per call, client and server side.
+    /// Context switches and CPU time per call, client and server side, and
+    /// against raw's on the same workload: the client's extra switches per
+    /// call, and the CPU time of both sides together as a ratio (each
+    /// round's, then the median).
     fn costs_table(&self) -> String {
         let mut out = String::from(
-            "| workload | target | client cs/call | client CPU µs/call | server cs/call | server CPU µs/call |\n\
-             | --- | --- | ---: | ---: | ---: | ---: |\n",
+            "| workload | target | client cs/call | client CPU µs/call | server cs/call | server CPU µs/call \
+             | client cs - raw's | CPU (both sides) / raw's |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for w in self.workloads() {
             for t in self.targets_of(w) {
@@ -279,12 +283,21 @@ impl Report {
                 if f("client_cs").is_nan() {
                     continue;
                 }
+                let extra_cs = self.paired(w, t, "raw", "client_cs", |a, b| a - b);
+                let cpu = |t: &str| {
+                    let (c, s) = (self.per_round(w, t, "client_cpu_us"), self.per_round(w, t, "server_cpu_us"));
+                    c.iter().zip(&s).map(|(c, s)| c + s).collect::<Vec<f64>>()
+                };
+                let cpu_ratio = median(&cpu(t).iter().zip(&cpu("raw")).map(|(a, b)| a / b).collect::<Vec<_>>());
+                let opt = |v: f64, digits: usize| if v.is_nan() { String::new() } else { format!("{v:.digits$}") };
                 out += &format!(
-                    "| {w} | {t} | {:.3} | {:.2} | {:.3} | {:.2} |\n",
+                    "| {w} | {t} | {:.3} | {:.2} | {:.3} | {:.2} | {} | {} |\n",
                     f("client_cs"),
                     f("client_cpu_us"),
                     f("server_cs"),
-                    f("server_cpu_us")
+                    f("server_cpu_us"),
+                    opt(extra_cs, 3),
+                    opt(cpu_ratio, 2),
                 );
             }
         }

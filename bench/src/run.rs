@@ -16,9 +16,6 @@ use crate::usage::Costs;
 /// Sequential calls per turn when targets take turns.
 const SEQ_SLICE: usize = 500;
 
-/// Turns each target takes in a throughput workload.
-const TPUT_SLICES: u32 = 3;
-
 /// The throughput workloads: name, call, concurrent callers, payload bytes.
 pub const TPUT: [(&str, Call, usize, usize); 6] = [
     ("add_tput", Call::Add, 64, 0),
@@ -41,6 +38,8 @@ pub struct Plan {
     pub warmup: Duration,
     /// Measured time of each throughput workload, per target and round.
     pub tput: Duration,
+    /// Turns each target takes in a throughput workload, per round.
+    pub tput_slices: u32,
     /// Cut/heal cycles per round.
     pub heal_trials: usize,
     /// The reconnect delay of `heal`.
@@ -61,6 +60,7 @@ impl Plan {
                 seq_calls: 500,
                 warmup: Duration::from_millis(50),
                 tput: Duration::from_millis(150),
+                tput_slices: 2,
                 heal_trials: 2,
                 heal_backoff: Duration::from_millis(20),
                 mem_connections: 20,
@@ -73,6 +73,7 @@ impl Plan {
                 seq_calls: 20_000,
                 warmup: Duration::from_millis(500),
                 tput: Duration::from_secs(3),
+                tput_slices: 10,
                 heal_trials: 5,
                 heal_backoff: Duration::from_millis(50),
                 mem_connections: 1_000,
@@ -226,17 +227,18 @@ pub fn run(
                 report.add("add_seq", &t.name, latency(ns, &c));
             }
         }
-        // Throughput: the targets take turns in TPUT_SLICES slices of the
-        // workload's time, so a load spike on the shared machine does not
-        // fall on one target alone.
+        // Throughput: the targets take turns in short slices of the
+        // workload's time, so load that comes and goes on a shared machine
+        // falls on all of them alike. Later slices need little warmup (the
+        // connection is warm; only the calling tasks are new).
         for (workload, call, callers, size) in TPUT {
             if !wants(workload) {
                 continue;
             }
             let mut totals = vec![Throughput::default(); targets.len()];
-            for slice in 0..TPUT_SLICES {
-                let warmup = if slice == 0 { plan.warmup } else { plan.warmup / 5 };
-                let ms = (plan.tput / TPUT_SLICES).as_millis() as u64;
+            for slice in 0..plan.tput_slices {
+                let warmup = if slice == 0 { plan.warmup } else { plan.warmup / 10 };
+                let ms = (plan.tput / plan.tput_slices).as_millis() as u64;
                 for (t, total) in targets.iter_mut().zip(&mut totals) {
                     let warmup_ms = warmup.as_millis() as u64;
                     match t.agent.ask(&Command::Tput { call, callers, size, warmup_ms, ms })? {
