@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The whole benchmark: release build, 3 rounds of every workload on every
 # target (raw, tarpc, tarpc-postcard, pb; about 10 minutes on 2 vCPUs, 12
-# with --baseline). JSON
-# lines on stdout; the tables of figures, per-call costs and ratio checks on
-# stderr.
+# with --baseline). JSON lines on stdout; the tables of figures, per-call
+# costs and ratio checks on stderr.
 #   bench/run.sh                      full run
 #   bench/run.sh --smoke              seconds-long pass (what CI runs, in the dev profile)
 #   bench/run.sh --only add_seq       some workloads (see --help)
