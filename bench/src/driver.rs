@@ -1,4 +1,5 @@
-//! The workloads, written once against [`Caller`] and run on every target.
+//! The workloads, written once against [`Caller`] and run on every target
+//! (in the target's client process, see `agent`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -6,6 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::usage::{Costs, Meter};
 
 /// Any error, as a message (the bench only reports them).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -14,95 +18,87 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub trait Caller: Clone + Send + Sync + 'static {
     /// `add(a, b) -> a + b` on the server.
     fn add(&self, a: u64, b: u64) -> impl Future<Output = Result<u64, BoxError>> + Send;
-    /// `echo(data) -> data` on the server.
-    fn echo(&self, data: Bytes) -> impl Future<Output = Result<Bytes, BoxError>> + Send;
+    /// `echo(data) -> data` with a plain `Vec<u8>` on both sides.
+    fn echo_vec(&self, data: Vec<u8>) -> impl Future<Output = Result<Vec<u8>, BoxError>> + Send;
+    /// `echo(data) -> data` with the target's own byte-buffer type
+    /// (`pb::Blob` for pb, `bytes::Bytes` for the others).
+    fn echo_blob(&self, data: Bytes) -> impl Future<Output = Result<Bytes, BoxError>> + Send;
+    /// `echo(text) -> text` with a `String`.
+    fn echo_str(&self, text: String) -> impl Future<Output = Result<String, BoxError>> + Send;
 }
 
-/// Latency of sequential calls.
-#[derive(Debug, Clone, Copy)]
-pub struct Latency {
-    /// Median, in microseconds.
-    pub p50_us: f64,
-    /// 99th percentile, in microseconds.
-    pub p99_us: f64,
-    /// Calls measured.
-    pub calls: usize,
+/// What a throughput workload calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Call {
+    /// `add`.
+    Add,
+    /// `echo_vec` (`Vec<u8>`).
+    EchoVec,
+    /// `echo_blob` (`pb::Blob` / `Bytes`).
+    EchoBlob,
+    /// `echo_str` (`String`).
+    EchoStr,
 }
 
-/// `add` called `calls` times one at a time on each of `callers`, after
-/// `warmup` calls each; every result checked. The callers take turns every
-/// `slice` calls, so load that comes and goes on a shared machine falls on
-/// all of them alike.
-pub async fn add_seq<C: Caller>(
-    callers: &[&C],
-    warmup: usize,
-    calls: usize,
-    slice: usize,
-) -> Result<Vec<Latency>, BoxError> {
-    for c in callers {
-        for i in 0..warmup as u64 {
-            check_add(i, 7, c.add(i, 7).await?)?;
-        }
+/// Sequential calls: each one's time, and what they cost.
+#[derive(Debug, Clone, Default)]
+pub struct Sequential {
+    /// Nanoseconds of each call.
+    pub ns: Vec<u64>,
+    /// CPU time and context switches of the measured calls.
+    pub costs: Costs,
+}
+
+/// `add(start + i, 1_000_003)` for `i` in `0..calls`, one at a time; every
+/// result checked.
+pub async fn add_seq<C: Caller>(c: &C, start: u64, calls: usize, meter: &Meter) -> Result<Sequential, BoxError> {
+    let mut ns = Vec::with_capacity(calls);
+    let before = meter.read();
+    for i in start..start + calls as u64 {
+        let t = Instant::now();
+        let sum = c.add(i, 1_000_003).await?;
+        ns.push(t.elapsed().as_nanos() as u64);
+        check_add(i, 1_000_003, sum)?;
     }
-    let mut ns: Vec<Vec<u64>> = callers.iter().map(|_| Vec::with_capacity(calls)).collect();
-    let mut done = 0;
-    while done < calls {
-        let n = slice.min(calls - done);
-        for (c, ns) in callers.iter().zip(&mut ns) {
-            for i in done as u64..(done + n) as u64 {
-                let start = Instant::now();
-                let sum = c.add(i, 1_000_003).await?;
-                ns.push(start.elapsed().as_nanos() as u64);
-                check_add(i, 1_000_003, sum)?;
-            }
-        }
-        done += n;
-    }
-    Ok(ns
-        .into_iter()
-        .map(|mut ns| {
-            ns.sort_unstable();
-            let pct = |p: f64| ns[((ns.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
-            Latency { p50_us: pct(0.50), p99_us: pct(0.99), calls }
-        })
-        .collect())
+    Ok(Sequential { ns, costs: meter.since(before) })
 }
 
 fn check_add(a: u64, b: u64, got: u64) -> Result<(), BoxError> {
     if got == a.wrapping_add(b) { Ok(()) } else { Err(format!("add({a}, {b}) returned {got}").into()) }
 }
 
-/// Throughput of concurrent callers.
-#[derive(Debug, Clone, Copy, Default)]
+/// Concurrent calls: how many completed, and what they cost.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Throughput {
-    /// Completed calls per second.
-    pub calls_per_s: f64,
-    /// Payload megabytes (10^6) per second, one way (0 for `add`).
-    pub mb_per_s: f64,
     /// Calls completed.
     pub calls: u64,
+    /// Payload bytes moved, one way (0 for `add`).
+    pub bytes: u64,
     /// Seconds measured.
     pub seconds: f64,
+    /// CPU time and context switches over the measured time.
+    pub costs: Costs,
 }
 
 impl Throughput {
     /// Add another measurement of the same target (time and calls add up).
     pub fn merge(&mut self, other: &Throughput) {
-        let mb = self.mb_per_s * self.seconds + other.mb_per_s * other.seconds;
         self.calls += other.calls;
+        self.bytes += other.bytes;
         self.seconds += other.seconds;
-        self.calls_per_s = self.calls as f64 / self.seconds;
-        self.mb_per_s = mb / self.seconds;
+        self.costs += other.costs;
     }
 }
 
 /// Run `callers` concurrent loops of `call` for `warmup` (not counted), then
-/// for `duration`; `call(i)` returns the payload bytes it moved.
+/// for `duration`; `call(c, worker, i)` returns the payload bytes it moved.
 async fn concurrent<C, F, Fut>(
     c: &C,
     callers: usize,
     warmup: Duration,
     duration: Duration,
+    meter: &Meter,
     call: F,
 ) -> Result<Throughput, BoxError>
 where
@@ -130,11 +126,13 @@ where
         }));
     }
     tokio::time::sleep(warmup).await;
+    let before = meter.read();
     counting.store(true, Ordering::Relaxed);
     let start = Instant::now();
     tokio::time::sleep(duration).await;
     counting.store(false, Ordering::Relaxed);
-    let elapsed = start.elapsed().as_secs_f64();
+    let seconds = start.elapsed().as_secs_f64();
+    let costs = meter.since(before);
     stop.store(true, Ordering::Relaxed);
     let (mut calls, mut bytes) = (0, 0);
     for t in tasks {
@@ -142,50 +140,69 @@ where
         calls += c;
         bytes += b;
     }
-    Ok(Throughput {
-        calls_per_s: calls as f64 / elapsed,
-        mb_per_s: bytes as f64 / elapsed / 1e6,
-        calls,
-        seconds: elapsed,
-    })
+    Ok(Throughput { calls, bytes, seconds, costs })
 }
 
-/// `add` from `callers` concurrent loops; every result checked.
-pub async fn add_tput<C: Caller>(
+/// `call` from `callers` concurrent loops, with payloads of `size` bytes;
+/// every result checked (sums, and echoed payloads compared in full).
+pub async fn tput<C: Caller>(
     c: &C,
-    callers: usize,
-    warmup: Duration,
-    duration: Duration,
-) -> Result<Throughput, BoxError> {
-    concurrent(c, callers, warmup, duration, |c, worker, i| async move {
-        let a = worker << 40 | i;
-        check_add(a, i, c.add(a, i).await?)?;
-        Ok(0)
-    })
-    .await
-}
-
-/// `echo` of `size` bytes from `callers` concurrent loops; every reply
-/// compared with what was sent.
-pub async fn echo_tput<C: Caller>(
-    c: &C,
+    call: Call,
     callers: usize,
     size: usize,
     warmup: Duration,
     duration: Duration,
+    meter: &Meter,
 ) -> Result<Throughput, BoxError> {
-    let payloads: Arc<Vec<Bytes>> = Arc::new(
-        (0..callers).map(|w| Bytes::from((0..size).map(|j| (j * 31 + w * 7) as u8).collect::<Vec<u8>>())).collect(),
-    );
-    concurrent(c, callers, warmup, duration, move |c, worker, _| {
-        let sent = payloads[worker as usize].clone();
-        async move {
-            let back = c.echo(sent.clone()).await?;
-            if back != sent {
-                return Err(format!("echo of {} bytes came back as {} different bytes", sent.len(), back.len()).into());
-            }
-            Ok(sent.len() as u64)
+    let payloads: Arc<Vec<Vec<u8>>> =
+        Arc::new((0..callers).map(|w| (0..size).map(|j| (j * 31 + w * 7) as u8).collect()).collect());
+    match call {
+        Call::Add => {
+            concurrent(c, callers, warmup, duration, meter, |c, worker, i| async move {
+                let a = worker << 40 | i;
+                check_add(a, i, c.add(a, i).await?)?;
+                Ok(0)
+            })
+            .await
         }
-    })
-    .await
+        Call::EchoVec => {
+            concurrent(c, callers, warmup, duration, meter, move |c, worker, _| {
+                let payloads = payloads.clone();
+                async move {
+                    let sent = &payloads[worker as usize];
+                    check_echo(sent, &c.echo_vec(sent.clone()).await?)
+                }
+            })
+            .await
+        }
+        Call::EchoBlob => {
+            let blobs: Arc<Vec<Bytes>> = Arc::new(payloads.iter().map(|p| Bytes::from(p.clone())).collect());
+            concurrent(c, callers, warmup, duration, meter, move |c, worker, _| {
+                let sent = blobs[worker as usize].clone();
+                async move { check_echo(&sent, &c.echo_blob(sent.clone()).await?) }
+            })
+            .await
+        }
+        Call::EchoStr => {
+            // Printable ASCII, different for each caller.
+            let texts: Arc<Vec<String>> =
+                Arc::new(payloads.iter().map(|p| p.iter().map(|b| char::from(b' ' + b % 95)).collect()).collect());
+            concurrent(c, callers, warmup, duration, meter, move |c, worker, _| {
+                let texts = texts.clone();
+                async move {
+                    let sent = &texts[worker as usize];
+                    check_echo(sent.as_bytes(), c.echo_str(sent.clone()).await?.as_bytes())
+                }
+            })
+            .await
+        }
+    }
+}
+
+fn check_echo(sent: &[u8], back: &[u8]) -> Result<u64, BoxError> {
+    if back == sent {
+        Ok(sent.len() as u64)
+    } else {
+        Err(format!("echo of {} bytes came back as {} different bytes", sent.len(), back.len()).into())
+    }
 }

@@ -1,140 +1,279 @@
-//! The floor: tokio TCP, length-prefixed postcard frames, calls multiplexed
-//! by request id. What any hand-written protocol would do, and no more: a
-//! reader task and a writer task per side, a pending map of oneshots on the
-//! client, replies computed inline by the server's reader, and the writer
-//! coalescing whatever is queued into one flush.
+//! The floor: the tightest honest hand-written client and server over
+//! tokio TCP, with length-prefixed postcard frames multiplexed by request id.
+//!
+//! A frame is a little-endian `u32` length, then the postcard encoding of
+//! `(id, Request)` or `(id, Reply)`; payloads are postcard byte strings
+//! (`serde_bytes`), which `Vec<u8>` and `bytes::Bytes` share on the wire.
+//!
+//! Client: the calling task writes its own frame. It encodes the frame into
+//! the connection's send buffer under a short `std` mutex, then tries to
+//! take the write half (`tokio::sync::Mutex::try_lock`). If it gets it, it
+//! writes the buffer with `write_all` (one `write` per call when the
+//! connection is idle) and keeps writing whatever other callers queued
+//! meanwhile before letting go; if another caller holds it, the frame is
+//! already queued and that caller writes it. So there is no writer task and
+//! no channel hop, and under contention frames coalesce into one `write`
+//! instead of each caller waiting its turn for a syscall of its own.
+//! (Measured against that simpler client, `lock().await` on the write half
+//! and one `write_all` per call, in one interleaved 3-round run: the same
+//! add_seq p50, 1.6x the calls/s on add_tput, 1.4x the MB/s on
+//! echo_1k_tput, 1.1x on echo_64k_tput.)
+//!
+//! One reader task per connection parses replies and hands each one, still
+//! encoded, to the waiting caller through a oneshot found by request id in a
+//! slab (the id is the slot index); the caller decodes it in its own task. A
+//! `Bytes` reply is a slice of the read buffer (no copy); a `Vec<u8>` or
+//! `String` reply is copied out once. Sending copies the payload once, into
+//! the send buffer (postcard encoding), whatever its type.
+//!
+//! Server: one task per connection reads whatever has arrived, computes
+//! each reply inline from the borrowed request (the echoed bytes are copied
+//! once, from the read buffer into the send buffer), and writes all the
+//! replies of one read with one `write_all`.
+//!
+//! Not production code in one respect: a call dropped while it holds the
+//! write half mid-`write_all` would leave a partial frame on the stream. The
+//! benchmark never cancels a call; a real client would finish the write in a
+//! spawned task.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use bytes::{Buf, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio::sync::oneshot;
 
 use crate::driver::{BoxError, Caller};
 
 /// A request body; the frame is `(id, Request)`.
 #[derive(Serialize, Deserialize)]
-enum Request {
+enum Request<'a> {
     Add(u64, u64),
-    Echo(Bytes),
+    Echo(#[serde(borrow, with = "serde_bytes")] &'a [u8]),
+    Text(&'a str),
 }
 
-/// A reply body; the frame is `(id, Response)`.
+/// A reply body; the frame is `(id, Reply)`.
 #[derive(Serialize, Deserialize)]
-enum Response {
-    Add(u64),
-    Echo(Bytes),
+enum Reply<'a> {
+    Sum(u64),
+    Echo(#[serde(borrow, with = "serde_bytes")] &'a [u8]),
+    Text(&'a str),
 }
 
-fn codec() -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder().max_frame_length(16 << 20).new_codec()
+/// Frames larger than this are a protocol error.
+const MAX_FRAME: usize = 16 << 20;
+
+/// Bytes to have room for before each `read`.
+const READ_AHEAD: usize = 64 << 10;
+
+/// Append the frame of `(id, body)` to `buf`.
+fn encode<T: Serialize>(buf: &mut Vec<u8>, id: u32, body: &T) {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; 4]);
+    postcard::to_io(&(id, body), &mut *buf).expect("frames encode");
+    let len = (buf.len() - start - 4) as u32;
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
 }
 
-/// Write queued frames, one flush for everything already queued.
-async fn write_loop(
-    mut sink: FramedWrite<OwnedWriteHalf, LengthDelimitedCodec>,
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
-) {
-    while let Some(frame) = rx.recv().await {
-        if sink.feed(frame).await.is_err() {
-            return;
-        }
-        while let Ok(frame) = rx.try_recv() {
-            if sink.feed(frame).await.is_err() {
-                return;
-            }
-        }
-        if SinkExt::<Bytes>::flush(&mut sink).await.is_err() {
-            return;
-        }
+/// The length of the first frame in `buf`, once all of it has arrived.
+fn complete_frame(buf: &[u8]) -> std::io::Result<Option<usize>> {
+    let Some(head) = buf.get(..4) else { return Ok(None) };
+    let len = u32::from_le_bytes(head.try_into().expect("4 bytes")) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::other("frame too large"));
     }
+    Ok((buf.len() >= 4 + len).then_some(len))
 }
 
-fn split(stream: TcpStream) -> (FramedRead<OwnedReadHalf, LengthDelimitedCodec>, mpsc::UnboundedSender<Bytes>) {
-    let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(write_loop(FramedWrite::new(write, codec()), rx));
-    (FramedRead::new(read, codec()), tx)
+/// Read more bytes into `buf`; `false` at the end of the stream.
+async fn fill(read: &mut OwnedReadHalf, buf: &mut BytesMut) -> std::io::Result<bool> {
+    if buf.capacity() - buf.len() < READ_AHEAD {
+        buf.reserve(READ_AHEAD);
+    }
+    Ok(read.read_buf(buf).await? > 0)
 }
 
 /// Serve connections on `listener` until the process exits.
 pub async fn serve(listener: TcpListener) {
     while let Ok((stream, _)) = listener.accept().await {
         tokio::spawn(async move {
-            let (mut frames, tx) = split(stream);
-            while let Some(Ok(frame)) = frames.next().await {
-                let Ok((id, req)) = postcard::from_bytes::<(u64, Request)>(&frame) else { return };
-                let resp = match req {
-                    Request::Add(a, b) => Response::Add(a.wrapping_add(b)),
-                    Request::Echo(data) => Response::Echo(data),
-                };
-                let out = postcard::to_stdvec(&(id, resp)).expect("replies encode");
-                if tx.send(out.into()).is_err() {
-                    return;
-                }
-            }
+            let _ = serve_connection(stream).await;
         });
     }
 }
 
-struct Inner {
-    tx: mpsc::UnboundedSender<Bytes>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Response>>>,
-    next: AtomicU64,
+async fn serve_connection(stream: TcpStream) -> Result<(), BoxError> {
+    stream.set_nodelay(true)?;
+    let (mut read, mut write) = stream.into_split();
+    let (mut inbox, mut outbox) = (BytesMut::new(), Vec::new());
+    while fill(&mut read, &mut inbox).await? {
+        while let Some(len) = complete_frame(&inbox)? {
+            let (id, request): (u32, Request) = postcard::from_bytes(&inbox[4..4 + len])?;
+            match request {
+                Request::Add(a, b) => encode(&mut outbox, id, &Reply::Sum(a.wrapping_add(b))),
+                Request::Echo(data) => encode(&mut outbox, id, &Reply::Echo(data)),
+                Request::Text(text) => encode(&mut outbox, id, &Reply::Text(text)),
+            }
+            inbox.advance(4 + len);
+        }
+        if !outbox.is_empty() {
+            write.write_all(&outbox).await?;
+            outbox.clear();
+        }
+    }
+    Ok(())
+}
+
+/// Callers waiting for replies; a caller's request id is its slot's index.
+#[derive(Default)]
+struct Pending {
+    slots: Vec<Option<oneshot::Sender<Bytes>>>,
+    free: Vec<u32>,
+}
+
+impl Pending {
+    fn insert(&mut self, waiter: oneshot::Sender<Bytes>) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(waiter);
+                id
+            }
+            None => {
+                self.slots.push(Some(waiter));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u32) -> Option<oneshot::Sender<Bytes>> {
+        let waiter = self.slots.get_mut(id as usize)?.take()?;
+        self.free.push(id);
+        Some(waiter)
+    }
+}
+
+/// The client's half of a connection: frames queued by callers, and the
+/// write half, held by whichever caller is writing.
+struct Conn {
+    queue: Mutex<Vec<u8>>,
+    /// The write half and the buffer being written (swapped with `queue`).
+    writer: tokio::sync::Mutex<(OwnedWriteHalf, Vec<u8>)>,
+    pending: Arc<Mutex<Pending>>,
+}
+
+impl Conn {
+    /// Write everything queued, unless another caller is writing already
+    /// (it will write what we queued before it lets go).
+    async fn flush(&self) -> std::io::Result<()> {
+        while let Ok(mut writer) = self.writer.try_lock() {
+            let (half, buf) = &mut *writer;
+            loop {
+                {
+                    let mut queue = self.queue.lock().unwrap();
+                    if queue.is_empty() {
+                        break;
+                    }
+                    std::mem::swap(&mut *queue, buf);
+                }
+                let written = half.write_all(buf).await;
+                buf.clear();
+                written?;
+            }
+            drop(writer);
+            // A frame queued after our last look but before we let go has
+            // found the write half taken: write it.
+            if self.queue.lock().unwrap().is_empty() {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A client connection.
 #[derive(Clone)]
-pub struct RawClient(Arc<Inner>);
+pub struct RawClient(Arc<Conn>);
 
 impl RawClient {
     /// Connect to a raw server.
-    pub async fn connect(addr: std::net::SocketAddr) -> Result<RawClient, BoxError> {
-        let (mut frames, tx) = split(TcpStream::connect(addr).await?);
-        let inner = Arc::new(Inner { tx, pending: Mutex::new(HashMap::new()), next: AtomicU64::new(0) });
-        let weak = Arc::downgrade(&inner);
-        tokio::spawn(async move {
-            while let Some(Ok(frame)) = frames.next().await {
-                let Ok((id, resp)) = postcard::from_bytes::<(u64, Response)>(&frame) else { return };
-                let Some(inner) = weak.upgrade() else { return };
-                let slot = inner.pending.lock().unwrap().remove(&id);
-                if let Some(slot) = slot {
-                    let _ = slot.send(resp);
-                }
-            }
-        });
-        Ok(RawClient(inner))
+    pub async fn connect(addr: SocketAddr) -> Result<RawClient, BoxError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (read, write) = stream.into_split();
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        tokio::spawn(read_replies(read, pending.clone()));
+        Ok(RawClient(Arc::new(Conn {
+            queue: Mutex::new(Vec::new()),
+            writer: tokio::sync::Mutex::new((write, Vec::new())),
+            pending,
+        })))
     }
 
-    async fn call(&self, req: Request) -> Result<Response, BoxError> {
-        let id = self.0.next.fetch_add(1, Ordering::Relaxed);
-        let frame = postcard::to_stdvec(&(id, req))?;
+    /// Send `request` and wait for its reply's body (after the id).
+    async fn call(&self, request: &Request<'_>) -> Result<Bytes, BoxError> {
         let (tx, rx) = oneshot::channel();
-        self.0.pending.lock().unwrap().insert(id, tx);
-        self.0.tx.send(frame.into()).map_err(|_| "raw connection closed")?;
+        let id = self.0.pending.lock().unwrap().insert(tx);
+        encode(&mut self.0.queue.lock().unwrap(), id, request);
+        if let Err(e) = self.0.flush().await {
+            self.0.pending.lock().unwrap().remove(id);
+            return Err(e.into());
+        }
         Ok(rx.await.map_err(|_| "raw connection closed")?)
     }
 }
 
+/// The connection's reader: each reply goes to the caller waiting on its id.
+async fn read_replies(mut read: OwnedReadHalf, pending: Arc<Mutex<Pending>>) -> Result<(), BoxError> {
+    let mut inbox = BytesMut::new();
+    while fill(&mut read, &mut inbox).await? {
+        while let Some(len) = complete_frame(&inbox)? {
+            let frame = inbox.split_to(4 + len).freeze();
+            let (id, rest) = postcard::take_from_bytes::<u32>(&frame[4..])?;
+            let body = frame.slice_ref(rest);
+            let waiter = pending.lock().unwrap().remove(id);
+            if let Some(waiter) = waiter {
+                let _ = waiter.send(body);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn wrong_reply() -> BoxError {
+    "raw server sent the wrong kind of reply".into()
+}
+
 impl Caller for RawClient {
     async fn add(&self, a: u64, b: u64) -> Result<u64, BoxError> {
-        match self.call(Request::Add(a, b)).await? {
-            Response::Add(sum) => Ok(sum),
-            Response::Echo(_) => Err("wrong reply kind".into()),
+        match postcard::from_bytes(&self.call(&Request::Add(a, b)).await?)? {
+            Reply::Sum(sum) => Ok(sum),
+            _ => Err(wrong_reply()),
         }
     }
 
-    async fn echo(&self, data: Bytes) -> Result<Bytes, BoxError> {
-        match self.call(Request::Echo(data)).await? {
-            Response::Echo(data) => Ok(data),
-            Response::Add(_) => Err("wrong reply kind".into()),
+    async fn echo_vec(&self, data: Vec<u8>) -> Result<Vec<u8>, BoxError> {
+        match postcard::from_bytes(&self.call(&Request::Echo(&data)).await?)? {
+            Reply::Echo(back) => Ok(back.to_vec()),
+            _ => Err(wrong_reply()),
+        }
+    }
+
+    async fn echo_blob(&self, data: Bytes) -> Result<Bytes, BoxError> {
+        let body = self.call(&Request::Echo(&data)).await?;
+        match postcard::from_bytes(&body)? {
+            Reply::Echo(back) => Ok(body.slice_ref(back)),
+            _ => Err(wrong_reply()),
+        }
+    }
+
+    async fn echo_str(&self, text: String) -> Result<String, BoxError> {
+        match postcard::from_bytes(&self.call(&Request::Text(&text)).await?)? {
+            Reply::Text(back) => Ok(back.to_owned()),
+            _ => Err(wrong_reply()),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Results: one JSON line per target and workload (median of the rounds,
-//! with every round's figures), then the ratios against the targets.
+//! with every round's figures), then the ratios against the targets and
+//! three tables: figures, per-call costs, and the ratio checks.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +13,25 @@ pub type Figures = BTreeMap<&'static str, f64>;
 #[derive(Default)]
 pub struct Report {
     /// (workload, target) -> figures of each round.
-    rounds: BTreeMap<(&'static str, &'static str), Vec<Figures>>,
+    rounds: BTreeMap<(String, String), Vec<Figures>>,
     /// Extra facts printed with a workload (settings, units).
-    notes: BTreeMap<&'static str, Value>,
+    notes: BTreeMap<String, Value>,
+    /// The name of the other revision's pb target, if one ran.
+    baseline: Option<String>,
+}
+
+/// What [`Report::summary`] prints.
+pub struct Summary {
+    /// One JSON line per ratio check.
+    pub checks: Vec<String>,
+    /// The main figure of each workload and target (markdown).
+    pub figures: String,
+    /// Context switches and CPU time per call (markdown).
+    pub costs: String,
+    /// The ratio checks (markdown).
+    pub table: String,
+    /// Whether every check counted was met.
+    pub all_met: bool,
 }
 
 /// The median of `values` (the mean of the middle two for an even count).
@@ -30,35 +47,59 @@ pub fn median(values: &[f64]) -> f64 {
 
 /// One target to check: a ratio (or a figure) and its bound.
 struct Check {
-    name: &'static str,
+    name: String,
     value: f64,
     bound: f64,
     at_most: bool,
+    /// Shown, but not one of the targets (`all_met` ignores it).
+    info: bool,
+}
+
+/// The main figure of a workload: its key, its unit, and a divisor.
+fn main_figure(workload: &str) -> (&'static str, &'static str, f64) {
+    match workload {
+        "add_seq" | "relay" => ("p50_us", "µs p50", 1.0),
+        "add_tput" => ("calls_per_s", "k calls/s", 1e3),
+        _ => ("mb_per_s", "MB/s", 1.0),
+    }
 }
 
 impl Report {
+    /// An empty report; `baseline` names the other revision's pb target.
+    pub fn new(baseline: Option<String>) -> Report {
+        Report { baseline, ..Report::default() }
+    }
+
     /// Record one round's figures of `target` on `workload`.
-    pub fn add(&mut self, workload: &'static str, target: &'static str, figures: Figures) {
-        self.rounds.entry((workload, target)).or_default().push(figures);
+    pub fn add(&mut self, workload: &str, target: &str, figures: Figures) {
+        self.rounds.entry((workload.into(), target.into())).or_default().push(figures);
     }
 
     /// Attach settings to a workload's lines.
-    pub fn note(&mut self, workload: &'static str, note: Value) {
-        self.notes.insert(workload, note);
+    pub fn note(&mut self, workload: &str, note: Value) {
+        self.notes.insert(workload.into(), note);
     }
 
-    fn per_round(&self, workload: &'static str, target: &'static str, key: &str) -> Vec<f64> {
+    fn per_round(&self, workload: &str, target: &str, key: &str) -> Vec<f64> {
         self.rounds
-            .get(&(workload, target))
+            .get(&(workload.into(), target.into()))
             .map(|r| r.iter().map(|f| f.get(key).copied().unwrap_or(f64::NAN)).collect())
             .unwrap_or_default()
     }
 
-    /// Median over rounds of `a/b` (each round's ratio, then the median:
-    /// figures of one round were measured minutes apart at most).
-    fn ratio(&self, wa: &'static str, ta: &'static str, wb: &'static str, tb: &'static str, key: &str) -> f64 {
-        let (a, b) = (self.per_round(wa, ta, key), self.per_round(wb, tb, key));
-        median(&a.iter().zip(&b).map(|(x, y)| x / y).collect::<Vec<_>>())
+    /// Median over rounds of `f(a, b)` of each round's figures of `key`
+    /// (figures of one round were measured minutes apart at most).
+    fn paired(&self, workload: &str, ta: &str, tb: &str, key: &str, f: fn(f64, f64) -> f64) -> f64 {
+        let (a, b) = (self.per_round(workload, ta, key), self.per_round(workload, tb, key));
+        median(&a.iter().zip(&b).map(|(x, y)| f(*x, *y)).collect::<Vec<_>>())
+    }
+
+    fn ratio(&self, workload: &str, ta: &str, tb: &str, key: &str) -> f64 {
+        self.paired(workload, ta, tb, key, |a, b| a / b)
+    }
+
+    fn median_of(&self, workload: &str, target: &str, key: &str) -> f64 {
+        median(&self.per_round(workload, target, key))
     }
 
     /// The JSON lines of every target and workload.
@@ -73,7 +114,7 @@ impl Report {
                     let values: Vec<f64> = rounds.iter().map(|f| f.get(key).copied().unwrap_or(f64::NAN)).collect();
                     line.insert((*key).into(), json!(round3(median(&values))));
                 }
-                line.insert("rounds".into(), json!(rounds.iter().map(|f| rounded(f)).collect::<Vec<_>>()));
+                line.insert("rounds".into(), json!(rounds.iter().map(rounded).collect::<Vec<_>>()));
                 if let Some(note) = self.notes.get(workload) {
                     line.insert("settings".into(), note.clone());
                 }
@@ -84,61 +125,183 @@ impl Report {
 
     fn checks(&self) -> Vec<Check> {
         let mut checks = Vec::new();
-        let mut ratio = |name, value, bound, at_most| checks.push(Check { name, value, bound, at_most });
-        ratio("add_seq p50: pb / raw", self.ratio("add_seq", "pb", "add_seq", "raw", "p50_us"), 1.15, true);
-        ratio("add_tput: pb / tarpc", self.ratio("add_tput", "pb", "add_tput", "tarpc", "calls_per_s"), 2.0, false);
-        ratio("add_tput: pb / raw", self.ratio("add_tput", "pb", "add_tput", "raw", "calls_per_s"), 0.6, false);
-        ratio(
-            "echo_64k_tput: pb / tarpc",
-            self.ratio("echo_64k_tput", "pb", "echo_64k_tput", "tarpc", "mb_per_s"),
-            2.0,
+        let mut check = |name: String, value, bound, at_most, info| {
+            checks.push(Check { name, value, bound, at_most, info });
+        };
+        let tput_key = |w: &str| main_figure(w).0;
+        check("add_seq p50: pb / raw".into(), self.ratio("add_seq", "pb", "raw", "p50_us"), 1.15, true, false);
+        check(
+            "add_seq client switches/call: pb - raw".into(),
+            self.paired("add_seq", "pb", "raw", "client_cs", |a, b| a - b),
+            0.5,
+            true,
             false,
         );
-        ratio(
-            "echo_64k_tput: pb / raw",
-            self.ratio("echo_64k_tput", "pb", "echo_64k_tput", "raw", "mb_per_s"),
-            0.7,
+        // (workload, against, bound, counted): `tarpc` is tarpc at its
+        // defaults; the postcard variant is shown for information.
+        let bounds: [(&str, &str, f64, bool); 15] = [
+            ("add_tput", "raw", 1.0, true),
+            ("add_tput", "tarpc", 3.0, true),
+            ("add_tput", "tarpc-postcard", 3.0, false),
+            ("echo_64k_tput", "tarpc", 2.0, true),
+            ("echo_64k_tput", "tarpc-postcard", 2.0, false),
+            ("echo_64k_tput", "raw", 0.5, true),
+            ("echo_1k_tput", "tarpc", 1.5, true),
+            ("echo_1k_tput", "tarpc-postcard", 1.5, false),
+            ("echo_1k_tput", "raw", 0.7, true),
+            ("str_1k_tput", "tarpc", 1.5, true),
+            ("str_1k_tput", "tarpc-postcard", 1.5, false),
+            ("str_1k_tput", "raw", 0.7, true),
+            ("echo_64k_blob_tput", "raw", 1.0, true),
+            ("echo_1k_blob_tput", "raw", 0.85, true),
+            ("echo_64k_blob_tput", "tarpc", 2.0, false),
+        ];
+        for (w, against, bound, counted) in bounds {
+            check(format!("{w}: pb / {against}"), self.ratio(w, "pb", against, tput_key(w)), bound, false, !counted);
+        }
+        check(
+            "relay p50: relay / direct".into(),
+            self.ratio("relay", "pb-relay", "pb-direct", "p50_us"),
+            2.2,
+            true,
             false,
         );
-        ratio(
-            "echo_1k_tput: pb / tarpc",
-            self.ratio("echo_1k_tput", "pb", "echo_1k_tput", "tarpc", "mb_per_s"),
-            1.5,
-            false,
-        );
-        ratio("relay p50: relay / direct", self.ratio("relay", "pb-relay", "relay", "pb-direct", "p50_us"), 2.2, true);
-        let heal = |key| median(&self.per_round("heal", "pb", key));
-        ratio("heal max - backoff (ms)", heal("max_ms") - heal("backoff_ms"), 5.0, true);
-        let mem = |key| median(&self.per_round("memory", "pb", key));
-        ratio("memory: bytes / idle connection, client", mem("client_bytes_per_conn"), 65536.0, true);
-        ratio("memory: bytes / idle connection, server", mem("server_bytes_per_conn"), 65536.0, true);
-        ratio("memory: bytes / live proxy", mem("client_bytes_per_proxy"), 256.0, true);
+        let heal = |key| self.median_of("heal", "pb", key);
+        check("heal max - backoff (ms)".into(), heal("max_ms") - heal("backoff_ms"), 5.0, true, false);
+        let mem = |key| self.median_of("memory", "pb", key);
+        check("memory: bytes / idle connection, client".into(), mem("client_bytes_per_conn"), 65536.0, true, false);
+        check("memory: bytes / idle connection, server".into(), mem("server_bytes_per_conn"), 65536.0, true, false);
+        check("memory: bytes / live proxy".into(), mem("client_bytes_per_proxy"), 256.0, true, false);
+        if let Some(base) = &self.baseline {
+            // No workload more than 5% slower than the other revision's pb.
+            check(format!("add_seq p50: pb / {base}"), self.ratio("add_seq", "pb", base, "p50_us"), 1.05, true, false);
+            for w in crate::run::TPUT.map(|t| t.0) {
+                check(format!("{w}: pb / {base}"), self.ratio(w, "pb", base, tput_key(w)), 0.95, false, false);
+            }
+            let relayed = format!("{base}-relay");
+            check(
+                format!("relay p50: pb-relay / {relayed}"),
+                self.ratio("relay", "pb-relay", &relayed, "p50_us"),
+                1.05,
+                true,
+                false,
+            );
+        }
         checks.into_iter().filter(|c| !c.value.is_nan()).collect()
     }
 
-    /// The ratio summary: one JSON line per target, then a table.
-    pub fn summary(&self) -> (Vec<String>, String, bool) {
+    /// The ratio checks (JSON lines and a table) and the tables of figures.
+    pub fn summary(&self) -> Summary {
         let checks = self.checks();
         let mut all_met = true;
-        let mut table = String::from("| target | measured | bound | met |\n| --- | ---: | ---: | --- |\n");
+        let mut table = String::from("| check | measured | bound | met |\n| --- | ---: | ---: | --- |\n");
         let lines = checks
             .iter()
             .map(|c| {
                 let met = if c.at_most { c.value <= c.bound } else { c.value >= c.bound };
-                all_met &= met;
+                all_met &= met || c.info;
                 let op = if c.at_most { "<=" } else { ">=" };
-                table += &format!(
-                    "| {} | {:.3} | {op} {} | {} |\n",
-                    c.name,
-                    c.value,
-                    c.bound,
-                    if met { "yes" } else { "NO" }
-                );
-                json!({"check": c.name, "value": round3(c.value), "bound": format!("{op} {}", c.bound), "met": met})
-                    .to_string()
+                let verdict = match (met, c.info) {
+                    (true, false) => "yes",
+                    (false, false) => "NO",
+                    (true, true) => "(info) yes",
+                    (false, true) => "(info) no",
+                };
+                table += &format!("| {} | {:.3} | {op} {} | {verdict} |\n", c.name, c.value, c.bound);
+                json!({"check": c.name, "value": round3(c.value), "bound": format!("{op} {}", c.bound), "met": met,
+                       "counted": !c.info})
+                .to_string()
             })
             .collect();
-        (lines, table, all_met)
+        Summary { checks: lines, figures: self.figures_table(), costs: self.costs_table(), table, all_met }
+    }
+
+    fn workloads(&self) -> Vec<&str> {
+        let mut w: Vec<&str> = Vec::new();
+        for (workload, _) in self.rounds.keys() {
+            if !w.contains(&workload.as_str()) {
+                w.push(workload);
+            }
+        }
+        w
+    }
+
+    fn targets_of(&self, workload: &str) -> Vec<&str> {
+        let order = |t: &str| ["raw", "tarpc", "tarpc-postcard"].iter().position(|x| *x == t).unwrap_or(3);
+        let mut t: Vec<&str> = self.rounds.keys().filter(|(w, _)| w == workload).map(|(_, t)| t.as_str()).collect();
+        t.sort_by_key(|t| (order(t), t.to_string()));
+        t
+    }
+
+    /// The main figure of every workload and target, median of the rounds;
+    /// relay's cells are "direct -> relayed" under each pb.
+    fn figures_table(&self) -> String {
+        let mut columns: Vec<&str> = Vec::new();
+        for (w, t) in self.rounds.keys() {
+            if !matches!(w.as_str(), "relay" | "heal" | "memory") && !columns.contains(&t.as_str()) {
+                columns.push(t);
+            }
+        }
+        let order = |t: &str| ["raw", "tarpc", "tarpc-postcard"].iter().position(|x| *x == t).unwrap_or(3);
+        columns.sort_by_key(|t| (order(t), t.to_string()));
+        let mut out = format!(
+            "| workload | unit | {} |\n| --- | --- |{}\n",
+            columns.join(" | "),
+            " ---: |".repeat(columns.len())
+        );
+        for w in self.workloads().into_iter().filter(|w| !matches!(*w, "heal" | "memory")) {
+            let (key, unit, div) = main_figure(w);
+            let cell = |t: &str| {
+                let v = if w == "relay" {
+                    let (d, r) = (format!("{t}-direct"), format!("{t}-relay"));
+                    let (d, r) = (self.median_of(w, &d, key), self.median_of(w, &r, key));
+                    if d.is_nan() { String::new() } else { format!("{d:.1} -> {r:.1}") }
+                } else {
+                    let v = self.median_of(w, t, key) / div;
+                    if v.is_nan() { String::new() } else { format!("{v:.1}") }
+                };
+                format!(" {v} |")
+            };
+            out += &format!("| {w} | {unit} |{}\n", columns.iter().map(|t| cell(t)).collect::<String>());
+        }
+        out
+    }
+
+    /// Context switches and CPU time per call, client and server side, and
+    /// against raw's on the same workload: the client's extra switches per
+    /// call, and the CPU time of both sides together as a ratio (each
+    /// round's, then the median).
+    fn costs_table(&self) -> String {
+        let mut out = String::from(
+            "| workload | target | client cs/call | client CPU µs/call | server cs/call | server CPU µs/call \
+             | client cs - raw's | CPU (both sides) / raw's |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        for w in self.workloads() {
+            for t in self.targets_of(w) {
+                let f = |key| self.median_of(w, t, key);
+                if f("client_cs").is_nan() {
+                    continue;
+                }
+                let extra_cs = self.paired(w, t, "raw", "client_cs", |a, b| a - b);
+                let cpu = |t: &str| {
+                    let (c, s) = (self.per_round(w, t, "client_cpu_us"), self.per_round(w, t, "server_cpu_us"));
+                    c.iter().zip(&s).map(|(c, s)| c + s).collect::<Vec<f64>>()
+                };
+                let cpu_ratio = median(&cpu(t).iter().zip(&cpu("raw")).map(|(a, b)| a / b).collect::<Vec<_>>());
+                let opt = |v: f64, digits: usize| if v.is_nan() { String::new() } else { format!("{v:.digits$}") };
+                out += &format!(
+                    "| {w} | {t} | {:.3} | {:.2} | {:.3} | {:.2} | {} | {} |\n",
+                    f("client_cs"),
+                    f("client_cpu_us"),
+                    f("server_cs"),
+                    f("server_cpu_us"),
+                    opt(extra_cs, 3),
+                    opt(cpu_ratio, 2),
+                );
+            }
+        }
+        out
     }
 }
 

@@ -21,9 +21,13 @@ pub enum BenchError {
 pub trait Bench {
     /// `a + b`.
     async fn add(&self, a: u64, b: u64) -> Result<u64, BenchError>;
+    /// `data`, back, as a plain `Vec<u8>`.
+    async fn echo_vec(&self, data: Vec<u8>) -> Result<Vec<u8>, BenchError>;
     /// `data`, back. (`pb::Blob` is pb's type for byte payloads: it crosses
     /// the connection without copies; raw and tarpc use `bytes::Bytes`.)
     async fn echo(&self, data: pb::Blob) -> Result<pb::Blob, BenchError>;
+    /// `text`, back.
+    async fn echo_str(&self, text: String) -> Result<String, BenchError>;
     /// The object to benchmark: at a relay, its proxy to the upstream
     /// server (handed out by reference); elsewhere a fresh local object.
     async fn target(&self) -> Result<Arc<dyn Bench>, BenchError>;
@@ -43,8 +47,14 @@ impl Bench for BenchServer {
     async fn add(&self, a: u64, b: u64) -> Result<u64, BenchError> {
         Ok(a.wrapping_add(b))
     }
+    async fn echo_vec(&self, data: Vec<u8>) -> Result<Vec<u8>, BenchError> {
+        Ok(data)
+    }
     async fn echo(&self, data: pb::Blob) -> Result<pb::Blob, BenchError> {
         Ok(data)
+    }
+    async fn echo_str(&self, text: String) -> Result<String, BenchError> {
+        Ok(text)
     }
     async fn target(&self) -> Result<Arc<dyn Bench>, BenchError> {
         Ok(match &self.upstream {
@@ -110,7 +120,15 @@ impl Caller for PbClient {
         Ok(self.bench.add(a, b).await?)
     }
 
-    async fn echo(&self, data: Bytes) -> Result<Bytes, BoxError> {
+    async fn echo_vec(&self, data: Vec<u8>) -> Result<Vec<u8>, BoxError> {
+        Ok(self.bench.echo_vec(data).await?)
+    }
+
+    async fn echo_blob(&self, data: Bytes) -> Result<Bytes, BoxError> {
         Ok(self.bench.echo(data.into()).await?.into())
+    }
+
+    async fn echo_str(&self, text: String) -> Result<String, BoxError> {
+        Ok(self.bench.echo_str(text).await?)
     }
 }
