@@ -25,7 +25,7 @@ const CLOSE_FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(1)
 
 /// Start the reader and writer tasks.
 pub(super) fn spawn(shared: Arc<Shared>, transport: Transport, hello: oneshot::Sender<Result<(), Error>>) {
-    let max = shared.config.max_frame_len;
+    let max = shared.config.effective_max_frame_len();
     let reader = FrameDecoder::new(max).with_timeout(shared.config.frame_timeout);
     tokio::spawn(write_loop(shared.clone(), Writer::new(transport.write)));
     tokio::spawn(read_loop(shared, FramedRead::new(transport.read, reader), hello));

@@ -65,8 +65,9 @@ impl Shared {
             return Err(Error::Disconnected);
         }
         let len = frame.len();
-        if len > self.config.max_frame_len {
-            return Err(Error::LimitExceeded { what: "frame length".into(), limit: self.config.max_frame_len as u64 });
+        let max = self.config.effective_max_frame_len();
+        if len > max {
+            return Err(Error::LimitExceeded { what: "frame length".into(), limit: max as u64 });
         }
         let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len;
         if queued > self.config.max_queued_bytes {
@@ -150,11 +151,9 @@ impl Shared {
     ) -> Result<EncodedFrame, Error> {
         wire::with_encode(self, || {
             let buf = wire::encode_frame_with(header, payload)?;
-            if buf.len() > self.config.max_frame_len {
-                return Err(Error::LimitExceeded {
-                    what: "frame length".into(),
-                    limit: self.config.max_frame_len as u64,
-                });
+            let max = self.config.effective_max_frame_len();
+            if buf.len() > max {
+                return Err(Error::LimitExceeded { what: "frame length".into(), limit: max as u64 });
             }
             Ok(buf.finish())
         })
