@@ -16,9 +16,14 @@ pub struct Config {
     /// decode instead of overflowing the stack. Default 64
     /// ([`crate::wire::depth::DEFAULT_MAX_DEPTH`]).
     ///
-    /// At most [`MAX_DEPTH_CLAMP`]: larger values act as that, so that the
-    /// deepest message allowed fits in a 2 MiB (tokio worker) stack with a
-    /// wide margin. MEASURE_NOTE
+    /// At most [`MAX_DEPTH_CLAMP`] (1024): larger values act as that, so
+    /// that the deepest message allowed fits in a 2 MiB (tokio worker) stack
+    /// with a wide margin. Measured per level of nesting (the decoder and
+    /// serde's derived visitors together): 64 bytes for an enum that boxes
+    /// itself, 48 for a struct with an `Option<Box<Self>>`, 184 for an enum
+    /// holding a `Vec<Self>` in release builds (so about 190 KiB at 1024
+    /// levels); 352, 480 and 624 bytes in debug builds (640 KiB). Types
+    /// whose `Deserialize` keeps much larger values on the stack use more.
     pub max_depth: usize,
     /// Most bytes of values one decoded message may build: each sequence
     /// element and map key or value counts its in-memory size (at least one
@@ -131,5 +136,28 @@ impl Config {
     pub fn handshake_timeout(mut self, d: Duration) -> Self {
         self.handshake_timeout = d;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_lengths_are_clamped_to_what_the_prefix_carries() {
+        let c = Config::default().max_frame_len(usize::MAX);
+        assert_eq!(c.max_frame_len, u32::MAX as usize);
+        // Set directly, the field is clamped where it is read.
+        let c = Config { max_frame_len: usize::MAX, ..Config::default() };
+        assert_eq!(c.effective_max_frame_len(), u32::MAX as usize);
+        assert_eq!(Config::default().effective_max_frame_len(), 16 << 20);
+    }
+
+    #[test]
+    fn depths_are_clamped() {
+        assert_eq!(Config::default().max_depth(1 << 20).max_depth, MAX_DEPTH_CLAMP);
+        let c = Config { max_depth: 1 << 20, ..Config::default() };
+        assert_eq!(c.effective_max_depth(), MAX_DEPTH_CLAMP);
+        assert_eq!(Config::default().effective_max_depth(), 64);
     }
 }

@@ -29,6 +29,8 @@ mod error;
 mod runs;
 mod ser;
 #[cfg(test)]
+mod stack;
+#[cfg(test)]
 mod tests;
 
 pub(crate) use error::CodecError;
