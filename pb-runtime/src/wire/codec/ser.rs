@@ -97,7 +97,7 @@ fn exact_len<I: Iterator>(iter: &I) -> Option<usize> {
     }
 }
 
-impl<'a, O: Output> ser::Serializer for &'a mut Serializer<O> {
+impl<O: Output> ser::Serializer for &mut Serializer<O> {
     type Ok = ();
     type Error = CodecError;
     type SerializeSeq = Self;
@@ -245,6 +245,9 @@ impl<'a, O: Output> ser::Serializer for &'a mut Serializer<O> {
         I::Item: Serialize,
     {
         if let Some((a, b)) = runs::byte_run(&iter) {
+            // One allocation for the length and the run (not a small one
+            // for the length, then a reallocation).
+            self.out.reserve(10 + a.len() + b.len());
             self.len(a.len() + b.len());
             self.out.extend(a);
             self.out.extend(b);
