@@ -56,6 +56,12 @@ fn time(mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
 }
 
 fn case<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, value: &T) {
+    // `-- --bench NAME` runs the cases whose name contains NAME.
+    if let Some(only) = std::env::args().skip_while(|a| a != "--bench").nth(1)
+        && !name.contains(&only)
+    {
+        return;
+    }
     let bytes = postcard::to_stdvec(value).unwrap();
     assert_eq!(codec::to_vec(value).unwrap(), bytes);
     assert_eq!(&codec::from_bytes::<T>(&bytes, Limits::default()).unwrap(), value);

@@ -63,15 +63,21 @@ pub(super) enum RunVisitor {
 #[inline]
 pub(super) fn run_visitor<'de, V: Visitor<'de>>() -> Option<RunVisitor> {
     static IDS: OnceLock<(Option<TypeId>, Option<TypeId>)> = OnceLock::new();
-    let (vec, deque) = *IDS.get_or_init(|| (visitor_of::<Vec<u8>>(), visitor_of::<VecDeque<u8>>()));
-    let (id, value) = (Some(typeid::of::<V>()), typeid::of::<V::Value>());
-    if id == vec && value == typeid::of::<Vec<u8>>() {
-        Some(RunVisitor::Vec)
-    } else if id == deque && value == typeid::of::<VecDeque<u8>>() {
-        Some(RunVisitor::VecDeque)
+    // The value type first: for other types the compiler folds it away.
+    let value = typeid::of::<V::Value>();
+    let kind = if value == typeid::of::<Vec<u8>>() {
+        RunVisitor::Vec
+    } else if value == typeid::of::<VecDeque<u8>>() {
+        RunVisitor::VecDeque
     } else {
-        None
-    }
+        return None;
+    };
+    let (vec, deque) = *IDS.get_or_init(|| (visitor_of::<Vec<u8>>(), visitor_of::<VecDeque<u8>>()));
+    let expected = match kind {
+        RunVisitor::Vec => vec,
+        RunVisitor::VecDeque => deque,
+    };
+    (expected == Some(typeid::of::<V>())).then_some(kind)
 }
 
 /// Move `value` into the type `B`, which is `A`.
