@@ -15,6 +15,10 @@
 //! frame and whose meaning depends on the header (call arguments as a postcard
 //! tuple, a postcard `Result<T, E>`, or a postcard [`crate::Error`]).
 //!
+//! The bytes are postcard 1.x's, written and read by pb's own codec
+//! ([`codec`]): byte runs in one copy, and the decoding limits of
+//! [`crate::Config`] (nesting depth, decoded size) built in.
+//!
 //! Object references inside payloads are encoded as a [`WireRef`]: either an
 //! object the *sender* exports (with its interface id, so the receiver can
 //! check the type) or an object the *receiver* exported earlier on this same
