@@ -56,8 +56,9 @@ fn time(mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
 }
 
 fn case<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, value: &T) {
-    // `-- --bench NAME` runs the cases whose name contains NAME.
-    if let Some(only) = std::env::args().skip_while(|a| a != "--bench").nth(1)
+    // `cargo bench -p pb-runtime --bench codec -- NAME` runs the cases
+    // whose name contains NAME.
+    if let Some(only) = std::env::args().skip(1).find(|a| !a.starts_with("--"))
         && !name.contains(&only)
     {
         return;

@@ -60,6 +60,7 @@ impl serde::ser::Error for CodecError {
 }
 
 impl From<CodecError> for Error {
+    #[cold]
     fn from(e: CodecError) -> Self {
         match *e.0 {
             Kind::Limit { what, limit } => Error::LimitExceeded { what: what.into(), limit },

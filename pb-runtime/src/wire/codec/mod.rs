@@ -105,9 +105,15 @@ pub fn take_from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8], limits: Limits) 
 ///
 /// As [`take_from_bytes`], and [`Error::Protocol`] when bytes are left over.
 pub fn from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8], limits: Limits) -> Result<T, Error> {
-    let (value, rest) = take_from_bytes(bytes, limits)?;
-    if !rest.is_empty() {
-        return Err(Error::protocol(format_args!("{} trailing bytes after payload", rest.len())));
+    let mut de = de::Deserializer::new(bytes, limits);
+    match T::deserialize(&mut de) {
+        Ok(value) if de.rest().is_empty() => Ok(value),
+        Ok(_) => Err(trailing(de.rest().len())),
+        Err(e) => Err(e.into()),
     }
-    Ok(value)
+}
+
+#[cold]
+fn trailing(n: usize) -> Error {
+    Error::protocol(format_args!("{n} trailing bytes after payload"))
 }
