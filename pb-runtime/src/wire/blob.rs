@@ -21,7 +21,7 @@ use bytes::Bytes;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::codec::Output;
+use super::codec::{Output, extend_run};
 use super::{DecodeCx, EncodeCx};
 
 /// Blobs at least this long are referenced by the frame instead of copied
@@ -124,7 +124,7 @@ impl Output for FrameBuf {
             self.done.push(blob);
             return;
         }
-        self.buf.extend_from_slice(data);
+        extend_run(&mut self.buf, data);
     }
 
     #[inline]

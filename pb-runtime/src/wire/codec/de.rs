@@ -166,7 +166,8 @@ impl<'de> Deserializer<'de> {
     fn byte_run<V: Visitor<'de>>(&mut self, kind: RunVisitor, len: usize) -> Result<V::Value> {
         let bytes = self.take(len)?;
         self.charge(len)?;
-        let vec = bytes.to_vec();
+        let mut vec = Vec::with_capacity(len);
+        runs::extend_run(&mut vec, bytes);
         Ok(match kind {
             // SAFETY: `run_visitor` returned `Vec` only if `V::Value` has the
             // type id of `Vec<u8>`, which has no lifetimes: it is `Vec<u8>`.

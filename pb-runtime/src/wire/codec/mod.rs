@@ -34,6 +34,7 @@ mod stack;
 mod tests;
 
 pub(crate) use error::CodecError;
+pub(crate) use runs::extend_run;
 pub(crate) use ser::Output;
 
 use serde::{Deserialize, Serialize};

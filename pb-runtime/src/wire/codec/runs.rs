@@ -49,6 +49,32 @@ pub(super) fn byte_run<'r, I>(iter: &'r I) -> Option<(&'r [u8], &'r [u8])> {
     None
 }
 
+/// Pieces in which [`extend_run`] copies a long run.
+const PIECE: usize = 2048;
+
+/// Append `data` to `dst`: one `memcpy` for short runs, pieces of 2 KiB
+/// for long ones.
+///
+/// glibc copies large blocks with `rep movsb`, which on some x86 CPUs
+/// (measured on this project's AMD EPYC machines, glibc 2.36) runs 20 to 30
+/// times slower when the destination sits 0 to 15 bytes after the source
+/// modulo 4 KiB, as it does when both are fresh heap buffers and the
+/// destination has a frame header and a length before the run: a 64 KiB copy
+/// took 60-120 us instead of 3-4 us. Copies below glibc's `rep movsb`
+/// threshold (4 KiB with AVX2) use vector moves, which do not have the
+/// problem; at 2 KiB a piece, the extra calls cost nothing measurable.
+#[inline]
+pub(crate) fn extend_run(dst: &mut Vec<u8>, data: &[u8]) {
+    if data.len() <= PIECE {
+        dst.extend_from_slice(data);
+        return;
+    }
+    dst.reserve(data.len());
+    for piece in data.chunks(PIECE) {
+        dst.extend_from_slice(piece);
+    }
+}
+
 /// Which byte-run collection, if any, a `deserialize_seq` visitor builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RunVisitor {
@@ -153,6 +179,17 @@ mod tests {
         assert!(visitor_of::<VecDeque<u8>>().is_some());
         assert_ne!(visitor_of::<Vec<u8>>(), visitor_of::<Vec<u16>>());
         assert_ne!(visitor_of::<Vec<u8>>(), visitor_of::<VecDeque<u8>>());
+    }
+
+    #[test]
+    fn long_runs_are_copied_whole_in_pieces() {
+        for len in [0, 1, PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 7, 65536] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut dst = vec![1u8, 2, 3];
+            extend_run(&mut dst, &data);
+            assert_eq!(dst[..3], [1, 2, 3]);
+            assert_eq!(dst[3..], data[..]);
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ impl Output for Vec<u8> {
     }
     #[inline]
     fn extend(&mut self, data: &[u8]) {
-        self.extend_from_slice(data);
+        runs::extend_run(self, data);
     }
     #[inline]
     fn reserve(&mut self, additional: usize) {

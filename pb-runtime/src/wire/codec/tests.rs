@@ -106,7 +106,7 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 
 fn mixes() -> impl Strategy<Value = Mix> {
     (
-        (".{0,40}", bytes(300), prop::collection::vec(any::<u16>(), 0..20), any::<Option<Option<String>>>()),
+        (".{0,40}", bytes(5000), prop::collection::vec(any::<u16>(), 0..20), any::<Option<Option<String>>>()),
         (prop::collection::vec(shapes(), 0..3), prop::collection::btree_map(".{0,5}", any::<u32>(), 0..4)),
         (any::<(u8, i64)>(), bytes(200), bytes(6000), bytes(20), bytes(20)),
         prop::collection::vec(bytes(10), 0..4),
