@@ -35,7 +35,9 @@ pub struct Config {
     /// four times the default frame limit: a frame of byte strings or text
     /// always fits; one of many small integers decoded into `Vec<u64>`
     /// (1 byte each on the wire, 8 in memory) fits up to 8 MiB of them, so
-    /// raise it if your messages are like that.
+    /// raise it if your messages are like that. Byte strings count even when
+    /// they borrow from the frame (a received [`crate::wire::Blob`]), so keep
+    /// it at least [`Config::max_frame_len`].
     pub max_decoded_len: usize,
     /// Most objects exported to the peer at once. Default 65,536.
     pub max_exports: usize,
