@@ -206,8 +206,8 @@
 //!
 //! # Untrusted peers: limits, login and TLS
 //!
-//! Every connection enforces limits on frame size, nesting depth, calls in
-//! flight, exports, bytes queued for a peer that does not read, and time
+//! Every connection enforces limits on frame size, nesting depth, decoded
+//! size, calls in flight, exports, bytes queued for a peer that does not read, and time
 //! (handshake, one frame); a server also bounds its connections. All are in
 //! [`Config`] with defaults meant for servers facing the internet; the
 //! README's "Security" section lists them. A peer reaches only what was

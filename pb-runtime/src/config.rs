@@ -8,13 +8,37 @@ use std::time::Duration;
 #[non_exhaustive]
 pub struct Config {
     /// Largest frame accepted or sent, checked before any buffer is reserved.
-    /// Default 16 MiB.
+    /// Default 16 MiB. At most [`MAX_FRAME_LEN_CLAMP`] (4 GiB - 1, what the
+    /// 4-byte length prefix carries): larger values act as that.
     pub max_frame_len: usize,
     /// Deepest nesting of a decoded message (structs, enums, options,
     /// sequences and maps each count as a level); deeper messages fail to
     /// decode instead of overflowing the stack. Default 64
     /// ([`crate::wire::depth::DEFAULT_MAX_DEPTH`]).
+    ///
+    /// At most [`MAX_DEPTH_CLAMP`] (1024): larger values act as that, so
+    /// that the deepest message allowed fits in a 2 MiB (tokio worker) stack
+    /// with a wide margin. Measured per level of nesting (the decoder and
+    /// serde's derived visitors together): 64 bytes for an enum that boxes
+    /// itself, 48 for a struct with an `Option<Box<Self>>`, 184 for an enum
+    /// holding a `Vec<Self>` in release builds (so about 190 KiB at 1024
+    /// levels); 352, 480 and 624 bytes in debug builds (640 KiB). Types
+    /// whose `Deserialize` keeps much larger values on the stack use more.
     pub max_depth: usize,
+    /// Most bytes of values one decoded message may build: each sequence
+    /// element and map key or value counts its in-memory size (at least one
+    /// byte), each string and byte string its length. Beyond it the message
+    /// fails to decode with [`crate::Error::LimitExceeded`] ("decoded
+    /// size"), so a hostile peer cannot turn a frame of small encoded items
+    /// (an empty record takes a byte or two) into gigabytes of large values.
+    /// Default 64 MiB ([`crate::wire::codec::DEFAULT_MAX_DECODED_LEN`]),
+    /// four times the default frame limit: a frame of byte strings or text
+    /// always fits; one of many small integers decoded into `Vec<u64>`
+    /// (1 byte each on the wire, 8 in memory) fits up to 8 MiB of them, so
+    /// raise it if your messages are like that. Byte strings count even when
+    /// they borrow from the frame (a received [`crate::wire::Blob`]), so keep
+    /// it at least [`Config::max_frame_len`].
+    pub max_decoded_len: usize,
     /// Most objects exported to the peer at once. Default 65,536.
     pub max_exports: usize,
     /// Most calls from the peer running at once; beyond it calls get
@@ -36,11 +60,19 @@ pub struct Config {
     pub frame_timeout: Duration,
 }
 
+/// The largest [`Config::max_frame_len`] in effect: what the 4-byte length
+/// prefix of a frame can carry.
+pub const MAX_FRAME_LEN_CLAMP: usize = if usize::BITS > 32 { u32::MAX as usize } else { usize::MAX };
+
+/// The largest [`Config::max_depth`] in effect (see there).
+pub const MAX_DEPTH_CLAMP: usize = 1024;
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             max_frame_len: 16 << 20,
             max_depth: crate::wire::depth::DEFAULT_MAX_DEPTH,
+            max_decoded_len: crate::wire::codec::DEFAULT_MAX_DECODED_LEN,
             max_exports: 65_536,
             max_in_flight: 1024,
             max_queued_bytes: 64 << 20,
@@ -52,14 +84,29 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Set [`Config::max_frame_len`].
+    /// [`Config::max_frame_len`] as enforced: the fields are public, so a
+    /// value set directly is clamped here, where it is read.
+    pub(crate) fn effective_max_frame_len(&self) -> usize {
+        self.max_frame_len.min(MAX_FRAME_LEN_CLAMP)
+    }
+    /// [`Config::max_depth`] as enforced (clamped where it is read, as
+    /// [`Config::effective_max_frame_len`]).
+    pub(crate) fn effective_max_depth(&self) -> usize {
+        self.max_depth.min(MAX_DEPTH_CLAMP)
+    }
+    /// Set [`Config::max_frame_len`] (clamped to [`MAX_FRAME_LEN_CLAMP`]).
     pub fn max_frame_len(mut self, n: usize) -> Self {
-        self.max_frame_len = n;
+        self.max_frame_len = n.min(MAX_FRAME_LEN_CLAMP);
         self
     }
-    /// Set [`Config::max_depth`].
+    /// Set [`Config::max_depth`] (clamped to [`MAX_DEPTH_CLAMP`]).
     pub fn max_depth(mut self, n: usize) -> Self {
-        self.max_depth = n;
+        self.max_depth = n.min(MAX_DEPTH_CLAMP);
+        self
+    }
+    /// Set [`Config::max_decoded_len`].
+    pub fn max_decoded_len(mut self, n: usize) -> Self {
+        self.max_decoded_len = n;
         self
     }
     /// Set [`Config::max_exports`].
@@ -91,5 +138,28 @@ impl Config {
     pub fn handshake_timeout(mut self, d: Duration) -> Self {
         self.handshake_timeout = d;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_lengths_are_clamped_to_what_the_prefix_carries() {
+        let c = Config::default().max_frame_len(usize::MAX);
+        assert_eq!(c.max_frame_len, u32::MAX as usize);
+        // Set directly, the field is clamped where it is read.
+        let c = Config { max_frame_len: usize::MAX, ..Config::default() };
+        assert_eq!(c.effective_max_frame_len(), u32::MAX as usize);
+        assert_eq!(Config::default().effective_max_frame_len(), 16 << 20);
+    }
+
+    #[test]
+    fn depths_are_clamped() {
+        assert_eq!(Config::default().max_depth(1 << 20).max_depth, MAX_DEPTH_CLAMP);
+        let c = Config { max_depth: 1 << 20, ..Config::default() };
+        assert_eq!(c.effective_max_depth(), MAX_DEPTH_CLAMP);
+        assert_eq!(Config::default().effective_max_depth(), 64);
     }
 }

@@ -168,6 +168,28 @@ async fn a_message_nested_100_000_deep_gets_a_depth_error() {
 }
 
 #[tokio::test]
+async fn arguments_that_decode_past_the_budget_get_a_size_error() {
+    let _turn = SERIAL.lock().await;
+    let budget = 1 << 20;
+    let h = Harness::start(Config::default().max_decoded_len(budget)).await;
+    let (mut raw, _) = RawPeer::connect(h.addr).await;
+    // 200 KB on the wire, 3.2 MB of values (2 bytes a leaf, 32 in memory).
+    let wide = Tree::Node(vec![Tree::Leaf(0); 100_000]);
+    match failed(raw.call(0, method("depth"), &args(&(wide,))).await) {
+        Error::LimitExceeded { what, limit } => {
+            assert_eq!(limit, budget as u64);
+            assert!(what.contains("decoded size"), "{what}");
+        }
+        other => panic!("expected the decoded-size limit, got {other:?}"),
+    }
+    // The connection goes on, and smaller messages are fine.
+    let narrow = Tree::Node(vec![Tree::Leaf(0); 1000]);
+    assert_eq!(ok::<u32>(raw.call(0, method("depth"), &args(&(narrow,))).await), Ok(2));
+    drop(raw);
+    h.check(0, DEFAULT_PEAK_BUDGET).await;
+}
+
+#[tokio::test]
 async fn forged_object_ids_reach_nothing() {
     let _turn = SERIAL.lock().await;
     let h = Harness::start(Config::default()).await;

@@ -13,6 +13,7 @@ use super::tables::{Exports, Imports, Pending};
 use crate::Error;
 use crate::config::Config;
 use crate::transport::BoxWrite;
+use crate::wire::codec::Limits;
 use crate::wire::{self, EncodedFrame, Header};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -94,8 +95,9 @@ impl ConnCore {
         if self.is_closed() {
             return Err(Error::Disconnected);
         }
-        if frame.len() > self.config.max_frame_len {
-            return Err(Error::LimitExceeded { what: "frame length".into(), limit: self.config.max_frame_len as u64 });
+        let max = self.config.effective_max_frame_len();
+        if frame.len() > max {
+            return Err(Error::LimitExceeded { what: "frame length".into(), limit: max as u64 });
         }
         Ok(())
     }
@@ -172,11 +174,11 @@ impl Link for ConnCore {
     }
 
     fn max_frame_len(&self) -> usize {
-        self.config.max_frame_len
+        self.config.effective_max_frame_len()
     }
 
-    fn max_depth(&self) -> usize {
-        self.config.max_depth
+    fn limits(&self) -> Limits {
+        Limits::from_config(&self.config)
     }
 
     fn export(&self, key: ObjectKey, make: &mut dyn FnMut() -> Arc<dyn Dispatch>) -> Result<u64, Error> {

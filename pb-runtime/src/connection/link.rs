@@ -17,6 +17,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::Error;
+use crate::wire::codec::Limits;
 use crate::wire::{self, EncodedFrame, Header};
 
 /// Identity of an exported object: its address and interface id. One
@@ -42,8 +43,8 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn is_closed(&self) -> bool;
     /// Largest frame this side sends.
     fn max_frame_len(&self) -> usize;
-    /// How deeply decoded values may nest.
-    fn max_depth(&self) -> usize;
+    /// How deeply decoded values may nest and how much they may allocate.
+    fn limits(&self) -> Limits;
 
     /// Export an object (made by `make` the first time), or count one more
     /// send of it; returns its id.
@@ -244,5 +245,5 @@ pub(crate) fn decode_with_refs<T>(
     frame: &Bytes,
     f: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
-    with_refs(link, || wire::with_decode(frame, link.max_depth(), f))
+    with_refs(link, || wire::with_decode(frame, link.limits(), f))
 }

@@ -18,7 +18,7 @@ use crate::wire::{self, Header};
 
 /// Start the reader and writer tasks; `hello` learns how the handshake went.
 pub(super) fn spawn(core: Arc<ConnCore>, read: BoxRead, hello: oneshot::Sender<Result<(), Error>>) {
-    let decoder = FrameDecoder::new(core.config.max_frame_len).with_timeout(core.config.frame_timeout);
+    let decoder = FrameDecoder::new(core.config.effective_max_frame_len()).with_timeout(core.config.frame_timeout);
     tokio::spawn(write_loop(core.clone()));
     tokio::spawn(read_loop(core, FramedRead::new(read, decoder), hello));
 }

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::codec::{Output, extend_run};
 use super::context::{DecodeCx, EncodeCx};
 
 /// Blobs at least this long are referenced by the frame instead of copied
@@ -75,7 +76,7 @@ impl From<Vec<u8>> for EncodedFrame {
     }
 }
 
-/// A postcard output that references large blobs instead of copying them.
+/// A codec output that references large blobs instead of copying them.
 #[derive(Default)]
 pub(crate) struct FrameBuf {
     buf: Vec<u8>,
@@ -104,16 +105,15 @@ impl FrameBuf {
     }
 }
 
-impl postcard::ser_flavors::Flavor for FrameBuf {
-    type Output = FrameBuf;
-
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+impl Output for FrameBuf {
+    #[inline]
+    fn push(&mut self, byte: u8) {
         self.buf.push(byte);
         self.len += 1;
-        Ok(())
     }
 
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+    #[inline]
+    fn extend(&mut self, data: &[u8]) {
         self.len += data.len();
         if data.len() >= SPLICE_MIN
             && let Some(blob) = EncodeCx::with(|cx| cx.and_then(|cx| cx.take_blob(data)))
@@ -122,14 +122,14 @@ impl postcard::ser_flavors::Flavor for FrameBuf {
                 self.done.push(Bytes::from(std::mem::take(&mut self.buf)));
             }
             self.done.push(blob);
-            return Ok(());
+            return;
         }
-        self.buf.extend_from_slice(data);
-        Ok(())
+        extend_run(&mut self.buf, data);
     }
 
-    fn finalize(self) -> postcard::Result<FrameBuf> {
-        Ok(self)
+    #[inline]
+    fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
     }
 }
 
@@ -253,6 +253,7 @@ impl<'de> Visitor<'de> for BlobVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::codec;
 
     fn blob(n: usize) -> Blob {
         Blob::from((0..n).map(|i| i as u8).collect::<Vec<u8>>())
@@ -271,7 +272,7 @@ mod tests {
 
     #[test]
     fn without_an_offer_nothing_is_spliced() {
-        let buf = postcard::serialize_with_flavor(&(1u8, blob(SPLICE_MIN * 2)), FrameBuf::default()).unwrap();
+        let buf = codec::encode_into(FrameBuf::default(), &(1u8, blob(SPLICE_MIN * 2))).unwrap();
         let frame = buf.finish();
         assert_eq!(frame.chunks().len(), 1);
         assert_eq!(frame.len(), 1 + 2 + SPLICE_MIN * 2);

@@ -15,6 +15,7 @@ use std::cell::RefCell;
 
 use bytes::Bytes;
 
+use super::codec::Limits;
 use crate::Error;
 
 scoped_tls::scoped_thread_local!(static ENCODE: WireCx);
@@ -28,8 +29,8 @@ pub(crate) struct WireCx {
     blob: RefCell<Option<Bytes>>,
     /// Decoding: the buffer being decoded, so blobs can be slices of it.
     frame: Option<Bytes>,
-    /// Decoding: how deeply values may nest.
-    max_depth: usize,
+    /// Decoding: how deeply values may nest, how much they may allocate.
+    limits: Limits,
 }
 
 /// Accessor of the encoding context.
@@ -40,28 +41,24 @@ pub(crate) struct DecodeCx;
 fn run<T>(
     key: &'static scoped_tls::ScopedKey<WireCx>,
     frame: Option<Bytes>,
-    max_depth: usize,
+    limits: Limits,
     f: impl FnOnce() -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let cx = WireCx { error: RefCell::new(None), blob: RefCell::new(None), frame, max_depth };
+    let cx = WireCx { error: RefCell::new(None), blob: RefCell::new(None), frame, limits };
     let result = key.set(&cx, f);
     result.map_err(|e| cx.error.into_inner().unwrap_or(e))
 }
 
 /// Run `f` (a synchronous encode) with an encoding context.
 pub(crate) fn with_encode<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    run(&ENCODE, None, super::depth::DEFAULT_MAX_DEPTH, f)
+    run(&ENCODE, None, Limits::default(), f)
 }
 
 /// Run `f` (a synchronous decode of `frame`, or of part of it) with a
-/// decoding context: values nest at most `max_depth` deep, and blobs in it
+/// decoding context: values are decoded within `limits`, and blobs in it
 /// become slices of `frame`.
-pub(crate) fn with_decode<T>(
-    frame: &Bytes,
-    max_depth: usize,
-    f: impl FnOnce() -> Result<T, Error>,
-) -> Result<T, Error> {
-    run(&DECODE, Some(frame.clone()), max_depth, f)
+pub(crate) fn with_decode<T>(frame: &Bytes, limits: Limits, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    run(&DECODE, Some(frame.clone()), limits, f)
 }
 
 impl EncodeCx {
@@ -97,9 +94,9 @@ impl WireCx {
         (p >= start && p + part.len() <= end).then(|| frame.slice_ref(part))
     }
 
-    /// How deeply values may nest in this decode.
-    pub(crate) fn max_depth(&self) -> usize {
-        self.max_depth
+    /// The limits of this decode.
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Remember a structured error to report instead of serde's string.

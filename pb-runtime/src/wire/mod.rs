@@ -15,6 +15,10 @@
 //! frame and whose meaning depends on the header (call arguments as a postcard
 //! tuple, a postcard `Result<T, E>`, or a postcard [`crate::Error`]).
 //!
+//! The bytes are postcard 1.x's, written and read by pb's own codec
+//! ([`codec`]): byte runs in one copy, and the decoding limits of
+//! [`crate::Config`] (nesting depth, decoded size) built in.
+//!
 //! Object references inside payloads are encoded as a [`WireRef`]: either an
 //! object the *sender* exports (with its interface id, so the receiver can
 //! check the type) or an object the *receiver* exported earlier on this same
@@ -26,6 +30,7 @@
 //! models.
 
 mod blob;
+pub mod codec;
 mod context;
 pub mod depth;
 pub mod frame;
@@ -114,30 +119,22 @@ pub enum WireRef {
 
 /// Start a frame: the header, ready for a payload to be appended.
 pub(crate) fn encode_header(header: &Header, capacity: usize) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(capacity);
-    append(&mut buf, header).expect("headers always encode");
-    buf
-}
-
-/// Append a postcard encoding of `value` to `buf`.
-fn append<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<(), postcard::Error> {
-    postcard::to_extend(value, std::mem::take(buf)).map(|v| *buf = v)
+    codec::encode_into(Vec::with_capacity(capacity), header).expect("headers always encode")
 }
 
 pub use pb_ids::DESCRIBE_METHOD;
 
 /// A whole frame: header plus an encoded payload (without references).
 pub(crate) fn encode_frame<T: Serialize + ?Sized>(header: &Header, payload: &T) -> Result<EncodedFrame, Error> {
-    let mut buf = encode_header(header, 64);
-    append(&mut buf, payload)?;
-    Ok(buf.into())
+    let buf = encode_header(header, 64);
+    Ok(codec::encode_into(buf, payload)?.into())
 }
 
 /// A frame whose payload may hold references (exported through the active
 /// [`EncodeCx`]) and large blobs (referenced, not copied).
 pub(crate) fn encode_frame_with<T: Serialize + ?Sized>(header: &Header, value: &T) -> Result<FrameBuf, Error> {
-    let buf = postcard::serialize_with_flavor(header, FrameBuf::with_capacity(64)).expect("headers always encode");
-    Ok(postcard::serialize_with_flavor(value, buf)?)
+    let buf = codec::encode_into(FrameBuf::with_capacity(64), header).expect("headers always encode");
+    Ok(codec::encode_into(buf, value)?)
 }
 
 /// Split a frame into its header and payload.
@@ -146,35 +143,43 @@ pub(crate) fn encode_frame_with<T: Serialize + ?Sized>(header: &Header, value: &
 ///
 /// [`Error::Protocol`] when the frame does not start with a header.
 pub fn decode_frame(frame: &Bytes) -> Result<(Header, Bytes), Error> {
-    // A header nests two levels deep whatever the configured limit.
-    let (header, rest) = depth::take_from_bytes::<Header>(frame, depth::DEFAULT_MAX_DEPTH)
+    // A header nests two levels deep whatever the configured limits.
+    let (header, rest) = codec::take_from_bytes::<Header>(frame, codec::Limits::default())
         .map_err(|e| Error::protocol(format_args!("bad frame header: {e}")))?;
     let offset = frame.len() - rest.len();
     Ok((header, frame.slice(offset..)))
 }
 
-/// Decode a payload that must fill the whole slice, nested no deeper than
-/// the decoding connection's [`Config::max_depth`](crate::Config::max_depth)
-/// (or [`depth::DEFAULT_MAX_DEPTH`] outside a connection's decode).
+/// Decode a payload that must fill the whole slice, within the decoding
+/// connection's limits ([`Config::max_depth`](crate::Config::max_depth) and
+/// [`Config::max_decoded_len`](crate::Config::max_decoded_len)), or the
+/// defaults outside a connection's decode.
 pub(crate) fn decode_payload<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let max_depth = DecodeCx::with(|cx| cx.map_or(depth::DEFAULT_MAX_DEPTH, context::WireCx::max_depth));
-    decode_payload_limited(bytes, max_depth)
+    let limits = DecodeCx::with(|cx| cx.map_or_else(codec::Limits::default, context::WireCx::limits));
+    decode_payload_with(bytes, limits)
 }
 
 /// Decode a payload that must fill the whole slice, nested no deeper than
-/// `max_depth` (see [`depth`]). References inside decode only during a
-/// connection's decode.
+/// `max_depth` (see [`depth`]) and within the default decoded-size budget
+/// ([`codec::DEFAULT_MAX_DECODED_LEN`]). References inside decode only
+/// during a connection's decode.
 ///
 /// # Errors
 ///
 /// [`Error::Protocol`] when the bytes do not decode as a `T` or are left
-/// over, [`Error::LimitExceeded`] when the value nests too deeply.
+/// over, [`Error::LimitExceeded`] when the value nests too deeply or
+/// decodes to too much memory.
 pub fn decode_payload_limited<T: DeserializeOwned>(bytes: &[u8], max_depth: usize) -> Result<T, Error> {
-    let (value, rest) = depth::take_from_bytes::<T>(bytes, max_depth)?;
-    if !rest.is_empty() {
-        return Err(Error::protocol(format_args!("{} trailing bytes after payload", rest.len())));
-    }
-    Ok(value)
+    decode_payload_with(bytes, codec::Limits { max_depth, ..codec::Limits::default() })
+}
+
+/// Decode a payload that must fill the whole slice, within `limits`.
+///
+/// # Errors
+///
+/// As [`decode_payload_limited`].
+pub fn decode_payload_with<T: DeserializeOwned>(bytes: &[u8], limits: codec::Limits) -> Result<T, Error> {
+    codec::from_bytes(bytes, limits)
 }
 
 #[cfg(test)]
