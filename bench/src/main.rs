@@ -59,7 +59,7 @@ struct Cli {
     #[arg(long, value_delimiter = ',')]
     targets: Vec<String>,
     /// A bench binary built from another revision (see `bench/run.sh
-    /// --baseline`): its pb runs as an extra target, pb@<baseline-name>.
+    /// --baseline`): its pb runs as an extra target, `pb@<baseline-name>`.
     #[arg(long)]
     baseline_exe: Option<PathBuf>,
     /// The baseline's name in the report (a short commit).
