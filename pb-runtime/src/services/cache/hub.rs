@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use bytes::Bytes;
 use tokio::sync::{Notify, broadcast, watch};
 
-use super::link::{Batch, Observer, Snapshot};
-use super::{Cacheable, Change, Projection};
+use super::protocol::{Batch, Observer, Snapshot, encode};
+use super::state::{Cacheable, Change, Projection};
 use crate::Error;
 
 /// Events a remote observer may have queued before it is resynced instead
@@ -154,13 +154,6 @@ impl<S: Cacheable> Hub<S> {
     fn remove_outlet(&self, id: u64) {
         self.outlets.lock().unwrap().remove(&id);
     }
-}
-
-/// Encode plain data (no references: model state and events are copies).
-pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Bytes, Error> {
-    postcard::to_allocvec(value).map(Bytes::from).map_err(|e| {
-        Error::protocol(format_args!("cannot encode model data (state and events must be plain data): {e}"))
-    })
 }
 
 #[derive(Default)]
