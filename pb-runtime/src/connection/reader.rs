@@ -5,7 +5,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
-use tokio_util::codec::FramedRead;
 
 use super::core::ConnCore;
 use super::dispatch;
@@ -13,7 +12,7 @@ use super::link::Link;
 use super::writer::write_loop;
 use crate::Error;
 use crate::transport::{BoxRead, Transport};
-use crate::wire::frame::{FrameDecoder, complete_frame_buffered};
+use crate::wire::frame::{FrameDecoder, Frames, complete_frame_buffered};
 use crate::wire::{self, Header};
 
 /// Start the reader and writer tasks; `hello` learns how the handshake went.
@@ -21,14 +20,10 @@ pub(super) fn spawn(core: Arc<ConnCore>, transport: Transport, hello: oneshot::S
     let decoder = FrameDecoder::new(core.config.max_frame_len).with_timeout(core.config.frame_timeout);
     let (read, write, _) = transport.into_parts();
     tokio::spawn(write_loop(core.clone(), write));
-    tokio::spawn(read_loop(core, FramedRead::new(read, decoder), hello));
+    tokio::spawn(read_loop(core, Frames::new(read, decoder), hello));
 }
 
-async fn read_loop(
-    core: Arc<ConnCore>,
-    mut frames: FramedRead<BoxRead, FrameDecoder>,
-    hello: oneshot::Sender<Result<(), Error>>,
-) {
+async fn read_loop(core: Arc<ConnCore>, mut frames: Frames<BoxRead>, hello: oneshot::Sender<Result<(), Error>>) {
     let link = core.link();
     let mut hello = Some(hello);
     // One cancellation future for the whole loop (not a registration with

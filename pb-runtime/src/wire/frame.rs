@@ -10,15 +10,22 @@
 //!
 //! With a frame timeout ([`FrameDecoder::with_timeout`]), a frame that has
 //! begun must be complete within that time: a peer that dribbles a frame a
-//! byte at a time (slowloris) is cut when its next byte arrives late. Idle
-//! connections, between frames, are not affected.
+//! byte at a time (slowloris) is cut when its next byte arrives late. Read
+//! through [`Frames`], the deadline also fires on its own, so a peer that
+//! sends part of a frame and then nothing is cut too. Idle connections,
+//! between frames, are not affected.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::time::Instant;
-use tokio_util::codec::Decoder;
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncRead;
+use tokio::time::{Instant, Sleep};
+use tokio_util::codec::{Decoder, FramedRead};
 
 /// Bytes of the length prefix.
 pub const PREFIX_LEN: usize = 4;
@@ -46,6 +53,63 @@ impl FrameDecoder {
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// When the frame being received must be complete (none if no frame
+    /// has begun, or there is no timeout).
+    pub fn deadline(&self) -> Option<Instant> {
+        Some(self.begun? + self.timeout?)
+    }
+}
+
+/// Frames read from `R`, with the frame deadline enforced by a timer: a
+/// frame that has begun and is not complete in time ends the stream with a
+/// [`FrameTimedOut`] error even if no further byte arrives.
+pub struct Frames<R> {
+    inner: FramedRead<R, FrameDecoder>,
+    timer: Pin<Box<Sleep>>,
+    /// The deadline `timer` is set to.
+    armed: Option<Instant>,
+}
+
+impl<R: AsyncRead + Unpin> Frames<R> {
+    /// Read frames from `read` with `decoder`.
+    pub fn new(read: R, decoder: FrameDecoder) -> Self {
+        Frames {
+            inner: FramedRead::new(read, decoder),
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            armed: None,
+        }
+    }
+
+    /// The bytes read but not yet returned as a frame.
+    pub fn read_buffer(&self) -> &BytesMut {
+        self.inner.read_buffer()
+    }
+}
+
+impl<R: AsyncRead + Unpin> Stream for Frames<R> {
+    type Item = io::Result<BytesMut>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = this.inner.poll_next_unpin(cx) {
+            return Poll::Ready(frame);
+        }
+        // Pending: the decoder has seen every byte that arrived, so its
+        // deadline is that of the partial frame, if any.
+        let Some(deadline) = this.inner.decoder().deadline() else { return Poll::Pending };
+        if this.armed != Some(deadline) {
+            this.timer.as_mut().reset(deadline);
+            this.armed = Some(deadline);
+        }
+        match this.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                let timeout = this.inner.decoder().timeout.unwrap_or_default();
+                Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::TimedOut, FrameTimedOut { timeout }))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -203,6 +267,20 @@ mod tests {
         tokio::time::advance(Duration::from_secs(60)).await;
         buf.extend_from_slice(&framed(&[b"two"]));
         assert_eq!(&d.decode(&mut buf).unwrap().unwrap()[..], b"two");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_partial_frame_times_out_without_more_bytes() {
+        let (mut tx, rx) = tokio::io::duplex(1 << 16);
+        let mut frames = Frames::new(rx, FrameDecoder::new(1 << 20).with_timeout(Duration::from_secs(1)));
+        let mut bytes = (1u32 << 20).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[7; 1000]);
+        tokio::io::AsyncWriteExt::write_all(&mut tx, &bytes).await.unwrap();
+        let start = Instant::now();
+        let e = frames.next().await.expect("an error, not the end").unwrap_err();
+        assert!(e.to_string().contains("slow peer"), "{e}");
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        drop(tx);
     }
 
     #[test]
