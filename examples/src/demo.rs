@@ -81,6 +81,8 @@ async fn signals(changes: &mut Changes, until: impl Fn(&Change<UserList>) -> boo
                 let names: Vec<_> = state.users.values().map(|u| u.name.as_str()).collect();
                 println!("  [client model] signal: resynced after the outage: {names:?}");
             }
+            Change::Stopped(e) => return Err(format!("the mirror stopped: {e}")),
+            other => println!("  [client model] signal: {other:?}"),
         }
         if until(&change) {
             return Ok(());

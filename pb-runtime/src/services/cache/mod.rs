@@ -8,7 +8,8 @@
 //!
 //! - [`Cache::state`]: the current state (a cheap `Arc` snapshot);
 //! - [`Cache::changes`]: a stream of [`Change`]s: each event as it is applied,
-//!   or `Resynced` with a whole new state;
+//!   `Resynced` with a whole new state, or `Stopped` when a mirror can no
+//!   longer follow its model;
 //! - [`Cache::watch`]: a `tokio::sync::watch` "something changed" signal.
 //!
 //! # Sending a model
@@ -27,6 +28,7 @@
 //! mirrors, like a proxy sent back to its owner: the owner gets its own view
 //! ([`Model::is_view`] tells), a relay its own mirror, and nothing new is
 //! subscribed.
+//!
 //! # Per-observer views
 //!
 //! [`Model::view`] makes a view that projects the state and filters or
@@ -49,6 +51,35 @@
 //! queue plus one state). A local reader of [`Cache::changes`] that lags
 //! behind by more than 1,024 changes also gets `Resynced` with the current
 //! state instead of the missed events.
+//!
+//! So a model that changes faster than the network drains reaches its
+//! observers as resyncs, not as events. Applying 10,000 events in a tight
+//! loop overflows the queue of even a single observer on a local link
+//! (1,024 events pile up while the first batch is in flight), and that
+//! observer sees one or more `Resynced` with the state after them, none of
+//! the 10,000 events. The state always converges; the events do not all
+//! arrive. When every event matters (an audit log, a chat history), do not
+//! rely on a cache for them: send them with ordinary remote calls to an
+//! observer object (each call awaited, so the sender is held back by the
+//! receiver), or make each event carry what the reader needs (a sequence
+//! number it can fetch missing ones by), and keep caches for state.
+//!
+//! # Failures in user code and newer schemas
+//!
+//! [`Cacheable::apply`] runs inside the model's locks. A panic in it is
+//! caught there: no lock is poisoned and no other cache is affected. In a
+//! mirror (an event a peer sent), the mirror asks its owner for the full
+//! state and observers get it as `Resynced`; in the owner, the panic reaches
+//! the caller of [`Model::apply`] after observers were resynced to the state
+//! the panic left. A view's projection functions are guarded the same way.
+//!
+//! A mirror built from an older schema than its owner's may receive an
+//! event it cannot decode (a variant added at the end): it asks for the
+//! full state instead, so its observers get `Resynced` where newer ones get
+//! the event. If the state itself does not decode, the mirror stops: its
+//! observers get [`Change::Stopped`] with the reason, it keeps its last
+//! state, [`Cache::is_live`] turns false, and the owner logs and
+//! unsubscribes it. (`pb-idl compat` reports these verdicts.)
 //!
 //! # Outages
 //!

@@ -33,8 +33,17 @@ impl<S: Cacheable> Model<S> {
 
     /// Apply `event`: the state changes and every observer, local or remote,
     /// gets the event, in the order events are applied.
+    ///
+    /// # Panics
+    ///
+    /// If [`Cacheable::apply`] panics, the panic is caught inside the model
+    /// (no lock is poisoned, other models and caches are unaffected), every
+    /// observer is resynced to the state as the panic left it, and then this
+    /// call panics with the same message.
     pub fn apply(&self, event: S::Event) {
-        self.hub.apply(event);
+        if let Err(e) = self.hub.apply(event) {
+            panic!("{e}");
+        }
     }
 
     /// The current state.

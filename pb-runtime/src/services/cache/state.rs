@@ -7,6 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::Error;
+
 /// A state that can be cached by observers: plain serde data with typed
 /// change events.
 pub trait Cacheable: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -21,12 +23,19 @@ pub trait Cacheable: Clone + Serialize + DeserializeOwned + Send + Sync + 'stati
 
 /// A change observed on a [`Cache`](super::Cache).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Change<S: Cacheable> {
     /// An event, applied to the state.
     Event(S::Event),
-    /// The whole state was replaced: after an outage, or because this
-    /// observer fell behind and missed events.
+    /// The whole state was replaced: after an outage, because this observer
+    /// fell behind and missed events, or because an event could not be
+    /// applied here (one this build cannot decode, or whose `apply`
+    /// panicked).
     Resynced(Arc<S>),
+    /// The mirror stopped following its model and will change no more (its
+    /// state stays the last one received): the error says why, e.g. the
+    /// owner runs a newer schema whose state this build cannot decode.
+    Stopped(Error),
 }
 
 /// How a per-observer view shows a model: the state it sees, and each event

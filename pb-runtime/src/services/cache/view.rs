@@ -67,6 +67,17 @@ impl<S: Cacheable> CacheCore<S> {
     pub(crate) fn feed(&self) -> Option<Arc<dyn Feed>> {
         self.mirror.as_ref()?.link.lock().unwrap().feed.clone()
     }
+
+    /// The mirror can no longer follow its model: release the feed (the
+    /// upstream subscription) and tell local observers why. The state stays
+    /// the last one received.
+    fn stop(&self, why: Error) {
+        if let Some(m) = &self.mirror {
+            let feed = m.link.lock().unwrap().feed.take();
+            drop(feed);
+        }
+        self.hub.stop(why);
+    }
 }
 
 impl<S: Cacheable> Drop for CacheCore<S> {
@@ -141,6 +152,7 @@ impl<S: Cacheable> Cache<S> {
         match change {
             Change::Event(e) => (view.event)(&self.inner.hub.snapshot(), &e).map(Change::Event),
             Change::Resynced(s) => Some(Change::Resynced(Arc::new((view.state)(&s)))),
+            Change::Stopped(e) => Some(Change::Stopped(e)),
         }
     }
 
@@ -343,30 +355,62 @@ pub(crate) struct InletTarget<S: Cacheable> {
 #[pb_macros::remote_impl(crate = "crate")]
 impl<S: Cacheable> Observer for Inlet<S> {
     async fn deliver(&self, batch: Batch) -> Result<(), Error> {
-        let gap = {
+        let outcome = {
             let mut target = self.target.write().unwrap();
             let Some(cache) = target.cache.upgrade() else {
                 return Err(Error::Disconnected); // the mirror is gone: unsubscribe
             };
-            apply_batch(&cache, &mut target.next, batch)?
+            apply_batch(&cache, &mut target.next, batch)
         };
-        if gap {
-            // Not under the inlet's lock: adoption takes the link, then the inlet.
-            let cache = self.target.read().unwrap().cache.upgrade();
-            let feed = cache.and_then(|c| c.feed());
-            if let Some(feed) = feed {
-                feed.resync().await?;
+        // Not under the inlet's lock: adoption takes the link, then the inlet.
+        match outcome {
+            Applied::All => Ok(()),
+            Applied::Gap => {
+                let cache = self.target.read().unwrap().cache.upgrade();
+                let feed = cache.and_then(|c| c.feed());
+                if let Some(feed) = feed {
+                    feed.resync().await?;
+                }
+                Ok(())
+            }
+            Applied::Stop(e) => {
+                let cache = std::mem::take(&mut self.target.write().unwrap().cache).upgrade();
+                if let Some(cache) = cache {
+                    cache.stop(e.clone());
+                }
+                // The owner unsubscribes this observer and logs why.
+                Err(e)
             }
         }
-        Ok(())
     }
 }
 
-/// Apply `batch` to the mirror; true if events were missing (a resync is
-/// needed: nothing after the gap is applied).
-fn apply_batch<S: Cacheable>(cache: &CacheCore<S>, next: &mut u64, batch: Batch) -> Result<bool, Error> {
+/// What became of a batch.
+enum Applied {
+    /// Every event is applied.
+    All,
+    /// Events were missing, or one could not be applied: nothing after it
+    /// is applied, and a resync is needed.
+    Gap,
+    /// The mirror cannot follow its model any more (the state does not
+    /// decode): it stops.
+    Stop(Error),
+}
+
+/// Apply `batch` to the mirror.
+fn apply_batch<S: Cacheable>(cache: &CacheCore<S>, next: &mut u64, batch: Batch) -> Applied {
     if let Some(snapshot) = batch.resync {
-        let state: S = decode(&snapshot.state)?;
+        let state: S = match decode(&snapshot.state) {
+            Ok(state) => state,
+            Err(e) => {
+                let e = Error::protocol(format_args!(
+                    "cannot decode the state of model `{}` (the owner may run a newer schema): {e}",
+                    S::NAME
+                ));
+                tracing::error!(model = S::NAME, error = %e, "cache mirror stopped");
+                return Applied::Stop(e);
+            }
+        };
         cache.hub.resync(state);
         *next = snapshot.seq + 1;
     }
@@ -376,11 +420,23 @@ fn apply_batch<S: Cacheable>(cache: &CacheCore<S>, next: &mut u64, batch: Batch)
         }
         if seq > *next {
             tracing::warn!(model = S::NAME, expected = *next, got = seq, "gap in cache events; resyncing");
-            return Ok(true);
+            return Applied::Gap;
         }
-        let event: S::Event = decode(&bytes)?;
-        cache.hub.apply(event);
+        let event: S::Event = match decode(&bytes) {
+            Ok(event) => event,
+            Err(e) => {
+                // Most likely an event variant this (older) build does not
+                // know: the full state may still decode.
+                tracing::warn!(model = S::NAME, seq, error = %e,
+                    "cannot decode a cache event (the owner may run a newer schema); asking for the full state");
+                return Applied::Gap;
+            }
+        };
+        if let Err(e) = cache.hub.apply(event) {
+            tracing::error!(model = S::NAME, seq, error = %e, "applying a cache event panicked; asking for the full state");
+            return Applied::Gap;
+        }
         *next += 1;
     }
-    Ok(false)
+    Applied::All
 }
