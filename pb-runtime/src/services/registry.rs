@@ -14,8 +14,12 @@
 //! registry in control of what any nodes behind it sees"): for every lookup a
 //! registry first checks the interfaces it hides, then the objects it serves
 //! itself, then its upstream registry, if it has one. What a forwarding
-//! registry fetched from upstream is cached, so it can hand the same
-//! (self-healing) reference out again while its upstream link is down.
+//! registry fetched from upstream is remembered as long as someone holds it
+//! (a downstream peer it was handed to, or a local handle), so it can hand
+//! the same (self-healing) reference out again while its upstream link is
+//! down. Once nobody holds it, the reference is released upstream and
+//! forgotten: a relay's memory and exports follow what is in use, not every
+//! name ever looked up.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -23,7 +27,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::references::replay::{Refetch, track_child};
-use crate::references::{AnyRef, Interface, IntoRoot, ProxyHandle, interface_name};
+use crate::references::{AnyRef, Interface, IntoRoot, ProxyHandle, WeakAnyRef, interface_name};
 use crate::{ConnectionBuilder, Error};
 
 /// What a registry lists for one object.
@@ -97,8 +101,9 @@ struct RegistryState {
     local: RwLock<BTreeMap<Key, AnyRef>>,
     hidden: RwLock<HashSet<u64>>,
     upstream: Option<Arc<dyn Locator>>,
-    /// What was fetched from upstream, handed out again on later lookups.
-    cache: Mutex<HashMap<Key, AnyRef>>,
+    /// What was fetched from upstream and is still held somewhere, handed
+    /// out again on later lookups.
+    cache: Mutex<Fetched>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -126,13 +131,16 @@ impl Registry {
     /// Register `object` as the (unnamed) object of interface `T`,
     /// replacing any earlier one.
     pub fn register<T: ?Sized + Interface>(&self, object: Arc<T>) -> &Self {
-        self.inner.local.write().unwrap().insert((T::ID, None), AnyRef::new(object));
+        // Lock invariant: the replaced object is the user's; drop it unlocked.
+        let replaced = self.inner.local.write().unwrap().insert((T::ID, None), AnyRef::new(object));
+        drop(replaced); // a user object: dropped outside the lock
         self
     }
 
     /// Register `object` under `name` for interface `T`.
     pub fn register_named<T: ?Sized + Interface>(&self, name: &str, object: Arc<T>) -> &Self {
-        self.inner.local.write().unwrap().insert((T::ID, Some(name.to_string())), AnyRef::new(object));
+        let replaced = self.inner.local.write().unwrap().insert((T::ID, Some(name.to_string())), AnyRef::new(object));
+        drop(replaced); // a user object: dropped outside the lock
         self
     }
 
@@ -144,7 +152,8 @@ impl Registry {
 
     /// Remove the object registered for `T` under `name`.
     pub fn unregister<T: ?Sized + Interface>(&self, name: Option<&str>) -> bool {
-        self.inner.local.write().unwrap().remove(&(T::ID, name.map(str::to_string))).is_some()
+        let removed = self.inner.local.write().unwrap().remove(&(T::ID, name.map(str::to_string)));
+        removed.is_some() // a user object: dropped outside the lock
     }
 
     /// Hide interface `T`: lookups fail as if nothing were registered, even
@@ -193,11 +202,63 @@ impl Registry {
         let Some(upstream) = &self.inner.upstream else {
             return Err(not_registered());
         };
-        if let Some(cached) = self.inner.cache.lock().unwrap().get(&key) {
-            return Ok(cached.clone());
+        let cached = self.inner.cache.lock().unwrap().get(&key);
+        if let Some(cached) = cached {
+            return Ok(cached);
         }
         let found = fetch_upstream(upstream, interface, name.clone()).await?;
-        Ok(self.inner.cache.lock().unwrap().entry(key).or_insert(found).clone())
+        let mut cache = self.inner.cache.lock().unwrap();
+        let (kept, extra) = cache.insert(key, found);
+        drop(cache);
+        drop(extra); // a duplicate fetched concurrently: released outside the lock
+        Ok(kept)
+    }
+
+    /// How many references fetched from upstream this registry remembers
+    /// (each is held by a downstream peer or a local handle).
+    pub fn forwarded(&self) -> usize {
+        let mut cache = self.inner.cache.lock().unwrap();
+        cache.prune();
+        cache.map.len()
+    }
+}
+
+/// References fetched from upstream, held weakly: each lives as long as a
+/// downstream peer (or a local handle) holds it.
+#[derive(Default)]
+struct Fetched {
+    map: HashMap<Key, WeakAnyRef>,
+    /// Prune dead entries when the map grows past this.
+    prune_at: usize,
+}
+
+impl Fetched {
+    /// The live reference under `key`. The caller drops it outside the
+    /// lock (it may be the last one, and release a proxy).
+    fn get(&mut self, key: &Key) -> Option<AnyRef> {
+        let found = self.map.get(key)?.upgrade();
+        if found.is_none() {
+            self.map.remove(key);
+        }
+        found
+    }
+
+    /// Remember `found` under `key`, unless a live one got there first:
+    /// returns the reference to hand out, and the one to release.
+    fn insert(&mut self, key: Key, found: AnyRef) -> (AnyRef, Option<AnyRef>) {
+        if let Some(existing) = self.get(&key) {
+            return (existing, Some(found));
+        }
+        if self.map.len() >= self.prune_at {
+            self.prune();
+        }
+        self.map.insert(key, found.downgrade());
+        (found, None)
+    }
+
+    fn prune(&mut self) {
+        self.map.retain(|_, w| !w.is_dead());
+        self.prune_at = (self.map.len() * 2).max(64);
     }
 }
 
