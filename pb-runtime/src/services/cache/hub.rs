@@ -91,6 +91,7 @@ impl<S: Cacheable> Hub<S> {
     /// [`Error::Panicked`]. A panicking view function resyncs that view's
     /// observers.
     pub(crate) fn apply(&self, event: S::Event) -> Result<(), Error> {
+        // Lock invariant: user code under this lock runs only in `guarded`.
         let mut state = self.state.write().unwrap();
         let applied = guarded(|| Arc::make_mut(&mut state.value).apply(&event));
         state.version += 1;
@@ -133,7 +134,7 @@ impl<S: Cacheable> Hub<S> {
     pub(crate) fn resync(&self, value: S) {
         let value = Arc::new(value);
         let mut state = self.state.write().unwrap();
-        state.value = value.clone();
+        let old = std::mem::replace(&mut state.value, value.clone());
         state.version += 1;
         let version = state.version;
         for outlet in self.outlets.lock().unwrap().values() {
@@ -142,6 +143,8 @@ impl<S: Cacheable> Hub<S> {
         // Still under the state lock, as in `apply`: see `resubscribe_local`.
         let _ = self.local.send(Change::Resynced(value));
         self.version.send_replace(version);
+        drop(state);
+        drop(old); // the user's state type: dropped outside the lock
     }
 
     /// A mirror stopped following its model: local observers get
@@ -182,7 +185,8 @@ impl<S: Cacheable> Hub<S> {
     }
 
     fn remove_outlet(&self, id: u64) {
-        self.outlets.lock().unwrap().remove(&id);
+        let removed = self.outlets.lock().unwrap().remove(&id);
+        drop(removed); // holds a view's user functions: dropped outside the lock
     }
 }
 
