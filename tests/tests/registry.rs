@@ -174,3 +174,41 @@ async fn a_relay_forgets_what_no_downstream_peer_holds() {
     assert!(up.tracked() <= 3, "the relay's session tracks only what is held: {}", up.tracked());
     drop((held, registry, client));
 }
+
+/// A test interface whose objects can run code when dropped.
+#[pb::remote_interface(name = "test.Noop")]
+trait Noop {
+    async fn noop(&self) -> Result<(), Error>;
+}
+
+/// Calls back into the registry when dropped (user code in a `Drop`).
+struct Reentrant(Registry);
+
+impl Drop for Reentrant {
+    fn drop(&mut self) {
+        self.0.unregister::<dyn Noop>(Some("other"));
+    }
+}
+
+#[pb::remote_impl]
+impl Noop for Reentrant {
+    async fn noop(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Lock invariant: a registered object replaced or removed is dropped
+/// outside the registry's lock, so its `Drop` may use the registry.
+#[test]
+fn a_replaced_objects_drop_may_use_the_registry() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let registry = Registry::local();
+        registry.register_named::<dyn Noop>("a", Arc::new(Reentrant(registry.clone())));
+        registry.register_named::<dyn Noop>("a", Arc::new(Reentrant(Registry::local())));
+        registry.register_named::<dyn Noop>("b", Arc::new(Reentrant(registry.clone())));
+        assert!(registry.unregister::<dyn Noop>(Some("b")));
+        let _ = done.send(());
+    });
+    finished.recv_timeout(std::time::Duration::from_secs(10)).expect("no deadlock or panic under the registry's lock");
+}
