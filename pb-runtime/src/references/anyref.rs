@@ -68,24 +68,8 @@ trait Erased: Send + Sync {
     fn as_any(&self) -> &(dyn Any + Send + Sync);
     fn to_wire(&self, cx: &RefCx) -> Result<WireRef, Error>;
     fn proxy_handle(&self) -> Option<ProxyHandle>;
-    fn downgrade(&self) -> Arc<dyn ErasedWeak>;
-}
-
-/// A typed reference that does not keep its object alive.
-trait ErasedWeak: Send + Sync {
-    fn upgrade(&self) -> Option<AnyRef>;
-    fn is_dead(&self) -> bool;
-}
-
-struct TypedWeak<T: ?Sized>(std::sync::Weak<T>);
-
-impl<T: ?Sized + Interface> ErasedWeak for TypedWeak<T> {
-    fn upgrade(&self) -> Option<AnyRef> {
-        self.0.upgrade().map(AnyRef::new)
-    }
-    fn is_dead(&self) -> bool {
-        self.0.strong_count() == 0
-    }
+    /// Strong references to the object.
+    fn holders(&self) -> usize;
 }
 
 struct Typed<T: ?Sized>(Arc<T>);
@@ -106,8 +90,8 @@ impl<T: ?Sized + Interface> Erased for Typed<T> {
     fn proxy_handle(&self) -> Option<ProxyHandle> {
         T::proxy_handle(&self.0).cloned()
     }
-    fn downgrade(&self) -> Arc<dyn ErasedWeak> {
-        Arc::new(TypedWeak(Arc::downgrade(&self.0)))
+    fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
     }
 }
 
@@ -170,42 +154,14 @@ impl AnyRef {
     }
 }
 
-/// An [`AnyRef`] that does not keep its object alive: it upgrades while
-/// someone else holds the object (say, a peer it was exported to).
-#[derive(Clone)]
-pub(crate) struct WeakAnyRef(WeakRepr);
-
-#[derive(Clone)]
-enum WeakRepr {
-    Typed(Arc<dyn ErasedWeak>),
-    Untyped { rref: std::sync::Weak<RemoteRef>, iface: u64 },
-}
-
-impl WeakAnyRef {
-    /// The reference, if its object is still held somewhere.
-    pub(crate) fn upgrade(&self) -> Option<AnyRef> {
-        match &self.0 {
-            WeakRepr::Typed(w) => w.upgrade(),
-            WeakRepr::Untyped { rref, iface } => Some(AnyRef(Repr::Untyped { rref: rref.upgrade()?, iface: *iface })),
-        }
-    }
-
-    /// Whether the object is gone.
-    pub(crate) fn is_dead(&self) -> bool {
-        match &self.0 {
-            WeakRepr::Typed(w) => w.is_dead(),
-            WeakRepr::Untyped { rref, .. } => rref.strong_count() == 0,
-        }
-    }
-}
-
 impl AnyRef {
-    /// A reference that does not keep the object alive.
-    pub(crate) fn downgrade(&self) -> WeakAnyRef {
-        WeakAnyRef(match &self.0 {
-            Repr::Typed(e) => WeakRepr::Typed(e.downgrade()),
-            Repr::Untyped { rref, iface } => WeakRepr::Untyped { rref: Arc::downgrade(rref), iface: *iface },
-        })
+    /// Whether anything but this reference (and its clones) holds the
+    /// object: a peer it is exported to, a typed handle.
+    pub(crate) fn is_held_elsewhere(&self) -> bool {
+        match &self.0 {
+            Repr::Typed(e) => Arc::strong_count(e) > 1 || e.holders() > 1,
+            Repr::Untyped { rref, .. } => Arc::strong_count(rref) > 1,
+        }
     }
 
     /// The proxy handle, when the object is a proxy.

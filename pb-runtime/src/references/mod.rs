@@ -24,7 +24,6 @@ mod reference;
 pub(crate) mod replay;
 mod root;
 
-pub(crate) use anyref::WeakAnyRef;
 pub use anyref::{AnyRef, InterfaceEntry, interface_name};
 pub use info::MethodInfo;
 pub use interface::Interface;

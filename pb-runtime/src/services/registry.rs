@@ -14,20 +14,22 @@
 //! registry in control of what any nodes behind it sees"): for every lookup a
 //! registry first checks the interfaces it hides, then the objects it serves
 //! itself, then its upstream registry, if it has one. What a forwarding
-//! registry fetched from upstream is remembered as long as someone holds it
-//! (a downstream peer it was handed to, or a local handle), so it can hand
-//! the same (self-healing) reference out again while its upstream link is
-//! down. Once nobody holds it, the reference is released upstream and
-//! forgotten: a relay's memory and exports follow what is in use, not every
-//! name ever looked up.
+//! registry fetched from upstream is remembered while someone holds it (a
+//! downstream peer it was handed to, or a local handle) and while its
+//! upstream link is down, so it can hand the same (self-healing) reference
+//! out again during an outage. Otherwise, within about a second of the last
+//! holder letting go, the reference is released upstream and forgotten: a
+//! relay's memory and exports follow what is in use, not every name ever
+//! looked up.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::references::replay::{Refetch, track_child};
-use crate::references::{AnyRef, Interface, IntoRoot, ProxyHandle, WeakAnyRef, interface_name};
+use crate::references::{AnyRef, Interface, IntoRoot, ProxyHandle, interface_name};
 use crate::{ConnectionBuilder, Error};
 
 /// What a registry lists for one object.
@@ -125,7 +127,9 @@ impl Registry {
     /// A registry that answers from `upstream` whatever it does not serve
     /// itself or hide.
     pub fn forwarding(upstream: Arc<dyn Locator>) -> Registry {
-        Registry { inner: Arc::new(RegistryState { upstream: Some(upstream), ..RegistryState::default() }) }
+        let inner = Arc::new(RegistryState { upstream: Some(upstream), ..RegistryState::default() });
+        spawn_pruner(&inner);
+        Registry { inner }
     }
 
     /// Register `object` as the (unnamed) object of interface `T`,
@@ -208,58 +212,88 @@ impl Registry {
         }
         let found = fetch_upstream(upstream, interface, name.clone()).await?;
         let mut cache = self.inner.cache.lock().unwrap();
-        let (kept, extra) = cache.insert(key, found);
+        let (kept, released) = cache.insert(key, found);
         drop(cache);
-        drop(extra); // a duplicate fetched concurrently: released outside the lock
+        drop(released); // Lock invariant: proxies are released outside the lock
         Ok(kept)
     }
 
-    /// How many references fetched from upstream this registry remembers
-    /// (each is held by a downstream peer or a local handle).
+    /// How many references fetched from upstream this registry remembers,
+    /// after releasing those nobody holds (each left is held by a
+    /// downstream peer or a local handle, or waits out an upstream outage).
     pub fn forwarded(&self) -> usize {
         let mut cache = self.inner.cache.lock().unwrap();
-        cache.prune();
-        cache.map.len()
+        let released = cache.prune();
+        let len = cache.map.len();
+        drop(cache);
+        drop(released);
+        len
     }
 }
 
-/// References fetched from upstream, held weakly: each lives as long as a
-/// downstream peer (or a local handle) holds it.
+/// How often a forwarding registry releases what nobody holds any more.
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
+
+/// References fetched from upstream. Each is kept while someone else holds
+/// it (a downstream peer it was exported to, a local handle), or while its
+/// upstream link is down (so the same self-healing reference can be handed
+/// out again during the outage); otherwise it is released (upstream too)
+/// at the next prune: on lookups, once the map doubled, and every
+/// [`PRUNE_EVERY`].
 #[derive(Default)]
 struct Fetched {
-    map: HashMap<Key, WeakAnyRef>,
-    /// Prune dead entries when the map grows past this.
+    map: HashMap<Key, AnyRef>,
+    /// Prune when the map grows past this.
     prune_at: usize,
 }
 
 impl Fetched {
-    /// The live reference under `key`. The caller drops it outside the
-    /// lock (it may be the last one, and release a proxy).
-    fn get(&mut self, key: &Key) -> Option<AnyRef> {
-        let found = self.map.get(key)?.upgrade();
-        if found.is_none() {
-            self.map.remove(key);
-        }
-        found
+    fn get(&self, key: &Key) -> Option<AnyRef> {
+        self.map.get(key).cloned()
     }
 
-    /// Remember `found` under `key`, unless a live one got there first:
-    /// returns the reference to hand out, and the one to release.
-    fn insert(&mut self, key: Key, found: AnyRef) -> (AnyRef, Option<AnyRef>) {
+    /// Remember `found` under `key`, unless one got there first: returns
+    /// the reference to hand out, and what to release (outside the lock).
+    fn insert(&mut self, key: Key, found: AnyRef) -> (AnyRef, Vec<AnyRef>) {
         if let Some(existing) = self.get(&key) {
-            return (existing, Some(found));
+            return (existing, vec![found]);
         }
-        if self.map.len() >= self.prune_at {
-            self.prune();
-        }
-        self.map.insert(key, found.downgrade());
-        (found, None)
+        let released = if self.map.len() >= self.prune_at { self.prune() } else { Vec::new() };
+        self.map.insert(key, found.clone());
+        (found, released)
     }
 
-    fn prune(&mut self) {
-        self.map.retain(|_, w| !w.is_dead());
+    /// Forget what nobody else holds and is not waiting out an outage;
+    /// returns it, to be dropped outside the lock.
+    fn prune(&mut self) -> Vec<AnyRef> {
+        let unused: Vec<Key> = self
+            .map
+            .iter()
+            .filter(|(_, r)| !r.is_held_elsewhere() && r.proxy_handle().is_none_or(|h| h.is_connected()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let released = unused.iter().filter_map(|k| self.map.remove(k)).collect();
         self.prune_at = (self.map.len() * 2).max(64);
+        released
     }
+}
+
+/// Prune `state`'s fetched references every [`PRUNE_EVERY`] while it
+/// exists (when there is a runtime to do it on; lookups prune too).
+fn spawn_pruner(state: &Arc<RegistryState>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    let weak = Arc::downgrade(state);
+    runtime.spawn(async move {
+        let mut ticks = tokio::time::interval(PRUNE_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            let released = state.cache.lock().unwrap().prune();
+            drop(state);
+            drop(released);
+        }
+    });
 }
 
 /// Look `interface` up upstream. Through a session's registry proxy the
