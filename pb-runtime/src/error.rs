@@ -21,7 +21,10 @@ pub enum Error {
     /// This promises nothing about the call: it may have run, it may be
     /// running, and it **may still run later**. A black-holed link (one that
     /// holds bytes rather than dropping them) can deliver the request to the
-    /// server after the caller gave up, when the link heals. pb itself never
+    /// server after the caller gave up, when the link heals. (A peer that
+    /// reads such a call together with the caller's later goodbye, as
+    /// happens when a held link heals, does not run it; when the bytes
+    /// arrive apart, nothing can tell, and the call runs.) pb itself never
     /// runs a call twice (it retries only `#[pb(idempotent)]` methods, once,
     /// after healing), but an application that retries after
     /// `ConnectionLost` can; make such methods idempotent, or deduplicate

@@ -12,7 +12,7 @@ use super::link::Link;
 use super::writer::write_loop;
 use crate::Error;
 use crate::transport::{BoxRead, Transport};
-use crate::wire::frame::{FrameDecoder, Frames, complete_frame_buffered};
+use crate::wire::frame::{FrameDecoder, Frames, LookAhead, complete_frame_buffered};
 use crate::wire::{self, Header};
 
 /// Start the reader and writer tasks; `hello` learns how the handshake went.
@@ -32,6 +32,7 @@ async fn read_loop(core: Arc<ConnCore>, mut frames: Frames<BoxRead>, hello: ones
     let cancelled = core.cancel.cancelled();
     tokio::pin!(cancelled);
     let mut corked = false;
+    let mut ahead = LookAhead::default();
     let reason = loop {
         let next = tokio::select! {
             biased;
@@ -43,6 +44,7 @@ async fn read_loop(core: Arc<ConnCore>, mut frames: Frames<BoxRead>, hello: ones
             Some(Err(e)) => break Some(format!("read failed: {e}")),
             Some(Ok(f)) => f.freeze(),
         };
+        ahead.consumed(frame.len());
         // More calls already read: hold their replies and write them
         // together once the burst is handled (see `outbox`).
         let cork = complete_frame_buffered(frames.read_buffer());
@@ -50,7 +52,11 @@ async fn read_loop(core: Arc<ConnCore>, mut frames: Frames<BoxRead>, hello: ones
             corked = cork;
             core.outbox.cork(cork);
         }
-        match handle(&core, &link, frame, &mut hello) {
+        // Calls read together with the peer's later goodbye are not run: it
+        // gave up on them (say, declared the link lost while a black hole
+        // held them), and reported them `ConnectionLost`.
+        let given_up = cork && ahead.seen(frames.read_buffer(), wire::is_goodbye);
+        match handle(&core, &link, frame, &mut hello, given_up) {
             Ok(None) => {}
             Ok(Some(goodbye)) => {
                 tracing::debug!(conn = core.id, peer = %core.peer, reason = %goodbye, "peer said goodbye");
@@ -79,6 +85,7 @@ fn handle(
     link: &Arc<dyn Link>,
     frame: Bytes,
     hello: &mut Option<oneshot::Sender<Result<(), Error>>>,
+    given_up: bool,
 ) -> Result<Option<String>, Error> {
     let (header, payload) = wire::decode_frame(&frame)?;
     if let Some(h) = hello.take() {
@@ -97,6 +104,9 @@ fn handle(
     }
     match header {
         Header::Hello { .. } => return Err(Error::protocol("second hello")),
+        Header::Call { req, .. } if given_up => {
+            tracing::debug!(conn = core.id, req, "call read with the peer's goodbye: not run");
+        }
         Header::Call { req, target, method } => dispatch::start(core, link, req, target, method, &payload),
         Header::Reply { req, ok } => {
             let reply = if ok {

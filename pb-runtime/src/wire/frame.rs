@@ -192,6 +192,41 @@ pub(crate) fn complete_frame_buffered(buf: &[u8]) -> bool {
     }
 }
 
+/// Watches the frames a reader has buffered but not yet handled for one
+/// that `is_last` recognizes (a goodbye): then the peer had already given up
+/// on everything before it when it was read. Each buffered byte is looked at
+/// once, however many frames are handled in between.
+#[derive(Debug, Default)]
+pub(crate) struct LookAhead {
+    /// Stream offset of the first byte of the reader's buffer.
+    consumed: u64,
+    /// Stream offset of the first frame not yet looked at.
+    scanned: u64,
+    found: bool,
+}
+
+impl LookAhead {
+    /// A frame of `len` bytes (without its prefix) was taken from the buffer.
+    pub(crate) fn consumed(&mut self, len: usize) {
+        self.consumed += (PREFIX_LEN + len) as u64;
+    }
+
+    /// Whether a frame `is_last` recognizes is in `buf` (the reader's
+    /// buffer, at a frame boundary) or was seen earlier.
+    pub(crate) fn seen(&mut self, buf: &[u8], is_last: impl Fn(&[u8]) -> bool) -> bool {
+        let mut at = usize::try_from(self.scanned.saturating_sub(self.consumed)).unwrap_or(usize::MAX);
+        while !self.found {
+            let Some(head) = buf.get(at..at + PREFIX_LEN) else { break };
+            let len = u32::from_be_bytes(head.try_into().expect("four bytes")) as usize;
+            let Some(frame) = buf.get(at + PREFIX_LEN..at + PREFIX_LEN + len) else { break };
+            self.found = is_last(frame);
+            at += PREFIX_LEN + len;
+        }
+        self.scanned = self.consumed + at as u64;
+        self.found
+    }
+}
+
 /// The longest frame a 4-byte prefix can announce.
 pub const MAX_FRAME_LEN: usize = u32::MAX as usize;
 
@@ -281,6 +316,22 @@ mod tests {
         assert!(e.to_string().contains("slow peer"), "{e}");
         assert_eq!(start.elapsed(), Duration::from_secs(1));
         drop(tx);
+    }
+
+    #[test]
+    fn look_ahead_finds_a_last_frame_and_scans_each_byte_once() {
+        let is_last = |f: &[u8]| f == b"bye";
+        let mut ahead = LookAhead::default();
+        let mut buf = framed(&[b"a", b"bb"]);
+        buf.extend_from_slice(&framed(&[b"bye"])[..5]); // partial
+        assert!(!ahead.seen(&buf, is_last));
+        // Handle "a": the rest is scanned from where it stopped.
+        buf.advance(PREFIX_LEN + 1);
+        ahead.consumed(1);
+        assert!(!ahead.seen(&buf, is_last));
+        buf.extend_from_slice(&framed(&[b"bye"])[5..]);
+        assert!(ahead.seen(&buf, is_last));
+        assert!(ahead.seen(&buf, |_| false), "once seen, stays seen");
     }
 
     #[test]
