@@ -133,6 +133,7 @@ async fn closed_sessions_stay_closed_and_leave_no_connection() {
                 let mut events = client.events();
                 assert_eq!(kind(&next_event(&mut events).await), "connected");
                 client.close();
+                assert!(!client.is_connected(), "a closed session is not connected");
                 drop(client);
                 // The stream ends once the session's task is gone.
                 let rest: Vec<SessionEvent> =

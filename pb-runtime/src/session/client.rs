@@ -189,6 +189,7 @@ impl Client {
     /// attempt under way is abandoned and its connection closed.
     pub fn close(&self) {
         self.shared.cancel.cancel();
+        self.shared.status.send_modify(|s| s.connected = false);
         self.shared.conn.read().unwrap().close();
     }
 }

@@ -331,6 +331,9 @@ impl<S: Cacheable> Feed for FeedImpl<S> {
         self.outlet.attach(observer)
     }
     async fn resync(&self) -> Result<(), Error> {
+        // The observer saw a gap, or could not decode or apply an event (an
+        // older schema, a panic in its `apply`): it gets the full state.
+        tracing::info!(model = S::NAME, "an observer asked for the full state (a gap, or an event it could not apply)");
         self.outlet.request_resync();
         Ok(())
     }
