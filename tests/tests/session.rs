@@ -8,8 +8,13 @@ use pb::{Error, SessionEvent};
 use pb_tests::aurora::{UserError, UserManager, Users};
 use pb_tests::session::{Restartable, kind, next_event};
 
+/// The tests take turns: one opens and closes 10,000 sessions, churning
+/// ephemeral ports, while others restart a server on a fixed port.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn proxies_heal_in_place_after_the_server_process_restarts() {
+    let _turn = SERIAL.lock().await;
     let first = Arc::new(Users::default());
     let mut s = Restartable::start(&first).await;
     let mut events = s.client.events();
@@ -47,6 +52,7 @@ async fn proxies_heal_in_place_after_the_server_process_restarts() {
 
 #[tokio::test]
 async fn in_flight_calls_fail_with_connection_lost_and_are_not_retried() {
+    let _turn = SERIAL.lock().await;
     let first = Arc::new(Users::default());
     let mut s = Restartable::start(&first).await;
     let users = s.user_manager().await;
@@ -66,6 +72,7 @@ async fn in_flight_calls_fail_with_connection_lost_and_are_not_retried() {
 
 #[tokio::test]
 async fn idempotent_calls_are_retried_once_after_healing() {
+    let _turn = SERIAL.lock().await;
     let first = Arc::new(Users::default());
     let mut s = Restartable::start(&first).await;
     let users = s.user_manager().await;
@@ -86,6 +93,7 @@ async fn idempotent_calls_are_retried_once_after_healing() {
 
 #[tokio::test]
 async fn no_leaks_after_healing() {
+    let _turn = SERIAL.lock().await;
     let first = Arc::new(Users::default());
     let mut s = Restartable::start(&first).await;
     let users = s.user_manager().await;
@@ -118,6 +126,7 @@ async fn no_leaks_after_healing() {
 /// connection (an attempt abandoned mid-handshake closes its connection).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_sessions_stay_closed_and_leave_no_connection() {
+    let _turn = SERIAL.lock().await;
     use futures_util::StreamExt;
 
     const CYCLES: usize = 10_000;
