@@ -24,7 +24,7 @@ pub struct Heal {
 /// Run `trials` cut/heal cycles against the pb server at `server`, with a
 /// fixed reconnect delay of `backoff`.
 pub async fn run(server: SocketAddr, backoff: Duration, trials: usize) -> Result<Heal, BoxError> {
-    let fault = FaultProxy::start(server).await;
+    let fault = FaultProxy::start(server).await?;
     let schedule = BackoffConfig::default().initial(backoff).multiplier(1.0).jitter(0.0).max(backoff);
     let config = pb::SessionConfig::default()
         .ping_interval(Duration::from_millis(50))

@@ -20,7 +20,8 @@
 //! | `@local` method added, removed, or changed; local made remote | compatible (not on the wire) |
 //! | record or model-state field added, removed, re-typed or moved | breaking |
 //! | field renamed (same position and type) | compatible |
-//! | enum or event variant added at the end | compatible (an old peer fails only on a value it does not know) |
+//! | enum variant added at the end | compatible (an old peer fails only on a value it does not know; an old cache mirror whose state comes to hold one stops, with `Change::Stopped`) |
+//! | model event variant added at the end | compatible, degraded: an old observer cannot decode the new event, so each one reaches it as a full-state resync (`Change::Resynced`), never as the event |
 //! | error variant added | breaking (it moves the implicit `Pb` variant to another index) |
 //! | variant inserted before others, removed, moved, or its data changed | breaking |
 //! | variant renamed (same position and data) | compatible |
@@ -204,7 +205,9 @@ impl Cx<'_> {
             }
             (DefKind::Enum(a), DefKind::Enum(b)) => {
                 let (a, b) = (self.variant_slots(Side::Old, a), self.variant_slots(Side::New, b));
-                self.slots(path, "variant", &a, &b, Growth::Compatible("old peers cannot decode only this new value"));
+                self.slots(path, "variant", &a, &b, Growth::Compatible(
+                        "old peers cannot decode only this new value (an old cache mirror whose state comes to hold it stops)",
+                    ));
             }
             (DefKind::Error(a), DefKind::Error(b)) => {
                 let (a, b) = (self.variant_slots(Side::Old, a), self.variant_slots(Side::New, b));
@@ -243,7 +246,9 @@ impl Cx<'_> {
                     "variant",
                     &a,
                     &b,
-                    Growth::Compatible("old observers cannot decode only this new event"),
+                    Growth::Compatible(
+                        "old observers cannot decode this event: each one reaches them as a full-state resync, never as the event",
+                    ),
                 );
             }
             (DefKind::Interface(a), DefKind::Interface(b)) => self.interface(path, a, b),

@@ -11,11 +11,26 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Error {
-    /// The link to the object is down now; the call was not sent.
+    /// The link to the object is down now; the call was not sent (it never
+    /// runs).
     #[error("disconnected: the link to the remote object is down")]
     Disconnected,
-    /// The link dropped while the call was in flight: it may or may not have run.
-    #[error("connection lost while the call was in flight (it may or may not have run)")]
+    /// The link dropped while the call was in flight, or was declared lost
+    /// (no pong in time) before the reply came.
+    ///
+    /// This promises nothing about the call: it may have run, it may be
+    /// running, and it **may still run later**. A black-holed link (one that
+    /// holds bytes rather than dropping them) can deliver the request to the
+    /// server after the caller gave up, when the link heals. (A peer that
+    /// reads such a call together with the caller's later goodbye, as
+    /// happens when a held link heals, does not run it; when the bytes
+    /// arrive apart, nothing can tell, and the call runs.) pb itself never
+    /// runs a call twice (it retries only `#[pb(idempotent)]` methods, once,
+    /// after healing), but an application that retries after
+    /// `ConnectionLost` can; make such methods idempotent, or deduplicate
+    /// them with a request id of your own. Contrast [`Error::Disconnected`]:
+    /// that call was never sent and never runs.
+    #[error("connection lost while the call was in flight (it may have run, and may still run later)")]
     ConnectionLost,
     /// The peer has no object with this id on this connection.
     #[error("unknown object id {id} on this connection")]

@@ -19,6 +19,30 @@
 //! | references | `references` | [`Interface`], [`ProxyHandle`], [`Ref`], [`AnyRef`], the interface table, [`describe`], and the hook healing attaches through |
 //! | services | [`registry`], [`cache`], [`login`] | locating objects, cached models, login |
 //! | session | [`session`], [`server`] | reconnecting clients that heal their handles, and servers |
+//!
+//! # Lock invariant
+//!
+//! The runtime's locks are `std::sync` locks, and their `unwrap()`s rest on
+//! one rule: **no user code runs while a pb lock is held**. User code is a
+//! remote method's body, a model's `Cacheable::apply` (and the `Clone` and
+//! `Drop` of its state), a view's projection functions, a login checker,
+//! and the `Drop` of any user object. So no pb lock is poisoned by a user's
+//! panic, and none is re-entered by a user's callback.
+//!
+//! - Methods run outside every lock (dispatch looks the object up, then
+//!   calls it); their panics are caught and answered as [`Error::Panicked`].
+//! - Objects that may be the user's (exports on release or close, registry
+//!   entries replaced or removed, a replaced model state, a closed
+//!   observer's view functions, a replaced connection) are moved out of the
+//!   lock and dropped after it.
+//! - The one exception is a cached model: `apply` and the view functions
+//!   must run under the model's state lock, so every observer sees one
+//!   order. They run inside `catch_unwind` there (see [`cache`]).
+//! - Weak handles are checked with `strong_count`, not by upgrading, where
+//!   a lock is held: dropping an upgraded handle could drop the last one
+//!   and run its cleanup under that lock.
+//!
+//! Places that depend on it say so in a `// Lock invariant:` note.
 
 #![warn(missing_docs)]
 

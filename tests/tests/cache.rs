@@ -22,7 +22,7 @@ async fn next(changes: &mut Changes) -> Change<UserList> {
 async fn next_event(changes: &mut Changes) -> UserListEvent {
     match next(changes).await {
         Change::Event(e) => e,
-        Change::Resynced(s) => panic!("expected an event, got a resync to {s:?}"),
+        other => panic!("expected an event, got {other:?}"),
     }
 }
 
@@ -241,6 +241,7 @@ async fn a_slow_observer_never_makes_the_owner_buffer_without_bound() {
         match next(&mut changes).await {
             Change::Resynced(state) => break state,
             Change::Event(_) => continue, // what was in flight before the hold
+            other => panic!("expected a resync, got {other:?}"),
         }
     };
     assert_eq!(*resynced, *dir.model.state());
@@ -283,7 +284,7 @@ async fn a_local_reader_that_lags_is_resynced_not_left_behind() {
     }
     match next(&mut changes).await {
         Change::Resynced(state) => assert_eq!(state.users.len(), 3000),
-        Change::Event(e) => panic!("a reader 3,000 changes behind must be told, got {e:?}"),
+        other => panic!("a reader 3,000 changes behind must be told, got {other:?}"),
     }
     // Then exactly the changes after the fresh state: nothing seen twice.
     dir.model.apply(UserListEvent::Removed(0));
@@ -307,4 +308,116 @@ async fn a_slow_observer_of_large_events_is_bounded_by_bytes_too() {
     let c = cache.clone();
     let model = dir.model.clone();
     eventually("resynced to the owner's state", move || c.state() == model.state()).await;
+}
+
+/// A model whose `apply` panics once when armed (a bug in user code, hit
+/// by an event a peer sent).
+mod fragile {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use pb::{Cache, Cacheable, Model};
+    use serde::{Deserialize, Serialize};
+
+    pub static ARMED: AtomicBool = AtomicBool::new(false);
+
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Fragile {
+        pub n: u64,
+    }
+
+    impl Cacheable for Fragile {
+        type Event = u64;
+        const NAME: &'static str = "test.Fragile";
+        fn apply(&mut self, add: &u64) {
+            if ARMED.swap(false, Ordering::SeqCst) {
+                panic!("fragile apply");
+            }
+            self.n += add;
+        }
+    }
+
+    #[pb::remote_interface(name = "test.Fragiles")]
+    pub trait Fragiles {
+        async fn model(&self) -> Result<Cache<Fragile>, pb::Error>;
+    }
+
+    pub struct Owner(pub Model<Fragile>);
+
+    #[pb::remote_impl]
+    impl Fragiles for Owner {
+        async fn model(&self) -> Result<Cache<Fragile>, pb::Error> {
+            Ok(self.0.cache())
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_apply_is_contained_and_the_cache_resyncs() {
+    use fragile::{ARMED, Fragile, Fragiles, Owner};
+    use std::sync::atomic::Ordering;
+
+    let model = pb::Model::new(Fragile::default());
+    let (proxy, _s, _c) = net::proxy::<dyn Fragiles>(Link::Memory, Arc::new(Owner(model.clone()))).await;
+    let mirror = proxy.model().await.unwrap();
+    let unrelated = Cache::fixed(UserList::default());
+    let mut changes = mirror.changes();
+    eventually("attached", || model.observers() == 1).await;
+
+    // The owner applies the event; the mirror's apply of it panics (the
+    // event is delivered later, on this single-threaded runtime).
+    model.apply(1);
+    ARMED.store(true, Ordering::SeqCst);
+    let resynced = loop {
+        match tokio::time::timeout(Duration::from_secs(10), changes.next()).await.expect("resynced in time").unwrap() {
+            Change::Resynced(s) if s.n == 1 => break s,
+            Change::Resynced(_) => continue, // the state as the panic left it, first
+            other => panic!("expected a resync, got {other:?}"),
+        }
+    };
+    assert_eq!(*resynced, Fragile { n: 1 });
+    // Nothing is poisoned: the mirror, other caches and the owner go on.
+    assert_eq!(mirror.state().n, 1);
+    assert!(unrelated.state().users.is_empty());
+    model.apply(2);
+    match tokio::time::timeout(Duration::from_secs(10), changes.next()).await.unwrap().unwrap() {
+        Change::Event(2) => {}
+        other => panic!("expected the next event, got {other:?}"),
+    }
+    assert_eq!(mirror.state().n, 3);
+
+    // A panic in the owner's own apply reaches its caller, and leaves the
+    // model usable; observers are resynced to the state it left.
+    ARMED.store(true, Ordering::SeqCst);
+    let m = model.clone();
+    assert!(std::panic::catch_unwind(move || m.apply(5)).is_err());
+    assert_eq!(model.state().n, 3);
+    model.apply(4);
+    let (mirror2, model2) = (mirror.clone(), model.clone());
+    eventually("the mirror follows", move || mirror2.state() == model2.state()).await;
+    assert_eq!(mirror.state().n, 7);
+}
+
+/// Documented in `pb::cache` (slow observers): a burst faster than the
+/// network drains reaches even a single observer as resyncs.
+#[tokio::test]
+async fn a_burst_of_ten_thousand_events_reaches_an_observer_as_resyncs() {
+    let dir = Arc::new(Dir::default());
+    let (proxy, _s, _c) = net::proxy::<dyn Directory>(Link::Memory, dir.clone()).await;
+    let cache = proxy.model().await.unwrap();
+    let mut changes = cache.changes();
+    eventually("attached", || dir.model.observers() == 1).await;
+    for id in 0..10_000u64 {
+        dir.model.apply(UserListEvent::Added(id, "u".into()));
+    }
+    let (mut events, mut resyncs) = (0, 0);
+    while cache.state() != dir.model.state() || resyncs == 0 {
+        match next(&mut changes).await {
+            Change::Event(_) => events += 1,
+            Change::Resynced(_) => resyncs += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(resyncs >= 1, "the burst overflowed the observer's queue");
+    assert!(events < 10_000, "not every event arrives as an event ({events} did)");
+    assert_eq!(cache.state().users.len(), 10_000, "the state converges (ids 0..10,000 cover the initial two)");
 }

@@ -22,14 +22,14 @@ async fn next(changes: &mut Changes) -> Change<UserList> {
 async fn expect_resync(changes: &mut Changes) -> Arc<UserList> {
     match next(changes).await {
         Change::Resynced(state) => state,
-        Change::Event(e) => panic!("expected a resync, got {e:?}"),
+        other => panic!("expected a resync, got {other:?}"),
     }
 }
 
 async fn expect_event(changes: &mut Changes, want: UserListEvent) {
     match next(changes).await {
         Change::Event(e) => assert_eq!(e, want),
-        Change::Resynced(s) => panic!("expected {want:?}, got a resync to {s:?}"),
+        other => panic!("expected {want:?}, got {other:?}"),
     }
 }
 

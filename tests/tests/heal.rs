@@ -312,3 +312,23 @@ async fn a_failed_call_retries_a_failed_replay_at_once_without_waiting_for_a_pin
     assert_eq!(counts(&expect(&mut client_events, "healed").await), (1, 0));
     assert!(!held.presence.is_online(1).await.unwrap());
 }
+
+/// A call sent into a black-holed link fails with `ConnectionLost` once the
+/// client declares the link lost; when the link heals, the held request
+/// reaches the relay after the client's goodbye is already read with it, and
+/// is not run (`ConnectionLost` promises only "may have run": refusing late
+/// delivery where the protocol can tell keeps a retry from running twice).
+#[tokio::test]
+async fn a_call_held_in_a_black_hole_is_not_run_after_the_client_gave_up() {
+    let (chain, held, _relay_events, mut client_events, _) = setup().await;
+    chain.downstream.hold();
+    let r = tokio::time::timeout(std::time::Duration::from_secs(10), held.presence.set_online(77, true)).await;
+    assert_eq!(r.expect("declared lost in time"), Err(UserError::Pb(Error::ConnectionLost)));
+    expect(&mut client_events, "disconnected").await;
+    chain.downstream.heal();
+    expect(&mut client_events, "reconnected").await;
+    // The held bytes were delivered when the link healed; give them time.
+    assert_working(&chain, &held, 78).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!chain.users.presence.is_online(77).await.unwrap(), "the call the client gave up on ran late");
+}

@@ -403,6 +403,30 @@ async fn a_slowloris_after_the_handshake_is_cut_at_the_frame_timeout() {
 }
 
 #[tokio::test]
+async fn a_stalled_partial_frame_is_cut_at_the_frame_timeout() {
+    let _turn = SERIAL.lock().await;
+    // Real time: the frame must stall with every byte already read, so only
+    // a timer of its own can cut it.
+    let timeout = Duration::from_secs(1);
+    let h = Harness::start(Config::default().frame_timeout(timeout)).await;
+    let (mut raw, _) = RawPeer::connect(h.addr).await;
+    let conn = h.newest_connection().await;
+    // A 16 MiB frame announced, 15 MiB of it sent, then nothing.
+    let mut bytes = (16u32 << 20).to_be_bytes().to_vec();
+    bytes.resize(4 + (15 << 20), 0);
+    let start = tokio::time::Instant::now();
+    raw.stream().write_all(&bytes).await.unwrap();
+    drop(bytes);
+    while !conn.is_closed() && start.elapsed() < timeout + Duration::from_secs(4) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(conn.is_closed(), "the stalled frame was not cut after {:?}", start.elapsed());
+    assert!(conn.close_reason().unwrap().contains("slow peer"), "{:?}", conn.close_reason());
+    drop(raw);
+    h.check(0, 40 << 20).await;
+}
+
+#[tokio::test]
 async fn connections_beyond_the_limit_are_refused_at_once() {
     let _turn = SERIAL.lock().await;
     let h = Harness::start(Config::default().max_connections(4)).await;

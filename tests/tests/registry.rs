@@ -128,3 +128,87 @@ async fn graceful_shutdown_lets_calls_in_flight_finish() {
     // ...and then the connection is closed.
     pb_tests::eventually("closed after shutdown", || c.is_closed()).await;
 }
+
+/// A relay remembers what it fetched from upstream only while a downstream
+/// peer holds it: distinct names looked up once each, and dropped, leave
+/// neither the relay nor the server holding anything (with an export limit
+/// far below the number of names, every lookup still succeeds).
+#[tokio::test]
+async fn a_relay_forgets_what_no_downstream_peer_holds() {
+    const NAMES: usize = 2_000;
+    let upstream = Registry::local();
+    for i in 0..NAMES {
+        upstream.register_named::<dyn Presence>(&format!("n{i}"), Arc::new(Presences::default()));
+    }
+    let config = pb::Config::default().max_exports(256);
+    let server = Server::bind_with("127.0.0.1:0", upstream, config.clone()).await.unwrap();
+    let up = Client::connect(server.local_addr().unwrap().to_string()).await.unwrap();
+    let relay_registry = Registry::forwarding(up.registry().unwrap());
+    let relay = Server::bind_with("127.0.0.1:0", relay_registry.clone(), config).await.unwrap();
+    let client = Client::connect(relay.local_addr().unwrap().to_string()).await.unwrap();
+    let registry = client.registry().unwrap();
+
+    // One name held throughout: the relay hands out the same reference.
+    let held = registry.get_named::<dyn Presence>("n0").await.unwrap();
+    held.set_online(7, true).await.unwrap();
+    for i in 1..NAMES {
+        let p =
+            registry.get_named::<dyn Presence>(&format!("n{i}")).await.unwrap_or_else(|e| panic!("lookup {i}: {e}"));
+        drop(p);
+    }
+    assert!(registry.get_named::<dyn Presence>("n0").await.unwrap().is_online(7).await.unwrap());
+
+    let server_exports = || server.connections().iter().map(|c| c.stats().exports).sum::<usize>();
+    for _ in 0..500 {
+        if relay_registry.forwarded() == 1 && server_exports() <= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(relay_registry.forwarded(), 1, "the relay remembers only the held name");
+    assert!(
+        server_exports() <= 3,
+        "the server exports only the root, the registry and the held name: {}",
+        server_exports()
+    );
+    assert!(up.tracked() <= 3, "the relay's session tracks only what is held: {}", up.tracked());
+    drop((held, registry, client));
+}
+
+/// A test interface whose objects can run code when dropped.
+#[pb::remote_interface(name = "test.Noop")]
+trait Noop {
+    async fn noop(&self) -> Result<(), Error>;
+}
+
+/// Calls back into the registry when dropped (user code in a `Drop`).
+struct Reentrant(Registry);
+
+impl Drop for Reentrant {
+    fn drop(&mut self) {
+        self.0.unregister::<dyn Noop>(Some("other"));
+    }
+}
+
+#[pb::remote_impl]
+impl Noop for Reentrant {
+    async fn noop(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Lock invariant: a registered object replaced or removed is dropped
+/// outside the registry's lock, so its `Drop` may use the registry.
+#[test]
+fn a_replaced_objects_drop_may_use_the_registry() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let registry = Registry::local();
+        registry.register_named::<dyn Noop>("a", Arc::new(Reentrant(registry.clone())));
+        registry.register_named::<dyn Noop>("a", Arc::new(Reentrant(Registry::local())));
+        registry.register_named::<dyn Noop>("b", Arc::new(Reentrant(registry.clone())));
+        assert!(registry.unregister::<dyn Noop>(Some("b")));
+        let _ = done.send(());
+    });
+    finished.recv_timeout(std::time::Duration::from_secs(10)).expect("no deadlock or panic under the registry's lock");
+}

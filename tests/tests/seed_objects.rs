@@ -24,7 +24,7 @@ struct World {
 
 async fn behind_proxy(root: Registry) -> (Server, FaultProxy) {
     let server = Server::bind("127.0.0.1:0", root).await.unwrap();
-    let proxy = FaultProxy::start(server.local_addr().unwrap()).await;
+    let proxy = FaultProxy::start(server.local_addr().unwrap()).await.unwrap();
     (server, proxy)
 }
 

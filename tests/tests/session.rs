@@ -8,8 +8,13 @@ use pb::{Error, SessionEvent};
 use pb_tests::aurora::{UserError, UserManager, Users};
 use pb_tests::session::{Restartable, kind, next_event};
 
+/// The tests take turns: one opens and closes 10,000 sessions, churning
+/// ephemeral ports, while others restart a server on a fixed port.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn proxies_heal_in_place_after_the_server_process_restarts() {
+    let _turn = SERIAL.lock().await;
     let first = Arc::new(Users::default());
     let mut s = Restartable::start(&first).await;
     let mut events = s.client.events();
@@ -47,6 +52,7 @@ async fn proxies_heal_in_place_after_the_server_process_restarts() {
 
 #[tokio::test]
 async fn in_flight_calls_fail_with_connection_lost_and_are_not_retried() {
+    let _turn = SERIAL.lock().await;
     let first = Arc::new(Users::default());
     let mut s = Restartable::start(&first).await;
     let users = s.user_manager().await;
@@ -66,6 +72,7 @@ async fn in_flight_calls_fail_with_connection_lost_and_are_not_retried() {
 
 #[tokio::test]
 async fn idempotent_calls_are_retried_once_after_healing() {
+    let _turn = SERIAL.lock().await;
     let first = Arc::new(Users::default());
     let mut s = Restartable::start(&first).await;
     let users = s.user_manager().await;
@@ -86,6 +93,7 @@ async fn idempotent_calls_are_retried_once_after_healing() {
 
 #[tokio::test]
 async fn no_leaks_after_healing() {
+    let _turn = SERIAL.lock().await;
     let first = Arc::new(Users::default());
     let mut s = Restartable::start(&first).await;
     let users = s.user_manager().await;
@@ -111,4 +119,51 @@ async fn no_leaks_after_healing() {
     pb_tests::eventually("released on drop", || Arc::strong_count(&second.presence) == base).await;
     pb_tests::eventually("server exports back to the root", || conns[0].stats().exports == 1).await;
     assert_eq!(s.client.tracked(), 0, "no stale tracked proxies");
+}
+
+/// Ten thousand sessions opened and closed: none reconnects or reports a
+/// disconnection after `close()`, and the server is left with no
+/// connection (an attempt abandoned mid-handshake closes its connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_sessions_stay_closed_and_leave_no_connection() {
+    let _turn = SERIAL.lock().await;
+    use futures_util::StreamExt;
+
+    const CYCLES: usize = 10_000;
+    const PARALLEL: usize = 16;
+    let server = pb::Server::bind("127.0.0.1:0", Arc::new(Users::default()) as Arc<dyn UserManager>).await.unwrap();
+    let addr = server.local_addr().unwrap().to_string();
+    let cycles = (0..PARALLEL).map(|_| {
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            let mut after_close = Vec::new();
+            for _ in 0..CYCLES / PARALLEL {
+                let client = pb::Client::connect(addr.clone()).await.unwrap();
+                let mut events = client.events();
+                assert_eq!(kind(&next_event(&mut events).await), "connected");
+                client.close();
+                assert!(!client.is_connected(), "a closed session is not connected");
+                drop(client);
+                // The stream ends once the session's task is gone.
+                let rest: Vec<SessionEvent> =
+                    tokio::time::timeout(std::time::Duration::from_secs(10), events.collect())
+                        .await
+                        .expect("the session ends after close()");
+                after_close.extend(rest);
+            }
+            after_close
+        })
+    });
+    let mut after_close = Vec::new();
+    for c in futures_util::future::join_all(cycles).await {
+        after_close.extend(c.unwrap());
+    }
+    assert!(after_close.is_empty(), "{} events after close(), e.g. {:?}", after_close.len(), after_close.first());
+    for _ in 0..500 {
+        if server.connections().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.connections().len(), 0, "connections left open on the server");
 }

@@ -107,7 +107,7 @@ async fn client_certificates_can_be_required() {
 async fn a_tls_session_heals_after_its_link_is_cut() {
     let ca = Authority::new("pb test ca");
     let (_server, addr) = tls_server(&ca, None).await;
-    let proxy = FaultProxy::start(addr).await;
+    let proxy = FaultProxy::start(addr).await.unwrap();
     let client = session(proxy.addr(), "localhost", tls::client_config(ca.roots(), None).unwrap()).await.unwrap();
     let mut events = client.events();
     next_event(&mut events).await; // connected

@@ -98,8 +98,14 @@ impl ConnectionBuilder {
         core.send_header(&Header::Hello { magic: wire::MAGIC, version: wire::VERSION, root: root_iface })?;
         let (hello_tx, hello_rx) = oneshot::channel();
         reader::spawn(core.clone(), read, hello_tx);
+        // If this future is dropped before the handshake ends (a reconnect
+        // abandoned, a timeout around it), nobody would own the connection:
+        // close it then.
+        let abandoned = CloseOnDrop(Some(core.clone()));
         let timeout = core.config.handshake_timeout;
-        match tokio::time::timeout(timeout, hello_rx).await {
+        let outcome = tokio::time::timeout(timeout, hello_rx).await;
+        abandoned.defuse();
+        match outcome {
             Ok(Ok(Ok(()))) => {
                 let conn = Connection { core };
                 if let Some(f) = self.on_open {
@@ -116,6 +122,23 @@ impl ConnectionBuilder {
                 core.close("handshake timed out");
                 Err(Error::LimitExceeded { what: "handshake timeout (ms)".into(), limit: timeout.as_millis() as u64 })
             }
+        }
+    }
+}
+
+/// Closes a connection whose handshake was abandoned.
+struct CloseOnDrop(Option<Arc<ConnCore>>);
+
+impl CloseOnDrop {
+    fn defuse(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if let Some(core) = self.0.take() {
+            core.close("handshake abandoned");
         }
     }
 }

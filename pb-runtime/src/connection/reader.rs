@@ -5,7 +5,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
-use tokio_util::codec::FramedRead;
 
 use super::core::ConnCore;
 use super::dispatch;
@@ -13,21 +12,17 @@ use super::link::Link;
 use super::writer::write_loop;
 use crate::Error;
 use crate::transport::BoxRead;
-use crate::wire::frame::{FrameDecoder, complete_frame_buffered};
+use crate::wire::frame::{FrameDecoder, Frames, LookAhead, complete_frame_buffered};
 use crate::wire::{self, Header};
 
 /// Start the reader and writer tasks; `hello` learns how the handshake went.
 pub(super) fn spawn(core: Arc<ConnCore>, read: BoxRead, hello: oneshot::Sender<Result<(), Error>>) {
     let decoder = FrameDecoder::new(core.config.effective_max_frame_len()).with_timeout(core.config.frame_timeout);
     tokio::spawn(write_loop(core.clone()));
-    tokio::spawn(read_loop(core, FramedRead::new(read, decoder), hello));
+    tokio::spawn(read_loop(core, Frames::new(read, decoder), hello));
 }
 
-async fn read_loop(
-    core: Arc<ConnCore>,
-    mut frames: FramedRead<BoxRead, FrameDecoder>,
-    hello: oneshot::Sender<Result<(), Error>>,
-) {
+async fn read_loop(core: Arc<ConnCore>, mut frames: Frames<BoxRead>, hello: oneshot::Sender<Result<(), Error>>) {
     let link = core.link();
     let mut hello = Some(hello);
     // One cancellation future for the whole loop (not a registration with
@@ -36,6 +31,7 @@ async fn read_loop(
     let cancelled = core.cancel.cancelled();
     tokio::pin!(cancelled);
     let mut corked = false;
+    let mut ahead = LookAhead::default();
     let reason = loop {
         let next = tokio::select! {
             biased;
@@ -47,6 +43,7 @@ async fn read_loop(
             Some(Err(e)) => break Some(format!("read failed: {e}")),
             Some(Ok(f)) => f.freeze(),
         };
+        ahead.consumed(frame.len());
         // More calls already read: hold their replies and write them
         // together once the burst is handled (see `outbox`).
         let cork = complete_frame_buffered(frames.read_buffer());
@@ -54,7 +51,11 @@ async fn read_loop(
             corked = cork;
             core.outbox.cork(cork);
         }
-        match handle(&core, &link, frame, &mut hello) {
+        // Calls read together with the peer's later goodbye are not run: it
+        // gave up on them (say, declared the link lost while a black hole
+        // held them), and reported them `ConnectionLost`.
+        let given_up = cork && ahead.seen(frames.read_buffer(), wire::is_goodbye);
+        match handle(&core, &link, frame, &mut hello, given_up) {
             Ok(None) => {}
             Ok(Some(goodbye)) => {
                 tracing::debug!(conn = core.id, peer = %core.peer, reason = %goodbye, "peer said goodbye");
@@ -83,6 +84,7 @@ fn handle(
     link: &Arc<dyn Link>,
     frame: Bytes,
     hello: &mut Option<oneshot::Sender<Result<(), Error>>>,
+    given_up: bool,
 ) -> Result<Option<String>, Error> {
     let (header, payload) = wire::decode_frame(&frame)?;
     if let Some(h) = hello.take() {
@@ -101,6 +103,9 @@ fn handle(
     }
     match header {
         Header::Hello { .. } => return Err(Error::protocol("second hello")),
+        Header::Call { req, .. } if given_up => {
+            tracing::debug!(conn = core.id, req, "call read with the peer's goodbye: not run");
+        }
         Header::Call { req, target, method } => dispatch::start(core, link, req, target, method, &payload),
         Header::Reply { req, ok } => {
             let reply = if ok {

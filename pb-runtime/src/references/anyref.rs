@@ -68,6 +68,8 @@ trait Erased: Send + Sync {
     fn as_any(&self) -> &(dyn Any + Send + Sync);
     fn to_wire(&self, cx: &RefCx) -> Result<WireRef, Error>;
     fn proxy_handle(&self) -> Option<ProxyHandle>;
+    /// Strong references to the object.
+    fn holders(&self) -> usize;
 }
 
 struct Typed<T: ?Sized>(Arc<T>);
@@ -87,6 +89,9 @@ impl<T: ?Sized + Interface> Erased for Typed<T> {
     }
     fn proxy_handle(&self) -> Option<ProxyHandle> {
         T::proxy_handle(&self.0).cloned()
+    }
+    fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
     }
 }
 
@@ -150,6 +155,15 @@ impl AnyRef {
 }
 
 impl AnyRef {
+    /// Whether anything but this reference (and its clones) holds the
+    /// object: a peer it is exported to, a typed handle.
+    pub(crate) fn is_held_elsewhere(&self) -> bool {
+        match &self.0 {
+            Repr::Typed(e) => Arc::strong_count(e) > 1 || e.holders() > 1,
+            Repr::Untyped { rref, .. } => Arc::strong_count(rref) > 1,
+        }
+    }
+
     /// The proxy handle, when the object is a proxy.
     pub(crate) fn proxy_handle(&self) -> Option<ProxyHandle> {
         match &self.0 {

@@ -50,6 +50,13 @@ impl WeakHandle {
     pub(crate) fn upgrade(&self) -> Option<ProxyHandle> {
         self.0.upgrade().map(|core| ProxyHandle { core })
     }
+
+    /// Whether the proxy still exists. Unlike `upgrade`, never drops a
+    /// handle (which could be the last, and forget itself in a healer whose
+    /// lock the caller holds).
+    pub(crate) fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
 }
 
 impl fmt::Debug for ProxyHandle {

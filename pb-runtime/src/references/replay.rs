@@ -31,7 +31,7 @@ struct ProxyTarget {
 
 impl Heal for ProxyTarget {
     fn is_alive(&self) -> bool {
-        self.handle.upgrade().is_some()
+        self.handle.is_alive()
     }
     fn heal(&self, conn: Connection) -> HealFuture {
         let (handle, refetch) = (self.handle.clone(), self.refetch.clone());

@@ -14,11 +14,17 @@
 //! registry in control of what any nodes behind it sees"): for every lookup a
 //! registry first checks the interfaces it hides, then the objects it serves
 //! itself, then its upstream registry, if it has one. What a forwarding
-//! registry fetched from upstream is cached, so it can hand the same
-//! (self-healing) reference out again while its upstream link is down.
+//! registry fetched from upstream is remembered while someone holds it (a
+//! downstream peer it was handed to, or a local handle) and while its
+//! upstream link is down, so it can hand the same (self-healing) reference
+//! out again during an outage. Otherwise, within about a second of the last
+//! holder letting go, the reference is released upstream and forgotten: a
+//! relay's memory and exports follow what is in use, not every name ever
+//! looked up.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -97,8 +103,9 @@ struct RegistryState {
     local: RwLock<BTreeMap<Key, AnyRef>>,
     hidden: RwLock<HashSet<u64>>,
     upstream: Option<Arc<dyn Locator>>,
-    /// What was fetched from upstream, handed out again on later lookups.
-    cache: Mutex<HashMap<Key, AnyRef>>,
+    /// What was fetched from upstream and is still held somewhere, handed
+    /// out again on later lookups.
+    cache: Mutex<Fetched>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -120,19 +127,24 @@ impl Registry {
     /// A registry that answers from `upstream` whatever it does not serve
     /// itself or hide.
     pub fn forwarding(upstream: Arc<dyn Locator>) -> Registry {
-        Registry { inner: Arc::new(RegistryState { upstream: Some(upstream), ..RegistryState::default() }) }
+        let inner = Arc::new(RegistryState { upstream: Some(upstream), ..RegistryState::default() });
+        spawn_pruner(&inner);
+        Registry { inner }
     }
 
     /// Register `object` as the (unnamed) object of interface `T`,
     /// replacing any earlier one.
     pub fn register<T: ?Sized + Interface>(&self, object: Arc<T>) -> &Self {
-        self.inner.local.write().unwrap().insert((T::ID, None), AnyRef::new(object));
+        // Lock invariant: the replaced object is the user's; drop it unlocked.
+        let replaced = self.inner.local.write().unwrap().insert((T::ID, None), AnyRef::new(object));
+        drop(replaced); // a user object: dropped outside the lock
         self
     }
 
     /// Register `object` under `name` for interface `T`.
     pub fn register_named<T: ?Sized + Interface>(&self, name: &str, object: Arc<T>) -> &Self {
-        self.inner.local.write().unwrap().insert((T::ID, Some(name.to_string())), AnyRef::new(object));
+        let replaced = self.inner.local.write().unwrap().insert((T::ID, Some(name.to_string())), AnyRef::new(object));
+        drop(replaced); // a user object: dropped outside the lock
         self
     }
 
@@ -144,7 +156,8 @@ impl Registry {
 
     /// Remove the object registered for `T` under `name`.
     pub fn unregister<T: ?Sized + Interface>(&self, name: Option<&str>) -> bool {
-        self.inner.local.write().unwrap().remove(&(T::ID, name.map(str::to_string))).is_some()
+        let removed = self.inner.local.write().unwrap().remove(&(T::ID, name.map(str::to_string)));
+        removed.is_some() // a user object: dropped outside the lock
     }
 
     /// Hide interface `T`: lookups fail as if nothing were registered, even
@@ -193,12 +206,94 @@ impl Registry {
         let Some(upstream) = &self.inner.upstream else {
             return Err(not_registered());
         };
-        if let Some(cached) = self.inner.cache.lock().unwrap().get(&key) {
-            return Ok(cached.clone());
+        let cached = self.inner.cache.lock().unwrap().get(&key);
+        if let Some(cached) = cached {
+            return Ok(cached);
         }
         let found = fetch_upstream(upstream, interface, name.clone()).await?;
-        Ok(self.inner.cache.lock().unwrap().entry(key).or_insert(found).clone())
+        let mut cache = self.inner.cache.lock().unwrap();
+        let (kept, released) = cache.insert(key, found);
+        drop(cache);
+        drop(released); // Lock invariant: proxies are released outside the lock
+        Ok(kept)
     }
+
+    /// How many references fetched from upstream this registry remembers,
+    /// after releasing those nobody holds (each left is held by a
+    /// downstream peer or a local handle, or waits out an upstream outage).
+    pub fn forwarded(&self) -> usize {
+        let mut cache = self.inner.cache.lock().unwrap();
+        let released = cache.prune();
+        let len = cache.map.len();
+        drop(cache);
+        drop(released);
+        len
+    }
+}
+
+/// How often a forwarding registry releases what nobody holds any more.
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
+
+/// References fetched from upstream. Each is kept while someone else holds
+/// it (a downstream peer it was exported to, a local handle), or while its
+/// upstream link is down (so the same self-healing reference can be handed
+/// out again during the outage); otherwise it is released (upstream too)
+/// at the next prune: on lookups, once the map doubled, and every
+/// [`PRUNE_EVERY`].
+#[derive(Default)]
+struct Fetched {
+    map: HashMap<Key, AnyRef>,
+    /// Prune when the map grows past this.
+    prune_at: usize,
+}
+
+impl Fetched {
+    fn get(&self, key: &Key) -> Option<AnyRef> {
+        self.map.get(key).cloned()
+    }
+
+    /// Remember `found` under `key`, unless one got there first: returns
+    /// the reference to hand out, and what to release (outside the lock).
+    fn insert(&mut self, key: Key, found: AnyRef) -> (AnyRef, Vec<AnyRef>) {
+        if let Some(existing) = self.get(&key) {
+            return (existing, vec![found]);
+        }
+        let released = if self.map.len() >= self.prune_at { self.prune() } else { Vec::new() };
+        self.map.insert(key, found.clone());
+        (found, released)
+    }
+
+    /// Forget what nobody else holds and is not waiting out an outage;
+    /// returns it, to be dropped outside the lock.
+    fn prune(&mut self) -> Vec<AnyRef> {
+        let unused: Vec<Key> = self
+            .map
+            .iter()
+            .filter(|(_, r)| !r.is_held_elsewhere() && r.proxy_handle().is_none_or(|h| h.is_connected()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let released = unused.iter().filter_map(|k| self.map.remove(k)).collect();
+        self.prune_at = (self.map.len() * 2).max(64);
+        released
+    }
+}
+
+/// Prune `state`'s fetched references every [`PRUNE_EVERY`] while it
+/// exists (when there is a runtime to do it on; lookups prune too).
+fn spawn_pruner(state: &Arc<RegistryState>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    let weak = Arc::downgrade(state);
+    runtime.spawn(async move {
+        let mut ticks = tokio::time::interval(PRUNE_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            let released = state.cache.lock().unwrap().prune();
+            drop(state);
+            drop(released);
+        }
+    });
 }
 
 /// Look `interface` up upstream. Through a session's registry proxy the

@@ -184,9 +184,12 @@ impl Client {
         self.shared.tracked.lock().unwrap().len()
     }
 
-    /// End the session: close the link and stop reconnecting.
+    /// End the session for good: close the link and stop reconnecting. No
+    /// `Disconnected` or `Reconnected` event follows, and a reconnect
+    /// attempt under way is abandoned and its connection closed.
     pub fn close(&self) {
         self.shared.cancel.cancel();
+        self.shared.status.send_modify(|s| s.connected = false);
         self.shared.conn.read().unwrap().close();
     }
 }

@@ -91,10 +91,13 @@ impl SessionCore {
         ticks.tick().await;
         loop {
             tokio::select! {
+                // Closing wins: `Client::close` cancels, then closes the
+                // connection, and must not read as an outage.
+                biased;
+                () = self.cancel.cancelled() => return None,
                 () = conn.closed() => {
                     return Some(conn.close_reason().unwrap_or_else(|| "connection closed".into()));
                 }
-                () = self.cancel.cancelled() => return None,
                 () = self.kick.notified() => {}
                 _ = ticks.tick() => {}
             }
@@ -132,11 +135,11 @@ impl SessionCore {
         let mut backoff = Backoff::new(self.config.backoff.clone());
         loop {
             let conn = self.conn.read().unwrap().clone();
-            let Some(reason) = self.watch(&conn).await else {
-                conn.close();
-                return;
-            };
+            let reason = self.watch(&conn).await;
             conn.close();
+            let Some(reason) = reason.filter(|_| !self.cancel.is_cancelled()) else {
+                return; // closed for good: no outage, no reconnect
+            };
             let peer = self.peer();
             tracing::warn!(%peer, %reason, "disconnected");
             self.status.send_modify(|s| s.connected = false);
@@ -147,8 +150,9 @@ impl SessionCore {
             let new = loop {
                 attempt += 1;
                 let result = tokio::select! {
-                    r = self.try_connect() => r,
+                    biased;
                     () = self.cancel.cancelled() => return,
+                    r = self.try_connect() => r,
                 };
                 match result {
                     Ok(new) => break new,
@@ -156,14 +160,27 @@ impl SessionCore {
                         let delay = backoff.next_delay();
                         tracing::info!(%peer, attempt, error = %e, ?delay, "reconnect failed; backing off");
                         tokio::select! {
-                            () = tokio::time::sleep(delay) => {}
+                            biased;
                             () = self.cancel.cancelled() => return,
+                            () = tokio::time::sleep(delay) => {}
                         }
                     }
                 }
             };
+            {
+                // Checked under the lock `Client::close` reads the
+                // connection with: a close either sees the new connection,
+                // or has cancelled before it is installed.
+                let mut current = self.conn.write().unwrap();
+                if self.cancel.is_cancelled() {
+                    new.close();
+                    return;
+                }
+                let old = std::mem::replace(&mut *current, new.clone());
+                drop(current);
+                drop(old);
+            }
             tracing::info!(%peer, attempt, "connected again; replaying proxies");
-            *self.conn.write().unwrap() = new.clone();
             let report = self.heal(&new, false).await;
             let (healed, failed) = (report.healed, report.failed);
             tracing::info!(%peer, healed, failed, refused = report.refused.len(), "reconnected");

@@ -35,7 +35,8 @@
 //! # Failure semantics
 //!
 //! During an outage calls fail fast with `Disconnected`; a call in flight when
-//! the link drops fails with `ConnectionLost` (it may or may not have run).
+//! the link drops fails with `ConnectionLost` (it may have run, and may still
+//! run later: see [`Error::ConnectionLost`](crate::Error::ConnectionLost)).
 //! Nothing is retried, except methods declared `#[pb(idempotent)]`: a call of
 //! such a method that failed with `ConnectionLost` is sent once more after the
 //! session heals (within [`SessionConfig::retry_wait`]).

@@ -83,6 +83,7 @@ pub(super) async fn heal(
     timeout: Duration,
 ) -> HealReport {
     let snapshot: Vec<(u64, _, String)> = {
+        // Lock invariant: `is_alive` must not drop a handle (see `WeakHandle::is_alive`).
         let tracked = list.lock().unwrap();
         tracked
             .by_seq

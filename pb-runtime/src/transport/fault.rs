@@ -2,7 +2,7 @@
 //!
 //! pb's own tests and demos use these; so can yours.
 //!
-//! [`FaultProxy`] listens on 127.0.0.1:0 and forwards every connection to an
+//! [`FaultProxy`] listens on 127.0.0.1:0 (or an address of your choice) and forwards every connection to an
 //! upstream address. A test can:
 //! - [`cut`](FaultProxy::cut) the link: every forwarded connection is closed
 //!   at once and new ones are closed as soon as they are accepted (the peer
@@ -53,9 +53,22 @@ impl std::fmt::Debug for FaultProxy {
 
 impl FaultProxy {
     /// Start a proxy to `upstream` on 127.0.0.1:0.
-    pub async fn start(upstream: SocketAddr) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the fault proxy");
-        let addr = listener.local_addr().unwrap();
+    ///
+    /// # Errors
+    ///
+    /// The proxy could not listen (no free port, no loopback interface).
+    pub async fn start(upstream: SocketAddr) -> std::io::Result<FaultProxy> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), upstream).await
+    }
+
+    /// Start a proxy to `upstream`, listening on `listen`.
+    ///
+    /// # Errors
+    ///
+    /// The proxy could not listen on `listen` (address in use, not local).
+    pub async fn start_on(listen: SocketAddr, upstream: SocketAddr) -> std::io::Result<FaultProxy> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
         let (mode, _) = watch::channel((Mode::Pass, 0));
         let proxy =
             FaultProxy { addr, mode, live: Arc::default(), accepted: Arc::default(), stop: CancellationToken::new() };
@@ -83,7 +96,7 @@ impl FaultProxy {
                 });
             }
         });
-        proxy
+        Ok(proxy)
     }
 
     /// The address clients connect to.
@@ -250,4 +263,19 @@ fn set(tx: &watch::Sender<(Mode, u64)>, mode: Mode) {
         *m = mode;
         *generation += 1;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_address_in_use_is_an_error_not_a_panic() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = taken.local_addr().unwrap();
+        let e = FaultProxy::start_on(addr, addr).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+        let proxy = FaultProxy::start(addr).await.unwrap();
+        assert_ne!(proxy.addr(), addr);
+    }
 }

@@ -10,15 +10,22 @@
 //!
 //! With a frame timeout ([`FrameDecoder::with_timeout`]), a frame that has
 //! begun must be complete within that time: a peer that dribbles a frame a
-//! byte at a time (slowloris) is cut when its next byte arrives late. Idle
-//! connections, between frames, are not affected.
+//! byte at a time (slowloris) is cut when its next byte arrives late. Read
+//! through [`Frames`], the deadline also fires on its own, so a peer that
+//! sends part of a frame and then nothing is cut too. Idle connections,
+//! between frames, are not affected.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::time::Instant;
-use tokio_util::codec::Decoder;
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncRead;
+use tokio::time::{Instant, Sleep};
+use tokio_util::codec::{Decoder, FramedRead};
 
 /// Bytes of the length prefix.
 pub const PREFIX_LEN: usize = 4;
@@ -46,6 +53,63 @@ impl FrameDecoder {
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// When the frame being received must be complete (none if no frame
+    /// has begun, or there is no timeout).
+    pub fn deadline(&self) -> Option<Instant> {
+        Some(self.begun? + self.timeout?)
+    }
+}
+
+/// Frames read from `R`, with the frame deadline enforced by a timer: a
+/// frame that has begun and is not complete in time ends the stream with a
+/// [`FrameTimedOut`] error even if no further byte arrives.
+pub struct Frames<R> {
+    inner: FramedRead<R, FrameDecoder>,
+    timer: Pin<Box<Sleep>>,
+    /// The deadline `timer` is set to.
+    armed: Option<Instant>,
+}
+
+impl<R: AsyncRead + Unpin> Frames<R> {
+    /// Read frames from `read` with `decoder`.
+    pub fn new(read: R, decoder: FrameDecoder) -> Self {
+        Frames {
+            inner: FramedRead::new(read, decoder),
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            armed: None,
+        }
+    }
+
+    /// The bytes read but not yet returned as a frame.
+    pub fn read_buffer(&self) -> &BytesMut {
+        self.inner.read_buffer()
+    }
+}
+
+impl<R: AsyncRead + Unpin> Stream for Frames<R> {
+    type Item = io::Result<BytesMut>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = this.inner.poll_next_unpin(cx) {
+            return Poll::Ready(frame);
+        }
+        // Pending: the decoder has seen every byte that arrived, so its
+        // deadline is that of the partial frame, if any.
+        let Some(deadline) = this.inner.decoder().deadline() else { return Poll::Pending };
+        if this.armed != Some(deadline) {
+            this.timer.as_mut().reset(deadline);
+            this.armed = Some(deadline);
+        }
+        match this.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                let timeout = this.inner.decoder().timeout.unwrap_or_default();
+                Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::TimedOut, FrameTimedOut { timeout }))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -132,6 +196,41 @@ pub(crate) fn complete_frame_buffered(buf: &[u8]) -> bool {
     }
 }
 
+/// Watches the frames a reader has buffered but not yet handled for one
+/// that `is_last` recognizes (a goodbye): then the peer had already given up
+/// on everything before it when it was read. Each buffered byte is looked at
+/// once, however many frames are handled in between.
+#[derive(Debug, Default)]
+pub(crate) struct LookAhead {
+    /// Stream offset of the first byte of the reader's buffer.
+    consumed: u64,
+    /// Stream offset of the first frame not yet looked at.
+    scanned: u64,
+    found: bool,
+}
+
+impl LookAhead {
+    /// A frame of `len` bytes (without its prefix) was taken from the buffer.
+    pub(crate) fn consumed(&mut self, len: usize) {
+        self.consumed += (PREFIX_LEN + len) as u64;
+    }
+
+    /// Whether a frame `is_last` recognizes is in `buf` (the reader's
+    /// buffer, at a frame boundary) or was seen earlier.
+    pub(crate) fn seen(&mut self, buf: &[u8], is_last: impl Fn(&[u8]) -> bool) -> bool {
+        let mut at = usize::try_from(self.scanned.saturating_sub(self.consumed)).unwrap_or(usize::MAX);
+        while !self.found {
+            let Some(head) = buf.get(at..at + PREFIX_LEN) else { break };
+            let len = u32::from_be_bytes(head.try_into().expect("four bytes")) as usize;
+            let Some(frame) = buf.get(at + PREFIX_LEN..at + PREFIX_LEN + len) else { break };
+            self.found = is_last(frame);
+            at += PREFIX_LEN + len;
+        }
+        self.scanned = self.consumed + at as u64;
+        self.found
+    }
+}
+
 /// The longest frame a 4-byte prefix can announce.
 pub const MAX_FRAME_LEN: usize = u32::MAX as usize;
 
@@ -207,6 +306,36 @@ mod tests {
         tokio::time::advance(Duration::from_secs(60)).await;
         buf.extend_from_slice(&framed(&[b"two"]));
         assert_eq!(&d.decode(&mut buf).unwrap().unwrap()[..], b"two");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_partial_frame_times_out_without_more_bytes() {
+        let (mut tx, rx) = tokio::io::duplex(1 << 16);
+        let mut frames = Frames::new(rx, FrameDecoder::new(1 << 20).with_timeout(Duration::from_secs(1)));
+        let mut bytes = (1u32 << 20).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[7; 1000]);
+        tokio::io::AsyncWriteExt::write_all(&mut tx, &bytes).await.unwrap();
+        let start = Instant::now();
+        let e = frames.next().await.expect("an error, not the end").unwrap_err();
+        assert!(e.to_string().contains("slow peer"), "{e}");
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        drop(tx);
+    }
+
+    #[test]
+    fn look_ahead_finds_a_last_frame_and_scans_each_byte_once() {
+        let is_last = |f: &[u8]| f == b"bye";
+        let mut ahead = LookAhead::default();
+        let mut buf = framed(&[b"a", b"bb"]);
+        buf.extend_from_slice(&framed(&[b"bye"])[..5]); // partial
+        assert!(!ahead.seen(&buf, is_last));
+        // Handle "a": the rest is scanned from where it stopped.
+        buf.advance(PREFIX_LEN + 1);
+        ahead.consumed(1);
+        assert!(!ahead.seen(&buf, is_last));
+        buf.extend_from_slice(&framed(&[b"bye"])[5..]);
+        assert!(ahead.seen(&buf, is_last));
+        assert!(ahead.seen(&buf, |_| false), "once seen, stays seen");
     }
 
     #[test]

@@ -150,6 +150,11 @@ pub fn decode_frame(frame: &Bytes) -> Result<(Header, Bytes), Error> {
     Ok((header, frame.slice(offset..)))
 }
 
+/// Whether `frame` (without its prefix) is a goodbye.
+pub(crate) fn is_goodbye(frame: &[u8]) -> bool {
+    matches!(depth::take_from_bytes::<Header>(frame, depth::DEFAULT_MAX_DEPTH), Ok((Header::Goodbye, _)))
+}
+
 /// Decode a payload that must fill the whole slice, within the decoding
 /// connection's limits ([`Config::max_depth`](crate::Config::max_depth) and
 /// [`Config::max_decoded_len`](crate::Config::max_decoded_len)), or the

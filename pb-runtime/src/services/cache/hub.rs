@@ -3,14 +3,15 @@
 //! bounded queues.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use bytes::Bytes;
 use tokio::sync::{Notify, broadcast, watch};
 
-use super::link::{Batch, Observer, Snapshot};
-use super::{Cacheable, Change, Projection};
+use super::protocol::{Batch, Observer, Snapshot, encode};
+use super::state::{Cacheable, Change, Projection};
 use crate::Error;
 
 /// Events a remote observer may have queued before it is resynced instead
@@ -82,11 +83,28 @@ impl<S: Cacheable> Hub<S> {
     /// Apply `event`: the state changes, local observers get it, remote
     /// observers get it queued (projected through their view), all in the
     /// order events are applied.
-    pub(crate) fn apply(&self, event: S::Event) {
+    ///
+    /// The model's `apply` and the views' event functions are user code run
+    /// under the state lock: a panic in them is caught here, so the lock is
+    /// never poisoned. If `apply` panics, the state is as the panic left it:
+    /// every observer is resynced to it, and the panic is returned as
+    /// [`Error::Panicked`]. A panicking view function resyncs that view's
+    /// observers.
+    pub(crate) fn apply(&self, event: S::Event) -> Result<(), Error> {
+        // Lock invariant: user code under this lock runs only in `guarded`.
         let mut state = self.state.write().unwrap();
-        Arc::make_mut(&mut state.value).apply(&event);
+        let applied = guarded(|| Arc::make_mut(&mut state.value).apply(&event));
         state.version += 1;
         let version = state.version;
+        if let Err(e) = applied {
+            tracing::error!(model = S::NAME, error = %e, event = ?event, "applying an event panicked; observers are resynced");
+            for outlet in self.outlets.lock().unwrap().values() {
+                outlet.force_resync();
+            }
+            let _ = self.local.send(Change::Resynced(state.value.clone()));
+            self.version.send_replace(version);
+            return Err(e);
+        }
         {
             let outlets = self.outlets.lock().unwrap();
             if !outlets.is_empty() {
@@ -95,7 +113,10 @@ impl<S: Cacheable> Hub<S> {
                 for outlet in outlets.values() {
                     match &outlet.view {
                         None => outlet.push(plain.clone().map(Some)),
-                        Some(view) => outlet.push((view.event)(&state.value, &event).map(|e| encode(&e)).transpose()),
+                        Some(view) => outlet.push(
+                            guarded(|| (view.event)(&state.value, &event))
+                                .and_then(|e| e.map(|e| encode(&e)).transpose()),
+                        ),
                     }
                 }
             }
@@ -105,6 +126,7 @@ impl<S: Cacheable> Hub<S> {
         let _ = self.local.send(Change::Event(event));
         self.version.send_replace(version);
         drop(state);
+        Ok(())
     }
 
     /// Replace the whole state (a mirror resynced from upstream): local
@@ -112,7 +134,7 @@ impl<S: Cacheable> Hub<S> {
     pub(crate) fn resync(&self, value: S) {
         let value = Arc::new(value);
         let mut state = self.state.write().unwrap();
-        state.value = value.clone();
+        let old = std::mem::replace(&mut state.value, value.clone());
         state.version += 1;
         let version = state.version;
         for outlet in self.outlets.lock().unwrap().values() {
@@ -121,6 +143,17 @@ impl<S: Cacheable> Hub<S> {
         // Still under the state lock, as in `apply`: see `resubscribe_local`.
         let _ = self.local.send(Change::Resynced(value));
         self.version.send_replace(version);
+        drop(state);
+        drop(old); // the user's state type: dropped outside the lock
+    }
+
+    /// A mirror stopped following its model: local observers get
+    /// `Stopped`; remote observers keep the last state.
+    pub(crate) fn stop(&self, why: Error) {
+        let mut state = self.state.write().unwrap();
+        state.version += 1;
+        let _ = self.local.send(Change::Stopped(why));
+        self.version.send_replace(state.version);
     }
 
     /// The current state and a receiver of exactly the changes after it
@@ -136,7 +169,7 @@ impl<S: Cacheable> Hub<S> {
         let state = self.state.read().unwrap();
         let initial = match &view {
             None => encode(&*state.value)?,
-            Some(v) => encode(&(v.state)(&state.value))?,
+            Some(v) => encode(&guarded(|| (v.state)(&state.value))?)?,
         };
         let outlet = Arc::new(Outlet {
             id: next_id(),
@@ -152,14 +185,20 @@ impl<S: Cacheable> Hub<S> {
     }
 
     fn remove_outlet(&self, id: u64) {
-        self.outlets.lock().unwrap().remove(&id);
+        let removed = self.outlets.lock().unwrap().remove(&id);
+        drop(removed); // holds a view's user functions: dropped outside the lock
     }
 }
 
-/// Encode plain data (no references: model state and events are copies).
-pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Bytes, Error> {
-    postcard::to_allocvec(value).map(Bytes::from).map_err(|e| {
-        Error::protocol(format_args!("cannot encode model data (state and events must be plain data): {e}"))
+/// Run user code (a model's `apply`, a view's functions) that runs under
+/// the hub's locks, so that a panic in it cannot unwind through them.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Error> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        let message = match p.downcast::<String>() {
+            Ok(s) => *s,
+            Err(p) => p.downcast_ref::<&str>().map_or_else(|| "a non-string panic".to_string(), |s| (*s).to_string()),
+        };
+        Error::Panicked { message }
     })
 }
 
@@ -293,7 +332,7 @@ impl<S: Cacheable> Outlet<S> {
         let resync = if std::mem::take(&mut q.resync) {
             let bytes = match &self.view {
                 None => encode(&*state.value),
-                Some(v) => encode(&(v.state)(&state.value)),
+                Some(v) => guarded(|| (v.state)(&state.value)).and_then(|s| encode(&s)),
             };
             match bytes {
                 Ok(state) => Some(Snapshot { seq: q.next_seq - 1, state }),
@@ -325,7 +364,13 @@ impl<S: Cacheable> Outlet<S> {
                 Some(Ok(b)) => b,
             };
             if let Err(e) = observer.deliver(batch).await {
-                tracing::debug!(error = %e, "observer gone; unsubscribing it");
+                if e.is_link_failure() {
+                    tracing::debug!(model = S::NAME, error = %e, "observer gone; unsubscribing it");
+                } else {
+                    // Alive but unable to follow (e.g. an older schema that
+                    // cannot decode the state): it was told, and stops.
+                    tracing::warn!(model = S::NAME, error = %e, "observer refused a batch; unsubscribing it");
+                }
                 self.close();
                 return;
             }

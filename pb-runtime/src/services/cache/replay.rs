@@ -5,7 +5,8 @@ use std::sync::{Arc, Weak};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Cache, CacheCore, Cacheable};
+use super::state::Cacheable;
+use super::view::{Cache, CacheCore};
 use crate::Connection;
 use crate::references::ProxyHandle;
 use crate::references::heal::{Heal, HealFuture, HealSlot};
