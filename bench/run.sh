@@ -17,8 +17,9 @@
 # binary's pb server, relay and client processes (`server`, `client`,
 # `mem-client` subcommands) next to its own. If REV's bench has no client
 # process (bench/src/agent.rs), as at 54c6a01, REV's bench/ and Cargo.lock
-# are replaced by this checkout's before building, so REV's pb library runs
-# under this bench's workloads (that build is kept per content of bench/).
+# are replaced by those of $BENCH_OVERLAY_REV (default 23637d8, the last
+# bench written against such a pb's API, with the same client protocol)
+# before building, so REV's pb library runs under this bench's workloads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,8 +44,10 @@ if [ -n "$baseline" ]; then
         overlay=""
         dir="$target_dir/bench-baseline/$short"
     else
-        # Keyed by the content of this checkout's bench, which it builds with.
-        overlay=$(find bench/Cargo.toml bench/src Cargo.lock -type f | sort | xargs cat | sha1sum | cut -c1-8)
+        # REV predates the client process: its pb is built with the bench/
+        # (and Cargo.lock) of OVERLAY_REV, the last bench written against
+        # the API of such revisions (later benches use newer pb APIs).
+        overlay=$(git rev-parse --short=7 "${BENCH_OVERLAY_REV:-23637d8}")
         dir="$target_dir/bench-baseline/$short-bench-$overlay"
     fi
     exe="$dir/target/release/pb-bench"
@@ -56,10 +59,9 @@ if [ -n "$baseline" ]; then
         # (below) for builds of these sources.
         git archive "$rev" | tar -x -m -C "$dir/src"
         if [ -n "$overlay" ]; then
-            echo "$short's bench has no client process: using this checkout's bench/ on $short's pb" >&2
+            echo "$short's bench has no client process: using $overlay's bench/ on $short's pb" >&2
             rm -rf "$dir/src/bench"
-            cp -r bench "$dir/src/bench"
-            cp Cargo.lock "$dir/src/Cargo.lock"
+            git archive "$overlay" bench Cargo.lock | tar -x -m -C "$dir/src"
         fi
         # A target directory of its own: cargo hashes a workspace's own
         # crates by their path inside the workspace, so this tree's and

@@ -53,7 +53,15 @@ where
         // The first of several callers: let the others queue their frames
         // this turn, then write them all in one system call.
         let flush = FlushGuard(link);
-        yield_once().await;
+        let mut before = link.queued_frames();
+        for _ in 0..WAIT_TURNS {
+            yield_once().await;
+            let now = link.queued_frames();
+            if now == before {
+                break; // that turn brought nothing: write now
+            }
+            before = now;
+        }
         drop(flush);
     }
     let result = rx.await.map_err(|_| Error::ConnectionLost)?;
@@ -77,6 +85,10 @@ pub(crate) async fn ping(link: &Arc<dyn Link>) -> Result<(), Error> {
     std::mem::forget(guard);
     Ok(())
 }
+
+/// At most this many scheduler turns the first caller of a batch lets the
+/// others queue their frames, each only if the one before brought frames.
+const WAIT_TURNS: usize = 2;
 
 /// Let the other runnable tasks run once: the task wakes itself and goes
 /// to the back of its worker's queue (unlike `tokio::task::yield_now`, no

@@ -251,6 +251,10 @@ impl Link for ConnCore {
         self.outbox.flush();
     }
 
+    fn queued_frames(&self) -> usize {
+        self.outbox.queued_frames()
+    }
+
     fn abandon(&self, req: u64) {
         let slot = self.pending.lock().unwrap().map.remove(&req);
         drop(slot);

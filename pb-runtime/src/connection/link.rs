@@ -71,6 +71,8 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn send_call(&self, req: u64, frame: EncodedFrame, slot: ReplySlot) -> Result<bool, Error>;
     /// Write what is queued, from the calling task, if the write side is free.
     fn flush(&self);
+    /// Frames queued and not yet taken for writing.
+    fn queued_frames(&self) -> usize;
     /// Forget a call whose caller stopped waiting.
     fn abandon(&self, req: u64);
     /// A call of the peer's finished (its reply is queued or it failed).

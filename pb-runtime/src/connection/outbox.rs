@@ -165,6 +165,11 @@ impl Outbox {
         drop(frames);
     }
 
+    /// Frames waiting in the queue (not counting a batch being written).
+    pub(crate) fn queued_frames(&self) -> usize {
+        self.queue.lock().unwrap().frames.len()
+    }
+
     /// Whether frames are waiting in the queue (not counting a batch being
     /// written).
     fn has_queued(&self) -> bool {
