@@ -16,6 +16,7 @@ use quote::ToTokens;
 
 mod ast;
 mod attr;
+mod derive_error;
 mod desugar;
 mod expand;
 mod fallback;
@@ -45,6 +46,15 @@ impl Ctxt {
             a
         })
     }
+}
+
+/// Implement `pb::PbError` for an application error enum: finds the variant
+/// holding `pb::Error` (`Pb(#[from] pb::Error)`), so that
+/// `err.pb_error()` and `err.is_link_failure()` work on the enum itself.
+#[proc_macro_derive(PbError)]
+pub fn derive_pb_error(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive_error::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Turn a trait into a pb remote interface.

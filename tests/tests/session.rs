@@ -95,6 +95,7 @@ async fn no_leaks_after_healing() {
 
     s.kill();
     pb_tests::eventually("the dead server released its exports", || Arc::strong_count(&first.presence) == 1).await;
+    pb_tests::eventually("the session saw the outage", || !s.client.is_connected()).await;
     let second = Arc::new(Users::default());
     let base = Arc::strong_count(&second.presence);
     s.restart(&second).await;

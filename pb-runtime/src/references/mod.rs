@@ -30,4 +30,4 @@ pub use interface::Interface;
 pub use proxy::ProxyHandle;
 pub use reference::{Ref, SerArc};
 pub use replay::track_replay;
-pub use root::IntoRoot;
+pub use root::{IntoRoot, Root, root};
