@@ -156,7 +156,10 @@ impl Encoder<'_> {
                 let items = v.as_array().ok_or_else(|| expected("bytes (a list of numbers 0-255)", at, v))?;
                 put_varint(items.len() as u128, out);
                 for (i, b) in items.iter().enumerate() {
-                    let b = b.as_u64().filter(|b| *b <= 255).ok_or_else(|| expected("a byte (0-255)", &format!("{at}[{i}]"), b))?;
+                    let b = b
+                        .as_u64()
+                        .filter(|b| *b <= 255)
+                        .ok_or_else(|| expected("a byte (0-255)", &format!("{at}[{i}]"), b))?;
                     out.push(b as u8);
                 }
             }
@@ -201,7 +204,11 @@ impl Encoder<'_> {
         };
         let Some(index) = variants.iter().position(|x| x.name == name) else {
             let names: Vec<&str> = variants.iter().map(|x| x.name.as_str()).collect();
-            return Err(format!("at {at}: `{}` has no variant `{name}` (expected one of: {})", def.name, names.join(", ")));
+            return Err(format!(
+                "at {at}: `{}` has no variant `{name}` (expected one of: {})",
+                def.name,
+                names.join(", ")
+            ));
         };
         put_varint(index as u128, out);
         let at = format!("{at}.{name}");
@@ -209,9 +216,10 @@ impl Encoder<'_> {
             Payload::Unit => Ok(()),
             Payload::Tuple(fields) if fields.len() == 1 => self.ty(&fields[0].ty, payload, out, &at),
             Payload::Tuple(fields) => {
-                let items = payload.as_array().filter(|a| a.len() == fields.len()).ok_or_else(|| {
-                    expected(&format!("a list of {} values", fields.len()), &at, payload)
-                })?;
+                let items = payload
+                    .as_array()
+                    .filter(|a| a.len() == fields.len())
+                    .ok_or_else(|| expected(&format!("a list of {} values", fields.len()), &at, payload))?;
                 for (i, (f, item)) in fields.iter().zip(items).enumerate() {
                     self.ty(&f.ty, item, out, &format!("{at}[{i}]"))?;
                 }
@@ -264,7 +272,10 @@ fn len(input: &mut &[u8]) -> Result<usize, String> {
     let n = varint(input)?;
     // Every item takes at least a byte (or is a unit): a length beyond the
     // input is a lie, and is not allocated for.
-    usize::try_from(n).ok().filter(|n| *n <= input.len().max(1) * 8).ok_or_else(|| format!("a length of {n} is too long"))
+    usize::try_from(n)
+        .ok()
+        .filter(|n| *n <= input.len().max(1) * 8)
+        .ok_or_else(|| format!("a length of {n} is too long"))
 }
 
 impl Decoder<'_> {
@@ -305,7 +316,10 @@ impl Decoder<'_> {
             }
             Ty::Def(d) => self.def(&self.schema.defs[*d], input)?,
             Ty::Ref(d) => {
-                return Err(format!("`{}` is passed by reference, which `pb call` cannot print", self.schema.qualified(*d)));
+                return Err(format!(
+                    "`{}` is passed by reference, which `pb call` cannot print",
+                    self.schema.qualified(*d)
+                ));
             }
             Ty::Invalid => return Err("an invalid type in the schema".into()),
         })

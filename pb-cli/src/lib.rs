@@ -112,9 +112,9 @@ pub async fn describe(target: &Target, iface: &str, schema: Option<&Schema>) -> 
 /// Usage errors (unknown interface or method, JSON that does not fit), a
 /// remote error (the method's error value, as JSON), a link failure.
 pub async fn call(target: &Target, path: &str, args: &str, schema: Option<&Schema>) -> Result<Value, Failure> {
-    let (iface, method) = path
-        .rsplit_once('.')
-        .ok_or_else(|| Failure::usage(format!("`{path}`: expected INTERFACE.method (for example `UserManager.get_user`)")))?;
+    let (iface, method) = path.rsplit_once('.').ok_or_else(|| {
+        Failure::usage(format!("`{path}`: expected INTERFACE.method (for example `UserManager.get_user`)"))
+    })?;
     let (object, desc) = target.find(iface).await?;
     let Some(peer_method) = desc.methods.iter().find(|m| m.name == method) else {
         let names: Vec<&str> = desc.methods.iter().map(|m| m.name.as_str()).collect();
@@ -148,10 +148,12 @@ pub async fn call(target: &Target, path: &str, args: &str, schema: Option<&Schem
     let values = arguments(&m.args, json, &desc.name, method)?;
     let mut bytes = Vec::new();
     for (f, v) in m.args.iter().zip(&values) {
-        codec::encode(schema, &f.ty, v, &mut bytes).map_err(|e| Failure::usage(format!("argument `{}`: {e}", f.name)))?;
+        codec::encode(schema, &f.ty, v, &mut bytes)
+            .map_err(|e| Failure::usage(format!("argument `{}`: {e}", f.name)))?;
     }
     let handle = object.remote_handle().ok_or_else(|| Failure::usage("the object is not remote"))?;
-    let reply = raw::call(&handle, m.id, bytes).await.map_err(|e| Failure::from_pb(&format!("{}.{method}", desc.name), &e))?;
+    let reply =
+        raw::call(&handle, m.id, bytes).await.map_err(|e| Failure::from_pb(&format!("{}.{method}", desc.name), &e))?;
     let mut input = reply.as_slice();
     let bad = |e: String| Failure::remote(format!("the reply of `{}.{method}` does not decode: {e}", desc.name));
     match input.first() {
@@ -224,7 +226,12 @@ pub fn load_schema(path: &Path) -> Result<Schema, Failure> {
 /// `desc` in `.pbidl` syntax; with the schema's interface of the same
 /// name, each method the peer has gets its types and options.
 fn render(desc: &InterfaceDescription, local: Option<(&Schema, &Interface)>) -> String {
-    let mut out = format!("@id({:#x})\ninterface {} {{\n", desc.id, desc.name);
+    let (package, name) = match desc.name.rsplit_once('.') {
+        Some((package, name)) => (Some(package), name),
+        None => (None, desc.name.as_str()),
+    };
+    let mut out = package.map(|p| format!("package {p};\n\n")).unwrap_or_default();
+    let _ = writeln!(out, "interface {name} {{   // id {:#018x}", desc.id);
     for m in &desc.methods {
         let known = local.and_then(|(s, i)| i.methods.iter().find(|x| x.id == m.id).map(|x| (s, x)));
         match known {
@@ -252,7 +259,12 @@ fn render(desc: &InterfaceDescription, local: Option<(&Schema, &Interface)>) -> 
     }
     if let Some((s, i)) = local {
         for x in i.methods.iter().filter(|x| x.local.is_some()) {
-            let _ = writeln!(out, "    @local {}() -> {};   // from the schema: runs on the caller's side", x.name, s.display(&x.ret));
+            let _ = writeln!(
+                out,
+                "    @local {}() -> {};   // from the schema: runs on the caller's side",
+                x.name,
+                s.display(&x.ret)
+            );
         }
     }
     out.push_str("}\n");
