@@ -267,7 +267,8 @@
 #![warn(missing_docs)]
 
 pub use futures_util::{Stream, StreamExt};
-pub use pb_macros::{PbError, remote_impl, remote_interface};
+pub use pb_macros::{Describe, PbError, remote_impl, remote_interface};
+pub use pb_runtime::Describe;
 /// TLS transports for servers and sessions (feature `tls`).
 #[cfg(feature = "tls")]
 pub use pb_runtime::tls;

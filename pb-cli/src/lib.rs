@@ -7,13 +7,15 @@
 //! - [`describe`]: one interface as the peer describes it, in `.pbidl` syntax;
 //! - [`call`]: call a method with JSON arguments, print the result as JSON.
 //!
-//! Peers describe their interfaces by name, id and method (name, id,
-//! signature hash), not by argument types: `call` takes the types from a
-//! schema (`--schema FILE.pbidl`), and `describe` prints them when one is
-//! given. Values go through [`codec`], which encodes JSON into postcard by a
-//! schema type and back.
+//! Peers describe their interfaces by name, id and method, and (since
+//! version 2 of the description) their methods' argument, result and error
+//! types, which [`peer_schema`] writes as a `.pbidl` schema. Older peers, and
+//! types that do not describe themselves, need a schema (`--schema
+//! FILE.pbidl`). Values go through [`codec`], which encodes JSON into
+//! postcard by a schema type and back.
 
 pub mod codec;
+pub mod peer_schema;
 mod raw;
 mod target;
 
@@ -98,7 +100,12 @@ pub async fn ls(target: &Target) -> Result<String, Failure> {
 ///
 /// No such interface on the peer, or the peer could not be asked.
 pub async fn describe(target: &Target, iface: &str, schema: Option<&Schema>) -> Result<String, Failure> {
-    let (_, desc) = target.find(iface).await?;
+    let (_, desc, types) = target.find(iface).await?;
+    if schema.is_none()
+        && let Some(types) = &types
+    {
+        return Ok(peer_schema::render(&desc, types));
+    }
     let local = schema.and_then(|s| find_interface(s, &desc.name).map(|i| (s, i)));
     Ok(render(&desc, local))
 }
@@ -115,7 +122,7 @@ pub async fn call(target: &Target, path: &str, args: &str, schema: Option<&Schem
     let (iface, method) = path.rsplit_once('.').ok_or_else(|| {
         Failure::usage(format!("`{path}`: expected INTERFACE.method (for example `UserManager.get_user`)"))
     })?;
-    let (object, desc) = target.find(iface).await?;
+    let (object, desc, types) = target.find(iface).await?;
     let Some(peer_method) = desc.methods.iter().find(|m| m.name == method) else {
         let names: Vec<&str> = desc.methods.iter().map(|m| m.name.as_str()).collect();
         return Err(Failure::usage(format!(
@@ -124,12 +131,37 @@ pub async fn call(target: &Target, path: &str, args: &str, schema: Option<&Schem
             names.join(", ")
         )));
     };
-    let schema = schema.ok_or_else(|| {
-        Failure::usage(format!(
-            "the peer does not describe the types of `{}.{method}`: give them with --schema FILE.pbidl",
-            desc.name
-        ))
-    })?;
+    let peer;
+    let schema = match (schema, &types) {
+        (Some(s), _) => s,
+        (None, Some(types)) => {
+            let text = peer_schema::render(&desc, types);
+            let why =
+                text.lines().find_map(|l| l.trim().strip_prefix(&format!("// {method}(..): ")).map(str::to_string));
+            if let Some(why) = why {
+                return Err(Failure::usage(format!(
+                    "`{}.{method}` cannot be called from its description ({why}): give its types with --schema FILE.pbidl",
+                    desc.name
+                )));
+            }
+            let checked = pb_idl::check_str("peer.pbidl", &text);
+            if checked.has_errors() {
+                return Err(Failure::usage(format!(
+                    "the peer's description of `{}` is not a valid schema ({}); give one with --schema FILE.pbidl",
+                    desc.name,
+                    checked.summary()
+                )));
+            }
+            peer = checked.schema;
+            &peer
+        }
+        (None, None) => {
+            return Err(Failure::usage(format!(
+                "the peer does not describe the types of `{}.{method}`: give them with --schema FILE.pbidl",
+                desc.name
+            )));
+        }
+    };
     let local = find_interface(schema, &desc.name)
         .ok_or_else(|| Failure::usage(format!("the schema has no interface `{}`", desc.name)))?;
     let m = local
@@ -141,6 +173,15 @@ pub async fn call(target: &Target, path: &str, args: &str, schema: Option<&Schem
         return Err(Failure::usage(format!(
             "method `{method}` has id {:#x} in the schema and {:#x} on the peer: not the same interface version",
             m.id, peer_method.id
+        )));
+    }
+    if let Ty::Def(d) = &m.ret
+        && matches!(schema.defs[*d].kind, DefKind::Model { .. })
+    {
+        return Err(Failure::usage(format!(
+            "`{}.{method}` returns a cached model (`{}`), which `pb call` cannot show",
+            desc.name,
+            schema.qualified(*d)
         )));
     }
     let json: Value =

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use pb::describe::InterfaceDescription;
+use pb::describe::types::TypeTable;
 use pb::{AnyRef, Connect, Connection, Interface, Locator};
 
 use crate::Failure;
@@ -82,12 +83,20 @@ impl Target {
     }
 
     /// The object serving interface `name` (the root, or what the registry
-    /// lists under that interface), with its description.
+    /// lists under that interface), with its description and, from peers
+    /// that send them, its methods' types.
     ///
     /// # Errors
     ///
     /// No such interface (exit code 2, listing what there is).
-    pub async fn find(&self, name: &str) -> Result<(AnyRef, InterfaceDescription), Failure> {
+    pub async fn find(&self, name: &str) -> Result<(AnyRef, InterfaceDescription, Option<TypeTable>), Failure> {
+        let (object, _) = self.find_object(name).await?;
+        let handle = object.remote_handle().ok_or_else(|| Failure::usage("the object is not remote"))?;
+        let (desc, types) = handle.describe_types().await.map_err(|e| Failure::from_pb("describing the object", &e))?;
+        Ok((object, desc, types))
+    }
+
+    async fn find_object(&self, name: &str) -> Result<(AnyRef, InterfaceDescription), Failure> {
         let root = describe(&self.root).await?;
         if root.name == name {
             return Ok((self.root.clone(), root));

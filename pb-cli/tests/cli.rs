@@ -64,10 +64,19 @@ async fn describe_prints_pbidl_with_types_from_a_schema() {
     let addr = server.local_addr().to_string();
     let (code, out, err) = run(&["describe", &addr, "aurora.UserManager"]).await;
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("package aurora;\n\ninterface UserManager {   // id 0x"), "{out}");
-    assert!(out.contains("    get_user(..);   // id 0x"), "{out}");
+    assert!(out.starts_with("package aurora;\n\nrecord User { id: u64, name: string, email: string }\n"), "{out}");
+    assert!(out.contains("error UserError { NotFound(u64) }"), "{out}");
+    assert!(
+        out.contains("model UserList { state { users: map<u64, User> } events { Added(User), Removed(u64) } }"),
+        "{out}"
+    );
+    assert!(out.contains(") get_user(id: u64) -> User throws UserError;"), "{out}");
+    assert!(out.contains("    @replay @id("), "{out}");
+    // What the peer describes is a valid schema.
+    assert!(!pb_idl::check_str("peer.pbidl", &out).has_errors(), "{out}");
     let (code, out, err) = run(&["describe", &addr, "aurora.UserManager", "--schema", SCHEMA]).await;
     assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("package aurora;\n\ninterface UserManager {   // id 0x"), "{out}");
     assert!(out.contains("    get_user(id: u64) -> aurora.User throws aurora.UserError;"), "{out}");
     assert!(out.contains("    add_user(name: string, email: string) -> u64 throws aurora.UserError;"), "{out}");
     assert!(out.contains("    remove_user(id: u64) throws aurora.UserError;"), "{out}");
@@ -95,6 +104,19 @@ async fn call_sends_json_arguments_and_prints_the_result() {
     assert_eq!(code, 0, "{err}");
     let users: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(users.as_array().unwrap().len(), 4, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_needs_no_schema_when_the_peer_describes_its_types() {
+    let server = server().await;
+    let addr = server.local_addr().to_string();
+    let (code, out, err) = run(&["call", &addr, "aurora.UserManager.get_user", "3"]).await;
+    assert_eq!((code, out.trim()), (0, r#"{"email":"carol@aurora.example","id":3,"name":"carol"}"#), "{err}");
+    let (code, _, err) = run(&["call", &addr, "aurora.UserManager.get_user", "[7]"]).await;
+    assert_eq!((code, err.trim()), (1, r#"pb: {"error":{"NotFound":7}}"#));
+    let (code, out, err) = run(&["call", &addr, "aurora.UserManager.model", "[]"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("returns a cached model (`aurora.UserList`)"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,8 +151,8 @@ async fn mistakes_exit_2_with_clear_messages() {
             "`aurora.UserManager.add_user(name: …, email: …)` takes 2 argument(s), 1 given",
         ),
         (
-            &["call", &addr, "aurora.UserManager.get_user", "[1]"],
-            "the peer does not describe the types of `aurora.UserManager.get_user`: give them with --schema FILE.pbidl",
+            &["call", &addr, "pb.Registry.list", "[]"],
+            "`pb.Registry.list` cannot be called from its description (`alloc::vec::Vec<pb_runtime::services::registry::Listing>` does not describe itself",
         ),
         (&["describe", &addr, "Nope"], "the server serves no interface `Nope`"),
     ];
@@ -177,4 +199,26 @@ async fn help_documents_the_exit_codes() {
     let (code, out, _) = run(&["--help"]).await;
     assert_eq!(code, 0);
     assert!(out.contains("3  connection error"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_ca_file() {
+    let authority = pb_tests::pki::Authority::new("pb-cli test CA");
+    let (chain, key) = authority.server();
+    let config = pb::tls::server_config(chain, key, None).unwrap();
+    let listener = pb::tls::TlsListener::bind("127.0.0.1:0", config).await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let registry = pb::Registry::local().serve::<dyn UserManager>(Arc::new(Users::with_sample_users()));
+    let _server = pb::Server::serve(listener, registry, pb::Config::default());
+    let ca = std::env::temp_dir().join(format!("pb-cli-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, authority.pem()).unwrap();
+    let ca = ca.to_str().unwrap();
+    let (code, out, err) = run(&["--tls", "--ca", ca, "call", &addr, "aurora.UserManager.get_user", "1"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("alice"), "{out}");
+    let (code, _, err) = run(&["--tls", "call", &addr, "aurora.UserManager.get_user", "1"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--tls needs --ca"), "{err}");
+    let (code, _, err) = run(&["ls", &addr, "--timeout", "2"]).await;
+    assert_eq!(code, 3, "plain TCP to a TLS server: {err}");
 }

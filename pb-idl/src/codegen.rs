@@ -184,6 +184,7 @@ impl Cx<'_> {
         }
         d.push(quote!(#pb::__private::serde::Serialize));
         d.push(quote!(#pb::__private::serde::Deserialize));
+        d.push(quote!(#pb::Describe));
         let serde = format!("{}::__private::serde", self.pb_str);
         quote! {
             #[derive(#(#d),*)]

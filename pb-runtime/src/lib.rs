@@ -38,6 +38,7 @@ pub mod wire;
 pub use config::Config;
 pub use connection::{Connection, ConnectionBuilder, Reply, Stats};
 pub use error::{Error, Result};
+pub use references::types::Describe;
 pub use references::{AnyRef, Interface, IntoRoot, MethodInfo, ProxyHandle, Ref, Root, describe, root};
 pub use server::{Server, ServerHandle};
 pub use services::cache::{self, Cache, Cacheable, Change, Model};

@@ -1,0 +1,71 @@
+//! `#[derive(Describe)]`: a record or enum says how it looks on the wire,
+//! so tools can encode and decode it without the Rust type.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Expand the derive.
+pub(crate) fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
+    let ident = &input.ident;
+    let name = ident.to_string();
+    let t = quote!(::pb::describe::types);
+    if let syn::Data::Union(u) = &input.data {
+        return Err(syn::Error::new_spanned(u.union_token, "#[derive(Describe)] does not support unions"));
+    }
+    // Through the probe: a field whose type does not describe itself is
+    // opaque rather than a compile error (types from other crates).
+    let describe = |ty: &syn::Type| quote!((&::pb::__private::Probe::<#ty>::new()).pb_describe(__cx));
+    let fields = |fields: &syn::Fields| -> TokenStream {
+        match fields {
+            syn::Fields::Named(named) => {
+                let items = named.named.iter().map(|f| {
+                    let fname = f.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+                    let d = describe(&f.ty);
+                    quote!(#t::FieldDesc { name: ::std::string::ToString::to_string(#fname), ty: #d })
+                });
+                quote!(::std::vec![#(#items),*])
+            }
+            syn::Fields::Unnamed(unnamed) => {
+                let items = unnamed.unnamed.iter().map(|f| describe(&f.ty));
+                quote!(::std::vec![#(#items),*])
+            }
+            syn::Fields::Unit => quote!(::std::vec::Vec::new()),
+        }
+    };
+    let shape = match &input.data {
+        syn::Data::Struct(s) => {
+            let f = fields(&s.fields);
+            match &s.fields {
+                syn::Fields::Unnamed(_) => quote!(#t::Shape::Tuple(#f)),
+                _ => quote!(#t::Shape::Record(#f)),
+            }
+        }
+        syn::Data::Enum(e) => {
+            let variants = e.variants.iter().map(|v| {
+                let vname = v.ident.to_string();
+                let f = fields(&v.fields);
+                match &v.fields {
+                    syn::Fields::Named(_) => {
+                        quote!(#t::VariantDesc::Struct(::std::string::ToString::to_string(#vname), #f))
+                    }
+                    syn::Fields::Unnamed(_) => {
+                        quote!(#t::VariantDesc::Tuple(::std::string::ToString::to_string(#vname), #f))
+                    }
+                    syn::Fields::Unit => quote!(#t::VariantDesc::Unit(::std::string::ToString::to_string(#vname))),
+                }
+            });
+            quote!(#t::Shape::Enum(::std::vec![#(#variants),*]))
+        }
+        syn::Data::Union(_) => unreachable!("rejected above"),
+    };
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    Ok(quote! {
+        impl #impl_generics #t::Describe for #ident #ty_generics #where_clause {
+            fn describe(__cx: &mut #t::TypeCx) -> #t::TypeDesc {
+                #[allow(unused_imports)]
+                use ::pb::__private::{DescribeKnown as _, DescribeOpaque as _};
+                __cx.named::<Self>(#name, |__cx| #shape)
+            }
+        }
+    })
+}
