@@ -181,7 +181,11 @@ async fn a_storm_of_1000_sessions_heals_within_the_first_backoff_step() {
         let at = tokio::time::timeout(Duration::from_secs(30), h).await.expect("healed within 30 s").unwrap();
         slowest = slowest.max(at - restarted);
     }
-    assert!(slowest < Duration::from_millis(2500), "the slowest session took {slowest:?} to heal");
+    // Sessions that reconnect while the old listener is closing retry
+    // after the first backoff step (at most 1.2 s): measured 1.1-1.2 s.
+    // With a listen queue of 128, SYNs dropped by the kernel add a
+    // retransmit: measured 2.1-2.2 s.
+    assert!(slowest < Duration::from_millis(1800), "the slowest session took {slowest:?} to heal");
     assert_eq!(proxies[SESSIONS - 1].greet("z".into()).await.unwrap(), "welcome z");
 }
 
