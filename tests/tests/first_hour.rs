@@ -217,3 +217,22 @@ async fn a_proxy_outlives_its_connection_value_but_not_its_client() {
     .expect("the session ends once its client is dropped");
     assert!(err.is_link_failure(), "{err:?}");
 }
+
+/// A listener that fails for good: `run` returns its error.
+struct Broken;
+
+impl pb::Listener for Broken {
+    fn accept(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<pb::Transport>> + Send + '_>> {
+        Box::pin(async { Err(std::io::Error::other("the listener is gone")) })
+    }
+}
+
+#[tokio::test]
+async fn run_returns_a_fatal_listener_error() {
+    let server = pb::Server::serve(Broken, pb::root::<dyn Greeter>(Hello::new("hello")), pb::Config::default());
+    assert_eq!(server.try_local_addr(), None);
+    let result = tokio::time::timeout(Duration::from_secs(5), server.run()).await.expect("run returns");
+    assert!(matches!(&result, Err(pb::Error::Io(m)) if m.contains("the listener is gone")), "{result:?}");
+}
