@@ -238,6 +238,24 @@ fn map_key(k: &Ty, key: &str) -> Value {
     }
 }
 
+/// Decode the fields of a record (a model's state) as a JSON object.
+///
+/// # Errors
+///
+/// The bytes end early or do not fit.
+pub fn decode_fields(schema: &Schema, fields: &[Field], input: &mut &[u8]) -> Result<Value, String> {
+    Decoder { schema }.fields(fields, input)
+}
+
+/// Decode one value of an enum with `variants` (a model's event).
+///
+/// # Errors
+///
+/// The bytes end early or do not fit.
+pub fn decode_variant(schema: &Schema, def: &Def, variants: &[Variant], input: &mut &[u8]) -> Result<Value, String> {
+    Decoder { schema }.variant(def, variants, false, input)
+}
+
 struct Decoder<'a> {
     schema: &'a Schema,
 }

@@ -5,7 +5,8 @@
 //!
 //! - [`ls`]: what a server's root and registry serve (through relays too);
 //! - [`describe`]: one interface as the peer describes it, in `.pbidl` syntax;
-//! - [`call`]: call a method with JSON arguments, print the result as JSON.
+//! - [`call`]: call a method with JSON arguments, print the result as JSON;
+//! - [`watch`]: follow a cached model obtained through a method, as JSON lines.
 //!
 //! Peers describe their interfaces by name, id and method, and (since
 //! version 2 of the description) their methods' argument, result and error
@@ -18,6 +19,7 @@ pub mod codec;
 pub mod peer_schema;
 mod raw;
 mod target;
+mod watch;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -119,6 +121,72 @@ pub async fn describe(target: &Target, iface: &str, schema: Option<&Schema>) -> 
 /// Usage errors (unknown interface or method, JSON that does not fit), a
 /// remote error (the method's error value, as JSON), a link failure.
 pub async fn call(target: &Target, path: &str, args: &str, schema: Option<&Schema>) -> Result<Value, Failure> {
+    let Prepared { handle, name, schema, id, ret, err, bytes } = prepare(target, path, args, schema).await?;
+    if let Ty::Def(d) = &ret
+        && matches!(schema.defs[*d].kind, DefKind::Model { .. })
+    {
+        return Err(Failure::usage(format!(
+            "`{name}` returns a cached model (`{}`), which `pb call` cannot show: use `pb watch`",
+            schema.qualified(*d)
+        )));
+    }
+    let schema = &schema;
+    let reply = raw::call(&handle, id, bytes).await.map_err(|e| Failure::from_pb(&name, &e))?;
+    let mut input = reply.as_slice();
+    let bad = |e: String| Failure::remote(format!("the reply of `{name}` does not decode: {e}"));
+    match input.first() {
+        Some(0) => {
+            input = &input[1..];
+            codec::decode(schema, &ret, &mut input).map_err(bad)
+        }
+        Some(1) => {
+            input = &input[1..];
+            let err = match err {
+                Some(e) => codec::decode(schema, &Ty::Def(e), &mut input),
+                None => codec::pb_error(&mut input),
+            }
+            .map_err(bad)?;
+            Err(Failure::remote(serde_json::json!({ "error": err }).to_string()))
+        }
+        _ => Err(bad("not a result".into())),
+    }
+}
+
+/// `pb watch`: call `iface.method` (which returns a cached model) and print
+/// the model's state, then each change, as JSON lines until the link
+/// closes (or the command is interrupted).
+///
+/// # Errors
+///
+/// As [`call`]; a usage error if the method returns no cached model; a
+/// connection error when the link closes.
+pub async fn watch(target: &Target, path: &str, args: &str, schema: Option<&Schema>) -> Result<(), Failure> {
+    let Prepared { handle, name, schema, id, ret, err, bytes } = prepare(target, path, args, schema).await?;
+    let model = match &ret {
+        Ty::Def(d) if matches!(schema.defs[*d].kind, DefKind::Model { .. }) => *d,
+        other => {
+            return Err(Failure::usage(format!(
+                "`{name}` returns {}, not a cached model: use `pb call`",
+                schema.display(other)
+            )));
+        }
+    };
+    watch::watch(&handle, id, bytes, std::sync::Arc::new(schema), model, err, target.connection()).await
+}
+
+/// A call ready to send: the object, the schema it is encoded by, the
+/// method and its encoded arguments.
+struct Prepared {
+    handle: pb::ProxyHandle,
+    name: String,
+    schema: Schema,
+    id: u32,
+    ret: Ty,
+    err: Option<usize>,
+    bytes: Vec<u8>,
+}
+
+async fn prepare(target: &Target, path: &str, args: &str, schema: Option<&Schema>) -> Result<Prepared, Failure> {
     let (iface, method) = path.rsplit_once('.').ok_or_else(|| {
         Failure::usage(format!("`{path}`: expected INTERFACE.method (for example `UserManager.get_user`)"))
     })?;
@@ -131,11 +199,46 @@ pub async fn call(target: &Target, path: &str, args: &str, schema: Option<&Schem
             names.join(", ")
         )));
     };
-    let peer;
-    let schema = match (schema, &types) {
-        (Some(s), _) => s,
+    let schema = resolve_schema(schema, &desc, types.as_ref(), method)?.into_owned();
+    let local = find_interface(&schema, &desc.name)
+        .ok_or_else(|| Failure::usage(format!("the schema has no interface `{}`", desc.name)))?;
+    let index = local
+        .methods
+        .iter()
+        .position(|m| m.wire_name == method || m.name == method)
+        .ok_or_else(|| Failure::usage(format!("the schema's `{}` has no method `{method}`", desc.name)))?;
+    let m = &local.methods[index];
+    if m.id != peer_method.id {
+        return Err(Failure::usage(format!(
+            "method `{method}` has id {:#x} in the schema and {:#x} on the peer: not the same interface version",
+            m.id, peer_method.id
+        )));
+    }
+    let json: Value =
+        serde_json::from_str(args).map_err(|e| Failure::usage(format!("the arguments are not valid JSON: {e}")))?;
+    let values = arguments(&m.args, json, &desc.name, method)?;
+    let mut bytes = Vec::new();
+    for (f, v) in m.args.iter().zip(&values) {
+        codec::encode(&schema, &f.ty, v, &mut bytes)
+            .map_err(|e| Failure::usage(format!("argument `{}`: {e}", f.name)))?;
+    }
+    let handle = object.remote_handle().ok_or_else(|| Failure::usage("the object is not remote"))?;
+    let (id, ret, err) = (m.id, m.ret.clone(), m.err);
+    Ok(Prepared { handle, name: format!("{}.{method}", desc.name), schema, id, ret, err, bytes })
+}
+
+/// The schema to encode a call of `desc.method` by: the one given, else
+/// the peer's own description.
+fn resolve_schema<'a>(
+    schema: Option<&'a Schema>,
+    desc: &InterfaceDescription,
+    types: Option<&pb::describe::types::TypeTable>,
+    method: &str,
+) -> Result<std::borrow::Cow<'a, Schema>, Failure> {
+    match (schema, types) {
+        (Some(s), _) => Ok(std::borrow::Cow::Borrowed(s)),
         (None, Some(types)) => {
-            let text = peer_schema::render(&desc, types);
+            let text = peer_schema::render(desc, types);
             let why =
                 text.lines().find_map(|l| l.trim().strip_prefix(&format!("// {method}(..): ")).map(str::to_string));
             if let Some(why) = why {
@@ -152,66 +255,12 @@ pub async fn call(target: &Target, path: &str, args: &str, schema: Option<&Schem
                     checked.summary()
                 )));
             }
-            peer = checked.schema;
-            &peer
+            Ok(std::borrow::Cow::Owned(checked.schema))
         }
-        (None, None) => {
-            return Err(Failure::usage(format!(
-                "the peer does not describe the types of `{}.{method}`: give them with --schema FILE.pbidl",
-                desc.name
-            )));
-        }
-    };
-    let local = find_interface(schema, &desc.name)
-        .ok_or_else(|| Failure::usage(format!("the schema has no interface `{}`", desc.name)))?;
-    let m = local
-        .methods
-        .iter()
-        .find(|m| m.wire_name == method || m.name == method)
-        .ok_or_else(|| Failure::usage(format!("the schema's `{}` has no method `{method}`", desc.name)))?;
-    if m.id != peer_method.id {
-        return Err(Failure::usage(format!(
-            "method `{method}` has id {:#x} in the schema and {:#x} on the peer: not the same interface version",
-            m.id, peer_method.id
-        )));
-    }
-    if let Ty::Def(d) = &m.ret
-        && matches!(schema.defs[*d].kind, DefKind::Model { .. })
-    {
-        return Err(Failure::usage(format!(
-            "`{}.{method}` returns a cached model (`{}`), which `pb call` cannot show",
-            desc.name,
-            schema.qualified(*d)
-        )));
-    }
-    let json: Value =
-        serde_json::from_str(args).map_err(|e| Failure::usage(format!("the arguments are not valid JSON: {e}")))?;
-    let values = arguments(&m.args, json, &desc.name, method)?;
-    let mut bytes = Vec::new();
-    for (f, v) in m.args.iter().zip(&values) {
-        codec::encode(schema, &f.ty, v, &mut bytes)
-            .map_err(|e| Failure::usage(format!("argument `{}`: {e}", f.name)))?;
-    }
-    let handle = object.remote_handle().ok_or_else(|| Failure::usage("the object is not remote"))?;
-    let reply =
-        raw::call(&handle, m.id, bytes).await.map_err(|e| Failure::from_pb(&format!("{}.{method}", desc.name), &e))?;
-    let mut input = reply.as_slice();
-    let bad = |e: String| Failure::remote(format!("the reply of `{}.{method}` does not decode: {e}", desc.name));
-    match input.first() {
-        Some(0) => {
-            input = &input[1..];
-            codec::decode(schema, &m.ret, &mut input).map_err(bad)
-        }
-        Some(1) => {
-            input = &input[1..];
-            let err = match m.err {
-                Some(e) => codec::decode(schema, &Ty::Def(e), &mut input),
-                None => codec::pb_error(&mut input),
-            }
-            .map_err(bad)?;
-            Err(Failure::remote(serde_json::json!({ "error": err }).to_string()))
-        }
-        _ => Err(bad("not a result".into())),
+        (None, None) => Err(Failure::usage(format!(
+            "the peer does not describe the types of `{}.{method}`: give them with --schema FILE.pbidl",
+            desc.name
+        ))),
     }
 }
 

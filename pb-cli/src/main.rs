@@ -71,6 +71,21 @@ enum Command {
         #[arg(long, value_name = "FILE.pbidl")]
         schema: Option<PathBuf>,
     },
+    /// Obtain a cached model through a method; print its state and each
+    /// change as JSON lines until interrupted (--timeout bounds only the
+    /// connection).
+    Watch {
+        /// host:port
+        addr: String,
+        /// INTERFACE.method (a method returning a cached model)
+        method: String,
+        /// The method's arguments, as for `call`.
+        #[arg(default_value = "[]")]
+        args: String,
+        /// A schema with the interface's types.
+        #[arg(long, value_name = "FILE.pbidl")]
+        schema: Option<PathBuf>,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -83,10 +98,7 @@ async fn main() -> ExitCode {
         }
     };
     let timeout = Duration::from_secs_f64(cli.timeout.max(0.0));
-    let result = match tokio::time::timeout(timeout, run(cli)).await {
-        Ok(r) => r,
-        Err(_) => Err(Failure { code: exit::CONNECTION, message: format!("timed out after {timeout:?}") }),
-    };
+    let result = run(cli, timeout).await;
     match result {
         Ok(out) => {
             print!("{out}");
@@ -99,7 +111,17 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<String, Failure> {
+/// `fut`, or a connection error after `timeout`.
+async fn within<T>(
+    timeout: Duration,
+    fut: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::time::timeout(timeout, fut)
+        .await
+        .unwrap_or_else(|_| Err(Failure { code: exit::CONNECTION, message: format!("timed out after {timeout:?}") }))
+}
+
+async fn run(cli: Cli, timeout: Duration) -> Result<String, Failure> {
     let login = match cli.login {
         Some(user) => Some((user, password()?)),
         None => None,
@@ -108,19 +130,30 @@ async fn run(cli: Cli) -> Result<String, Failure> {
     match cli.command {
         Command::Ls { addr } => {
             opts.addr = addr;
-            pb_cli::ls(&Target::connect(&opts).await?).await
+            within(timeout, async { pb_cli::ls(&Target::connect(&opts).await?).await }).await
         }
         Command::Describe { addr, iface, schema } => {
             let schema = schema.as_deref().map(pb_cli::load_schema).transpose()?;
             opts.addr = addr;
-            pb_cli::describe(&Target::connect(&opts).await?, &iface, schema.as_ref()).await
+            within(timeout, async { pb_cli::describe(&Target::connect(&opts).await?, &iface, schema.as_ref()).await })
+                .await
         }
         Command::Call { addr, method, args, schema } => {
             let schema = schema.as_deref().map(pb_cli::load_schema).transpose()?;
             opts.addr = addr;
-            let target = Target::connect(&opts).await?;
-            let value = pb_cli::call(&target, &method, &args, schema.as_ref()).await?;
+            let value = within(timeout, async {
+                let target = Target::connect(&opts).await?;
+                pb_cli::call(&target, &method, &args, schema.as_ref()).await
+            })
+            .await?;
             Ok(format!("{value}\n"))
+        }
+        Command::Watch { addr, method, args, schema } => {
+            let schema = schema.as_deref().map(pb_cli::load_schema).transpose()?;
+            opts.addr = addr;
+            let target = within(timeout, Target::connect(&opts)).await?;
+            pb_cli::watch(&target, &method, &args, schema.as_ref()).await?;
+            Ok(String::new())
         }
     }
 }

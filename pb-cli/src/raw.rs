@@ -19,7 +19,7 @@ pub(crate) async fn call(handle: &pb::ProxyHandle, method: u32, args: Vec<u8>) -
     Ok(reply.0)
 }
 
-struct RawArgs(Vec<u8>);
+pub(crate) struct RawArgs(pub(crate) Vec<u8>);
 
 impl Serialize for RawArgs {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -31,7 +31,7 @@ impl Serialize for RawArgs {
     }
 }
 
-struct RawReply(Vec<u8>);
+pub(crate) struct RawReply(pub(crate) Vec<u8>);
 
 impl<'de> Deserialize<'de> for RawReply {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -27,7 +27,7 @@ pub struct Options {
 
 /// A connected peer.
 pub struct Target {
-    _conn: Connection,
+    conn: Connection,
     root: AnyRef,
     registry: Option<Arc<dyn Locator>>,
 }
@@ -65,7 +65,12 @@ impl Target {
         let registry = (root.interface_id() == <dyn Locator as Interface>::ID)
             .then(|| root.clone().downcast::<dyn Locator>().ok())
             .flatten();
-        Ok(Target { _conn: conn, root, registry })
+        Ok(Target { conn, root, registry })
+    }
+
+    /// The connection to the peer.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// The root's registry, if the root is one.

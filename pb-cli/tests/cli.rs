@@ -222,3 +222,45 @@ async fn tls_with_a_ca_file() {
     let (code, _, err) = run(&["ls", &addr, "--timeout", "2"]).await;
     assert_eq!(code, 3, "plain TCP to a TLS server: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_the_state_then_each_change() {
+    use std::io::BufRead;
+    let users = Arc::new(Users::with_sample_users());
+    let registry = pb::Registry::local().serve::<dyn UserManager>(users.clone());
+    let watched = pb::Server::bind("127.0.0.1:0", registry).await.unwrap();
+    let addr = watched.local_addr().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pb"))
+        .args(["watch", &addr, "aurora.UserManager.model"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (first, mut lines) = tokio::task::spawn_blocking(move || (lines.next(), lines)).await.unwrap();
+    let first: serde_json::Value = serde_json::from_str(&first.expect("a first line").unwrap()).unwrap();
+    assert_eq!(first["model"], "aurora.UserList");
+    assert_eq!(first["state"]["users"]["2"]["name"], "bob");
+
+    // The watcher is attached once it has printed the state; changes follow.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let id = users.add_user("dave".into(), "d@x".into()).await.unwrap();
+    users.remove_user(1).await.unwrap();
+    let (changes, _) = tokio::task::spawn_blocking(move || {
+        let changes: Vec<String> = (0..2).map(|_| lines.next().expect("a line").unwrap()).collect();
+        (changes, lines)
+    })
+    .await
+    .unwrap();
+    assert_eq!(changes[0], format!(r#"{{"event":{{"Added":{{"email":"d@x","id":{id},"name":"dave"}}}},"seq":1}}"#));
+    assert_eq!(changes[1], r#"{"event":{"Removed":1},"seq":2}"#);
+
+    drop(watched); // closes the watcher's connection: it exits with 3
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert_eq!(status.code(), Some(3));
+
+    let server = server().await;
+    let (code, _, err) = run(&["watch", &server.local_addr().to_string(), "aurora.UserManager.get_user", "1"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("returns aurora.User, not a cached model: use `pb call`"), "{err}");
+}
