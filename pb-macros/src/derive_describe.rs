@@ -8,13 +8,14 @@ use quote::quote;
 pub(crate) fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
     let ident = &input.ident;
     let name = ident.to_string();
-    let t = quote!(::pb::describe::types);
+    let krate = crate_path(input)?;
+    let t = quote!(#krate::describe::types);
     if let syn::Data::Union(u) = &input.data {
         return Err(syn::Error::new_spanned(u.union_token, "#[derive(Describe)] does not support unions"));
     }
     // Through the probe: a field whose type does not describe itself is
     // opaque rather than a compile error (types from other crates).
-    let describe = |ty: &syn::Type| quote!((&::pb::__private::Probe::<#ty>::new()).pb_describe(__cx));
+    let describe = |ty: &syn::Type| quote!((&#krate::__private::Probe::<#ty>::new()).pb_describe(__cx));
     let fields = |fields: &syn::Fields| -> TokenStream {
         match fields {
             syn::Fields::Named(named) => {
@@ -63,9 +64,26 @@ pub(crate) fn expand(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
         impl #impl_generics #t::Describe for #ident #ty_generics #where_clause {
             fn describe(__cx: &mut #t::TypeCx) -> #t::TypeDesc {
                 #[allow(unused_imports)]
-                use ::pb::__private::{DescribeKnown as _, DescribeOpaque as _};
+                use #krate::__private::{DescribeKnown as _, DescribeOpaque as _};
                 __cx.named::<Self>(#name, |__cx| #shape)
             }
         }
     })
+}
+
+/// The path of the `pb` crate: `::pb`, or `#[describe(crate = "path")]`.
+fn crate_path(input: &syn::DeriveInput) -> syn::Result<syn::Path> {
+    let mut path: syn::Path = syn::parse_quote!(::pb);
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("describe")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("crate") {
+                let lit: syn::LitStr = meta.value()?.parse()?;
+                path = lit.parse()?;
+                Ok(())
+            } else {
+                Err(meta.error("expected `crate = \"path::to::pb\"`"))
+            }
+        })?;
+    }
+    Ok(path)
 }

@@ -62,7 +62,8 @@ pub fn derive_pb_error(input: TokenStream) -> TokenStream {
 /// so tools such as the `pb` command can build and print its values from
 /// JSON. Serde attributes that change the encoding (`rename` aside, which
 /// postcard ignores; `skip`, `flatten`, `untagged`) are not followed.
-#[proc_macro_derive(Describe)]
+/// `#[describe(crate = "path::to::pb")]` names a renamed `pb`.
+#[proc_macro_derive(Describe, attributes(describe))]
 pub fn derive_describe(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     derive_describe::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
