@@ -99,8 +99,18 @@
 //!   (serde cannot carry a bare `Arc<dyn Iface>` field: its `Arc` impls go
 //!   through `&T` and `Box<T>`, losing the owner and the identity; hence
 //!   `Ref`, which derefs to the object and converts to and from `Arc`.)
+//!   [`same_object`] tells whether two `Arc`s are one object.
 //! - Dropping the last proxy releases the object on its owner (PB's decref);
 //!   a closed connection releases everything exported on it.
+//! - A proxy keeps its connection: dropping a [`Connection`] value (a
+//!   handle) does not close the link while proxies use it; call
+//!   [`Connection::close`] to close it. A [`Client`] is a session: dropping
+//!   every clone of it ends the session, and its proxies then fail with a
+//!   link failure, so keep the `Client` for as long as its proxies are used.
+//! - Bytes: `Vec<u8>` and [`Blob`] are the same on the wire. `Vec<u8>` is
+//!   the plain choice; `Blob` pays for large payloads passed on or kept
+//!   unchanged: a received `Blob` is a slice of the frame (no copy), and a
+//!   sent one is referenced by the frame instead of copied into it.
 //!
 //! # Relays
 //!
@@ -112,7 +122,10 @@
 //! # Servers, registries and reconnecting sessions
 //!
 //! A [`Server`] publishes a root object, usually a [`Registry`] of managers
-//! located by interface; a [`Client`] is a reconnecting session to it. The
+//! located by interface (or one object, `pb::root::<dyn Iface>(object)`:
+//! see [`root`]); [`Server::run`] serves until stopped, and dropping the
+//! `Server` closes it and its connections. A [`Client`] is a reconnecting
+//! session to it. The
 //! proxies a session hands out (its root, registry lookups, and results of
 //! `#[pb(replay)]` methods) heal in place after an outage, even when the
 //! server is a new process; [`Client::events`] reports `Connected`,
@@ -130,14 +143,18 @@
 //! let registry = pb::Registry::local().serve::<dyn Hello>(Arc::new(World));
 //! let server = pb::Server::bind("127.0.0.1:0", registry).await?;
 //!
-//! let session = pb::Client::connect(server.local_addr().unwrap().to_string()).await?;
-//! let hello = session.registry()?.get::<dyn Hello>().await?;   // heals after outages
+//! let session = pb::Client::connect(server.local_addr()).await?;
+//! let hello = session.get::<dyn Hello>().await?;   // from the registry; heals after outages
 //! assert_eq!(hello.hello().await?, "world");
+//!
+//! use pb::StreamExt;                                // `.next()` on event and change streams
+//! let mut events = session.events();
+//! assert!(matches!(events.next().await, Some(pb::SessionEvent::Connected { .. })));
 //!
 //! // A relay: its own session upstream, a forwarding registry downstream.
 //! let relay = pb::Server::bind("127.0.0.1:0", pb::Registry::forwarding(session.registry()?)).await?;
-//! let far = pb::Client::connect(relay.local_addr().unwrap().to_string()).await?;
-//! assert_eq!(far.registry()?.get::<dyn Hello>().await?.hello().await?, "world");
+//! let far = pb::Client::connect(relay.local_addr()).await?;
+//! assert_eq!(far.get::<dyn Hello>().await?.hello().await?, "world");
 //! # Ok(())
 //! # }
 //! ```
@@ -151,7 +168,7 @@
 //!
 //! ```
 //! use pb::{Cache, Cacheable, Change, Model};
-//! use futures_util::StreamExt;
+//! use pb::StreamExt;                                   // `.next()` on streams
 //! # use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Clone, Default, Serialize, Deserialize)]
@@ -235,7 +252,7 @@
 //! });
 //! let server = pb::Server::bind("127.0.0.1:0", portal).await?;
 //!
-//! let session = pb::Client::connect(server.local_addr().unwrap().to_string()).await?;
+//! let session = pb::Client::connect(server.local_addr()).await?;
 //! let wrong = session.login::<dyn Hello>(Credentials::new("alice", "guess")).await;
 //! assert_eq!(wrong.err(), Some(pb::Error::Unauthorized));
 //! let hello = session.login::<dyn Hello>(Credentials::new("alice", "secret")).await?;
@@ -249,19 +266,22 @@
 
 #![warn(missing_docs)]
 
-pub use pb_macros::{remote_impl, remote_interface};
+pub use futures_util::{Stream, StreamExt};
+pub use pb_macros::{Describe, PbError, remote_impl, remote_interface};
+pub use pb_runtime::Describe;
 /// TLS transports for servers and sessions (feature `tls`).
 #[cfg(feature = "tls")]
 pub use pb_runtime::tls;
 pub use pb_runtime::wire::Blob;
 pub use pb_runtime::{AnyRef, Listing, Locator, Registry};
-pub use pb_runtime::{BackoffConfig, Connect, ConnectFn, IntoRoot, Listener};
+pub use pb_runtime::{BackoffConfig, Connect, ConnectFn, Listener, TcpAddr};
 pub use pb_runtime::{Cache, Cacheable, Change, Model};
-pub use pb_runtime::{Client, ClientBuilder, Server, SessionConfig, SessionEvent};
+pub use pb_runtime::{Client, ClientBuilder, Server, ServerHandle, SessionConfig, SessionEvent};
 pub use pb_runtime::{
     Config, Connection, ConnectionBuilder, Error, Interface, MethodInfo, ProxyHandle, Ref, Reply, Result, Stats,
     Transport,
 };
+pub use pb_runtime::{IntoRoot, Root, root};
 pub use pb_runtime::{backoff, cache, describe, login, server, session};
 
 /// Fault injection for tests and demos: a TCP proxy that cuts and
@@ -276,6 +296,55 @@ pub mod wire {
     /// Frames and depth limits, for fuzz targets (feature `fuzzing`).
     #[cfg(feature = "fuzzing")]
     pub use pb_runtime::wire::{depth, frame};
+}
+
+/// An application error type that holds a [`pb::Error`](Error) (its
+/// `Pb(#[from] pb::Error)` variant): derive it with `#[derive(pb::PbError)]`
+/// and ask the application's own error whether the link failed.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize, pb::PbError)]
+/// pub enum UserError {
+///     #[error("no user {0}")] NotFound(u64),
+///     #[error(transparent)] Pb(#[from] pb::Error),
+/// }
+///
+/// use pb::PbError;
+/// assert!(UserError::Pb(pb::Error::Disconnected).is_link_failure());
+/// assert!(!UserError::NotFound(7).is_link_failure());
+/// assert_eq!(UserError::NotFound(7).pb_error(), None);
+/// ```
+pub trait PbError {
+    /// The transport error inside, if this is one.
+    fn pb_error(&self) -> Option<&Error>;
+
+    /// Whether this is a link failure (`Disconnected`, `ConnectionLost`):
+    /// the call may be retried once the session has healed.
+    fn is_link_failure(&self) -> bool {
+        self.pb_error().is_some_and(Error::is_link_failure)
+    }
+}
+
+impl PbError for Error {
+    fn pb_error(&self) -> Option<&Error> {
+        Some(self)
+    }
+}
+
+/// Whether two `Arc`s are the same object, comparing addresses only: a
+/// reference sent back to its owner arrives as the owner's own `Arc`, and
+/// `same_object(&sent, &returned)` holds. (`Arc::ptr_eq` on `Arc<dyn Trait>`
+/// also compares vtables, which may differ between codegen units.)
+///
+/// ```
+/// use std::sync::Arc;
+/// let a: Arc<dyn std::fmt::Debug + Send + Sync> = Arc::new(1);
+/// let b = a.clone();
+/// assert!(pb::same_object(&a, &b));
+/// assert!(!pb::same_object(&a, &(Arc::new(1) as Arc<dyn std::fmt::Debug + Send + Sync>)));
+/// ```
+pub fn same_object<T: ?Sized, U: ?Sized>(a: &std::sync::Arc<T>, b: &std::sync::Arc<U>) -> bool {
+    std::ptr::addr_eq(std::sync::Arc::as_ptr(a), std::sync::Arc::as_ptr(b))
 }
 
 /// A boxed `Send` future borrowing for `'a`: what remote methods return

@@ -203,7 +203,7 @@ async fn serve(target: Kind, upstream: Option<SocketAddr>) -> Result<(), BoxErro
         Kind::Pb => {
             drop(listener); // pb binds its own; the port is free again at once
             let (server, _session) = rpc_pb::serve(&format!("127.0.0.1:{port}"), upstream).await?;
-            proc::announce_and_watch_parent(server.local_addr().expect("a TCP server").port());
+            proc::announce_and_watch_parent(server.local_addr().port());
             std::future::pending::<()>().await;
         }
     }

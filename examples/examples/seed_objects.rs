@@ -45,13 +45,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let presences = Arc::new(Presences::default());
     let presence =
         Server::bind("127.0.0.1:0", Registry::local().serve::<dyn PresenceService>(presences.clone())).await?;
-    let presence_addr = presence.local_addr().unwrap();
+    let presence_addr = presence.local_addr();
 
     // One process, three sessions.
     let sources = Sources {
-        directory: session(directory.local_addr().unwrap()).await,
+        directory: session(directory.local_addr()).await,
         presence: session(presence_addr).await,
-        workstation: session(workstation.local_addr().unwrap()).await,
+        workstation: session(workstation.local_addr()).await,
     };
     let contact = sources.contact(1).await?;
     presences.of(1).set_online(true).await?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A user record, passed by copy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, pb::Describe)]
 pub struct User {
     /// Unique id.
     pub id: u64,
@@ -17,7 +17,7 @@ pub struct User {
 }
 
 /// Errors of the aurora interfaces.
-#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize, pb::Describe, pb::PbError)]
 pub enum UserError {
     /// No user with this id.
     #[error("no user with id {0}")]
@@ -29,14 +29,14 @@ pub enum UserError {
 
 /// The seed's UserModel: every user, kept by the server and mirrored by
 /// each client that asks for it (a cached model).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, pb::Describe)]
 pub struct UserList {
     /// Users by id.
     pub users: BTreeMap<u64, User>,
 }
 
 /// A change to the [`UserList`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, pb::Describe)]
 pub enum UserListEvent {
     /// A user was added.
     Added(User),

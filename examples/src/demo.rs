@@ -110,15 +110,15 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // The server: a registry holding the UserManager.
     let server_users = Arc::new(Users::with_sample_users());
     let server = Server::bind("127.0.0.1:0", Registry::local().serve::<dyn UserManager>(server_users.clone())).await?;
-    let link1 = FaultProxy::start(server.local_addr().unwrap()).await?;
-    println!("server on {}, link 1 on {}", server.local_addr().unwrap(), link1.addr());
+    let link1 = FaultProxy::start(server.local_addr()).await?;
+    println!("server on {}, link 1 on {}", server.local_addr(), link1.addr());
 
     // The relay: a session to the server, and a registry that forwards
     // lookups to the server's registry.
     let relay_session = Client::builder().config(demo_config()).connect_tcp(link1.addr().to_string()).await?;
     let relay = Server::bind("127.0.0.1:0", Registry::forwarding(relay_session.registry()?)).await?;
-    let link2 = FaultProxy::start(relay.local_addr().unwrap()).await?;
-    println!("relay on {}, link 2 on {}", relay.local_addr().unwrap(), link2.addr());
+    let link2 = FaultProxy::start(relay.local_addr()).await?;
+    println!("relay on {}, link 2 on {}", relay.local_addr(), link2.addr());
 
     // The client: one session to the relay, one proxy for the whole demo.
     let client = Client::builder().config(demo_config()).connect_tcp(link2.addr().to_string()).await?;

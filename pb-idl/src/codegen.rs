@@ -184,10 +184,16 @@ impl Cx<'_> {
         }
         d.push(quote!(#pb::__private::serde::Serialize));
         d.push(quote!(#pb::__private::serde::Deserialize));
+        d.push(quote!(#pb::Describe));
         let serde = format!("{}::__private::serde", self.pb_str);
+        let describe = (self.pb_str != "::pb").then(|| {
+            let krate = self.pb_str;
+            quote!(#[describe(crate = #krate)])
+        });
         quote! {
             #[derive(#(#d),*)]
             #[serde(crate = #serde)]
+            #describe
         }
     }
 

@@ -38,6 +38,7 @@ fn extern_paths_and_pb_path() {
     assert!(shop.contains("price: ::common_types::Money"), "{shop}");
     assert!(shop.contains("#[::my_pb::remote_interface(name = \"shop.Shop\", crate = \"::my_pb\")]"), "{shop}");
     assert!(shop.contains("#[serde(crate = \"::my_pb::__private::serde\")]"), "{shop}");
+    assert!(shop.contains("#[describe(crate = \"::my_pb\")]"), "{shop}");
 }
 
 #[test]

@@ -200,6 +200,7 @@ fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
         quote!(#(#cfgs)* #krate::MethodInfo { name: #name, id: #id, replay: #replay, idempotent: #idempotent, signature: #signature })
     });
     let arms = iface.methods.iter().map(|m| dispatch_arm(krate, trait_ident, m));
+    let types = iface.methods.iter().map(|m| method_types(krate, m));
     quote! {
         #krate::__private::inventory::submit! {
             #krate::__private::InterfaceEntry::of::<dyn #trait_ident>()
@@ -234,7 +235,49 @@ fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
                 let any: &dyn ::core::any::Any = this;
                 any.downcast_ref::<#proxy>().map(|p| &p.handle)
             }
+
+            fn method_types(
+                __cx: &mut #krate::describe::types::TypeCx,
+            ) -> ::std::vec::Vec<#krate::describe::types::MethodTypes> {
+                #[allow(unused_imports)]
+                use #krate::__private::{DescribeKnown as _, DescribeOpaque as _};
+                let mut __v = ::std::vec::Vec::new();
+                #(#types)*
+                __v
+            }
         }
+    }
+}
+
+/// The `MethodTypes` of `m`, pushed onto `__v` (see `pb::describe::types`).
+fn method_types(krate: &Path, m: &Method) -> TokenStream {
+    let t = quote!(#krate::describe::types);
+    let probe = |ty: &syn::Type| quote!((&#krate::__private::Probe::<#ty>::new()).pb_describe(__cx));
+    let by_ref = |dyn_ty: &syn::Type| quote!(#t::TypeDesc::Ref(::std::string::ToString::to_string(<#dyn_ty as #krate::Interface>::NAME)));
+    let args = m.args.iter().map(|a| {
+        let name = a.ident.to_string();
+        let ty = match &a.by_ref {
+            Some(dyn_ty) => by_ref(dyn_ty),
+            None => probe(&a.ty),
+        };
+        quote!(#t::FieldDesc { name: ::std::string::ToString::to_string(#name), ty: #ty })
+    });
+    let ok = match &m.ok_ref {
+        Some(dyn_ty) => by_ref(dyn_ty),
+        None => probe(&m.ok),
+    };
+    let err = probe(&m.err);
+    let (id, replay, idempotent, cfgs) = (m.id, m.replay, m.idempotent, &m.cfgs);
+    quote! {
+        #(#cfgs)*
+        __v.push(#t::MethodTypes {
+            id: #id,
+            args: ::std::vec![#(#args),*],
+            ok: #ok,
+            err: #err,
+            replay: #replay,
+            idempotent: #idempotent,
+        });
     }
 }
 

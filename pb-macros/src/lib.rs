@@ -16,6 +16,8 @@ use quote::ToTokens;
 
 mod ast;
 mod attr;
+mod derive_describe;
+mod derive_error;
 mod desugar;
 mod expand;
 mod fallback;
@@ -45,6 +47,26 @@ impl Ctxt {
             a
         })
     }
+}
+
+/// Implement `pb::PbError` for an application error enum: finds the variant
+/// holding `pb::Error` (`Pb(#[from] pb::Error)`), so that
+/// `err.pb_error()` and `err.is_link_failure()` work on the enum itself.
+#[proc_macro_derive(PbError)]
+pub fn derive_pb_error(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive_error::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Implement `pb::Describe` for a record or enum: how it looks on the wire,
+/// so tools such as the `pb` command can build and print its values from
+/// JSON. Serde attributes that change the encoding (`rename` aside, which
+/// postcard ignores; `skip`, `flatten`, `untagged`) are not followed.
+/// `#[describe(crate = "path::to::pb")]` names a renamed `pb`.
+#[proc_macro_derive(Describe, attributes(describe))]
+pub fn derive_describe(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive_describe::expand(&input).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Turn a trait into a pb remote interface.

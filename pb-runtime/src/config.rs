@@ -58,6 +58,12 @@ pub struct Config {
     /// peer dribbling bytes, slowloris, is cut); time between frames does
     /// not count. Default 60 s.
     pub frame_timeout: Duration,
+    /// The listen queue of a TCP socket bound by [`crate::Server::bind`]:
+    /// connections the kernel holds until the server accepts them. Sized
+    /// for a reconnect storm (every session of a restarted server coming
+    /// back at once); the kernel caps it at `net.core.somaxconn`. A
+    /// server-wide setting. Default 4,096.
+    pub listen_backlog: u32,
 }
 
 /// The largest [`Config::max_frame_len`] in effect: what the 4-byte length
@@ -79,6 +85,7 @@ impl Default for Config {
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
             frame_timeout: Duration::from_secs(60),
+            listen_backlog: 4096,
         }
     }
 }
@@ -122,6 +129,11 @@ impl Config {
     /// Set [`Config::max_queued_bytes`].
     pub fn max_queued_bytes(mut self, n: usize) -> Self {
         self.max_queued_bytes = n;
+        self
+    }
+    /// Set [`Config::listen_backlog`].
+    pub fn listen_backlog(mut self, n: u32) -> Self {
+        self.listen_backlog = n;
         self
     }
     /// Set [`Config::max_connections`].

@@ -62,8 +62,9 @@ pub mod wire;
 pub use config::Config;
 pub use connection::{Connection, ConnectionBuilder, Reply, Stats};
 pub use error::{Error, Result};
-pub use references::{AnyRef, Interface, IntoRoot, MethodInfo, ProxyHandle, Ref, describe};
-pub use server::Server;
+pub use references::types::Describe;
+pub use references::{AnyRef, Interface, IntoRoot, MethodInfo, ProxyHandle, Ref, Root, describe, root};
+pub use server::{Server, ServerHandle};
 pub use services::cache::{self, Cache, Cacheable, Change, Model};
 pub use services::login;
 pub use services::registry::{self, Listing, Locator, Registry};
@@ -73,7 +74,7 @@ pub use session::{Client, ClientBuilder, SessionConfig, SessionEvent};
 pub use transport::fault;
 #[cfg(feature = "tls")]
 pub use transport::tls;
-pub use transport::{Connect, ConnectFn, Listener, Transport};
+pub use transport::{Connect, ConnectFn, Listener, TcpAddr, Transport};
 
 /// Decode call arguments (used by generated dispatch code, which runs while
 /// the connection's decode context is set).

@@ -59,12 +59,12 @@ impl Chain {
         let users = Arc::new(Users::default());
         let dir = Arc::new(Dir::default());
         let server = Server::bind("127.0.0.1:0", registry_with(&users, &dir)).await.unwrap();
-        let server_addr = server.local_addr().unwrap();
+        let server_addr = server.local_addr();
         let upstream = FaultProxy::start(server_addr).await.unwrap();
         let relay_session = Client::builder().config(fast()).connect_tcp(upstream.addr().to_string()).await.unwrap();
         let relay_registry = Registry::forwarding(relay_session.registry().unwrap());
         let relay = Server::bind("127.0.0.1:0", relay_registry).await.unwrap();
-        let downstream = FaultProxy::start(relay.local_addr().unwrap()).await.unwrap();
+        let downstream = FaultProxy::start(relay.local_addr()).await.unwrap();
         let client = Client::builder().config(client_config).connect_tcp(downstream.addr().to_string()).await.unwrap();
         Chain { users, dir, server: Some(server), server_addr, upstream, relay_session, relay, downstream, client }
     }

@@ -131,7 +131,7 @@ impl Harness {
     pub async fn start(config: pb::Config) -> Harness {
         let root = Arc::new(Targets::default());
         let server = pb::Server::bind_with("127.0.0.1:0", root.clone() as Arc<dyn Target>, config).await.unwrap();
-        let addr = server.local_addr().unwrap();
+        let addr = server.local_addr();
         let baseline = alloc::current();
         alloc::reset_peak();
         Harness { server, addr, root, baseline }

@@ -30,6 +30,11 @@ impl Authority {
         roots
     }
 
+    /// This authority's certificate, PEM-encoded (for tools that read a CA file).
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
     /// A certificate for `names` (DNS names or IP addresses), issued by this
     /// authority, with its key.
     pub fn issue(&self, names: &[&str]) -> Identity {

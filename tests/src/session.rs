@@ -81,7 +81,7 @@ impl Restartable {
     /// Serve `users` on a free local port and connect a session to it.
     pub async fn start(users: &Arc<Users>) -> Restartable {
         let server = Server::bind("127.0.0.1:0", registry_with(users)).await.unwrap();
-        let addr = server.local_addr().unwrap();
+        let addr = server.local_addr();
         let client = Client::builder().config(fast()).connect_tcp(addr.to_string()).await.unwrap();
         Restartable { server: Some(server), addr, client }
     }

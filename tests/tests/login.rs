@@ -49,7 +49,7 @@ impl Accounts {
 
 async fn serve(portal: Portal) -> (Server, String) {
     let server = Server::bind("127.0.0.1:0", portal).await.unwrap();
-    let addr = server.local_addr().unwrap().to_string();
+    let addr = server.local_addr().to_string();
     (server, addr)
 }
 

@@ -30,7 +30,7 @@ async fn a_remote_registry_answers_the_same_lookups() {
     let local = Arc::new(Users::default());
     registry.register::<dyn UserManager>(local.clone());
     let server = Server::bind("127.0.0.1:0", registry).await.unwrap();
-    let client = Client::connect(server.local_addr().unwrap().to_string()).await.unwrap();
+    let client = Client::connect(server.local_addr().to_string()).await.unwrap();
 
     let users = client.registry().unwrap().get::<dyn UserManager>().await.unwrap();
     assert_eq!(users.get_user(1).await.unwrap().name, "alice");
@@ -55,13 +55,13 @@ async fn each_hop_decides_what_it_serves_forwards_and_hides() {
 
     // Relay: forwards everything it does not serve or hide; serves its own
     // Presence; hides nothing else.
-    let up = Client::connect(server.local_addr().unwrap().to_string()).await.unwrap();
+    let up = Client::connect(server.local_addr().to_string()).await.unwrap();
     let relay_presence = Arc::new(Presences::default());
     relay_presence.set_online(42, true).await.unwrap();
     let mixed = Registry::forwarding(up.registry().unwrap()).serve::<dyn Presence>(relay_presence.clone());
     let relay = Server::bind("127.0.0.1:0", mixed).await.unwrap();
 
-    let client = Client::connect(relay.local_addr().unwrap().to_string()).await.unwrap();
+    let client = Client::connect(relay.local_addr().to_string()).await.unwrap();
     let registry = client.registry().unwrap();
     // Forwarded to the server.
     assert_eq!(registry.get::<dyn UserManager>().await.unwrap().get_user(2).await.unwrap().name, "bob");
@@ -75,10 +75,10 @@ async fn each_hop_decides_what_it_serves_forwards_and_hides() {
     assert!(listed.iter().any(|l| !l.forwarded && l.interface == "Presence" && l.name.is_none()));
 
     // A second relay hides UserManager from those behind it.
-    let up2 = Client::connect(relay.local_addr().unwrap().to_string()).await.unwrap();
+    let up2 = Client::connect(relay.local_addr().to_string()).await.unwrap();
     let hiding = Registry::forwarding(up2.registry().unwrap()).hide::<dyn UserManager>();
     let relay2 = Server::bind("127.0.0.1:0", hiding).await.unwrap();
-    let far = Client::connect(relay2.local_addr().unwrap().to_string()).await.unwrap();
+    let far = Client::connect(relay2.local_addr().to_string()).await.unwrap();
     let far_registry = far.registry().unwrap();
     assert!(matches!(far_registry.get::<dyn UserManager>().await, Err(Error::NotRegistered { .. })));
     assert!(far_registry.get::<dyn Presence>().await.unwrap().is_online(42).await.unwrap());
@@ -90,7 +90,7 @@ async fn a_server_serves_many_clients_and_drops_their_state_on_close() {
     let local = Arc::new(Users::default());
     let start = Arc::strong_count(&local.presence);
     let server = Server::bind("127.0.0.1:0", local.clone() as Arc<dyn UserManager>).await.unwrap();
-    let addr = server.local_addr().unwrap().to_string();
+    let addr = server.local_addr().to_string();
     let mut clients = Vec::new();
     for _ in 0..10 {
         let c = pb::Connection::connect_tcp(&addr).await.unwrap();
@@ -110,7 +110,7 @@ async fn a_server_serves_many_clients_and_drops_their_state_on_close() {
 #[tokio::test]
 async fn graceful_shutdown_lets_calls_in_flight_finish() {
     let server = Server::bind("127.0.0.1:0", Arc::new(Users::default()) as Arc<dyn UserManager>).await.unwrap();
-    let c = pb::Connection::connect_tcp(server.local_addr().unwrap()).await.unwrap();
+    let c = pb::Connection::connect_tcp(server.local_addr()).await.unwrap();
     let users = c.root::<dyn UserManager>().unwrap();
     pb_tests::eventually("connected", || server.connections().len() == 1).await;
     let slow = tokio::spawn({
@@ -142,10 +142,10 @@ async fn a_relay_forgets_what_no_downstream_peer_holds() {
     }
     let config = pb::Config::default().max_exports(256);
     let server = Server::bind_with("127.0.0.1:0", upstream, config.clone()).await.unwrap();
-    let up = Client::connect(server.local_addr().unwrap().to_string()).await.unwrap();
+    let up = Client::connect(server.local_addr()).await.unwrap();
     let relay_registry = Registry::forwarding(up.registry().unwrap());
     let relay = Server::bind_with("127.0.0.1:0", relay_registry.clone(), config).await.unwrap();
-    let client = Client::connect(relay.local_addr().unwrap().to_string()).await.unwrap();
+    let client = Client::connect(relay.local_addr()).await.unwrap();
     let registry = client.registry().unwrap();
 
     // One name held throughout: the relay hands out the same reference.

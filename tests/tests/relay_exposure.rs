@@ -59,7 +59,7 @@ async fn upstream() -> Upstream {
     registry.register::<dyn UserManager>(Arc::new(Users::default()));
     registry.register_named::<dyn Presence>("secret", secret.clone());
     let server = Server::bind("127.0.0.1:0", registry).await.unwrap();
-    let addr = server.local_addr().unwrap().to_string();
+    let addr = server.local_addr().to_string();
     Upstream { _server: server, addr, secret }
 }
 
@@ -127,7 +127,7 @@ async fn a_relay_serving_chosen_objects_exposes_nothing_else() {
     assert!(secret.is_online(1).await.unwrap());
     let relay = Server::bind("127.0.0.1:0", Registry::local().serve::<dyn UserManager>(users)).await.unwrap();
 
-    attack(relay.local_addr().unwrap()).await;
+    attack(relay.local_addr()).await;
     assert_eq!(up.secret.calls.load(Ordering::SeqCst), 1, "only the relay's own call reached the secret");
     assert!(link.connection().stats().imports >= 2, "the secret was live upstream all along");
 }
@@ -141,6 +141,6 @@ async fn a_forwarding_relay_that_hides_an_interface_exposes_nothing_of_it() {
     let registry = Registry::forwarding(link.registry().unwrap()).hide::<dyn Presence>();
     let relay = Server::bind("127.0.0.1:0", registry).await.unwrap();
 
-    attack(relay.local_addr().unwrap()).await;
+    attack(relay.local_addr()).await;
     assert_eq!(up.secret.calls.load(Ordering::SeqCst), 1, "only the relay's own call reached the secret");
 }

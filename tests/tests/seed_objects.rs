@@ -24,7 +24,7 @@ struct World {
 
 async fn behind_proxy(root: Registry) -> (Server, FaultProxy) {
     let server = Server::bind("127.0.0.1:0", root).await.unwrap();
-    let proxy = FaultProxy::start(server.local_addr().unwrap()).await.unwrap();
+    let proxy = FaultProxy::start(server.local_addr()).await.unwrap();
     (server, proxy)
 }
 
@@ -101,7 +101,7 @@ async fn a_restarted_server_heals_its_piece_with_new_objects_and_the_others_are_
     let (mut pres_ev, mut ws_ev) = (events(&w.sources.presence), events(&w.sources.workstation));
 
     // The workstation process dies and a new one starts on the same address.
-    let addr = w.workstation.0.local_addr().unwrap();
+    let addr = w.workstation.0.local_addr();
     w.workstation.0.abort();
     assert_eq!(kind(&next_event(&mut ws_ev).await), "disconnected");
     assert_eq!(contact.send_message("lost").await, Err(UserError::Pb(Error::Disconnected)));

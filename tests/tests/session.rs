@@ -103,6 +103,7 @@ async fn no_leaks_after_healing() {
 
     s.kill();
     pb_tests::eventually("the dead server released its exports", || Arc::strong_count(&first.presence) == 1).await;
+    pb_tests::eventually("the session saw the outage", || !s.client.is_connected()).await;
     let second = Arc::new(Users::default());
     let base = Arc::strong_count(&second.presence);
     s.restart(&second).await;
@@ -132,7 +133,7 @@ async fn closed_sessions_stay_closed_and_leave_no_connection() {
     const CYCLES: usize = 10_000;
     const PARALLEL: usize = 16;
     let server = pb::Server::bind("127.0.0.1:0", Arc::new(Users::default()) as Arc<dyn UserManager>).await.unwrap();
-    let addr = server.local_addr().unwrap().to_string();
+    let addr = server.local_addr().to_string();
     let cycles = (0..PARALLEL).map(|_| {
         let addr = addr.clone();
         tokio::spawn(async move {

@@ -164,6 +164,26 @@ impl AnyRef {
         }
     }
 
+    /// The handle to call the remote object through, whether or not its
+    /// interface is linked into this process (`None` for a local object):
+    /// for tools that call methods by id with arguments they encode
+    /// themselves, such as the `pb` command.
+    pub fn remote_handle(&self) -> Option<ProxyHandle> {
+        match &self.0 {
+            Repr::Typed(e) => e.proxy_handle(),
+            Repr::Untyped { rref, .. } => Some(ProxyHandle::new(rref.clone(), "(unknown interface)", &[])),
+        }
+    }
+
+    /// A reference to the remote object `rref` of interface `iface`: typed
+    /// if the interface is linked into this process.
+    pub(crate) fn remote(rref: Arc<RemoteRef>, iface: u64) -> AnyRef {
+        match inventory::iter::<InterfaceEntry>().find(|e| e.id == iface) {
+            Some(entry) => (entry.proxy)(ProxyHandle::new(rref, entry.name, entry.methods)),
+            None => AnyRef(Repr::Untyped { rref, iface }),
+        }
+    }
+
     /// The proxy handle, when the object is a proxy.
     pub(crate) fn proxy_handle(&self) -> Option<ProxyHandle> {
         match &self.0 {
@@ -207,13 +227,7 @@ impl<'de> Deserialize<'de> for AnyRef {
                         .find_map(|e| (e.erase)(object.object()))
                         .ok_or(Error::UnknownObject { id })
                 }),
-                WireRef::Sender { id, iface } => {
-                    let rref = cx.link().import(id);
-                    Ok(match inventory::iter::<InterfaceEntry>().find(|e| e.id == iface) {
-                        Some(entry) => (entry.proxy)(ProxyHandle::new(rref, entry.name, entry.methods)),
-                        None => AnyRef(Repr::Untyped { rref, iface }),
-                    })
-                }
+                WireRef::Sender { id, iface } => Ok(AnyRef::remote(cx.link().import(id), iface)),
             };
             result.map_err(|e| D::Error::custom(wire::fail(e)))
         })

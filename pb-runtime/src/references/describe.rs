@@ -17,9 +17,16 @@
 //! }
 //! ```
 //!
+//! Asked with version 2 ([`ProxyHandle::describe_types`]), a peer also
+//! sends its methods' argument, result and error types ([`types`]), for
+//! tools such as the `pb` command; older peers answer version 1 to every
+//! request, and readers of version 2 accept it.
+//!
 //! A call to a method the peer does not have fails with
 //! [`Error::UnknownMethod`] naming the interface and the method (never a
 //! decode error).
+
+pub use super::types;
 
 use std::fmt;
 use std::sync::Arc;
@@ -170,5 +177,64 @@ impl ProxyHandle {
     /// The link is down, or the peer does not answer descriptions.
     pub async fn describe(&self) -> Result<InterfaceDescription, Error> {
         self.call::<(), Result<InterfaceDescription, Error>>(crate::wire::DESCRIBE_METHOD, &()).await?
+    }
+}
+
+/// The reply to a describe request: variant 0 and 1 are what every peer
+/// answers (`Result<InterfaceDescription, Error>`); variant 2 is the
+/// answer to a version-2 request, with the types.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum DescribeReply {
+    Ok(InterfaceDescription),
+    Err(Error),
+    WithTypes(InterfaceDescription, types::TypeTable),
+}
+
+impl ProxyHandle {
+    /// The peer object's interface description and, if the peer is recent
+    /// enough to send them, its methods' types (`None` from older peers).
+    ///
+    /// # Errors
+    ///
+    /// The link is down, or the peer does not answer descriptions.
+    pub async fn describe_types(&self) -> Result<(InterfaceDescription, Option<types::TypeTable>), Error> {
+        match self.call::<_, DescribeReply>(crate::wire::DESCRIBE_METHOD, &(types::TYPES_VERSION,)).await? {
+            DescribeReply::Ok(d) => Ok((d, None)),
+            DescribeReply::WithTypes(d, t) => Ok((d, Some(t))),
+            DescribeReply::Err(e) => Err(e),
+        }
+    }
+}
+
+/// The type table of interface `T` in this process.
+pub(crate) fn type_table<T: ?Sized + Interface>() -> types::TypeTable {
+    let mut cx = types::TypeCx::default();
+    let methods = T::method_types(&mut cx);
+    types::TypeTable::new(methods, cx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc() -> InterfaceDescription {
+        InterfaceDescription {
+            name: "t.I".into(),
+            id: 7,
+            methods: vec![MethodDescription { name: "m".into(), id: 1, signature: 2 }],
+        }
+    }
+
+    /// An older peer answers every describe request with version 1: a new
+    /// client reads it as a description without types.
+    #[test]
+    fn a_version_1_reply_reads_as_a_description_without_types() {
+        let old = postcard::to_allocvec(&Ok::<_, Error>(desc())).unwrap();
+        assert!(matches!(postcard::from_bytes::<DescribeReply>(&old).unwrap(), DescribeReply::Ok(d) if d == desc()));
+        let old = postcard::to_allocvec(&Err::<InterfaceDescription, _>(Error::Unauthorized)).unwrap();
+        assert!(matches!(
+            postcard::from_bytes::<DescribeReply>(&old).unwrap(),
+            DescribeReply::Err(Error::Unauthorized)
+        ));
     }
 }

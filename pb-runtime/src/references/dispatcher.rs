@@ -22,8 +22,17 @@ impl<T: ?Sized + Interface> Dispatch for Dispatcher<T> {
     fn call(&self, method: u32, args: &Bytes, reply: Reply) -> Result<CallFuture, Error> {
         if method == crate::wire::DESCRIBE_METHOD {
             // Answered by the runtime for every object: its interface, so a
-            // peer can tell whether it runs the same version before calling.
-            reply.send(&Ok::<_, Error>(InterfaceDescription::of::<T>()))?;
+            // peer can tell whether it runs the same version before calling;
+            // with its methods' types when asked with version 2 or later (the
+            // arguments are then that one byte; anything else is version 1).
+            if let [version] = args.as_ref()
+                && *version >= super::types::TYPES_VERSION
+            {
+                let types = super::describe::type_table::<T>();
+                reply.send(&super::describe::DescribeReply::WithTypes(InterfaceDescription::of::<T>(), types))?;
+            } else {
+                reply.send(&Ok::<_, Error>(InterfaceDescription::of::<T>()))?;
+            }
             return Ok(Box::pin(std::future::ready(Ok(()))));
         }
         T::dispatch(&self.0, method, args, reply)

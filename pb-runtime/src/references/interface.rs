@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::info::MethodInfo;
 use super::proxy::ProxyHandle;
+use super::types::{MethodTypes, TypeCx};
 use crate::Error;
 use crate::connection::{CallFuture, Reply};
 
@@ -33,4 +34,11 @@ pub trait Interface: Send + Sync + 'static {
 
     /// The proxy handle, when `this` is a proxy (and not a local object).
     fn proxy_handle(this: &Self) -> Option<&ProxyHandle>;
+
+    /// The types of the remote methods, for peers that ask (see
+    /// [`crate::describe::types`]). Generated; empty by default.
+    fn method_types(cx: &mut TypeCx) -> Vec<MethodTypes> {
+        let _ = cx;
+        Vec::new()
+    }
 }

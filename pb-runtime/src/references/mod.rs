@@ -12,6 +12,7 @@
 //! | `dispatcher.rs` | an exported object as its connection sees it |
 //! | `replay.rs` | handles healed by replaying how they were obtained |
 //! | `root.rs` | root objects and [`IntoRoot`] |
+//! | `types.rs` | type descriptions of methods, for tools |
 
 pub(crate) mod anyref;
 pub mod describe;
@@ -23,6 +24,7 @@ mod proxy;
 mod reference;
 pub(crate) mod replay;
 mod root;
+pub mod types;
 
 pub use anyref::{AnyRef, InterfaceEntry, interface_name};
 pub use info::MethodInfo;
@@ -30,4 +32,4 @@ pub use interface::Interface;
 pub use proxy::ProxyHandle;
 pub use reference::{Ref, SerArc};
 pub use replay::track_replay;
-pub use root::IntoRoot;
+pub use root::{IntoRoot, Root, root};

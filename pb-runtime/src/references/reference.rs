@@ -158,3 +158,9 @@ impl<T: ?Sized + Interface> Serialize for SerArc<'_, T> {
         serialize_arc(self.0, s)
     }
 }
+
+impl<T: ?Sized + Interface> super::types::Describe for Ref<T> {
+    fn describe(_: &mut super::types::TypeCx) -> super::types::TypeDesc {
+        super::types::TypeDesc::Ref(T::NAME.to_string())
+    }
+}

@@ -3,3 +3,18 @@
 pub mod cache;
 pub mod login;
 pub mod registry;
+
+use crate::describe::types::{Describe, TypeCx, TypeDesc};
+
+impl<S: cache::Cacheable + Describe> Describe for cache::Cache<S>
+where
+    S::Event: Describe,
+{
+    fn describe(cx: &mut TypeCx) -> TypeDesc {
+        TypeDesc::Cache {
+            name: S::NAME.to_string(),
+            state: Box::new(S::describe(cx)),
+            event: Box::new(<S::Event as Describe>::describe(cx)),
+        }
+    }
+}

@@ -12,7 +12,7 @@ use super::track::TrackedList;
 use crate::references::replay::{Refetch, track};
 use crate::references::{Interface, ProxyHandle};
 use crate::services::registry::Locator;
-use crate::transport::{Connect, Tcp};
+use crate::transport::{Connect, Tcp, TcpAddr};
 use crate::{Connection, Error};
 
 /// A reconnecting session to a server. Cheap to clone; dropping every clone
@@ -55,8 +55,8 @@ impl ClientBuilder {
     /// # Errors
     ///
     /// The first connect attempt failed (later outages are handled by the session).
-    pub async fn connect_tcp(self, addr: impl Into<String>) -> Result<Client, Error> {
-        self.connect_with(Tcp(addr.into())).await
+    pub async fn connect_tcp(self, addr: impl Into<TcpAddr>) -> Result<Client, Error> {
+        self.connect_with(Tcp(addr.into().as_str().to_string())).await
     }
 
     /// Connect through `connector` (TCP, Unix, in-memory, TLS, ...).
@@ -90,12 +90,14 @@ impl ClientBuilder {
 }
 
 impl Client {
-    /// Connect over TCP to `addr` with default settings.
+    /// Connect over TCP to `addr` (`"host:port"`, a `SocketAddr` such as
+    /// [`Server::local_addr`](crate::Server::local_addr), ...: see
+    /// [`TcpAddr`]) with default settings.
     ///
     /// # Errors
     ///
     /// The first connect attempt failed.
-    pub async fn connect(addr: impl Into<String>) -> Result<Client, Error> {
+    pub async fn connect(addr: impl Into<TcpAddr>) -> Result<Client, Error> {
         ClientBuilder::default().connect_tcp(addr).await
     }
 
@@ -121,6 +123,31 @@ impl Client {
     /// As [`root`](Self::root): the server's root must be a registry.
     pub fn registry(&self) -> Result<Arc<dyn Locator>, Error> {
         self.root::<dyn Locator>()
+    }
+
+    /// The object the server's registry serves for interface `T`, as a
+    /// reconnecting proxy: `client.registry()?.get::<T>()` in one step.
+    ///
+    /// ```ignore
+    /// let users: Arc<dyn UserManager> = client.get().await?;
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As `Locator::get` (`dyn Locator`); [`Error::WrongInterface`] if the server's root
+    /// is not a registry.
+    pub async fn get<T: ?Sized + Interface>(&self) -> Result<Arc<T>, Error> {
+        self.registry()?.get::<T>().await
+    }
+
+    /// The object the server's registry serves for `T` under `name`, as a
+    /// reconnecting proxy.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::get`].
+    pub async fn get_named<T: ?Sized + Interface>(&self, name: &str) -> Result<Arc<T>, Error> {
+        self.registry()?.get_named::<T>(name).await
     }
 
     /// Log in through the server's [`Portal`](crate::services::login::Portal) and

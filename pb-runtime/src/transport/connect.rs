@@ -15,6 +15,66 @@ pub trait Connect: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// A TCP address a session (re)connects to, resolved again at each attempt:
+/// `"host:port"` (`&str` or `String`), a `SocketAddr`, `(IpAddr, u16)` or
+/// `("host", u16)`. What [`Client::connect`](crate::Client::connect) takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpAddr(String);
+
+impl TcpAddr {
+    /// The address as `host:port`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TcpAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for TcpAddr {
+    fn from(a: &str) -> Self {
+        TcpAddr(a.to_string())
+    }
+}
+impl From<String> for TcpAddr {
+    fn from(a: String) -> Self {
+        TcpAddr(a)
+    }
+}
+impl From<&String> for TcpAddr {
+    fn from(a: &String) -> Self {
+        TcpAddr(a.clone())
+    }
+}
+impl From<std::net::SocketAddr> for TcpAddr {
+    fn from(a: std::net::SocketAddr) -> Self {
+        TcpAddr(a.to_string())
+    }
+}
+impl From<&std::net::SocketAddr> for TcpAddr {
+    fn from(a: &std::net::SocketAddr) -> Self {
+        TcpAddr(a.to_string())
+    }
+}
+impl From<(std::net::IpAddr, u16)> for TcpAddr {
+    fn from((ip, port): (std::net::IpAddr, u16)) -> Self {
+        TcpAddr(std::net::SocketAddr::new(ip, port).to_string())
+    }
+}
+impl From<(std::net::Ipv4Addr, u16)> for TcpAddr {
+    fn from((ip, port): (std::net::Ipv4Addr, u16)) -> Self {
+        TcpAddr(std::net::SocketAddr::new(ip.into(), port).to_string())
+    }
+}
+impl From<(&str, u16)> for TcpAddr {
+    fn from((host, port): (&str, u16)) -> Self {
+        TcpAddr(format!("{host}:{port}"))
+    }
+}
+
 /// TCP to a `host:port`.
 pub(crate) struct Tcp(pub(crate) String);
 

@@ -18,6 +18,6 @@ mod stream;
 pub mod tls;
 
 pub(crate) use connect::Tcp;
-pub use connect::{Connect, ConnectFn};
+pub use connect::{Connect, ConnectFn, TcpAddr};
 pub use listen::Listener;
 pub use stream::{BoxRead, BoxWrite, Transport};

@@ -9,7 +9,16 @@ pub trait Users {
     async fn count(&self) -> Result<u64, pb::Error>;
 }
 
+#[derive(pb::Describe)]
+#[describe(crate = "crate::reexport::inner")]
+pub struct Count {
+    pub n: u64,
+}
+
 fn main() {
+    use pb::Describe;
+    let mut cx = pb::describe::types::TypeCx::default();
+    assert_eq!(Count::describe(&mut cx), pb::describe::types::TypeDesc::Named(0));
     use pb::Interface;
     assert_eq!(<dyn Users>::ID, 42);
     assert_eq!(<dyn Users>::NAME, "aurora.Users");

@@ -7,5 +7,6 @@ fn ui() {
     t.compile_fail("method/*.rs");
     t.compile_fail("args/*.rs");
     t.compile_fail("trait/*.rs");
+    t.compile_fail("server/*.rs");
     t.pass("pass/*.rs");
 }

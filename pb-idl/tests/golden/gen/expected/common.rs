@@ -9,7 +9,8 @@
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Money {
@@ -26,7 +27,8 @@ pub struct Money {
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub enum Failure {

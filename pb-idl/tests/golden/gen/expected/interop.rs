@@ -10,7 +10,8 @@
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Greeting {
@@ -33,7 +34,8 @@ pub struct Greeting {
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub enum GreetError {
@@ -116,7 +118,8 @@ pub trait Counter {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Bag {

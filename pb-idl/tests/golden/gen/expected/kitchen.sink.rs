@@ -8,7 +8,8 @@
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Scalars {
@@ -39,7 +40,8 @@ pub struct Scalars {
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Tree {
@@ -54,7 +56,8 @@ pub struct Tree {
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub enum Shape {
@@ -73,7 +76,8 @@ pub enum Shape {
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub enum Color {
@@ -89,7 +93,8 @@ pub enum Color {
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub enum Oops {
@@ -181,7 +186,8 @@ pub trait Kitchen {
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Pantry {
@@ -196,7 +202,8 @@ pub struct Pantry {
     ::core::clone::Clone,
     ::core::cmp::PartialEq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub enum PantryEvent {
@@ -222,7 +229,8 @@ impl ::pb::Cacheable for Pantry {
     ::core::fmt::Debug,
     ::core::clone::Clone,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Snapshot {

@@ -8,7 +8,8 @@
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
     ::pb::__private::serde::Serialize,
-    ::pb::__private::serde::Deserialize
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
 pub struct Item {
