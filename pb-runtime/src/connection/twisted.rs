@@ -1,0 +1,294 @@
+//! A connection to a Twisted Perspective Broker peer: the client side of
+//! PB's handshake, calls as PB messages with jelly arguments, answers and
+//! failures, and the references the peer sends (one `RemoteRef` per
+//! occurrence received, one `decref` when it goes, as Twisted counts).
+//!
+//! The link implements [`Link`] like pb's own connections, so proxies and
+//! references use it unchanged; its calls go through [`JellyCalls`]. It
+//! serves nothing: a call or reference from the peer to an object of ours
+//! is refused (pb does not export objects to Twisted peers yet).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::core::next_conn_id;
+use super::link::{Dispatch, JellyCalls, JellySlot, Link, ObjectKey, RemoteRef, ReplySlot};
+use crate::Error;
+use crate::wire::EncodedFrame;
+use crate::wire::twisted::banana::{self, Dialect, Limits, Splitter, Value};
+use crate::wire::twisted::broker::{self, Call, Failure, Message, RequestIds, Target, handshake};
+use crate::wire::twisted::jelly::{form, hook};
+
+/// The luid pb gives the peer's root (Twisted's root goes by the name
+/// `b"root"`, never by a luid).
+pub(crate) const TWISTED_ROOT: u64 = crate::connection::ROOT_ID;
+
+/// One connection to a Twisted PB server.
+pub(crate) struct TwistedLink {
+    id: u64,
+    peer: String,
+    dialect: Dialect,
+    limits: Limits,
+    closed: AtomicBool,
+    /// This link, for the references it hands out.
+    me: Weak<TwistedLink>,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    reqs: RequestIds,
+    pending: HashMap<u64, JellySlot>,
+}
+
+impl TwistedLink {
+    /// Run PB's handshake as the client over `stream`, then start the
+    /// reader and writer tasks. Returns once calls may be sent.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error, or a peer that does not speak PB (no dialect pb knows,
+    /// another protocol version).
+    pub(crate) async fn connect<S>(stream: S, peer: String, limits: Limits) -> Result<Arc<TwistedLink>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut splitter = Splitter::new(limits);
+        let mut buf = BytesMut::with_capacity(4096);
+        let offer = read_value(&mut rd, &mut splitter, &mut buf).await?;
+        let (dialect, answer) = handshake::choose(&offer)?;
+        let mut hello = banana::encode_to_vec(&answer, Dialect::None)?;
+        splitter.set_dialect(dialect);
+        hello.extend(Message::Version(broker::VERSION).encode(dialect)?);
+        wr.write_all(&hello).await?;
+        match Message::from_value(read_value(&mut rd, &mut splitter, &mut buf).await?)? {
+            Message::Version(v) => handshake::check_version(v)?,
+            _ => return Err(Error::protocol("the peer sent something before its PB version")),
+        }
+        let (out, rx) = mpsc::unbounded_channel();
+        let link = Arc::new_cyclic(|me| TwistedLink {
+            id: next_conn_id(),
+            me: me.clone(),
+            peer,
+            dialect,
+            limits,
+            closed: AtomicBool::new(false),
+            out,
+            state: Mutex::new(State::default()),
+        });
+        tokio::spawn(write_loop(wr, rx));
+        tokio::spawn(read_loop(Arc::downgrade(&link), rd, splitter, buf));
+        Ok(link)
+    }
+
+    /// Close the link: pending calls fail with `ConnectionLost`.
+    pub(crate) fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let pending = std::mem::take(&mut self.state.lock().unwrap().pending);
+            drop(pending); // dropping a slot drops its sender: the caller sees ConnectionLost
+            let _ = self.out.send(Vec::new()); // an empty write stops the writer
+        }
+    }
+
+    fn send_message(&self, message: &Message) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(Error::Disconnected);
+        }
+        let bytes = message.encode(self.dialect)?;
+        if bytes.len() > self.limits.max_len {
+            return Err(Error::LimitExceeded { what: "frame length".into(), limit: self.limits.max_len as u64 });
+        }
+        self.out.send(bytes).map_err(|_| Error::Disconnected)
+    }
+
+    /// Handle one message from the peer.
+    fn received(self: &Arc<Self>, message: Message) -> Result<(), Error> {
+        let (req, outcome) = match message {
+            Message::Version(v) => return handshake::check_version(v),
+            Message::Answer { req, value } => (req, Ok(value)),
+            Message::Error { req, failure } => (req, Err(Failure::from_value(&failure)?.to_error())),
+            Message::Call(call) | Message::CacheCall(call) => {
+                // pb serves nothing to a Twisted peer yet.
+                let failure = Failure::from_error(&Error::UnknownObject { id: 0 }).to_value();
+                return match broker::reply(&call, Err(failure)) {
+                    Some(reply) => self.send_message(&reply),
+                    None => Ok(()),
+                };
+            }
+            Message::Decref(_) | Message::Decache(_) | Message::Uncache(_) => {
+                return Err(Error::protocol("a Twisted peer released an object pb never sent"));
+            }
+        };
+        let slot = self.state.lock().unwrap().pending.remove(&req);
+        // An answer to a call whose caller stopped waiting is dropped.
+        if let Some(slot) = slot {
+            let link: Arc<dyn Link> = self.clone();
+            let hook: std::rc::Rc<dyn hook::RefHook> = std::rc::Rc::new(Imports { link: link.clone() });
+            let _ = hook::with_hook(&hook, || {
+                slot(&link, outcome);
+                Ok(())
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Read one whole banana expression during the handshake.
+async fn read_value<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    splitter: &mut Splitter,
+    buf: &mut BytesMut,
+) -> Result<Value, Error> {
+    loop {
+        if let Some(expr) = splitter.split(buf)? {
+            let (value, _) = banana::decode(&expr.freeze(), splitter.dialect(), splitter.limits().max_depth)?;
+            return Ok(value);
+        }
+        if rd.read_buf(buf).await? == 0 {
+            return Err(Error::ConnectionLost);
+        }
+    }
+}
+
+/// The reader task. It holds the link weakly: when the last proxy and
+/// handle go, the writer's queue closes, the writer shuts the write side,
+/// the peer closes, and this loop ends.
+async fn read_loop<R: AsyncRead + Unpin>(
+    link: Weak<TwistedLink>,
+    mut rd: R,
+    mut splitter: Splitter,
+    mut buf: BytesMut,
+) {
+    let result: Result<(), Error> = async {
+        loop {
+            while let Some(expr) = splitter.split(&mut buf)? {
+                let Some(link) = link.upgrade() else { return Ok(()) };
+                let message = Message::decode(&expr.freeze(), link.dialect, link.limits.max_depth)?;
+                link.received(message)?;
+            }
+            if rd.read_buf(&mut buf).await? == 0 {
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    if let Some(link) = link.upgrade() {
+        if let Err(e) = result {
+            tracing::debug!(peer = %link.peer, error = %e, "closing the Twisted link");
+        }
+        link.close();
+    }
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+    while let Some(bytes) = rx.recv().await {
+        if bytes.is_empty() || wr.write_all(&bytes).await.is_err() {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// The link's side of references during a decode: each `["remote", luid]`
+/// becomes a fresh counted [`RemoteRef`] (one decref per occurrence, as
+/// Twisted counts them).
+struct Imports {
+    link: Arc<dyn Link>,
+}
+
+impl hook::RefHook for Imports {
+    fn export(&self, _object: &dyn std::any::Any) -> Result<crate::wire::twisted::jelly::RefForm, Error> {
+        Err(Error::protocol("pb cannot send objects to a Twisted peer yet"))
+    }
+
+    fn import(&self, received: crate::wire::twisted::jelly::Received) -> Result<Box<dyn std::any::Any>, Error> {
+        use crate::wire::twisted::jelly::RefForm;
+        match received.form {
+            RefForm::Remote(luid) => Ok(Box::new(self.link.import(luid))),
+            RefForm::Local(_) => Err(Error::protocol("a Twisted peer sent back an object pb never sent")),
+        }
+    }
+}
+
+impl JellyCalls for TwistedLink {
+    fn send_call(&self, req: u64, target: u64, method: &str, args: Value, slot: JellySlot) -> Result<(), Error> {
+        let target = if target == TWISTED_ROOT { Target::root() } else { Target::Luid(target) };
+        let call = Call {
+            req,
+            target,
+            method: bytes::Bytes::copy_from_slice(method.as_bytes()),
+            answer_required: true,
+            args,
+            kw: form::dictionary([]),
+        };
+        self.state.lock().unwrap().pending.insert(req, slot);
+        if let Err(e) = self.send_message(&Message::Call(call)) {
+            self.state.lock().unwrap().pending.remove(&req);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
+        f()
+    }
+}
+
+impl Link for TwistedLink {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn peer(&self) -> &str {
+        &self.peer
+    }
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+    fn max_frame_len(&self) -> usize {
+        self.limits.max_len
+    }
+    fn max_depth(&self) -> usize {
+        self.limits.max_depth
+    }
+    fn export(&self, _key: ObjectKey, _make: &mut dyn FnMut() -> Arc<dyn Dispatch>) -> Result<u64, Error> {
+        Err(Error::protocol("pb cannot send objects to a Twisted peer yet"))
+    }
+    fn unexport(&self, _id: u64) {}
+    fn exported(&self, id: u64) -> Result<Arc<dyn Dispatch>, Error> {
+        Err(Error::UnknownObject { id })
+    }
+    fn import(&self, id: u64) -> Arc<RemoteRef> {
+        // Called from a decode, which holds an `Arc` of this link.
+        let link: Arc<dyn Link> = self.me.upgrade().expect("a link imports while it is alive");
+        Arc::new(RemoteRef::new(link, id, true))
+    }
+    fn drop_import(&self, id: u64, _rref: *const RemoteRef) {
+        if !self.is_closed() {
+            let _ = self.send_message(&Message::Decref(id));
+        }
+    }
+    fn next_req(&self) -> u64 {
+        self.state.lock().unwrap().reqs.next_id()
+    }
+    fn send(&self, _frame: EncodedFrame) -> Result<(), Error> {
+        Err(Error::protocol("a Twisted link sends PB messages, not pb frames"))
+    }
+    fn send_call(&self, _req: u64, _frame: EncodedFrame, _slot: ReplySlot) -> Result<bool, Error> {
+        Err(Error::protocol("a Twisted link sends PB messages, not pb frames"))
+    }
+    fn flush(&self) {}
+    fn abandon(&self, req: u64) {
+        self.state.lock().unwrap().pending.remove(&req);
+    }
+    fn call_finished(&self) {}
+    fn jelly(&self) -> Option<&dyn JellyCalls> {
+        Some(self)
+    }
+}

@@ -1,0 +1,86 @@
+//! Calling Twisted Perspective Broker servers from pb.
+//!
+//! [`connect`] runs PB's handshake with a Twisted server (`pb.PBServerFactory`)
+//! and returns a [`TwistedConnection`]; [`TwistedConnection::root`] is a
+//! proxy to the server's root object through an ordinary
+//! `#[remote_interface]` trait. Each call goes out as PB's `["message", ...]`
+//! with its arguments as a jelly tuple (see
+//! [`wire::twisted::jelly`](crate::wire::twisted::jelly) for what maps to
+//! what), and the answer is decoded into the method's `Ok` type.
+//!
+//! # Method names
+//!
+//! A call sends the trait method's name, and Twisted runs the root's
+//! `remote_<name>`: `async fn get_user(&self, id: i64)` calls
+//! `remote_get_user(self, id)`. `#[pb(name = "getUser")]` on the method
+//! sends another name.
+//!
+//! # Errors
+//!
+//! An exception raised in Python arrives as the method's error, through
+//! `E::from(pb::Error)`: [`Error::Protocol`] reading `remote <type>: <text>`
+//! (`remote twisted.spread.pb.Error: nope`); Twisted's own kinds map to pb's
+//! (a missing `remote_` method is [`Error::UnknownMethod`]).
+//!
+//! # References
+//!
+//! An object the server returns by reference (a `pb.Referenceable`) is a
+//! proxy when the method's result is `Arc<dyn Iface>`; each reference
+//! received is released (`decref`) when its last proxy goes, as Twisted
+//! counts them.
+//!
+//! Not here yet: serving objects to Twisted (callbacks), cacheables, cred
+//! login, TLS, reconnecting sessions.
+
+use std::sync::Arc;
+
+use tokio::net::{TcpStream, ToSocketAddrs};
+
+use crate::connection::{ROOT_ID, RemoteRef, TwistedLink};
+use crate::references::ProxyHandle;
+use crate::wire::twisted::banana::Limits;
+use crate::{Error, Interface};
+
+/// A connection to a Twisted PB server.
+///
+/// The connection closes when [`close`](Self::close) is called, or when
+/// this handle and every proxy on it are gone, or when the server closes it.
+#[derive(Clone)]
+pub struct TwistedConnection {
+    link: Arc<TwistedLink>,
+}
+
+/// Connect to a Twisted PB server at `addr` over TCP and run PB's handshake.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the connection fails, [`Error::Protocol`] when the
+/// peer does not speak PB version 6.
+pub async fn connect(addr: impl ToSocketAddrs) -> Result<TwistedConnection, Error> {
+    let stream = TcpStream::connect(addr).await?;
+    let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "twisted peer".into());
+    let link = TwistedLink::connect(stream, peer, Limits::default()).await?;
+    Ok(TwistedConnection { link })
+}
+
+impl TwistedConnection {
+    /// A proxy to the server's root object (Twisted's `getRootObject`: the
+    /// object published as `b"root"`, which is never released).
+    pub fn root<T: ?Sized + Interface>(&self) -> Arc<T> {
+        let target = Arc::new(RemoteRef::new(self.link.clone(), ROOT_ID, false));
+        T::proxy(ProxyHandle::new(target, T::NAME, T::METHODS))
+    }
+
+    /// Close the connection: calls in flight fail with
+    /// [`Error::ConnectionLost`], later ones with [`Error::Disconnected`].
+    pub fn close(&self) {
+        self.link.close();
+    }
+
+    /// Whether the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        use crate::connection::Link as _;
+        self.link.is_closed()
+    }
+}
