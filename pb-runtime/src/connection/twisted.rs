@@ -26,7 +26,7 @@ use crate::wire::twisted::jelly::{form, hook};
 
 /// The luid pb gives the peer's root (Twisted's root goes by the name
 /// `b"root"`, never by a luid).
-pub(crate) const TWISTED_ROOT: u64 = crate::connection::ROOT_ID;
+pub(crate) const TWISTED_ROOT: u64 = super::tables::ROOT_ID;
 
 /// One connection to a Twisted PB server.
 pub(crate) struct TwistedLink {
