@@ -25,6 +25,9 @@ pub struct User {
 /// What `remote_echo(*args, **kw)` answers for these arguments: `[args, kw]`.
 type Echoed = ((String, i64, Vec<i64>, BTreeMap<String, i64>), BTreeMap<String, i64>);
 
+/// What `remote_echo` answers for one reference.
+type EchoedThing = ((pb::Ref<dyn Thing>,), BTreeMap<String, i64>);
+
 /// The root object of `server.py`, as pb sees it.
 #[pb::remote_interface]
 pub trait TwistedRoot {
@@ -39,6 +42,8 @@ pub trait TwistedRoot {
     async fn missing(&self) -> Result<(), Error>;
     async fn thing(&self) -> Result<Arc<dyn Thing>, Error>;
     async fn exported(&self) -> Result<i64, Error>;
+    #[pb(name = "echo", id = 0x0ec4_0002)]
+    async fn echo_thing(&self, thing: Arc<dyn Thing>) -> Result<EchoedThing, Error>;
 }
 
 /// `server.py`'s `Thing`, a `pb.Referenceable`.
@@ -158,4 +163,38 @@ async fn closing_fails_later_calls() {
     conn.close();
     assert!(conn.is_closed());
     assert_eq!(root.get_user(1).await, Err(Error::Disconnected));
+}
+
+#[tokio::test]
+async fn references_are_proxies_released_exactly() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    assert_eq!(root.exported().await.unwrap(), 1, "the root only");
+    let thing = root.thing().await.unwrap();
+    assert_eq!(thing.ping(41).await.unwrap(), 42);
+    assert_eq!(root.exported().await.unwrap(), 2);
+    // Sent back to its owner, the proxy travels as Twisted's own object,
+    // which comes back as a second reference (a second count in Twisted).
+    let ((again,), _) = root.echo_thing(thing.clone()).await.unwrap();
+    assert_eq!(again.ping(1).await.unwrap(), 2);
+    drop(thing);
+    assert_eq!(root.exported().await.unwrap(), 2, "one reference still held");
+    drop(again);
+    assert_eq!(root.exported().await.unwrap(), 1, "both references released");
+}
+
+#[tokio::test]
+async fn a_local_object_cannot_go_to_twisted_yet() {
+    struct Local;
+    #[pb::remote_impl]
+    impl Thing for Local {
+        async fn ping(&self, x: i64) -> Result<i64, Error> {
+            Ok(x)
+        }
+    }
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    let Err(err) = root.echo_thing(Arc::new(Local)).await else { panic!("a local object went to Twisted") };
+    assert!(matches!(&err, Error::Protocol(m) if m.contains("cannot send its own objects")), "{err:?}");
+    assert_eq!(root.exported().await.unwrap(), 1);
 }

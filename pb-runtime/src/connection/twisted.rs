@@ -8,7 +8,10 @@
 //! serves nothing: a call or reference from the peer to an object of ours
 //! is refused (pb does not export objects to Twisted peers yet).
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -22,7 +25,7 @@ use crate::Error;
 use crate::wire::EncodedFrame;
 use crate::wire::twisted::banana::{self, Dialect, Limits, Splitter, Value};
 use crate::wire::twisted::broker::{self, Call, Failure, Message, RequestIds, Target, handshake};
-use crate::wire::twisted::jelly::{form, hook};
+use crate::wire::twisted::jelly::{Received, RefForm, form, hook};
 
 /// The luid pb gives the peer's root (Twisted's root goes by the name
 /// `b"root"`, never by a luid).
@@ -130,7 +133,7 @@ impl TwistedLink {
         // An answer to a call whose caller stopped waiting is dropped.
         if let Some(slot) = slot {
             let link: Arc<dyn Link> = self.clone();
-            let hook: std::rc::Rc<dyn hook::RefHook> = std::rc::Rc::new(Imports { link: link.clone() });
+            let hook: Rc<dyn hook::RefHook> = Rc::new(Refs { link: link.clone(), seen: RefCell::default() });
             let _ = hook::with_hook(&hook, || {
                 slot(&link, outcome);
                 Ok(())
@@ -196,24 +199,44 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedRec
     let _ = wr.shutdown().await;
 }
 
-/// The link's side of references during a decode: each `["remote", luid]`
-/// becomes a fresh counted [`RemoteRef`] (one decref per occurrence, as
-/// Twisted counts them).
-struct Imports {
+/// The link's side of references during one encode or decode.
+///
+/// Decoding, each `["remote", luid]` occurrence becomes a fresh counted
+/// [`RemoteRef`], released with one `decref` (Twisted counts one per
+/// occurrence sent); a `["dereference", n]` of an occurrence already met is
+/// the same reference. Encoding, a proxy to one of the peer's objects goes
+/// back as `["local", luid]`; pb's own objects cannot be sent yet.
+struct Refs {
     link: Arc<dyn Link>,
+    seen: RefCell<HashMap<u64, Arc<RemoteRef>>>,
 }
 
-impl hook::RefHook for Imports {
-    fn export(&self, _object: &dyn std::any::Any) -> Result<crate::wire::twisted::jelly::RefForm, Error> {
-        Err(Error::protocol("pb cannot send objects to a Twisted peer yet"))
+impl hook::RefHook for Refs {
+    fn export(&self, object: &dyn Any) -> Result<RefForm, Error> {
+        match object.downcast_ref::<Option<Arc<RemoteRef>>>() {
+            Some(Some(target)) => target
+                .id_on(self.link.id())
+                .filter(|&id| id != TWISTED_ROOT)
+                .map(RefForm::Local)
+                .ok_or_else(|| Error::protocol("a reference from another connection cannot go to a Twisted peer")),
+            _ => Err(Error::protocol("pb cannot send its own objects to a Twisted peer yet")),
+        }
     }
 
-    fn import(&self, received: crate::wire::twisted::jelly::Received) -> Result<Box<dyn std::any::Any>, Error> {
-        use crate::wire::twisted::jelly::RefForm;
-        match received.form {
-            RefForm::Remote(luid) => Ok(Box::new(self.link.import(luid))),
-            RefForm::Local(_) => Err(Error::protocol("a Twisted peer sent back an object pb never sent")),
-        }
+    fn import(&self, received: Received) -> Result<Box<dyn Any>, Error> {
+        let RefForm::Remote(luid) = received.form else {
+            return Err(Error::protocol("a Twisted peer sent back an object pb never sent"));
+        };
+        let mut seen = self.seen.borrow_mut();
+        let target = match seen.get(&luid) {
+            Some(target) if !received.first => target.clone(),
+            _ => {
+                let target = self.link.import(luid);
+                seen.insert(luid, target.clone());
+                target
+            }
+        };
+        Ok(Box::new(target))
     }
 }
 
@@ -237,7 +260,9 @@ impl JellyCalls for TwistedLink {
     }
 
     fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
-        f()
+        let link: Arc<dyn Link> = self.me.upgrade().ok_or(Error::Disconnected)?;
+        let hook: Rc<dyn hook::RefHook> = Rc::new(Refs { link, seen: RefCell::default() });
+        Ok(hook::with_hook(&hook, || f().map_err(Into::into))?)
     }
 }
 
