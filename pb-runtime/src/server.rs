@@ -37,7 +37,7 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// Listen on a TCP address and serve `root` (an `Arc<dyn Iface>` or a
-    /// [`Registry`]) with default settings.
+    /// [`Registry`](crate::Registry)) with default settings.
     ///
     /// # Errors
     ///

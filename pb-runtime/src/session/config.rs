@@ -113,7 +113,7 @@ pub enum SessionEvent {
     /// obtained through that avatar). Calls on those proxies fail with
     /// `error` from now on, and the session never sends the path again
     /// (a server that limits login attempts is not hammered). The rest of
-    /// the session works; log in again (with [`Client::login`]) for a new
+    /// the session works; log in again (with [`Client::login`](crate::Client::login)) for a new
     /// avatar.
     Refused {
         /// The server's address.
