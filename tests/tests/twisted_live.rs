@@ -42,6 +42,9 @@ pub trait TwistedRoot {
     async fn missing(&self) -> Result<(), Error>;
     async fn thing(&self) -> Result<Arc<dyn Thing>, Error>;
     async fn exported(&self) -> Result<i64, Error>;
+    /// `thing`, read as the wrong type: the decode fails.
+    #[pb(name = "thing", id = 0x0ec4_0003)]
+    async fn thing_as_int(&self) -> Result<i64, Error>;
     #[pb(name = "echo", id = 0x0ec4_0002)]
     async fn echo_thing(&self, thing: Arc<dyn Thing>) -> Result<EchoedThing, Error>;
 }
@@ -196,5 +199,20 @@ async fn a_local_object_cannot_go_to_twisted_yet() {
     let (_conn, root) = root(&server).await;
     let Err(err) = root.echo_thing(Arc::new(Local)).await else { panic!("a local object went to Twisted") };
     assert!(matches!(&err, Error::Protocol(m) if m.contains("cannot send its own objects")), "{err:?}");
+    assert_eq!(root.exported().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn references_nobody_decoded_are_released() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    // The answer's reference fails to decode as an int: released anyway.
+    assert!(matches!(root.thing_as_int().await, Err(Error::Protocol(_))));
+    assert_eq!(root.exported().await.unwrap(), 1);
+    // A caller that stops waiting: its answer's reference is released when
+    // the answer arrives (after Twisted answered the next call, hence two).
+    let abandoned = futures_util::FutureExt::now_or_never(root.thing());
+    assert!(abandoned.is_none(), "the call was sent, then abandoned");
+    root.exported().await.unwrap();
     assert_eq!(root.exported().await.unwrap(), 1);
 }

@@ -6,13 +6,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use super::link::{self, JellyCalls, JellySlot, Link, ReplySlot};
+use super::link::{self, JellyCalls, JellySlot, Link, RemoteRef, ReplySlot};
 use crate::Error;
 use crate::wire::twisted::{self, jelly::form};
 use crate::wire::{self, Header};
 
-/// Call `method` on the peer's object `target` over `link` with `args` (a
-/// tuple), and decode the reply as `R` (the method's `Result<T, E>`).
+/// Call `method` (named `name()`, for links that call by name) on the
+/// peer's object `target` with `args` (a tuple), and decode the reply as `R`
+/// (the method's `Result<T, E>`).
 ///
 /// The reply is decoded by the connection's reader, in frame order, before
 /// it reads the next frame: a reference in the reply to one of our own
@@ -29,8 +30,7 @@ use crate::wire::{self, Header};
 /// Dropping the future forgets the call; if it was sent it still runs on
 /// the far side, and its reply is discarded.
 pub(crate) async fn send_call<A, R>(
-    link: &Arc<dyn Link>,
-    target: u64,
+    target: &RemoteRef,
     method: u32,
     name: impl FnOnce() -> Option<&'static str>,
     args: &A,
@@ -39,15 +39,18 @@ where
     A: Serialize + ?Sized,
     R: DeserializeOwned + Send + 'static,
 {
+    let (link, target_id) = (&target.link, target.id);
     if link.is_closed() {
         return Err(Error::Disconnected);
     }
-    if let Some(jelly) = link.jelly() {
+    if target.jelly
+        && let Some(jelly) = link.jelly()
+    {
         let name = name().ok_or_else(|| Error::UnknownMethod { interface: String::new(), method, name: None })?;
-        return send_jelly_call(link, jelly, target, name, args).await;
+        return send_jelly_call(link, jelly, target_id, name, args).await;
     }
     let req = link.next_req();
-    let frame = link::encode_with_refs(link, &Header::Call { req, target, method }, args)?;
+    let frame = link::encode_with_refs(link, &Header::Call { req, target: target_id, method }, args)?;
     let (tx, rx) = oneshot::channel();
     let slot: ReplySlot = Box::new(move |link, reply| {
         let decoded = reply.and_then(|payload| {

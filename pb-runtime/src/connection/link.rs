@@ -123,11 +123,15 @@ pub(crate) struct RemoteRef {
     pub(crate) id: u64,
     /// Counted references are released on drop; the peer's root is not.
     counted: bool,
+    /// Whether calls go through the link's [`JellyCalls`] (asked once
+    /// here, so pb's own calls pay nothing per call for it).
+    pub(crate) jelly: bool,
 }
 
 impl RemoteRef {
     pub(crate) fn new(link: Arc<dyn Link>, id: u64, counted: bool) -> Self {
-        RemoteRef { link, id, counted }
+        let jelly = link.jelly().is_some();
+        RemoteRef { link, id, counted, jelly }
     }
 
     /// The id if this reference is on the connection `link_id`.

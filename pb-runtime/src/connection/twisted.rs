@@ -25,7 +25,7 @@ use crate::Error;
 use crate::wire::EncodedFrame;
 use crate::wire::twisted::banana::{self, Dialect, Limits, Splitter, Value};
 use crate::wire::twisted::broker::{self, Call, Failure, Message, RequestIds, Target, handshake};
-use crate::wire::twisted::jelly::{Received, RefForm, form, hook};
+use crate::wire::twisted::jelly::{Received, RefForm, form, hook, remote_occurrences};
 
 /// The luid pb gives the peer's root (Twisted's root goes by the name
 /// `b"root"`, never by a luid).
@@ -113,13 +113,24 @@ impl TwistedLink {
 
     /// Handle one message from the peer.
     fn received(self: &Arc<Self>, message: Message) -> Result<(), Error> {
-        let (req, outcome) = match message {
+        let (req, owed, outcome) = match message {
             Message::Version(v) => return handshake::check_version(v),
-            Message::Answer { req, value } => (req, Ok(value)),
-            Message::Error { req, failure } => (req, Err(Failure::from_value(&failure)?.to_error())),
+            Message::Answer { req, value } => (req, remote_occurrences(&value), Ok(value)),
+            Message::Error { req, failure } => {
+                let error = Failure::from_value(&failure).map_or_else(|e| e, |f| f.to_error());
+                (req, remote_occurrences(&failure), Err(error))
+            }
             Message::Call(call) | Message::CacheCall(call) => {
-                // pb serves nothing to a Twisted peer yet.
-                let failure = Failure::from_error(&Error::UnknownObject { id: 0 }).to_value();
+                // pb serves nothing to a Twisted peer yet: refuse the call,
+                // and release the references it carried.
+                let mut owed = remote_occurrences(&call.args);
+                owed.extend(remote_occurrences(&call.kw));
+                self.release(owed, Vec::new());
+                let id = match call.target {
+                    Target::Luid(id) => id,
+                    Target::Name(_) => TWISTED_ROOT,
+                };
+                let failure = Failure::from_error(&Error::UnknownObject { id }).to_value();
                 return match broker::reply(&call, Err(failure)) {
                     Some(reply) => self.send_message(&reply),
                     None => Ok(()),
@@ -130,16 +141,34 @@ impl TwistedLink {
             }
         };
         let slot = self.state.lock().unwrap().pending.remove(&req);
-        // An answer to a call whose caller stopped waiting is dropped.
+        let link: Arc<dyn Link> = self.clone();
+        let refs = Rc::new(Refs { link: link.clone(), seen: RefCell::default(), imported: RefCell::default() });
+        // An answer to a call whose caller stopped waiting is dropped (its
+        // references are released below).
         if let Some(slot) = slot {
-            let link: Arc<dyn Link> = self.clone();
-            let hook: Rc<dyn hook::RefHook> = Rc::new(Refs { link: link.clone(), seen: RefCell::default() });
+            let hook: Rc<dyn hook::RefHook> = refs.clone();
             let _ = hook::with_hook(&hook, || {
                 slot(&link, outcome);
                 Ok(())
             });
         }
+        self.release(owed, refs.imported.take());
         Ok(())
+    }
+
+    /// Send a decref for each reference in `owed` (one per occurrence
+    /// received) that did not become a [`RemoteRef`] (in `imported`, which
+    /// releases itself): the caller was gone, the decode failed half way,
+    /// or the type skipped it.
+    fn release(&self, mut owed: Vec<u64>, imported: Vec<u64>) {
+        for luid in imported {
+            if let Some(i) = owed.iter().position(|&l| l == luid) {
+                owed.swap_remove(i);
+            }
+        }
+        for luid in owed {
+            let _ = self.send_message(&Message::Decref(luid));
+        }
     }
 }
 
@@ -208,7 +237,10 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedRec
 /// back as `["local", luid]`; pb's own objects cannot be sent yet.
 struct Refs {
     link: Arc<dyn Link>,
+    /// The reference made for each luid met, for its dereferences.
     seen: RefCell<HashMap<u64, Arc<RemoteRef>>>,
+    /// The luid of each counted reference made.
+    imported: RefCell<Vec<u64>>,
 }
 
 impl hook::RefHook for Refs {
@@ -232,6 +264,7 @@ impl hook::RefHook for Refs {
             Some(target) if !received.first => target.clone(),
             _ => {
                 let target = self.link.import(luid);
+                self.imported.borrow_mut().push(luid);
                 seen.insert(luid, target.clone());
                 target
             }
@@ -261,7 +294,8 @@ impl JellyCalls for TwistedLink {
 
     fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
         let link: Arc<dyn Link> = self.me.upgrade().ok_or(Error::Disconnected)?;
-        let hook: Rc<dyn hook::RefHook> = Rc::new(Refs { link, seen: RefCell::default() });
+        let hook: Rc<dyn hook::RefHook> =
+            Rc::new(Refs { link, seen: RefCell::default(), imported: RefCell::default() });
         Ok(hook::with_hook(&hook, || f().map_err(Into::into))?)
     }
 }
