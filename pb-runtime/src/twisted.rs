@@ -18,9 +18,10 @@
 //! # Errors
 //!
 //! An exception raised in Python arrives as the method's error, through
-//! `E::from(pb::Error)`: [`Error::Protocol`] reading `remote <type>: <text>`
-//! (`remote twisted.spread.pb.Error: nope`); Twisted's own kinds map to pb's
-//! (a missing `remote_` method is [`Error::UnknownMethod`]).
+//! `E::from(pb::Error)`: [`Error::Remote`] with the exception's qualified
+//! type and text (`raise ValueError("boom")` is `Remote { kind:
+//! "builtins.ValueError", message: "boom" }`); Twisted's own kinds map to
+//! pb's (a missing `remote_` method is [`Error::UnknownMethod`]).
 //!
 //! # References
 //!

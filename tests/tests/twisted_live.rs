@@ -138,8 +138,9 @@ async fn copyables_both_ways() {
 async fn python_exceptions_arrive_as_pb_errors() {
     let Some(server) = server() else { return };
     let (_conn, root) = root(&server).await;
-    assert_eq!(root.fail().await, Err(Error::Protocol("remote twisted.spread.pb.Error: nope".into())));
-    assert_eq!(root.boom().await, Err(Error::Protocol("remote builtins.ValueError: boom".into())));
+    let remote = |kind: &str, message: &str| Err(Error::Remote { kind: kind.into(), message: message.into() });
+    assert_eq!(root.fail().await, remote("twisted.spread.pb.Error", "nope"));
+    assert_eq!(root.boom().await, remote("builtins.ValueError", "boom"));
     assert!(
         matches!(root.missing().await, Err(Error::UnknownMethod { name: Some(ref n), .. }) if n == "no_such_method"),
     );
