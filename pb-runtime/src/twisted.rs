@@ -8,6 +8,38 @@
 //! [`wire::twisted::jelly`](crate::wire::twisted::jelly) for what maps to
 //! what), and the answer is decoded into the method's `Ok` type.
 //!
+//! # Examples
+//!
+//! Calling the root of a Twisted server (`pb.PBServerFactory(Root())` with
+//! `def remote_get_user(self, id): return User(id, "alice")`, a
+//! `pb.Copyable` whose `getTypeToCopy()` is `b"aurora.User"`):
+//!
+//! ```no_run
+//! # use pb_runtime as pb; // applications write `pb::...`
+//! use pb::Error;
+//!
+//! #[derive(Debug, serde::Serialize, serde::Deserialize)]
+//! #[serde(rename = "aurora.User")] // the copy tag Python sends
+//! struct User { id: i64, name: String }
+//!
+//! #[pb_macros::remote_interface(crate = "pb_runtime")] // applications write #[pb::remote_interface]
+//! trait Root {
+//!     async fn get_user(&self, id: i64) -> Result<User, Error>;
+//! }
+//!
+//! # async fn run() -> Result<(), Error> {
+//! let twisted = pb::twisted::connect("127.0.0.1:8789").await?;
+//! let root = twisted.root::<dyn Root>();
+//! let user = root.get_user(7).await?; // calls remote_get_user(7)
+//! assert_eq!(user.name, "alice");
+//! twisted.close();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `connect` waits for the server's handshake as long as it takes; wrap it
+//! in `tokio::time::timeout` to bound that.
+//!
 //! # Method names
 //!
 //! A call sends the trait method's name, and Twisted runs the root's
