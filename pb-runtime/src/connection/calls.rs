@@ -47,7 +47,8 @@ where
         && let Some(jelly) = link.jelly()
     {
         let name = name().ok_or_else(|| Error::UnknownMethod { interface: String::new(), method, name: None })?;
-        return send_jelly_call(link, jelly, target_id, name, args).await;
+        // Boxed: pb's own calls keep a future of their own size.
+        return Box::pin(send_jelly_call(link, jelly, target_id, name, args)).await;
     }
     let req = link.next_req();
     let frame = link::encode_with_refs(link, &Header::Call { req, target: target_id, method }, args)?;
