@@ -282,7 +282,7 @@ pub use pb_runtime::{
     Transport,
 };
 pub use pb_runtime::{IntoRoot, Root, root};
-pub use pb_runtime::{backoff, cache, describe, login, server, session};
+pub use pb_runtime::{backoff, cache, describe, login, server, session, twisted};
 
 /// Fault injection for tests and demos: a TCP proxy that cuts and
 /// black-holes links, and an in-memory switch (feature `test-util`).

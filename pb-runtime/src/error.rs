@@ -99,6 +99,15 @@ pub enum Error {
     /// its attempts). See [`crate::login`].
     #[error("login refused: wrong credentials")]
     Unauthorized,
+    /// An exception raised by a Python (Twisted PB) object, or relayed from
+    /// one: its qualified type and its text.
+    #[error("remote {kind}: {message}")]
+    Remote {
+        /// The exception's qualified type, such as `builtins.ValueError`.
+        kind: String,
+        /// Its text (Python's `str(exception)`).
+        message: String,
+    },
 }
 
 impl Error {

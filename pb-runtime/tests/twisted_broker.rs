@@ -227,7 +227,9 @@ fn errors_client_and_server() {
         assert_eq!((f.traceback.as_str(), &f.pb_error), ("Traceback unavailable\n", &None));
         match f.to_error() {
             pb_runtime::Error::UnknownMethod { name: Some(n), .. } => assert_eq!(n, "no_such_method"),
-            pb_runtime::Error::Protocol(m) => assert!(m.contains(kind) && m.contains(text), "{m}"),
+            pb_runtime::Error::Remote { kind: k, message } => {
+                assert_eq!((k.as_str(), message.as_str()), (*kind, *text))
+            }
             other => panic!("{other:?}"),
         }
         // Server: the same failure from pb carries what Python reads.

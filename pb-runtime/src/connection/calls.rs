@@ -6,12 +6,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use super::link::{self, Link, ReplySlot};
+use super::link::{self, JellyCalls, JellySlot, Link, RemoteRef, ReplySlot};
 use crate::Error;
+use crate::wire::twisted::{self, jelly::form};
 use crate::wire::{self, Header};
 
-/// Call `method` on the peer's object `target` over `link` with `args` (a
-/// tuple), and decode the reply as `R` (the method's `Result<T, E>`).
+/// Call `method` (named `name()`, for links that call by name) on the
+/// peer's object `target` with `args` (a tuple), and decode the reply as `R`
+/// (the method's `Result<T, E>`).
 ///
 /// The reply is decoded by the connection's reader, in frame order, before
 /// it reads the next frame: a reference in the reply to one of our own
@@ -27,16 +29,29 @@ use crate::wire::{self, Header};
 ///
 /// Dropping the future forgets the call; if it was sent it still runs on
 /// the far side, and its reply is discarded.
-pub(crate) async fn send_call<A, R>(link: &Arc<dyn Link>, target: u64, method: u32, args: &A) -> Result<R, Error>
+pub(crate) async fn send_call<A, R>(
+    target: &RemoteRef,
+    method: u32,
+    name: impl FnOnce() -> Option<&'static str>,
+    args: &A,
+) -> Result<R, Error>
 where
     A: Serialize + ?Sized,
     R: DeserializeOwned + Send + 'static,
 {
+    let (link, target_id) = (&target.link, target.id);
     if link.is_closed() {
         return Err(Error::Disconnected);
     }
+    if target.jelly
+        && let Some(jelly) = link.jelly()
+    {
+        let name = name().ok_or_else(|| Error::UnknownMethod { interface: String::new(), method, name: None })?;
+        // Boxed: pb's own calls keep a future of their own size.
+        return Box::pin(send_jelly_call(link, jelly, target_id, name, args)).await;
+    }
     let req = link.next_req();
-    let frame = link::encode_with_refs(link, &Header::Call { req, target, method }, args)?;
+    let frame = link::encode_with_refs(link, &Header::Call { req, target: target_id, method }, args)?;
     let (tx, rx) = oneshot::channel();
     let slot: ReplySlot = Box::new(move |link, reply| {
         let decoded = reply.and_then(|payload| {
@@ -64,6 +79,49 @@ where
         }
         drop(flush);
     }
+    let result = rx.await.map_err(|_| Error::ConnectionLost)?;
+    std::mem::forget(guard);
+    result
+}
+
+/// [`send_call`] over a link that speaks PB messages with jelly (a Twisted
+/// peer): the method goes by name, the answer is the method's `Ok` value.
+async fn send_jelly_call<A, R>(
+    link: &Arc<dyn Link>,
+    jelly: &dyn JellyCalls,
+    target: u64,
+    name: &str,
+    args: &A,
+) -> Result<R, Error>
+where
+    A: Serialize + ?Sized,
+    R: DeserializeOwned + Send + 'static,
+{
+    let mut encoded = None;
+    jelly.with_refs(&mut || {
+        encoded = Some(twisted::jelly::to_value(args)?);
+        Ok(())
+    })?;
+    let mut args = encoded.ok_or_else(|| Error::protocol("call arguments were not encoded"))?;
+    if args == form::none() {
+        args = form::tuple([]); // a call without arguments
+    }
+    let req = link.next_req();
+    let (tx, rx) = oneshot::channel();
+    let slot: JellySlot = Box::new(move |_, answer| {
+        // R is the method's `Result<T, E>`: an answer is its `Ok`, as serde
+        // reads an enum variant from jelly (a one-entry dictionary).
+        let decoded = answer.and_then(|value| {
+            let ok = form::dictionary([(form::unicode("Ok"), value)]);
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                twisted::jelly::from_value::<R>(&ok).map_err(Error::from)
+            }))
+            .unwrap_or_else(|_| Err(Error::protocol("decoding the answer panicked")))
+        });
+        let _ = tx.send(decoded);
+    });
+    jelly.send_call(req, target, name, args, slot)?;
+    let guard = AbandonGuard { link, req };
     let result = rx.await.map_err(|_| Error::ConnectionLost)?;
     std::mem::forget(guard);
     result

@@ -18,6 +18,11 @@ use crate::wire::{self, EncodedFrame, Header};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A process-unique connection number.
+pub(crate) fn next_conn_id() -> u64 {
+    NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 /// One connection's state.
 pub(crate) struct ConnCore {
     /// Process-unique connection number, for logs.
@@ -48,7 +53,7 @@ impl ConnCore {
             exports.set_root(root);
         }
         Arc::new_cyclic(|me| ConnCore {
-            id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_conn_id(),
             peer,
             config,
             outbox: Outbox::new(write),

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::wire::codec::Limits;
+use crate::wire::twisted::banana::Value as JellyValue;
 use crate::wire::{self, EncodedFrame, Header};
 
 /// Identity of an exported object: its address and interface id. One
@@ -77,6 +78,28 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn abandon(&self, req: u64);
     /// A call of the peer's finished (its reply is queued or it failed).
     fn call_finished(&self);
+
+    /// The link's own call format, when it does not speak pb's frames (a
+    /// Twisted peer speaks banana and jelly). `None`, the default, is pb's
+    /// postcard path.
+    fn jelly(&self) -> Option<&dyn JellyCalls> {
+        None
+    }
+}
+
+/// Completes a call sent over a [`JellyCalls`] link: run by its reader with
+/// the answer's jelly value (`Err`: the peer's failure, or the link was lost).
+pub(crate) type JellySlot = Box<dyn FnOnce(&Arc<dyn Link>, Result<JellyValue, Error>) + Send>;
+
+/// A link whose calls travel as PB messages with jelly arguments (a Twisted
+/// peer): the format-specific half of sending a call.
+pub(crate) trait JellyCalls: Send + Sync {
+    /// Send `["message", req, target, method, 1, args, {}]`, registering
+    /// `slot` for the answer. Fails with `Disconnected` at once, or the slot
+    /// is completed exactly once later.
+    fn send_call(&self, req: u64, target: u64, method: &str, args: JellyValue, slot: JellySlot) -> Result<(), Error>;
+    /// Run `f`, a jelly encode or decode, with the link's reference hook lent.
+    fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error>;
 }
 
 /// An exported object with its interface erased: the server-side dispatch
@@ -103,11 +126,15 @@ pub(crate) struct RemoteRef {
     pub(crate) id: u64,
     /// Counted references are released on drop; the peer's root is not.
     counted: bool,
+    /// Whether calls go through the link's [`JellyCalls`] (asked once
+    /// here, so pb's own calls pay nothing per call for it).
+    pub(crate) jelly: bool,
 }
 
 impl RemoteRef {
     pub(crate) fn new(link: Arc<dyn Link>, id: u64, counted: bool) -> Self {
-        RemoteRef { link, id, counted }
+        let jelly = link.jelly().is_some();
+        RemoteRef { link, id, counted, jelly }
     }
 
     /// The id if this reference is on the connection `link_id`.

@@ -15,6 +15,7 @@
 //! | `dispatch.rs` | the server side of calls: look up, start, answer |
 //! | `calls.rs` | the client side: `send_call`, `ping` |
 //! | `reader.rs` | the reader task: frames in, messages handled in order |
+//! | `twisted.rs` | a connection to a Twisted PB peer (banana and jelly), behind the same `Link` |
 //! | `handle.rs` | the public handles: `Connection`, `ConnectionBuilder`, `Stats` |
 
 mod calls;
@@ -25,6 +26,7 @@ mod link;
 mod outbox;
 mod reader;
 mod tables;
+mod twisted;
 mod writer;
 
 pub(crate) use calls::send_call;
@@ -32,5 +34,6 @@ pub(crate) use handle::WeakConnection;
 pub use handle::{Connection, ConnectionBuilder, Stats};
 pub(crate) use link::Dispatch;
 pub use link::{CallFuture, Reply};
-pub(crate) use link::{RefCx, RemoteRef};
+pub(crate) use link::{Link, RefCx, RemoteRef};
 pub(crate) use tables::ROOT_ID;
+pub(crate) use twisted::TwistedLink;

@@ -199,7 +199,7 @@ impl ProxyHandle {
             return Err((**refused).clone());
         }
         let target = self.target();
-        let result = connection::send_call(&target.link, target.id, method, args).await;
+        let result = connection::send_call(&target, method, || method_name(self.core.methods, method), args).await;
         result.map_err(|fault| match fault {
             // The peer knows only the id: name the method we called.
             Error::UnknownMethod { interface, method, name: None } => {

@@ -13,7 +13,8 @@ use super::dispatcher::dispatcher;
 use super::interface::Interface;
 use super::proxy::ProxyHandle;
 use crate::Error;
-use crate::connection::RefCx;
+use crate::connection::{RefCx, RemoteRef};
+use crate::wire::twisted::jelly::hook;
 use crate::wire::{self, WireRef};
 
 /// A reference to an object, for use *inside* copyable data.
@@ -98,6 +99,12 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Ref<T> {
 /// Fails outside a pb connection's encode (a reference means nothing there),
 /// or when the connection's export limit is reached.
 pub fn serialize_arc<T: ?Sized + Interface, S: Serializer>(object: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+    if hook::is_lent() {
+        // A jelly encode for a Twisted peer: only the peer's own objects
+        // can go back to it (the hook refuses anything else).
+        let target = T::proxy_handle(object).map(ProxyHandle::target);
+        return hook::serialize_ref(&target, s);
+    }
     let wire = RefCx::with(|cx| {
         let cx = cx.ok_or_else(|| S::Error::custom("pb references can only be serialized by a pb connection"))?;
         wire_ref(object, cx).map_err(|e| S::Error::custom(wire::fail(e)))
@@ -135,6 +142,12 @@ pub(crate) fn exported<T: ?Sized + Interface>(cx: &RefCx, id: u64) -> Result<Arc
 /// Fails outside a pb connection's decode, on an id the connection never
 /// exported, or on a reference to another interface.
 pub fn deserialize_arc<'de, T: ?Sized + Interface, D: Deserializer<'de>>(d: D) -> Result<Arc<T>, D::Error> {
+    if hook::is_lent() {
+        // A jelly decode from a Twisted peer: its references carry no
+        // interface, so the method's declared one is trusted.
+        let target = hook::deserialize_ref::<Arc<RemoteRef>, D>(d)?;
+        return Ok(T::proxy(ProxyHandle::new(target, T::NAME, T::METHODS)));
+    }
     let wire = WireRef::deserialize(d)?;
     RefCx::with(|cx| {
         let cx = cx.ok_or_else(|| D::Error::custom("pb references can only be deserialized by a pb connection"))?;

@@ -4,8 +4,7 @@
 //! `check()` for (its kind below), carrying the error itself as `pb_error`
 //! so that a pb caller gets it back exactly. Coming in, `pb_error` wins;
 //! failures from Python map by type, and any other becomes
-//! [`Error::Protocol`] naming the Python type and text (until pb has an
-//! error kind for remote exceptions).
+//! [`Error::Remote`] with the Python type and text.
 //!
 //! | pb | Twisted failure |
 //! | --- | --- |
@@ -14,6 +13,7 @@
 //! | `Unauthorized` | `twisted.cred.error.UnauthorizedLogin` |
 //! | `Disconnected` | `twisted.spread.pb.DeadReferenceError` |
 //! | `ConnectionLost` | `twisted.spread.pb.PBConnectionLost` |
+//! | `Remote { kind, message }` | `kind(message)` (a Python failure relayed) |
 //! | any other | `twisted.spread.pb.Error(<Display>)` |
 
 use super::super::jelly;
@@ -44,6 +44,7 @@ impl Failure {
                 Failure::new(DEAD_REFERENCE, &error.to_string(), &["twisted.spread.pb.ProtocolError"])
             }
             Error::ConnectionLost => Failure::new(CONNECTION_LOST, &error.to_string(), &[]),
+            Error::Remote { kind, message } => Failure::new(kind, message, &[]),
             other => Failure::new(PB_ERROR, &other.to_string(), &[]),
         };
         failure.pb_error = jelly::to_value(error).ok();
@@ -66,7 +67,7 @@ impl Failure {
         {
             Error::UnknownMethod { interface: String::new(), method: 0, name: Some(name.to_string()) }
         } else {
-            Error::protocol(format_args!("remote {}: {}", self.kind, self.value))
+            Error::Remote { kind: self.kind.clone(), message: self.value.clone() }
         }
     }
 }
@@ -85,6 +86,7 @@ mod tests {
             Error::ConnectionLost,
             Error::LimitExceeded { what: "x".into(), limit: 2 },
             Error::Busy,
+            Error::Remote { kind: "builtins.ValueError".into(), message: "boom".into() },
         ];
         for e in errors {
             let f = Failure::from_error(&e);
@@ -98,7 +100,8 @@ mod tests {
                 Error::UnknownMethod { .. } => {
                     assert!(matches!(plain, Error::UnknownMethod { name: Some(n), .. } if n == "get"));
                 }
-                _ => assert!(matches!(plain, Error::Protocol(_)), "{plain:?}"),
+                Error::Remote { .. } => assert_eq!(plain, e),
+                _ => assert!(matches!(&plain, Error::Remote { kind, .. } if kind == PB_ERROR), "{plain:?}"),
             }
         }
         let f = Failure::from_error(&Error::UnknownMethod { interface: "I".into(), method: 7, name: Some("x".into()) });

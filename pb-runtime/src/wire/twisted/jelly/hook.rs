@@ -107,6 +107,12 @@ pub fn with_hook<T>(hook: &Rc<dyn RefHook>, f: impl FnOnce() -> super::error::Re
     result.map_err(|e| lent.error.into_inner().map(super::error::Error).unwrap_or(e))
 }
 
+/// Whether a hook is lent to the encode or decode running on this thread
+/// (reference types that also travel in other formats ask this first).
+pub fn is_lent() -> bool {
+    HOOK.is_set()
+}
+
 /// Serialize `object` as a reference through the lent hook.
 ///
 /// # Errors

@@ -33,6 +33,9 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
+use super::form;
+use crate::wire::twisted::banana::Value;
+
 /// The newtype name the jelly serializer and deserializer reserve for
 /// references (a NUL byte first, so no Rust type can clash with it).
 pub const REF_NAME: &str = "\0pb.twisted.ref";
@@ -132,6 +135,32 @@ impl<'de> Visitor<'de> for RefVisitor {
     }
 }
 
+/// The luid of each `["remote", luid]` occurrence in a jelly value, in
+/// order: what a receiver owes one decref each (Twisted counted one send per
+/// occurrence), whether or not its decode met them. A `["dereference", n]`
+/// repeats no occurrence; a dictionary entry `[key, value]` is not a form.
+pub fn remote_occurrences(value: &Value) -> Vec<u64> {
+    fn walk(value: &Value, out: &mut Vec<u64>) {
+        let Some(items) = value.as_list() else { return };
+        match items.split_first() {
+            Some((head, [luid])) if head.as_bytes() == Some(form::names::REMOTE) => {
+                if let Some(luid) = luid.as_int().and_then(|n| u64::try_from(n).ok()) {
+                    out.push(luid);
+                }
+            }
+            Some((head, entries)) if head.as_bytes() == Some(form::names::DICTIONARY) => {
+                for entry in entries {
+                    entry.as_list().into_iter().flatten().for_each(|kv| walk(kv, out));
+                }
+            }
+            _ => items.iter().for_each(|item| walk(item, out)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut out);
+    out
+}
+
 /// A byte string that also accepts text (the kind may come back as either).
 mod serde_bytes_like {
     use std::fmt;
@@ -173,5 +202,23 @@ mod serde_bytes_like {
             }
             Ok(ByteBuf(v))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_occurrences_count_forms_not_lookalikes() {
+        let remote = |n| Value::List(vec![Value::bytes(b"remote"), Value::Int(n)]);
+        let shared = Value::List(vec![Value::bytes(b"reference"), Value::Int(1), remote(5)]);
+        let deref = Value::List(vec![Value::bytes(b"dereference"), Value::Int(1)]);
+        // {b"remote": 9}: a dictionary entry, not a reference.
+        let lookalike = form::dictionary([(Value::bytes(b"remote"), Value::Int(9))]);
+        let copy = Value::List(vec![Value::bytes(b"aurora.Box"), form::dictionary([(form::unicode("r"), remote(7))])]);
+        let local = Value::List(vec![Value::bytes(b"local"), Value::Int(3)]);
+        let value = form::tuple([shared, deref, lookalike, copy, local, remote(5)]);
+        assert_eq!(remote_occurrences(&value), vec![5, 7, 5]);
     }
 }

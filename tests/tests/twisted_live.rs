@@ -1,0 +1,219 @@
+//! pb calling a real Twisted PB server (`pb-runtime/tests/twisted/server.py`).
+//!
+//! The server runs under the Python found in `PB_PYTHON` (else `python3`)
+//! when it can import Twisted; without it each test prints that it skipped
+//! and passes, unless `PB_REQUIRE_TWISTED=1` makes that a failure. The
+//! server binds 127.0.0.1 only and is killed when the test ends, panics
+//! included. `PB_TWISTED_LOG=1` shows the server's log.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+
+use pb::Error;
+use serde::{Deserialize, Serialize};
+
+/// Twisted's `aurora.User` copyable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "aurora.User")]
+pub struct User {
+    id: i64,
+    name: String,
+}
+
+/// What `remote_echo(*args, **kw)` answers for these arguments: `[args, kw]`.
+type Echoed = ((String, i64, Vec<i64>, BTreeMap<String, i64>), BTreeMap<String, i64>);
+
+/// What `remote_echo` answers for one reference.
+type EchoedThing = ((pb::Ref<dyn Thing>,), BTreeMap<String, i64>);
+
+/// The root object of `server.py`, as pb sees it.
+#[pb::remote_interface]
+pub trait TwistedRoot {
+    async fn echo(&self, s: String, n: i64, l: Vec<i64>, d: BTreeMap<String, i64>) -> Result<Echoed, Error>;
+    #[pb(name = "echo", id = 0x0ec4_0001)]
+    async fn echo_none(&self) -> Result<((), BTreeMap<String, i64>), Error>;
+    async fn get_user(&self, id: i64) -> Result<User, Error>;
+    async fn put_user(&self, user: User) -> Result<(i64, String), Error>;
+    async fn fail(&self) -> Result<(), Error>;
+    async fn boom(&self) -> Result<(), Error>;
+    #[pb(name = "no_such_method")]
+    async fn missing(&self) -> Result<(), Error>;
+    async fn thing(&self) -> Result<Arc<dyn Thing>, Error>;
+    async fn exported(&self) -> Result<i64, Error>;
+    /// `thing`, read as the wrong type: the decode fails.
+    #[pb(name = "thing", id = 0x0ec4_0003)]
+    async fn thing_as_int(&self) -> Result<i64, Error>;
+    #[pb(name = "echo", id = 0x0ec4_0002)]
+    async fn echo_thing(&self, thing: Arc<dyn Thing>) -> Result<EchoedThing, Error>;
+}
+
+/// `server.py`'s `Thing`, a `pb.Referenceable`.
+#[pb::remote_interface]
+pub trait Thing {
+    async fn ping(&self, x: i64) -> Result<i64, Error>;
+}
+
+/// A running `server.py`: killed on drop.
+struct Server {
+    child: Child,
+    _stdin: Option<ChildStdin>,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self._stdin.take(); // closing stdin stops the server; kill it anyway
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `server.py`, or `None` (after saying so) when no Python with
+/// Twisted is available and `PB_REQUIRE_TWISTED` is not set.
+fn server() -> Option<Server> {
+    let python = std::env::var("PB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let required = std::env::var("PB_REQUIRE_TWISTED").is_ok_and(|v| v == "1");
+    let has_twisted = Command::new(&python)
+        .args(["-c", "import twisted.spread.pb"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_twisted {
+        assert!(!required, "PB_REQUIRE_TWISTED=1 but `{python}` cannot import Twisted (set PB_PYTHON)");
+        eprintln!("skipped: `{python}` cannot import Twisted (set PB_PYTHON to a Python with Twisted)");
+        return None;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../pb-runtime/tests/twisted/server.py");
+    let mut child = Command::new(&python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        // Twisted logs the tracebacks it sends; PB_TWISTED_LOG=1 shows them.
+        .stderr(if std::env::var_os("PB_TWISTED_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+        .spawn()
+        .expect("start server.py");
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().expect("server.py's stdout");
+    let mut server = Server { child, _stdin: stdin, port: 0 };
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read server.py's ports");
+    let ports: Vec<u16> =
+        line.strip_prefix("PORTS ").unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    server.port = *ports.first().unwrap_or_else(|| panic!("server.py printed {line:?}, not its ports"));
+    Some(server)
+}
+
+async fn root(server: &Server) -> (pb::twisted::TwistedConnection, Arc<dyn TwistedRoot>) {
+    let conn = pb::twisted::connect(("127.0.0.1", server.port)).await.expect("PB handshake with Twisted");
+    let root = conn.root::<dyn TwistedRoot>();
+    (conn, root)
+}
+
+#[tokio::test]
+async fn echo_of_strings_ints_lists_dicts() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    let dict = BTreeMap::from([("a".to_string(), 1), ("b".to_string(), -2)]);
+    let big = 1i64 << 40;
+    let ((s, n, l, d), kw) = root.echo("héllo".into(), big, vec![1, 2, 3], dict.clone()).await.unwrap();
+    assert_eq!((s.as_str(), n, l, d), ("héllo", big, vec![1, 2, 3], dict));
+    assert!(kw.is_empty());
+    let (none, kw) = root.echo_none().await.unwrap();
+    assert_eq!((none, kw.len()), ((), 0));
+}
+
+#[tokio::test]
+async fn copyables_both_ways() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    assert_eq!(root.get_user(7).await.unwrap(), User { id: 7, name: "alice".into() });
+    let bob = User { id: 9, name: "bob".into() };
+    assert_eq!(root.put_user(bob).await.unwrap(), (9, "bob".to_string()));
+}
+
+#[tokio::test]
+async fn python_exceptions_arrive_as_pb_errors() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    let remote = |kind: &str, message: &str| Err(Error::Remote { kind: kind.into(), message: message.into() });
+    assert_eq!(root.fail().await, remote("twisted.spread.pb.Error", "nope"));
+    assert_eq!(root.boom().await, remote("builtins.ValueError", "boom"));
+    assert!(
+        matches!(root.missing().await, Err(Error::UnknownMethod { name: Some(ref n), .. }) if n == "no_such_method"),
+    );
+    // The connection survives failures.
+    assert_eq!(root.get_user(1).await.unwrap().id, 1);
+}
+
+#[tokio::test]
+async fn concurrent_calls_match_their_answers() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    let calls = (0..50).map(|i| {
+        let root = root.clone();
+        async move { root.get_user(i).await.map(|u| u.id) }
+    });
+    let ids = futures_util::future::join_all(calls).await;
+    assert_eq!(ids, (0..50).map(Ok).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn closing_fails_later_calls() {
+    let Some(server) = server() else { return };
+    let (conn, root) = root(&server).await;
+    conn.close();
+    assert!(conn.is_closed());
+    assert_eq!(root.get_user(1).await, Err(Error::Disconnected));
+}
+
+#[tokio::test]
+async fn references_are_proxies_released_exactly() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    assert_eq!(root.exported().await.unwrap(), 1, "the root only");
+    let thing = root.thing().await.unwrap();
+    assert_eq!(thing.ping(41).await.unwrap(), 42);
+    assert_eq!(root.exported().await.unwrap(), 2);
+    // Sent back to its owner, the proxy travels as Twisted's own object,
+    // which comes back as a second reference (a second count in Twisted).
+    let ((again,), _) = root.echo_thing(thing.clone()).await.unwrap();
+    assert_eq!(again.ping(1).await.unwrap(), 2);
+    drop(thing);
+    assert_eq!(root.exported().await.unwrap(), 2, "one reference still held");
+    drop(again);
+    assert_eq!(root.exported().await.unwrap(), 1, "both references released");
+}
+
+#[tokio::test]
+async fn a_local_object_cannot_go_to_twisted_yet() {
+    struct Local;
+    #[pb::remote_impl]
+    impl Thing for Local {
+        async fn ping(&self, x: i64) -> Result<i64, Error> {
+            Ok(x)
+        }
+    }
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    let Err(err) = root.echo_thing(Arc::new(Local)).await else { panic!("a local object went to Twisted") };
+    assert!(matches!(&err, Error::Protocol(m) if m.contains("cannot send its own objects")), "{err:?}");
+    assert_eq!(root.exported().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn references_nobody_decoded_are_released() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    // The answer's reference fails to decode as an int: released anyway.
+    assert!(matches!(root.thing_as_int().await, Err(Error::Protocol(_))));
+    assert_eq!(root.exported().await.unwrap(), 1);
+    // A caller that stops waiting: its answer's reference is released when
+    // the answer arrives (after Twisted answered the next call, hence two).
+    let abandoned = futures_util::FutureExt::now_or_never(root.thing());
+    assert!(abandoned.is_none(), "the call was sent, then abandoned");
+    root.exported().await.unwrap();
+    assert_eq!(root.exported().await.unwrap(), 1);
+}
