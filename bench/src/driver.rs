@@ -41,6 +41,16 @@ pub enum Call {
     EchoStr,
 }
 
+/// The throughput workloads: name, call, concurrent callers, payload bytes.
+pub const TPUT: [(&str, Call, usize, usize); 6] = [
+    ("add_tput", Call::Add, 64, 0),
+    ("echo_1k_tput", Call::EchoVec, 16, 1 << 10),
+    ("echo_64k_tput", Call::EchoVec, 16, 64 << 10),
+    ("echo_1k_blob_tput", Call::EchoBlob, 16, 1 << 10),
+    ("echo_64k_blob_tput", Call::EchoBlob, 16, 64 << 10),
+    ("str_1k_tput", Call::EchoStr, 16, 1 << 10),
+];
+
 /// Sequential calls: each one's time, and what they cost.
 #[derive(Debug, Clone, Default)]
 pub struct Sequential {

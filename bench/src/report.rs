@@ -175,7 +175,7 @@ impl Report {
         if let Some(base) = &self.baseline {
             // No workload more than 5% slower than the other revision's pb.
             check(format!("add_seq p50: pb / {base}"), self.ratio("add_seq", "pb", base, "p50_us"), 1.05, true, false);
-            for w in crate::run::TPUT.map(|t| t.0) {
+            for w in crate::driver::TPUT.map(|t| t.0) {
                 check(format!("{w}: pb / {base}"), self.ratio(w, "pb", base, tput_key(w)), 0.95, false, false);
             }
             let relayed = format!("{base}-relay");

@@ -8,23 +8,13 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::agent::{Answer, Command};
-use crate::driver::{BoxError, Call, Throughput};
+use crate::driver::{BoxError, TPUT, Throughput};
 use crate::proc::{AgentProcess, ServerProcess};
 use crate::report::{self, Figures, Report};
 use crate::usage::Costs;
 
 /// Sequential calls per turn when targets take turns.
 const SEQ_SLICE: usize = 500;
-
-/// The throughput workloads: name, call, concurrent callers, payload bytes.
-pub const TPUT: [(&str, Call, usize, usize); 6] = [
-    ("add_tput", Call::Add, 64, 0),
-    ("echo_1k_tput", Call::EchoVec, 16, 1 << 10),
-    ("echo_64k_tput", Call::EchoVec, 16, 64 << 10),
-    ("echo_1k_blob_tput", Call::EchoBlob, 16, 1 << 10),
-    ("echo_64k_blob_tput", Call::EchoBlob, 16, 64 << 10),
-    ("str_1k_tput", Call::EchoStr, 16, 1 << 10),
-];
 
 /// Sizes of a run.
 pub struct Plan {
