@@ -72,7 +72,7 @@ pub(crate) struct CacheWire {
 
 /// Encode plain data (no references: model state and events are copies).
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Bytes, Error> {
-    postcard::to_allocvec(value).map(Bytes::from).map_err(|e| {
+    crate::wire::codec::to_vec(value).map(Bytes::from).map_err(|e| {
         Error::protocol(format_args!("cannot encode model data (state and events must be plain data): {e}"))
     })
 }
