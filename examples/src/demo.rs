@@ -10,10 +10,14 @@
 //! client (a session to the relay; one UserManager proxy, kept throughout)
 //! ```
 //!
-//! [`run`] cuts link 1, then link 2, heals each, and shows the client's same
-//! proxy working again, printing session events as they come. The client
-//! also mirrors the server's user list (the seed's UserModel, a cached
-//! model) and prints each change signal, and the resync after each outage.
+//! [`run`] cuts link 1, then link 2, and heals each: both sessions resume
+//! where they stopped (the application sees no `Disconnected`, and the
+//! events the model sent meanwhile arrive as events). Then it restarts the
+//! server process: the relay cannot resume a session the new process never
+//! had, so it falls back to replaying how its proxies were obtained, and
+//! the client's same proxy works against the new process. Session events
+//! are printed as they come. The client also mirrors the server's user list
+//! (the seed's UserModel, a cached model) and prints each change signal.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -61,8 +65,25 @@ fn describe(event: &SessionEvent) -> String {
             format!("healed {healed} more proxies at {peer} ({failed} failing)")
         }
         SessionEvent::Refused { peer, path, error } => format!("{peer} refused {path}: {error}"),
+        SessionEvent::Resumed { peer, outage } => {
+            format!("resumed the session with {peer} after {outage:.1?}: nothing lost, nothing replayed")
+        }
         other => format!("{other:?}"),
     }
+}
+
+/// Bind a new server on `addr` (the old one's listener may take a moment
+/// to close).
+async fn bind_again(addr: std::net::SocketAddr, users: &Arc<Users>) -> Result<Server, pb::Error> {
+    let mut last = None;
+    for _ in 0..100 {
+        match Server::bind(addr, Registry::local().serve::<dyn UserManager>(users.clone())).await {
+            Ok(server) => return Ok(server),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(last.expect("tried at least once"))
 }
 
 type Changes = Pin<Box<dyn Stream<Item = Change<UserList>> + Send>>;
@@ -135,29 +156,42 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     users.add_user("dave".into(), "dave@aurora.example".into()).await?;
     signals(&mut changes, |c| matches!(c, Change::Event(_))).await?;
 
-    println!("\n== cutting link 1 (server <-> relay)");
+    println!("\n== cutting link 1 (server <-> relay) for a moment");
     link1.cut();
-    wait_for("relay", &mut relay_events, |e| matches!(e, SessionEvent::Disconnected { .. })).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
     show(&users, "link 1 down").await;
     println!("server: adds erin while the relay cannot see it");
     server_users.add_user("erin".into(), "erin@aurora.example".into()).await?;
     println!("== healing link 1");
     link1.heal();
-    wait_for("relay", &mut relay_events, |e| matches!(e, SessionEvent::Reconnected { .. })).await;
-    signals(&mut changes, |c| matches!(c, Change::Resynced(_))).await?;
+    wait_for("relay", &mut relay_events, |e| matches!(e, SessionEvent::Resumed { .. })).await;
+    signals(&mut changes, |c| matches!(c, Change::Event(UserListEvent::Added(u)) if u.name == "erin")).await?;
     show(&users, "same proxy, link 1 back").await;
 
-    println!("\n== cutting link 2 (relay <-> client)");
+    println!("\n== cutting link 2 (relay <-> client) for a moment");
     link2.cut();
-    wait_for("client", &mut client_events, |e| matches!(e, SessionEvent::Disconnected { .. })).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
     show(&users, "link 2 down").await;
     println!("server: removes bob while the client cannot see it");
     server_users.remove_user(2).await?;
     println!("== healing link 2");
     link2.heal();
-    wait_for("client", &mut client_events, |e| matches!(e, SessionEvent::Reconnected { .. })).await;
-    signals(&mut changes, |c| matches!(c, Change::Resynced(_))).await?;
+    wait_for("client", &mut client_events, |e| matches!(e, SessionEvent::Resumed { .. })).await;
+    signals(&mut changes, |c| matches!(c, Change::Event(UserListEvent::Removed(2)))).await?;
     show(&users, "same proxy, link 2 back").await;
+
+    println!("\n== cutting link 1, and restarting the server process behind it (new objects, same address)");
+    link1.cut();
+    let addr = server.local_addr();
+    drop(server);
+    let server_users = Arc::new(Users::with_sample_users());
+    let server = bind_again(addr, &server_users).await?;
+    println!("== healing link 1: the new process does not know the relay's session, so the relay replays");
+    link1.heal();
+    wait_for("relay", &mut relay_events, |e| matches!(e, SessionEvent::Disconnected { .. })).await;
+    wait_for("relay", &mut relay_events, |e| matches!(e, SessionEvent::Reconnected { .. })).await;
+    signals(&mut changes, |c| matches!(c, Change::Resynced(_))).await?;
+    show(&users, "same proxy, a new server process").await;
     users.add_user("frank".into(), "frank@aurora.example".into()).await?;
     signals(&mut changes, |c| matches!(c, Change::Event(_))).await?;
 
@@ -166,7 +200,9 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     if now != model.state().users.values().cloned().collect::<Vec<_>>() {
         return Err("the client's cache does not match the server".into());
     }
-    println!("\ndone: the client's proxy and cache survived both outages without re-fetching anything");
+    println!(
+        "\ndone: the client's proxy and cache survived two outages (resumed) and a server restart (replayed) without re-fetching anything"
+    );
     client.close();
     relay_session.close();
     relay.shutdown(Duration::from_secs(1)).await;

@@ -64,6 +64,27 @@ pub struct Config {
     /// back at once); the kernel caps it at `net.core.somaxconn`. A
     /// server-wide setting. Default 4,096.
     pub listen_backlog: u32,
+    /// How long a server keeps a client's session after its link drops,
+    /// for the client to resume it: its exports, the calls it runs and
+    /// their replies, the frames the client has not received. Zero turns
+    /// resumable sessions off (clients then heal by replaying, as after a
+    /// server restart). A server-wide setting. Default 30 s.
+    pub resume_grace: Duration,
+    /// Most bytes of frames kept for one session's resume: frames the peer
+    /// has not acknowledged yet (it acknowledges every 64 frames or
+    /// 256 KiB), and, while the link is down, what the session sends
+    /// meanwhile. Past it the frames are dropped, and a resume works only
+    /// if the peer turns out to have them all; otherwise it falls back to
+    /// replay healing. On both sides of a session. Default 8 MiB.
+    pub max_resume_bytes: usize,
+    /// Most sessions a server keeps waiting for their clients at once;
+    /// beyond it a session whose link drops is closed at once (as with
+    /// resumable sessions off). With [`Config::max_resume_bytes`] this
+    /// bounds what absent clients cost the server: at most
+    /// `max_detached_sessions x max_resume_bytes` of kept frames, each
+    /// released at the end of its grace period. A server-wide setting.
+    /// Default 1,024.
+    pub max_detached_sessions: usize,
 }
 
 /// The largest [`Config::max_frame_len`] in effect: what the 4-byte length
@@ -86,6 +107,9 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             frame_timeout: Duration::from_secs(60),
             listen_backlog: 4096,
+            resume_grace: Duration::from_secs(30),
+            max_resume_bytes: 8 << 20,
+            max_detached_sessions: 1024,
         }
     }
 }
@@ -144,6 +168,21 @@ impl Config {
     /// Set [`Config::frame_timeout`].
     pub fn frame_timeout(mut self, d: Duration) -> Self {
         self.frame_timeout = d;
+        self
+    }
+    /// Set [`Config::resume_grace`] (zero: no resumable sessions).
+    pub fn resume_grace(mut self, d: Duration) -> Self {
+        self.resume_grace = d;
+        self
+    }
+    /// Set [`Config::max_resume_bytes`].
+    pub fn max_resume_bytes(mut self, n: usize) -> Self {
+        self.max_resume_bytes = n;
+        self
+    }
+    /// Set [`Config::max_detached_sessions`].
+    pub fn max_detached_sessions(mut self, n: usize) -> Self {
+        self.max_detached_sessions = n;
         self
     }
     /// Set [`Config::handshake_timeout`].

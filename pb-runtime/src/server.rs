@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::connection::{Opened, Sessions};
 pub use crate::references::{IntoRoot, Root, root};
 pub use crate::transport::Listener;
 use crate::{Config, Connection, ConnectionBuilder, Error, Transport};
@@ -30,6 +31,8 @@ struct ServerState {
     released: CancellationToken,
     /// The bound TCP address, for [`CLOSING`].
     addr: Mutex<Option<SocketAddr>>,
+    /// Resumable sessions (`None`: turned off).
+    sessions: Option<Arc<Sessions>>,
 }
 
 /// TCP listeners of this process that are stopping but not yet closed: a
@@ -175,6 +178,7 @@ impl Server {
             fatal: Mutex::new(None),
             released: CancellationToken::new(),
             addr: Mutex::new(None),
+            sessions: Sessions::new(&config),
         });
         let mut owned = Owned { listener: Some(listener), released: shared.released.clone() };
         let accept = tokio::spawn({
@@ -243,6 +247,12 @@ impl Server {
     /// time by [`Config::handshake_timeout`]).
     pub fn handshaking(&self) -> usize {
         self.shared.handshaking.load(Ordering::Acquire)
+    }
+
+    /// How many sessions wait for their client to come back (their link
+    /// dropped less than [`Config::resume_grace`] ago).
+    pub fn detached_sessions(&self) -> usize {
+        self.shared.sessions.as_ref().map_or(0, |s| s.detached())
     }
 
     /// Serve until the server stops (through a [`ServerHandle`]), then drop
@@ -384,8 +394,15 @@ fn listen_tcp(addrs: &[SocketAddr], backlog: u32) -> io::Result<tokio::net::TcpL
 
 async fn serve_one(shared: Arc<ServerState>, builder: ConnectionBuilder, transport: Transport) {
     let peer = transport.peer().to_string();
-    let conn = match builder.establish(transport).await {
-        Ok(c) => c,
+    let conn = match builder.accept(transport, shared.sessions.as_ref()).await {
+        Ok(Opened::Fresh(c)) => c,
+        Ok(Opened::Resumed(c)) => {
+            // The session's own task (below, from when it was new) still
+            // watches it.
+            shared.handshaking.fetch_sub(1, Ordering::AcqRel);
+            tracing::info!(%peer, conn = c.id(), "client resumed its session");
+            return;
+        }
         Err(e) => {
             shared.handshaking.fetch_sub(1, Ordering::AcqRel);
             tracing::info!(%peer, error = %e, "handshake failed");

@@ -16,7 +16,7 @@ use pb::{Client, Registry, Server};
 use crate::aurora::{UserManager, Users};
 use crate::fault::FaultProxy;
 use crate::models::{Dir, Directory};
-use crate::session::{fast, rebind};
+use crate::session::{fast, fast_replay, rebind};
 
 /// The server's registry: `users` as the `UserManager`, `dir` as the `Directory`.
 pub fn registry_with(users: &Arc<Users>, dir: &Arc<Dir>) -> Registry {
@@ -54,14 +54,26 @@ impl Chain {
         Self::start_with(fast()).await
     }
 
+    /// Start with sessions that never resume: every outage heals by
+    /// replaying (the relay's session and the client's).
+    pub async fn replaying() -> Chain {
+        Self::start_configs(fast_replay(), fast_replay()).await
+    }
+
     /// Start with `client` as the client's session settings.
     pub async fn start_with(client_config: pb::SessionConfig) -> Chain {
+        Self::start_configs(client_config, fast()).await
+    }
+
+    /// Start with these session settings for the client and the relay.
+    pub async fn start_configs(client_config: pb::SessionConfig, relay_config: pb::SessionConfig) -> Chain {
         let users = Arc::new(Users::default());
         let dir = Arc::new(Dir::default());
         let server = Server::bind("127.0.0.1:0", registry_with(&users, &dir)).await.unwrap();
         let server_addr = server.local_addr();
         let upstream = FaultProxy::start(server_addr).await.unwrap();
-        let relay_session = Client::builder().config(fast()).connect_tcp(upstream.addr().to_string()).await.unwrap();
+        let relay_session =
+            Client::builder().config(relay_config).connect_tcp(upstream.addr().to_string()).await.unwrap();
         let relay_registry = Registry::forwarding(relay_session.registry().unwrap());
         let relay = Server::bind("127.0.0.1:0", relay_registry).await.unwrap();
         let downstream = FaultProxy::start(relay.local_addr()).await.unwrap();

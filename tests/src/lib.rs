@@ -7,6 +7,7 @@ pub mod aurora;
 pub mod chain;
 pub use pb::fault;
 pub mod hostile;
+pub mod ledger;
 pub mod models;
 pub mod net;
 pub mod pki;

@@ -27,6 +27,12 @@ pub fn fast() -> SessionConfig {
         .backoff(backoff)
 }
 
+/// [`fast`], without resumable sessions: every outage heals by replaying
+/// how proxies were obtained (as after a server restart).
+pub fn fast_replay() -> SessionConfig {
+    fast().resume(false)
+}
+
 /// Bind `addr` again (a restarted server on the same port), retrying while
 /// the old listener is still being torn down (at most 5 s).
 pub async fn rebind(addr: SocketAddr, root: impl IntoRoot + Clone) -> Server {
@@ -54,6 +60,7 @@ pub fn kind(e: &SessionEvent) -> &'static str {
         SessionEvent::Disconnected { .. } => "disconnected",
         SessionEvent::Reconnected { .. } => "reconnected",
         SessionEvent::Healed { .. } => "healed",
+        SessionEvent::Resumed { .. } => "resumed",
         _ => "other",
     }
 }

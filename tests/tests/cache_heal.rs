@@ -41,7 +41,7 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let chain = Chain::start().await;
+    let chain = Chain::replaying().await;
     let dir = chain.client.registry().unwrap().get::<dyn Directory>().await.unwrap();
     let cache = dir.model().await.unwrap();
     let mut changes = cache.changes();

@@ -1,7 +1,11 @@
-//! Multi-hop healing over TCP through fault-injecting proxies: server ->
-//! relay -> client, each link cut (or the server restarted) and healed; the
-//! client keeps its proxies and does nothing. Each case checks the event
-//! order at both sessions and that nothing leaks once healed.
+//! Multi-hop healing by replay over TCP through fault-injecting proxies:
+//! server -> relay -> client, each link cut (or the server restarted) and
+//! healed; the client keeps its proxies and does nothing. Each case checks
+//! the event order at both sessions and that nothing leaks once healed.
+//!
+//! The sessions here do not resume (`Chain::replaying`), so every outage
+//! heals by replaying, as after a server restart; `resume.rs` covers
+//! outages that resume.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -125,7 +129,7 @@ async fn cut_both(chain: &Chain, relay_events: &mut Events, client_events: &mut 
 }
 
 async fn setup() -> (Chain, Held, Events, Events, Footprint) {
-    let chain = Chain::start().await;
+    let chain = Chain::replaying().await;
     let held = obtain(&chain).await;
     assert_working(&chain, &held, 10).await;
     let mut relay_events = events(&chain.relay_session);
@@ -292,8 +296,8 @@ async fn an_idempotent_call_in_flight_is_retried_once_after_the_client_link_heal
 #[tokio::test]
 async fn a_failed_call_retries_a_failed_replay_at_once_without_waiting_for_a_ping() {
     // Pings every hour: only the failed call can trigger the retry.
-    let config = pb_tests::session::fast().ping_interval(std::time::Duration::from_secs(3600));
-    let chain = Chain::start_with(config).await;
+    let config = pb_tests::session::fast_replay().ping_interval(std::time::Duration::from_secs(3600));
+    let chain = Chain::start_configs(config, pb_tests::session::fast_replay()).await;
     let held = obtain(&chain).await;
     let mut relay_events = events(&chain.relay_session);
     let mut client_events = events(&chain.client);

@@ -10,7 +10,7 @@ use pb::tls::{self, TlsConnect, TlsListener};
 use pb::{Client, Config, Connection, Error, Registry, Server, SessionEvent};
 use pb_tests::aurora::{UserError, UserManager, Users};
 use pb_tests::pki::Authority;
-use pb_tests::session::{fast, next_event};
+use pb_tests::session::{fast, fast_replay, next_event};
 
 fn registry() -> Registry {
     let r = Registry::local();
@@ -104,11 +104,40 @@ async fn client_certificates_can_be_required() {
 }
 
 #[tokio::test]
-async fn a_tls_session_heals_after_its_link_is_cut() {
+async fn a_tls_session_resumes_after_its_link_is_cut() {
+    let ca = Authority::new("pb test ca");
+    let (server, addr) = tls_server(&ca, None).await;
+    let proxy = FaultProxy::start(addr).await.unwrap();
+    let client = session(proxy.addr(), "localhost", tls::client_config(ca.roots(), None).unwrap()).await.unwrap();
+    let mut events = client.events();
+    next_event(&mut events).await; // connected
+    let users = client.registry().unwrap().get::<dyn UserManager>().await.unwrap();
+    users.push(1).await.unwrap();
+    let in_flight = tokio::spawn({
+        let users = users.clone();
+        async move { users.slow(300, 5).await }
+    });
+    pb_tests::eventually("the call runs", || server.connections()[0].stats().in_flight == 1).await;
+
+    proxy.cut();
+    pb_tests::eventually("the session notices", || !client.is_connected()).await;
+    assert_eq!(users.get_user(1).await, Err(UserError::Pb(Error::Disconnected)), "fails fast meanwhile");
+    proxy.heal();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Resumed { .. }));
+    assert_eq!(in_flight.await.unwrap(), Ok(5), "the call in flight is answered after the resume");
+    // The same proxy, the same TLS session's objects, nothing replayed.
+    assert_eq!(users.pushed().await.unwrap(), [1]);
+    assert!(client.connection().peer().starts_with("tls:"));
+    assert_eq!(server.connections().len(), 1);
+}
+
+#[tokio::test]
+async fn a_tls_session_heals_by_replay_when_it_does_not_resume() {
     let ca = Authority::new("pb test ca");
     let (_server, addr) = tls_server(&ca, None).await;
     let proxy = FaultProxy::start(addr).await.unwrap();
-    let client = session(proxy.addr(), "localhost", tls::client_config(ca.roots(), None).unwrap()).await.unwrap();
+    let connect = TlsConnect::new(proxy.addr().to_string(), "localhost", tls::client_config(ca.roots(), None).unwrap());
+    let client = Client::builder().config(fast_replay()).connect_with(connect.unwrap()).await.unwrap();
     let mut events = client.events();
     next_event(&mut events).await; // connected
     let users = client.registry().unwrap().get::<dyn UserManager>().await.unwrap();

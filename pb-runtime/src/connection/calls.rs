@@ -127,23 +127,6 @@ where
     result
 }
 
-/// Round-trip a ping over `link`.
-pub(crate) async fn ping(link: &Arc<dyn Link>) -> Result<(), Error> {
-    let nonce = link.next_req();
-    let frame = wire::encode_frame(&Header::Ping { nonce }, &())?;
-    let (tx, rx) = oneshot::channel();
-    let slot: ReplySlot = Box::new(move |_, _| {
-        let _ = tx.send(());
-    });
-    if link.send_call(nonce, frame, slot)? {
-        link.flush();
-    }
-    let guard = AbandonGuard { link, req: nonce };
-    rx.await.map_err(|_| Error::ConnectionLost)?;
-    std::mem::forget(guard);
-    Ok(())
-}
-
 /// At most this many scheduler turns the first caller of a batch lets the
 /// others queue their frames, each only if the one before brought frames.
 const WAIT_TURNS: usize = 2;

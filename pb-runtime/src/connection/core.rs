@@ -1,19 +1,26 @@
 //! The state of one connection, shared by its reader and writer, its
 //! handles, and (as a [`Link`]) the references on it.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::link::{Dispatch, Link, ObjectKey, RemoteRef, ReplySlot};
 use super::outbox::Outbox;
+use super::resume::Sessions;
 use super::tables::{Exports, Imports, Pending};
 use crate::Error;
 use crate::config::Config;
-use crate::transport::BoxWrite;
+use crate::transport::{BoxRead, BoxWrite};
 use crate::wire::codec::Limits;
+use crate::wire::frame::Frames;
+use crate::wire::resume::Secret;
 use crate::wire::{self, EncodedFrame, Header};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -21,6 +28,41 @@ static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 /// A process-unique connection number.
 pub(crate) fn next_conn_id() -> u64 {
     NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Which side of a resumable session a connection is, if it is one.
+pub(crate) enum SessionRole {
+    /// A plain connection: when its transport fails, it closes.
+    None,
+    /// The client of a session: it presents `ticket` to resume.
+    Client(Mutex<Ticket>),
+    /// The server of a session, in its server's table.
+    Server(Weak<Sessions>),
+}
+
+/// A client's proof of its session, and how long the server waits for it.
+#[derive(Clone)]
+pub(crate) struct Ticket {
+    pub(crate) id: u64,
+    pub(crate) secret: Secret,
+    pub(crate) grace: Duration,
+}
+
+/// The transport a connection currently runs over.
+struct LinkSlot {
+    /// Increments at every new transport.
+    generation: u64,
+    /// Stops this transport's reader and writer.
+    cancel: CancellationToken,
+    reader: Option<JoinHandle<()>>,
+    /// When the link went down (`None` while it is up).
+    down_since: Option<Instant>,
+    /// A server session counted among those waiting for their client.
+    held: bool,
+    /// Why the link last went down.
+    down_reason: String,
+    /// How long the last outage lasted.
+    last_outage: Duration,
 }
 
 /// One connection's state.
@@ -43,20 +85,68 @@ pub(crate) struct ConnCore {
     pub(crate) peer_root: OnceLock<Option<u64>>,
     close_reason: Mutex<Option<String>>,
     me: Weak<ConnCore>,
+    /// Whether (and how) the connection survives its transport.
+    role: SessionRole,
+    /// The server session's id in its table (0: none).
+    session_id: AtomicU64,
+    link_slot: Mutex<LinkSlot>,
+    /// False while a session's link is down.
+    attached: AtomicBool,
+    /// Follows `attached`, for the session's watcher.
+    attached_watch: watch::Sender<bool>,
+    /// Numbered frames received (a session's count; see `wire::resume`).
+    pub(crate) received: AtomicU64,
+    /// Pings waiting for their pong.
+    pings: Mutex<HashMap<u64, oneshot::Sender<()>>>,
+    /// New calls while the link is down wait for the resume instead of
+    /// failing with `Disconnected`.
+    pub(crate) wait_when_down: AtomicBool,
+    /// A server session resumed and its new secret is not yet confirmed.
+    confirm_pending: AtomicBool,
 }
 
 impl ConnCore {
-    /// A connection to `peer` serving `root` (export id 0), if any.
-    pub(crate) fn new(peer: String, config: Config, root: Option<Arc<dyn Dispatch>>, write: BoxWrite) -> Arc<ConnCore> {
+    /// A connection to `peer` serving `root` (export id 0), if any, writing
+    /// to `write` (its reader starts with [`ConnCore::start`]).
+    pub(crate) fn new(
+        peer: String,
+        config: Config,
+        root: Option<Arc<dyn Dispatch>>,
+        write: BoxWrite,
+        role: SessionRole,
+    ) -> Arc<ConnCore> {
         let mut exports = Exports::default();
         if let Some(root) = root {
             exports.set_root(root);
         }
+        let outbox = Outbox::new(write);
+        let keep = match &role {
+            SessionRole::None => None,
+            SessionRole::Client(_) => Some(config.max_resume_bytes),
+            SessionRole::Server(table) => Some(table.upgrade().map_or(config.max_resume_bytes, |t| t.max_bytes)),
+        };
+        if let Some(limit) = keep {
+            outbox.keep_for_resume(limit);
+        }
+        // A server's own calls to its client (cache deliveries, callbacks)
+        // wait for the client to resume; a client's fail fast by default
+        // (its session sets this).
+        let wait_when_down = matches!(role, SessionRole::Server(_));
+        let cancel = CancellationToken::new();
+        let link_slot = LinkSlot {
+            generation: 0,
+            cancel: cancel.child_token(),
+            reader: None,
+            down_since: None,
+            held: false,
+            down_reason: String::new(),
+            last_outage: Duration::ZERO,
+        };
         Arc::new_cyclic(|me| ConnCore {
             id: next_conn_id(),
             peer,
             config,
-            outbox: Outbox::new(write),
+            outbox,
             next_req: AtomicU64::new(1),
             pending: Mutex::new(Pending::default()),
             exports: Mutex::new(exports),
@@ -64,11 +154,204 @@ impl ConnCore {
             in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            cancel: CancellationToken::new(),
+            cancel,
             peer_root: OnceLock::new(),
             close_reason: Mutex::new(None),
             me: me.clone(),
+            role,
+            session_id: AtomicU64::new(0),
+            link_slot: Mutex::new(link_slot),
+            attached: AtomicBool::new(true),
+            attached_watch: watch::Sender::new(true),
+            received: AtomicU64::new(0),
+            pings: Mutex::new(HashMap::new()),
+            wait_when_down: AtomicBool::new(wait_when_down),
+            confirm_pending: AtomicBool::new(false),
         })
+    }
+
+    /// Start reading the first transport's frames (after the hellos).
+    pub(crate) fn start(self: &Arc<Self>, frames: Frames<BoxRead>) {
+        let mut slot = self.link_slot.lock().unwrap();
+        let (generation, cancel) = (slot.generation, slot.cancel.clone());
+        slot.reader = Some(super::reader::spawn(self.clone(), frames, generation, cancel));
+    }
+
+    /// Whether the connection outlives its transport (a session).
+    pub(crate) fn is_resumable(&self) -> bool {
+        !matches!(self.role, SessionRole::None)
+    }
+
+    /// Why the link went down, while it is.
+    pub(crate) fn down_reason(&self) -> Option<String> {
+        let slot = self.link_slot.lock().unwrap();
+        slot.down_since.map(|_| slot.down_reason.clone())
+    }
+
+    /// Whether the link is up (always, for a plain connection until it closes).
+    pub(crate) fn is_attached(&self) -> bool {
+        self.attached.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the link is down (or the connection closed).
+    pub(crate) async fn link_down(&self) {
+        let mut rx = self.attached_watch.subscribe();
+        tokio::select! {
+            _ = rx.wait_for(|up| !*up) => {}
+            () = self.cancel.cancelled() => {}
+        }
+    }
+
+    /// How long the link has been down, if it is.
+    pub(crate) fn down_for(&self) -> Option<Duration> {
+        self.link_slot.lock().unwrap().down_since.map(|t| t.elapsed())
+    }
+
+    /// The client's session ticket.
+    pub(crate) fn ticket(&self) -> Option<Ticket> {
+        match &self.role {
+            SessionRole::Client(t) => Some(t.lock().unwrap().clone()),
+            _ => None,
+        }
+    }
+
+    /// A fresh secret for the client's next resume.
+    pub(crate) fn set_secret(&self, secret: Secret) {
+        if let SessionRole::Client(t) = &self.role {
+            t.lock().unwrap().secret = secret;
+        }
+    }
+
+    /// Record the server session's id in its table.
+    pub(crate) fn set_session_id(&self, id: u64) {
+        self.session_id.store(id, Ordering::Release);
+    }
+
+    fn table(&self) -> Option<Arc<Sessions>> {
+        match &self.role {
+            SessionRole::Server(t) => t.upgrade(),
+            _ => None,
+        }
+    }
+
+    /// The transport `generation` failed (`None`: whichever is current): a
+    /// session's link goes down and waits for a resume, a plain connection
+    /// closes.
+    pub(crate) fn link_lost(self: &Arc<Self>, generation: Option<u64>, reason: &str) {
+        if !self.is_resumable() {
+            return self.close(reason);
+        }
+        let (generation, held) = {
+            let mut slot = self.link_slot.lock().unwrap();
+            if generation.is_some_and(|g| g != slot.generation) || slot.down_since.is_some() || self.is_closed() {
+                return; // an older transport, or already down
+            }
+            slot.down_since = Some(Instant::now());
+            slot.down_reason = reason.to_string();
+            slot.cancel.cancel();
+            self.attached.store(false, Ordering::Release);
+            // A server session counts among those waiting for their client.
+            let table = self.table();
+            slot.held = table.as_ref().is_some_and(|t| t.hold());
+            (slot.generation, table.map(|t| (slot.held, t.grace)))
+        };
+        self.outbox.detach();
+        let pings = std::mem::take(&mut *self.pings.lock().unwrap());
+        drop(pings);
+        self.attached_watch.send_replace(false);
+        tracing::info!(conn = self.id, peer = %self.peer, %reason, "link lost; the session waits for a resume");
+        match held {
+            Some((false, _)) => self.close(format!("{reason}; too many sessions waiting to resume")),
+            Some((true, grace)) => {
+                // The server's grace period: the client resumes within it,
+                // or the session closes.
+                let me = self.me.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    if let Some(core) = me.upgrade()
+                        && core.link_slot.lock().unwrap().generation == generation
+                        && !core.is_attached()
+                    {
+                        core.close("resume grace period expired");
+                    }
+                });
+            }
+            None => {}
+        }
+    }
+
+    /// Wait until the reader of the transport that went down has stopped
+    /// (so [`ConnCore::received`] is final).
+    pub(crate) async fn reader_stopped(&self) {
+        let reader = self.link_slot.lock().unwrap().reader.take();
+        if let Some(reader) = reader {
+            let _ = reader.await;
+        }
+    }
+
+    /// Whether a peer that has received `received` of our numbered frames
+    /// can resume: we still have every frame after those.
+    pub(crate) fn can_resume(&self, received: u64) -> Result<(), Error> {
+        if self.is_closed() {
+            return Err(Error::Disconnected);
+        }
+        self.outbox.check_resume(received)
+    }
+
+    /// Resume over a new transport: the peer has `received` of our numbered
+    /// frames; the rest are written again, then everything new.
+    pub(crate) fn reattach(
+        self: &Arc<Self>,
+        frames: Frames<BoxRead>,
+        write: BoxWrite,
+        received: u64,
+    ) -> Result<(), Error> {
+        let mut slot = self.link_slot.lock().unwrap();
+        if self.is_closed() {
+            return Err(Error::Disconnected);
+        }
+        self.outbox.resume(write, received)?;
+        slot.generation += 1;
+        slot.cancel = self.cancel.child_token();
+        let outage = slot.down_since.take().map(|t| t.elapsed()).unwrap_or_default();
+        slot.last_outage = outage;
+        if std::mem::take(&mut slot.held)
+            && let Some(t) = self.table()
+        {
+            t.unhold();
+        }
+        if matches!(self.role, SessionRole::Server(_)) {
+            self.confirm_pending.store(true, Ordering::Release);
+        }
+        slot.reader = Some(super::reader::spawn(self.clone(), frames, slot.generation, slot.cancel.clone()));
+        drop(slot);
+        self.attached.store(true, Ordering::Release);
+        self.attached_watch.send_replace(true);
+        tracing::info!(conn = self.id, peer = %self.peer, ?outage, "session resumed");
+        match &self.role {
+            // Show the server that the resume's hello (and its new secret)
+            // arrived.
+            SessionRole::Client(_) => {
+                self.send_control(&Header::Ack { received: self.received.load(Ordering::Acquire) });
+            }
+            SessionRole::Server(_) | SessionRole::None => {}
+        }
+        Ok(())
+    }
+
+    /// How long the last outage lasted.
+    pub(crate) fn last_outage(&self) -> Duration {
+        self.link_slot.lock().unwrap().last_outage
+    }
+
+    /// A frame arrived on a resumed link (the reader calls this for the
+    /// first one): the client has the secret the resume sent.
+    pub(crate) fn confirm_resume(&self) {
+        if self.confirm_pending.swap(false, Ordering::AcqRel)
+            && let Some(t) = self.table()
+        {
+            t.confirm(self.session_id.load(Ordering::Acquire));
+        }
     }
 
     /// This connection as the layers above see it.
@@ -112,12 +395,58 @@ impl ConnCore {
             self.close(format!("peer is not reading: {queued} bytes queued"));
             return Err(Error::Disconnected);
         }
+        if !self.is_attached() && self.outbox.replay_state().1 {
+            // While the link is down, frames past the resume budget can
+            // never reach the peer: the session cannot resume.
+            self.close("resume buffer full while the link was down");
+        }
         Ok(())
     }
 
     /// Send a message without a payload.
     pub(crate) fn send_header(&self, header: &Header) -> Result<(), Error> {
         self.send(wire::encode_frame(header, &())?)
+    }
+
+    /// Send a per-transport message (ping, pong, acknowledgement): never
+    /// kept for a resume; dropped while the link is down.
+    pub(crate) fn send_control(&self, header: &Header) {
+        if self.is_closed() || !self.is_attached() {
+            return;
+        }
+        if let Ok(frame) = wire::encode_frame(header, &()) {
+            self.outbox.push_control(frame);
+        }
+    }
+
+    /// Round-trip a ping on the current transport.
+    pub(crate) async fn ping(&self) -> Result<(), Error> {
+        let nonce = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pings = self.pings.lock().unwrap();
+            if self.is_closed() || !self.is_attached() {
+                return Err(Error::Disconnected);
+            }
+            pings.insert(nonce, tx);
+        }
+        self.send_control(&Header::Ping { nonce });
+        let result = rx.await.map_err(|_| Error::ConnectionLost);
+        self.pings.lock().unwrap().remove(&nonce);
+        result
+    }
+
+    /// The pong of ping `nonce` arrived.
+    pub(crate) fn pong(&self, nonce: u64) {
+        let waiting = self.pings.lock().unwrap().remove(&nonce);
+        if let Some(tx) = waiting {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Bytes kept for a resume.
+    pub(crate) fn resume_bytes(&self) -> usize {
+        self.outbox.replay_state().0
     }
 
     /// Close the connection: fail calls in flight with `ConnectionLost`,
@@ -135,9 +464,22 @@ impl ConnCore {
             std::mem::take(&mut p.map)
         };
         drop(waiting); // callers see their slot dropped: ConnectionLost
+        let pings = std::mem::take(&mut *self.pings.lock().unwrap());
+        drop(pings);
         let exported = self.exports.lock().unwrap().take();
         drop(exported);
+        if let Some(t) = self.table() {
+            let held = std::mem::take(&mut self.link_slot.lock().unwrap().held);
+            if held {
+                t.unhold();
+            }
+            t.remove(self.session_id.load(Ordering::Acquire));
+        }
         self.cancel.cancel();
+        if !self.is_attached() {
+            // A session closed while its link was down: nothing will write.
+            self.outbox.release();
+        }
     }
 
     /// Close, telling the peer why.
@@ -233,7 +575,7 @@ impl Link for ConnCore {
         // answer (or `ConnectionLost`) later; it never waits forever.
         let concurrent = {
             let mut p = self.pending.lock().unwrap();
-            if p.closed {
+            if p.closed || (!self.is_attached() && !self.wait_when_down.load(Ordering::Relaxed)) {
                 return Err(Error::Disconnected);
             }
             p.map.insert(req, slot);

@@ -5,12 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
-
-use super::calls;
 use super::core::ConnCore;
+use super::handshake::{Intent, Opened};
 use super::link::{Dispatch, Link};
-use super::reader;
 use crate::Error;
 use crate::config::Config;
 use crate::transport::Transport;
@@ -28,6 +25,11 @@ pub struct Stats {
     pub pending: usize,
     /// The peer's calls running here.
     pub in_flight: usize,
+    /// Bytes of frames kept for a resume (a session's frames the peer has
+    /// not acknowledged, and, while the link is down, what was sent since).
+    pub resume_bytes: usize,
+    /// Whether the link is up (false while a session waits for a resume).
+    pub attached: bool,
 }
 
 /// A connection to a peer. Cheap to clone; all clones are the same connection.
@@ -61,9 +63,9 @@ type OnOpen = Box<dyn FnOnce(&Connection) + Send>;
 /// Builds a [`Connection`]: its settings and the root object it serves.
 #[derive(Default)]
 pub struct ConnectionBuilder {
-    config: Config,
-    root: Option<Arc<dyn Dispatch>>,
-    on_open: Option<OnOpen>,
+    pub(super) config: Config,
+    pub(super) root: Option<Arc<dyn Dispatch>>,
+    pub(super) on_open: Option<OnOpen>,
 }
 
 impl ConnectionBuilder {
@@ -92,53 +94,8 @@ impl ConnectionBuilder {
     /// The transport failed, the peer spoke another protocol, or it did not
     /// answer within [`Config::handshake_timeout`].
     pub async fn establish(self, transport: Transport) -> Result<Connection, Error> {
-        let root_iface = self.root.as_ref().map(|r| r.interface_id());
-        let (read, write, peer) = transport.into_parts();
-        let core = ConnCore::new(peer, self.config, self.root, write);
-        core.send_header(&Header::Hello { magic: wire::MAGIC, version: wire::VERSION, root: root_iface })?;
-        let (hello_tx, hello_rx) = oneshot::channel();
-        reader::spawn(core.clone(), read, hello_tx);
-        // If this future is dropped before the handshake ends (a reconnect
-        // abandoned, a timeout around it), nobody would own the connection:
-        // close it then.
-        let abandoned = CloseOnDrop(Some(core.clone()));
-        let timeout = core.config.handshake_timeout;
-        let outcome = tokio::time::timeout(timeout, hello_rx).await;
-        abandoned.defuse();
-        match outcome {
-            Ok(Ok(Ok(()))) => {
-                let conn = Connection { core };
-                if let Some(f) = self.on_open {
-                    f(&conn);
-                }
-                Ok(conn)
-            }
-            Ok(Ok(Err(e))) => {
-                core.close(e.to_string());
-                Err(e)
-            }
-            Ok(Err(_)) => Err(Error::protocol(core.close_reason().unwrap_or_else(|| "closed during handshake".into()))),
-            Err(_) => {
-                core.close("handshake timed out");
-                Err(Error::LimitExceeded { what: "handshake timeout (ms)".into(), limit: timeout.as_millis() as u64 })
-            }
-        }
-    }
-}
-
-/// Closes a connection whose handshake was abandoned.
-struct CloseOnDrop(Option<Arc<ConnCore>>);
-
-impl CloseOnDrop {
-    fn defuse(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for CloseOnDrop {
-    fn drop(&mut self) {
-        if let Some(core) = self.0.take() {
-            core.close("handshake abandoned");
+        match self.connect(transport, Intent::Plain).await? {
+            Opened::Fresh(conn) | Opened::Resumed(conn) => Ok(conn),
         }
     }
 }
@@ -226,13 +183,20 @@ impl Connection {
     /// [`Error::Disconnected`] or [`Error::ConnectionLost`].
     pub async fn ping(&self) -> Result<Duration, Error> {
         let start = Instant::now();
-        calls::ping(&self.link()).await?;
+        self.core.ping().await?;
         Ok(start.elapsed())
     }
 
     /// Counts of this connection's tables.
     pub fn stats(&self) -> Stats {
         let (exports, imports, pending) = self.core.table_sizes();
-        Stats { exports, imports, pending, in_flight: self.core.in_flight.load(Ordering::Acquire) }
+        Stats {
+            exports,
+            imports,
+            pending,
+            in_flight: self.core.in_flight.load(Ordering::Acquire),
+            resume_bytes: self.core.resume_bytes(),
+            attached: self.core.is_attached(),
+        }
     }
 }

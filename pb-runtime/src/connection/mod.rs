@@ -11,10 +11,12 @@
 //! | `tables.rs` | export, import and pending-call tables |
 //! | `outbox.rs` | the queue of outgoing frames, written many per system call |
 //! | `writer.rs` | the writer task |
-//! | `core.rs` | the connection's state (implements `Link`) |
+//! | `core.rs` | the connection's state (implements `Link`); a session's link going down and resuming |
 //! | `dispatch.rs` | the server side of calls: look up, start, answer |
-//! | `calls.rs` | the client side: `send_call`, `ping` |
-//! | `reader.rs` | the reader task: frames in, messages handled in order |
+//! | `calls.rs` | the client side: `send_call` |
+//! | `reader.rs` | the reader task: frames in, messages handled in order, acknowledged on a session |
+//! | `handshake.rs` | the hellos, and the choice between a new connection and a resumed session |
+//! | `resume.rs` | a server's table of resumable sessions: identities, how many wait |
 //! | `twisted.rs` | a connection to a Twisted PB peer (banana and jelly), behind the same `Link` |
 //! | `handle.rs` | the public handles: `Connection`, `ConnectionBuilder`, `Stats` |
 
@@ -22,9 +24,11 @@ mod calls;
 mod core;
 mod dispatch;
 mod handle;
+mod handshake;
 mod link;
 mod outbox;
 mod reader;
+mod resume;
 mod tables;
 mod twisted;
 mod writer;
@@ -32,8 +36,10 @@ mod writer;
 pub(crate) use calls::send_call;
 pub(crate) use handle::WeakConnection;
 pub use handle::{Connection, ConnectionBuilder, Stats};
+pub(crate) use handshake::{Intent, Opened};
 pub(crate) use link::Dispatch;
 pub use link::{CallFuture, Reply};
 pub(crate) use link::{Link, RefCx, RemoteRef};
+pub(crate) use resume::Sessions;
 pub(crate) use tables::ROOT_ID;
 pub(crate) use twisted::TwistedLink;

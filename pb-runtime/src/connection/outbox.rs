@@ -19,10 +19,16 @@
 //!   and the connection's writer task finishes it, woken by the socket's
 //!   readiness; senders meanwhile only queue.
 //!
+//! - **Replay for resumable sessions.** On a connection with a session,
+//!   every numbered frame is also kept (a reference count, not a copy) until
+//!   the peer acknowledges it; after an outage the transport is swapped and
+//!   what the peer has not received is queued again (see [`Replay`]).
+//!
 //! Frames are written with vectored I/O: small frames are copied behind
 //! their length prefix into one scratch buffer, large ones go to the kernel
 //! straight from their own buffer (no copy into a codec buffer).
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,6 +38,7 @@ use std::task::{Context, Poll};
 use futures_util::task::AtomicWaker;
 use tokio::io::AsyncWrite;
 
+use crate::Error;
 use crate::transport::BoxWrite;
 use crate::wire::EncodedFrame;
 use crate::wire::frame::put_prefix;
@@ -49,6 +56,61 @@ const KEEP_SCRATCH: usize = 64 << 10;
 struct Queue {
     frames: Vec<EncodedFrame>,
     corked: bool,
+    /// Numbered frames kept for a resume (a connection with a session).
+    replay: Option<Replay>,
+}
+
+/// The numbered frames a peer has not acknowledged yet, kept to send again
+/// after an outage, within a byte budget.
+///
+/// Past the budget every kept frame is dropped (their memory freed) and the
+/// session can resume only once the peer is known to have received them all:
+/// an acknowledgement or a resume hello counting past [`Replay::gap`].
+pub(crate) struct Replay {
+    frames: VecDeque<EncodedFrame>,
+    bytes: usize,
+    /// Number of the frame before `frames[0]` (frames are numbered from 1).
+    base: u64,
+    /// The peer must have received through this frame for a resume to work.
+    gap: u64,
+    /// Frames the peer has acknowledged.
+    acked: u64,
+    limit: usize,
+}
+
+impl Replay {
+    fn sent(&self) -> u64 {
+        self.base + self.frames.len() as u64
+    }
+
+    fn keep(&mut self, frame: &EncodedFrame) {
+        let len = frame.len();
+        if self.bytes + len > self.limit {
+            tracing::debug!(limit = self.limit, "resume buffer full: frames dropped from it");
+            self.base = self.sent() + 1;
+            self.gap = self.base;
+            self.frames.clear();
+            self.bytes = 0;
+            return;
+        }
+        self.bytes += len;
+        self.frames.push_back(frame.clone());
+    }
+
+    /// Forget what the peer has received (`received` frames in all).
+    fn trim(&mut self, received: u64) {
+        self.acked = self.acked.max(received);
+        while self.base < received {
+            match self.frames.pop_front() {
+                Some(f) => self.bytes -= f.len(),
+                None => {
+                    self.base = received;
+                    break;
+                }
+            }
+            self.base += 1;
+        }
+    }
 }
 
 /// A piece of a batch being written.
@@ -117,6 +179,9 @@ impl Outbox {
         let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len;
         let corked = {
             let mut q = self.queue.lock().unwrap();
+            if let Some(r) = q.replay.as_mut() {
+                r.keep(&frame);
+            }
             q.frames.push(frame);
             q.corked
         };
@@ -124,6 +189,112 @@ impl Outbox {
             self.write_here();
         }
         queued
+    }
+
+    /// Queue a per-transport frame (a ping, a pong, an acknowledgement):
+    /// never numbered nor kept for a resume.
+    pub(crate) fn push_control(&self, frame: EncodedFrame) {
+        let len = frame.len();
+        self.queued.fetch_add(len, Ordering::AcqRel);
+        let corked = {
+            let mut q = self.queue.lock().unwrap();
+            q.frames.push(frame);
+            q.corked
+        };
+        if !corked {
+            self.write_here();
+        }
+    }
+
+    /// Keep numbered frames for resumes from now on, within `limit` bytes.
+    pub(crate) fn keep_for_resume(&self, limit: usize) {
+        let replay = Replay { frames: VecDeque::new(), bytes: 0, base: 0, gap: 0, acked: 0, limit };
+        self.queue.lock().unwrap().replay = Some(replay);
+    }
+
+    /// The peer acknowledged `received` numbered frames.
+    ///
+    /// # Errors
+    ///
+    /// A count of frames never sent.
+    pub(crate) fn ack(&self, received: u64) -> Result<(), Error> {
+        let mut q = self.queue.lock().unwrap();
+        let Some(r) = q.replay.as_mut() else { return Ok(()) };
+        if received > r.sent() {
+            return Err(Error::protocol(format_args!("acknowledged {received} frames of {} sent", r.sent())));
+        }
+        r.trim(received);
+        Ok(())
+    }
+
+    /// Bytes kept for a resume, and whether frames are missing from them.
+    pub(crate) fn replay_state(&self) -> (usize, bool) {
+        let q = self.queue.lock().unwrap();
+        q.replay.as_ref().map_or((0, true), |r| (r.bytes, r.gap > r.acked))
+    }
+
+    /// Stop writing: the transport is gone but the session lives on. What
+    /// is queued or half-written stays kept for the resume.
+    pub(crate) fn detach(&self) {
+        let mut side = self.side.lock().unwrap_or_else(|p| p.into_inner());
+        side.io = None;
+        side.failed = false;
+        side.batch.clear();
+        side.parts.clear();
+        side.scratch = Vec::new();
+        side.written = 0;
+        side.total = 0;
+        side.frame_bytes = 0;
+        side.needs_flush = false;
+    }
+
+    /// Whether a peer that has received `received` numbered frames can
+    /// resume: every frame after those is still kept.
+    ///
+    /// # Errors
+    ///
+    /// The peer claims frames never sent, or lacks frames no longer kept.
+    pub(crate) fn check_resume(&self, received: u64) -> Result<(), Error> {
+        let q = self.queue.lock().unwrap();
+        let Some(r) = q.replay.as_ref() else {
+            return Err(Error::protocol("resume of a connection without a session"));
+        };
+        if received > r.sent() {
+            return Err(Error::protocol(format_args!("peer claims {received} frames of {} sent", r.sent())));
+        }
+        if received < r.base || received < r.gap {
+            return Err(Error::protocol(format_args!(
+                "peer has {received} frames; frames after {} are no longer kept",
+                r.base.min(r.gap)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Write to `io` from now on, starting with every kept frame after the
+    /// first `received` (what the peer has): the resume of a session.
+    ///
+    /// # Errors
+    ///
+    /// As [`check_resume`](Self::check_resume).
+    pub(crate) fn resume(&self, io: BoxWrite, received: u64) -> Result<(), Error> {
+        {
+            // Lock order as in `poll_drain`: the write side, then the queue.
+            let mut side = self.side.lock().unwrap_or_else(|p| p.into_inner());
+            self.check_resume(received)?;
+            let mut q = self.queue.lock().unwrap();
+            let r = q.replay.as_mut().expect("checked above");
+            r.trim(received);
+            let frames: Vec<EncodedFrame> = r.frames.iter().cloned().collect();
+            let bytes = r.bytes;
+            q.frames = frames;
+            self.queued.store(bytes, Ordering::Release);
+            drop(q);
+            side.io = Some(io);
+            side.failed = false;
+        }
+        self.flush();
+        Ok(())
     }
 
     /// Queue a frame for a batch without writing; returns the frame bytes
@@ -134,6 +305,9 @@ impl Outbox {
         let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len;
         let mut q = self.queue.lock().unwrap();
         let first = q.frames.is_empty();
+        if let Some(r) = q.replay.as_mut() {
+            r.keep(&frame);
+        }
         q.frames.push(frame);
         (queued, first)
     }
@@ -215,6 +389,10 @@ impl Outbox {
         loop {
             if side.failed {
                 return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            if side.io.is_none() {
+                // Detached: frames wait for the resume.
+                return Poll::Pending;
             }
             if side.total == side.written {
                 side.finish_batch();

@@ -1,10 +1,12 @@
 //! The reader task of a connection: frames in, messages handled in order.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::core::ConnCore;
 use super::dispatch;
@@ -12,37 +14,55 @@ use super::link::Link;
 use super::writer::write_loop;
 use crate::Error;
 use crate::transport::BoxRead;
-use crate::wire::frame::{FrameDecoder, Frames, LookAhead, complete_frame_buffered};
+use crate::wire::frame::{Frames, LookAhead, complete_frame_buffered};
+use crate::wire::resume::{ACK_EVERY_BYTES, ACK_EVERY_FRAMES};
 use crate::wire::{self, Header};
 
-/// Start the reader and writer tasks; `hello` learns how the handshake went.
-pub(super) fn spawn(core: Arc<ConnCore>, read: BoxRead, hello: oneshot::Sender<Result<(), Error>>) {
-    let decoder = FrameDecoder::new(core.config.effective_max_frame_len()).with_timeout(core.config.frame_timeout);
-    tokio::spawn(write_loop(core.clone()));
-    tokio::spawn(read_loop(core, Frames::new(read, decoder), hello));
+/// Start the reader and writer tasks of transport `generation` (both stop
+/// when `cancel` fires); returns the reader.
+pub(super) fn spawn(
+    core: Arc<ConnCore>,
+    frames: Frames<BoxRead>,
+    generation: u64,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(write_loop(core.clone(), generation, cancel.clone()));
+    tokio::spawn(read_loop(core, frames, generation, cancel))
 }
 
-async fn read_loop(core: Arc<ConnCore>, mut frames: Frames<BoxRead>, hello: oneshot::Sender<Result<(), Error>>) {
+/// What the reader counts for a session's acknowledgements.
+struct Acks {
+    numbered: bool,
+    frames: u64,
+    bytes: usize,
+}
+
+async fn read_loop(core: Arc<ConnCore>, mut frames: Frames<BoxRead>, generation: u64, cancel: CancellationToken) {
     let link = core.link();
-    let mut hello = Some(hello);
+    let mut acks = Acks { numbered: core.is_resumable(), frames: 0, bytes: 0 };
     // One cancellation future for the whole loop (not a registration with
     // the token per frame), and the cork state kept here (the outbox's lock
     // is taken only when it changes).
-    let cancelled = core.cancel.cancelled();
+    let cancelled = cancel.cancelled();
     tokio::pin!(cancelled);
     let mut corked = false;
     let mut ahead = LookAhead::default();
-    let reason = loop {
+    let mut first = true;
+    let outcome = loop {
         let next = tokio::select! {
             biased;
             n = frames.next() => n,
             () = &mut cancelled => break None,
         };
         let frame = match next {
-            None => break Some("peer closed the connection".to_string()),
-            Some(Err(e)) => break Some(format!("read failed: {e}")),
+            None => break Some(Err("peer closed the connection".to_string())),
+            Some(Err(e)) => break Some(Err(format!("read failed: {e}"))),
             Some(Ok(f)) => f.freeze(),
         };
+        let len = frame.len();
+        if std::mem::take(&mut first) {
+            core.confirm_resume();
+        }
         ahead.consumed(frame.len());
         // More calls already read: hold their replies and write them
         // together once the burst is handled (see `outbox`).
@@ -55,52 +75,63 @@ async fn read_loop(core: Arc<ConnCore>, mut frames: Frames<BoxRead>, hello: ones
         // gave up on them (say, declared the link lost while a black hole
         // held them), and reported them `ConnectionLost`.
         let given_up = cork && ahead.seen(frames.read_buffer(), wire::is_goodbye);
-        match handle(&core, &link, frame, &mut hello, given_up) {
-            Ok(None) => {}
-            Ok(Some(goodbye)) => {
+        match handle(&core, &link, frame, given_up) {
+            Ok(Handled::Control) => {}
+            Ok(Handled::Numbered) => {
+                if acks.numbered {
+                    count(&core, &mut acks, len);
+                }
+            }
+            Ok(Handled::Goodbye(goodbye)) => {
                 tracing::debug!(conn = core.id, peer = %core.peer, reason = %goodbye, "peer said goodbye");
-                break Some(goodbye);
+                break Some(Ok(goodbye));
             }
             Err(e) => {
                 tracing::warn!(conn = core.id, peer = %core.peer, error = %e, "closing connection on protocol violation");
-                if let Some(h) = hello.take() {
-                    let _ = h.send(Err(e.clone()));
-                }
-                break Some(e.to_string());
+                break Some(Ok(e.to_string()));
             }
         }
     };
     core.outbox.cork(false);
-    if let Some(reason) = reason {
-        core.close(reason);
+    match outcome {
+        // The connection ends: a goodbye or a protocol violation.
+        Some(Ok(reason)) => core.close(reason),
+        // The transport failed: a session waits for a resume.
+        Some(Err(reason)) => core.link_lost(Some(generation), &reason),
+        // Stopped: the connection closed, or its link was replaced.
+        None => {}
     }
+}
+
+/// Count a numbered frame received, and acknowledge every so often.
+fn count(core: &ConnCore, acks: &mut Acks, len: usize) {
+    let received = core.received.load(Ordering::Relaxed) + 1;
+    core.received.store(received, Ordering::Release);
+    acks.frames += 1;
+    acks.bytes += len;
+    if acks.frames >= ACK_EVERY_FRAMES || acks.bytes >= ACK_EVERY_BYTES {
+        acks.frames = 0;
+        acks.bytes = 0;
+        core.send_control(&Header::Ack { received });
+    }
+}
+
+/// What one frame was.
+enum Handled {
+    /// A per-transport message (not numbered).
+    Control,
+    /// A numbered message of the session.
+    Numbered,
+    /// The peer closed the connection politely, with this reason.
+    Goodbye(String),
 }
 
 /// Handle one frame. An `Err` closes the connection (the peer broke the
 /// protocol); errors that concern one call are answered and the connection
-/// goes on. `Ok(Some(reason))`: the peer closed the connection politely.
-fn handle(
-    core: &Arc<ConnCore>,
-    link: &Arc<dyn Link>,
-    frame: Bytes,
-    hello: &mut Option<oneshot::Sender<Result<(), Error>>>,
-    given_up: bool,
-) -> Result<Option<String>, Error> {
+/// goes on.
+fn handle(core: &Arc<ConnCore>, link: &Arc<dyn Link>, frame: Bytes, given_up: bool) -> Result<Handled, Error> {
     let (header, payload) = wire::decode_frame(&frame)?;
-    if let Some(h) = hello.take() {
-        let Header::Hello { magic, version, root } = header else {
-            return Err(Error::protocol("expected hello as the first frame"));
-        };
-        if magic != wire::MAGIC {
-            return Err(Error::protocol(format_args!("not a pb peer (magic {magic:#x})")));
-        }
-        if version != wire::VERSION {
-            return Err(Error::protocol(format_args!("unsupported protocol version {version}")));
-        }
-        let _ = core.peer_root.set(root);
-        let _ = h.send(Ok(()));
-        return Ok(None);
-    }
+    let numbered = header.is_numbered();
     match header {
         Header::Hello { .. } => return Err(Error::protocol("second hello")),
         Header::Call { req, .. } if given_up => {
@@ -125,16 +156,13 @@ fn handle(
                 Err(e) => tracing::debug!(conn = core.id, id, error = %e, "release of an unknown id; ignored"),
             }
         }
-        Header::Ping { nonce } => {
-            let _ = core.send_header(&Header::Pong { nonce });
-        }
-        Header::Pong { nonce } => {
-            core.complete(link, nonce, Ok(payload));
-        }
+        Header::Ping { nonce } => core.send_control(&Header::Pong { nonce }),
+        Header::Pong { nonce } => core.pong(nonce),
+        Header::Ack { received } => core.outbox.ack(received)?,
         Header::Goodbye => {
             let reason: String = wire::decode_payload(&payload).unwrap_or_default();
-            return Ok(Some(format!("closed by the peer ({reason})")));
+            return Ok(Handled::Goodbye(format!("closed by the peer ({reason})")));
         }
     }
-    Ok(None)
+    Ok(if numbered { Handled::Numbered } else { Handled::Control })
 }

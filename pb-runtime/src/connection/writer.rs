@@ -6,6 +6,8 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use super::core::ConnCore;
 
 /// How long a closing connection may spend writing what was queued before
@@ -13,11 +15,17 @@ use super::core::ConnCore;
 /// the connection, and the bytes queued for it, any longer than this.
 const CLOSE_FLUSH_GRACE: Duration = Duration::from_secs(1);
 
-/// The writer task, until the connection closes.
-pub(super) async fn write_loop(core: Arc<ConnCore>) {
+/// The writer task of transport `generation`, until the connection closes
+/// or (a session) the transport is replaced.
+pub(super) async fn write_loop(core: Arc<ConnCore>, generation: u64, cancel: CancellationToken) {
     let result = tokio::select! {
         r = poll_fn(|cx| core.outbox.poll_write_task(cx)) => r,
-        () = core.cancel.cancelled() => {
+        () = cancel.cancelled() => {
+            if !core.is_closed() {
+                // The link went down; the session lives on (the outbox has
+                // dropped the transport already).
+                return;
+            }
             // Write what was queued before the close (a goodbye, a last reply).
             match tokio::time::timeout(CLOSE_FLUSH_GRACE, poll_fn(|cx| core.outbox.poll_finish(cx))).await {
                 Ok(r) => r,
@@ -25,8 +33,13 @@ pub(super) async fn write_loop(core: Arc<ConnCore>) {
             }
         }
     };
-    if let Err(e) = result {
-        core.close(format!("write failed: {e}"));
+    if let Err(e) = result
+        && !core.is_closed()
+    {
+        core.link_lost(Some(generation), &format!("write failed: {e}"));
+        if !core.is_closed() {
+            return; // a session: it waits for a resume
+        }
     }
     let _ = tokio::time::timeout(CLOSE_FLUSH_GRACE, poll_fn(|cx| core.outbox.poll_shutdown(cx))).await;
     // Nothing more will be written: free the transport and what is queued.

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::{SessionConfig, SessionEvent};
 use super::core::{SessionCore, Status, connect_once};
 use super::track::TrackedList;
+use crate::connection::{Intent, Opened};
 use crate::references::replay::{Refetch, track};
 use crate::references::{Interface, ProxyHandle};
 use crate::services::registry::Locator;
@@ -69,7 +70,8 @@ impl ClientBuilder {
         let peer = connector.describe();
         let (events, _) = broadcast::channel(64);
         let (status, _) = watch::channel(Status { connected: true, generation: 0 });
-        let conn = connect_once(&self.config, &*connector).await?;
+        let intent = if self.config.resume { Intent::Open } else { Intent::Plain };
+        let (Opened::Fresh(conn) | Opened::Resumed(conn)) = connect_once(&self.config, &*connector, intent).await?;
         let shared = Arc::new_cyclic(|me| SessionCore {
             config: self.config,
             connector,
@@ -81,6 +83,7 @@ impl ClientBuilder {
             cancel: CancellationToken::new(),
             me: me.clone(),
         });
+        shared.configure(&shared.conn.read().unwrap());
         tracing::info!(%peer, "connected");
         shared.emit(SessionEvent::Connected { peer });
         tokio::spawn(shared.clone().run());

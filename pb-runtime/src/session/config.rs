@@ -17,8 +17,19 @@ pub struct SessionConfig {
     pub connect_timeout: Duration,
     /// How long an idempotent call waits for healing before giving up. Default 30 s.
     pub retry_wait: Duration,
-    /// Reconnect delays.
+    /// Reconnect delays (also between resume attempts).
     pub backoff: BackoffConfig,
+    /// Ask the server for a resumable session: after a short outage the
+    /// session resumes where it stopped (see the module docs). Default on;
+    /// a server with resumable sessions off, or an older one, gives a
+    /// plain connection all the same.
+    pub resume: bool,
+    /// Calls made while the link is down wait for the session to resume
+    /// instead of failing at once with `Disconnected` (if it cannot resume,
+    /// they fail with `ConnectionLost`, never having been sent). Default
+    /// off: calls during an outage fail fast. Calls already in flight when
+    /// the link drops always wait for the resume.
+    pub wait_for_resume: bool,
     /// Settings of each connection.
     pub connection: Config,
 }
@@ -31,6 +42,8 @@ impl Default for SessionConfig {
             connect_timeout: Duration::from_secs(10),
             retry_wait: Duration::from_secs(30),
             backoff: BackoffConfig::default(),
+            resume: true,
+            wait_for_resume: false,
             connection: Config::default(),
         }
     }
@@ -62,6 +75,16 @@ impl SessionConfig {
         self.backoff = b;
         self
     }
+    /// Set [`SessionConfig::resume`].
+    pub fn resume(mut self, on: bool) -> Self {
+        self.resume = on;
+        self
+    }
+    /// Set [`SessionConfig::wait_for_resume`].
+    pub fn wait_for_resume(mut self, on: bool) -> Self {
+        self.wait_for_resume = on;
+        self
+    }
     /// Set [`SessionConfig::connection`].
     pub fn connection(mut self, c: Config) -> Self {
         self.connection = c;
@@ -78,12 +101,24 @@ pub enum SessionEvent {
         /// The server's address.
         peer: String,
     },
-    /// The link went down.
+    /// The link went down and the session could not resume: calls in
+    /// flight failed with `ConnectionLost`. (A link that drops and resumes
+    /// reports only [`SessionEvent::Resumed`].)
     Disconnected {
         /// The server's address.
         peer: String,
         /// Why: closed by the peer, ping timeout, read error, ...
         reason: String,
+    },
+    /// The link dropped and came back to the same server process within its
+    /// grace period, and the session resumed where it stopped: calls in
+    /// flight were answered, events missed were delivered, nothing ran
+    /// twice, and nothing was replayed.
+    Resumed {
+        /// The server's address.
+        peer: String,
+        /// How long the link was down.
+        outage: std::time::Duration,
     },
     /// Reconnected, and every live reconnecting proxy was replayed.
     Reconnected {

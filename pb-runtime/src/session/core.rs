@@ -10,9 +10,21 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::Backoff;
 use super::config::{SessionConfig, SessionEvent};
 use super::track::{self, TrackedList};
+use crate::connection::{Intent, Opened};
 use crate::references::heal::{Heal, HealSlot, Healer};
 use crate::transport::Connect;
 use crate::{Connection, Error};
+
+/// How an attempt to resume ended.
+enum Resume {
+    /// The session resumed.
+    Done(std::time::Duration),
+    /// The session closed for good (`Client::close`).
+    Cancelled,
+    /// It cannot resume: a new connection (the server did not know the
+    /// session), or none yet.
+    Fallback { new: Option<Connection>, why: String },
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Status {
@@ -81,7 +93,59 @@ impl SessionCore {
     }
 
     async fn try_connect(&self) -> Result<Connection, Error> {
-        connect_once(&self.config, &*self.connector).await
+        match connect_once(&self.config, &*self.connector, self.fresh_intent()).await? {
+            Opened::Fresh(c) | Opened::Resumed(c) => Ok(c),
+        }
+    }
+
+    fn fresh_intent(&self) -> Intent {
+        if self.config.resume { Intent::Open } else { Intent::Plain }
+    }
+
+    /// Resume `conn`'s session, retrying with backoff within the server's
+    /// grace period.
+    async fn resume(&self, conn: &Connection, backoff: &mut Backoff) -> Resume {
+        let core = &conn.core;
+        let Some(ticket) = core.ticket() else {
+            return Resume::Fallback { new: None, why: "not a session".into() };
+        };
+        let deadline = tokio::time::Instant::now() + ticket.grace.saturating_sub(core.down_for().unwrap_or_default());
+        // The reader must have stopped: the hello says what it received.
+        core.reader_stopped().await;
+        backoff.reset();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Resume::Fallback { new: None, why: "the grace period passed".into() };
+            }
+            let config =
+                SessionConfig { connect_timeout: self.config.connect_timeout.min(left), ..self.config.clone() };
+            let result = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return Resume::Cancelled,
+                r = connect_once(&config, &*self.connector, Intent::Resume(core.clone())) => r,
+            };
+            match result {
+                Ok(Opened::Resumed(_)) => return Resume::Done(core.last_outage()),
+                Ok(Opened::Fresh(new)) => {
+                    let why = "the server does not hold the session (restarted, or its grace period passed)";
+                    return Resume::Fallback { new: Some(new), why: why.into() };
+                }
+                Err(e) if conn.is_closed() => return Resume::Fallback { new: None, why: e.to_string() },
+                Err(e) => {
+                    let delay =
+                        backoff.next_delay().min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+                    tracing::info!(peer = %self.peer(), attempt, error = %e, ?delay, "resume failed; backing off");
+                    tokio::select! {
+                        biased;
+                        () = self.cancel.cancelled() => return Resume::Cancelled,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
     }
 
     /// Watch `conn` until it fails; returns why, or `None` if the session closed.
@@ -97,6 +161,9 @@ impl SessionCore {
                 () = self.cancel.cancelled() => return None,
                 () = conn.closed() => {
                     return Some(conn.close_reason().unwrap_or_else(|| "connection closed".into()));
+                }
+                () = conn.core.link_down() => {
+                    return Some(conn.core.down_reason().unwrap_or_else(|| "link lost".into()));
                 }
                 () = self.kick.notified() => {}
                 _ = ticks.tick() => {}
@@ -130,42 +197,55 @@ impl SessionCore {
         }
     }
 
-    /// The session's task: watch, and on an outage reconnect and heal.
+    /// The session's task: watch, and on an outage resume, or reconnect
+    /// and heal.
     pub(super) async fn run(self: Arc<Self>) {
         let mut backoff = Backoff::new(self.config.backoff.clone());
         loop {
             let conn = self.conn.read().unwrap().clone();
             let reason = self.watch(&conn).await;
-            conn.close();
-            let Some(reason) = reason.filter(|_| !self.cancel.is_cancelled()) else {
+            let Some(mut reason) = reason.filter(|_| !self.cancel.is_cancelled()) else {
+                conn.close();
                 return; // closed for good: no outage, no reconnect
             };
             let peer = self.peer();
+            let mut fresh = None;
+            if conn.core.is_resumable() && !conn.is_closed() {
+                // A session: the link goes down, calls in flight wait.
+                conn.core.link_lost(None, &reason);
+                tracing::info!(%peer, %reason, "link lost; resuming");
+                self.status.send_modify(|s| s.connected = false);
+                match self.resume(&conn, &mut backoff).await {
+                    Resume::Done(outage) => {
+                        tracing::info!(%peer, ?outage, "session resumed");
+                        self.status.send_modify(|s| {
+                            s.connected = true;
+                            s.generation += 1;
+                        });
+                        self.emit(SessionEvent::Resumed { peer, outage });
+                        continue;
+                    }
+                    Resume::Cancelled => {
+                        conn.close();
+                        return;
+                    }
+                    Resume::Fallback { new, why } => {
+                        reason = format!("{reason}; the session could not resume: {why}");
+                        fresh = new;
+                    }
+                }
+            }
+            conn.close_with(reason.clone());
             tracing::warn!(%peer, %reason, "disconnected");
             self.status.send_modify(|s| s.connected = false);
             self.emit(SessionEvent::Disconnected { peer: peer.clone(), reason });
 
-            backoff.reset();
-            let mut attempt = 0u32;
-            let new = loop {
-                attempt += 1;
-                let result = tokio::select! {
-                    biased;
-                    () = self.cancel.cancelled() => return,
-                    r = self.try_connect() => r,
-                };
-                match result {
-                    Ok(new) => break new,
-                    Err(e) => {
-                        let delay = backoff.next_delay();
-                        tracing::info!(%peer, attempt, error = %e, ?delay, "reconnect failed; backing off");
-                        tokio::select! {
-                            biased;
-                            () = self.cancel.cancelled() => return,
-                            () = tokio::time::sleep(delay) => {}
-                        }
-                    }
-                }
+            let (new, attempt) = match fresh {
+                Some(new) => (new, 0),
+                None => match self.reconnect(&mut backoff).await {
+                    Some(found) => found,
+                    None => return,
+                },
             };
             {
                 // Checked under the lock `Client::close` reads the
@@ -180,6 +260,7 @@ impl SessionCore {
                 drop(current);
                 drop(old);
             }
+            self.configure(&new);
             tracing::info!(%peer, attempt, "connected again; replaying proxies");
             let report = self.heal(&new, false).await;
             let (healed, failed) = (report.healed, report.failed);
@@ -192,13 +273,49 @@ impl SessionCore {
             self.emit_refused(report.refused);
         }
     }
+
+    /// Connect again with backoff; `None` if the session closed meanwhile.
+    async fn reconnect(&self, backoff: &mut Backoff) -> Option<(Connection, u32)> {
+        let peer = self.peer();
+        backoff.reset();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return None,
+                r = self.try_connect() => r,
+            };
+            match result {
+                Ok(new) => return Some((new, attempt)),
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::info!(%peer, attempt, error = %e, ?delay, "reconnect failed; backing off");
+                    tokio::select! {
+                        biased;
+                        () = self.cancel.cancelled() => return None,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Apply the session's settings to a connection it made.
+    pub(super) fn configure(&self, conn: &Connection) {
+        conn.core.wait_when_down.store(self.config.wait_for_resume, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// One attempt: transport and handshake, within the connect timeout.
-pub(super) async fn connect_once(config: &SessionConfig, connector: &dyn Connect) -> Result<Connection, Error> {
+pub(super) async fn connect_once(
+    config: &SessionConfig,
+    connector: &dyn Connect,
+    intent: Intent,
+) -> Result<Opened, Error> {
     let attempt = async {
         let transport = connector.connect().await?;
-        Connection::builder().config(config.connection.clone()).establish(transport).await
+        Connection::builder().config(config.connection.clone()).connect(transport, intent).await
     };
     match tokio::time::timeout(config.connect_timeout, attempt).await {
         Ok(r) => r,

@@ -14,6 +14,9 @@ pub struct Transport {
     pub(crate) read: BoxRead,
     pub(crate) write: BoxWrite,
     pub(crate) peer: String,
+    /// What a resumable session is bound to on this transport: the TLS
+    /// peer's identity (see `connection/resume.rs`); `None` for plain ones.
+    pub(crate) binding: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for Transport {
@@ -29,7 +32,7 @@ impl Transport {
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "tcp:?".into());
         let (read, write) = stream.into_split();
-        Transport { read: Box::new(read), write: Box::new(write), peer }
+        Transport { read: Box::new(read), write: Box::new(write), peer, binding: None }
     }
 
     /// A Unix domain socket stream.
@@ -41,13 +44,13 @@ impl Transport {
             .and_then(|a| a.as_pathname().map(|p| format!("unix:{}", p.display())))
             .unwrap_or_else(|| "unix:unnamed".into());
         let (read, write) = stream.into_split();
-        Transport { read: Box::new(read), write: Box::new(write), peer }
+        Transport { read: Box::new(read), write: Box::new(write), peer, binding: None }
     }
 
     /// Any bidirectional stream (TLS, a test double, ...).
     pub fn from_io<S: AsyncRead + AsyncWrite + Send + 'static>(io: S, peer: impl Into<String>) -> Self {
         let (read, write) = tokio::io::split(io);
-        Transport { read: Box::new(read), write: Box::new(write), peer: peer.into() }
+        Transport { read: Box::new(read), write: Box::new(write), peer: peer.into(), binding: None }
     }
 
     /// Two transports joined in memory, for tests and in-process links.

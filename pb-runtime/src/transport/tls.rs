@@ -192,7 +192,15 @@ async fn accept_loop(
             handshaking.fetch_sub(1, Ordering::AcqRel);
             match done {
                 Ok(Ok(tls)) => {
-                    let _ = ready.send(Transport::from_io(tls, format!("tls:{peer}"))).await;
+                    // A session over TLS is bound to the TLS peer: its
+                    // certificate, or none (an anonymous client).
+                    let mut binding = b"tls:".to_vec();
+                    if let Some(cert) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+                        binding.extend_from_slice(cert.as_ref());
+                    }
+                    let mut transport = Transport::from_io(tls, format!("tls:{peer}"));
+                    transport.binding = Some(binding);
+                    let _ = ready.send(transport).await;
                 }
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "tls handshake failed"),
                 Err(_) => tracing::info!(%peer, ?timeout, "tls handshake timed out"),

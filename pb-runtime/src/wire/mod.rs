@@ -26,14 +26,18 @@
 //!
 //! Header variants are only ever appended: postcard encodes the variant index
 //! as a varint, so old peers reject new variants with a clear protocol error.
-//! Indexes 8..=15 are reserved for the login step and 16..=31 for cached
-//! models.
+//! A peer only sends [`Header::Ack`] (index 8) on a resumable session, which
+//! an older peer never asks for or grants.
+//!
+//! The hello's payload says whether the connection is a resumable session
+//! (see `wire/resume.rs`); older peers send none and ignore it.
 
 mod blob;
 pub mod codec;
 mod context;
 pub mod depth;
 pub mod frame;
+pub(crate) mod resume;
 pub mod twisted;
 
 pub(crate) use blob::FrameBuf;
@@ -98,6 +102,20 @@ pub enum Header {
     },
     /// The sender is closing the connection; payload: a UTF-8 reason.
     Goodbye,
+    /// The sender has received `received` numbered frames of this session
+    /// (numbered frames: see `wire::resume`): the receiver may forget them.
+    Ack {
+        /// Numbered frames received so far.
+        received: u64,
+    },
+}
+
+impl Header {
+    /// Whether the frame is numbered on a resumable session: everything
+    /// but the hello and the per-transport messages (pings and acks).
+    pub(crate) fn is_numbered(&self) -> bool {
+        !matches!(self, Header::Hello { .. } | Header::Ping { .. } | Header::Pong { .. } | Header::Ack { .. })
+    }
 }
 
 /// A reference to an object, as it travels inside a payload.

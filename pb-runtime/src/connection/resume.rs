@@ -1,0 +1,158 @@
+//! The server's table of resumable sessions: who holds which identity, and
+//! how many sessions wait for their client to come back.
+//!
+//! A session's identity is a public number and a 256-bit secret from the
+//! operating system's generator. A resume hello is looked up by the number
+//! (a hash map lookup that reveals nothing about the secret), then the
+//! secret is compared in constant time ([`subtle`]); a wrong, stale or
+//! forged identity costs a lookup and a comparison, and gets a new session
+//! like any client. The secret changes at every resume, so one seen once
+//! (say, replayed from a capture) is worth nothing afterwards: the server
+//! sends the next secret in its hello and, until the client's first frame
+//! on the resumed link shows it has it, accepts either (a client whose
+//! resume was cut before the server's hello arrived tries again with the
+//! secret it has). Secrets are never logged.
+//!
+//! On a TLS transport the session is also bound to the TLS peer (its
+//! certificate, or "anonymous"): a resume must come over TLS from the same
+//! peer identity.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use subtle::ConstantTimeEq;
+
+use super::core::ConnCore;
+use crate::Error;
+use crate::config::Config;
+use crate::wire::resume::{Secret, ServerHello};
+
+/// A server's resumable sessions.
+pub(crate) struct Sessions {
+    entries: Mutex<HashMap<u64, Entry>>,
+    /// Sessions whose link is down, waiting for their client.
+    detached: AtomicUsize,
+    /// How long a session waits for its client.
+    pub(crate) grace: Duration,
+    max_detached: usize,
+    /// Bytes of frames a session keeps for its resume.
+    pub(crate) max_bytes: usize,
+}
+
+struct Entry {
+    secret: Secret,
+    /// The next secret, sent in a resume's hello and not yet confirmed.
+    pending: Option<Secret>,
+    core: Weak<ConnCore>,
+    binding: Option<Vec<u8>>,
+}
+
+/// Fresh random bytes from the operating system.
+fn random_secret() -> Result<Secret, Error> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| Error::Io(format!("no randomness for a session identity: {e}")))?;
+    Ok(secret)
+}
+
+impl Sessions {
+    /// The table of a server with `config`; `None` when sessions are off
+    /// ([`Config::resume_grace`] zero).
+    pub(crate) fn new(config: &Config) -> Option<Arc<Sessions>> {
+        (!config.resume_grace.is_zero()).then(|| {
+            Arc::new(Sessions {
+                entries: Mutex::new(HashMap::new()),
+                detached: AtomicUsize::new(0),
+                grace: config.resume_grace,
+                max_detached: config.max_detached_sessions,
+                max_bytes: config.max_resume_bytes,
+            })
+        })
+    }
+
+    /// A new identity for `core`.
+    pub(crate) fn grant(&self, core: &Arc<ConnCore>, binding: Option<Vec<u8>>) -> Result<ServerHello, Error> {
+        let secret = random_secret()?;
+        let mut entries = self.entries.lock().unwrap();
+        let id = loop {
+            let id = getrandom::u64().map_err(|e| Error::Io(format!("no randomness: {e}")))?;
+            if id != 0 && !entries.contains_key(&id) {
+                break id;
+            }
+        };
+        entries.insert(id, Entry { secret, pending: None, core: Arc::downgrade(core), binding });
+        drop(entries);
+        core.set_session_id(id);
+        Ok(self.hello(id, secret, None))
+    }
+
+    fn hello(&self, id: u64, secret: Secret, resumed: Option<u64>) -> ServerHello {
+        ServerHello { resumed, id, secret, grace_ms: self.grace.as_millis().min(u64::MAX as u128) as u64 }
+    }
+
+    /// The session `id` if `secret` proves it and the transport matches its
+    /// binding; a fresh secret for it (returned) becomes valid beside the
+    /// current one until [`confirm`](Self::confirm).
+    pub(crate) fn claim(
+        &self,
+        id: u64,
+        secret: &Secret,
+        binding: Option<&[u8]>,
+    ) -> Option<(Arc<ConnCore>, u64, Secret)> {
+        let fresh = random_secret().ok()?;
+        let mut entries = self.entries.lock().unwrap();
+        let entry = entries.get_mut(&id)?;
+        // Both compared, in constant time, whichever matches.
+        let current = entry.secret.ct_eq(secret);
+        let pending = entry.pending.unwrap_or([0; 32]).ct_eq(secret) & (entry.pending.is_some() as u8).into();
+        if !bool::from(current | pending) || entry.binding.as_deref() != binding {
+            return None;
+        }
+        let core = entry.core.upgrade().filter(|c| !c.is_closed())?;
+        if bool::from(pending) {
+            entry.secret = *secret;
+        }
+        entry.pending = Some(fresh);
+        Some((core, id, fresh))
+    }
+
+    /// The client's first frame on a resumed link arrived: it has the
+    /// secret the resume sent, which alone is valid from now on.
+    pub(crate) fn confirm(&self, id: u64) {
+        if let Some(entry) = self.entries.lock().unwrap().get_mut(&id)
+            && let Some(next) = entry.pending.take()
+        {
+            entry.secret = next;
+        }
+    }
+
+    /// The hello of a resumed session.
+    pub(crate) fn resumed_hello(&self, id: u64, secret: Secret, received: u64) -> ServerHello {
+        self.hello(id, secret, Some(received))
+    }
+
+    /// A session closed for good.
+    pub(crate) fn remove(&self, id: u64) {
+        let entry = self.entries.lock().unwrap().remove(&id);
+        drop(entry);
+    }
+
+    /// Count one more session waiting for its client; false (and nothing
+    /// counted) when as many as allowed already wait.
+    pub(crate) fn hold(&self) -> bool {
+        self.detached
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max_detached).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// A waiting session resumed or closed.
+    pub(crate) fn unhold(&self) {
+        self.detached.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Sessions waiting for their client.
+    pub(crate) fn detached(&self) -> usize {
+        self.detached.load(Ordering::Acquire)
+    }
+}
