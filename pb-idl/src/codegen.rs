@@ -232,7 +232,10 @@ impl Cx<'_> {
         match &def.kind {
             DefKind::Record(fields) => {
                 let fields = self.fields(fields, true);
-                quote!(#doc #derives pub struct #name { #fields })
+                // The serde name is the copy tag jelly sends to a Twisted peer
+                // (postcard ignores it): `package.Name`, as `gen --python` registers.
+                let tag = self.schema.qualified(id);
+                quote!(#doc #derives #[serde(rename = #tag)] pub struct #name { #fields })
             }
             DefKind::Enum(variants) => {
                 let variants = self.variants(variants);

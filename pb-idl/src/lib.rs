@@ -115,7 +115,9 @@
 //!
 //! - `record`: a struct of named fields. It derives `Debug`, `Clone`,
 //!   serde, and `PartialEq`/`Eq` when its fields allow (no references; no
-//!   floats for `Eq`).
+//!   floats for `Eq`). Its serde name is `package.Name`: postcard ignores
+//!   it, and on Twisted's wire it is the copy tag (`pb.Copyable`) that a
+//!   Python peer registers.
 //! - `enum`: variants without data, with a tuple `V(T, U)` or with named
 //!   fields `V { a: T }`.
 //! - `error`: an enum usable as a method's error. Each variant may carry a
