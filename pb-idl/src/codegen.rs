@@ -29,14 +29,14 @@ impl Default for GenOptions {
     }
 }
 
-/// The generated source of one package.
+/// The generated source of one package (Rust, or Python with `--python`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generated {
     /// The package name.
     pub package: String,
-    /// The file name: `<package>.rs`.
+    /// The file name: `<package>.rs` (Python: `<package>.py`, dots as `_`).
     pub file_name: String,
-    /// The Rust source, formatted.
+    /// The source: Rust, formatted (or Python).
     pub code: String,
 }
 
