@@ -241,7 +241,8 @@
 //! | `interface I` | `I(pb.Referenceable)` with a `remote_<wire name>` stub per method raising `NotImplementedError`, to implement in Python; `IClient(reference)`, one method per method doing `reference.callRemote("<wire name>", ...)` (a `@local` one returns its constant) |
 //!
 //! `bytes` is a list of ints on this wire (the Rust side's `Vec<u8>` is a
-//! jelly list). A Python exception raised in a `remote_` method reaches pb
+//! jelly list; Python refuses a list as a dict key, so a non-empty
+//! `map<bytes, V>` cannot reach it). A Python exception raised in a `remote_` method reaches pb
 //! as `pb::Error::Remote`, not as the method's error type. Names that are
 //! Python keywords or would hide Twisted's attributes get a `_` suffix in
 //! Python; the names on the wire never change. A schema Python cannot
