@@ -29,14 +29,14 @@ impl Default for GenOptions {
     }
 }
 
-/// The generated source of one package.
+/// The generated source of one package (Rust, or Python with `--python`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generated {
     /// The package name.
     pub package: String,
-    /// The file name: `<package>.rs`.
+    /// The file name: `<package>.rs` (Python: `<package>.py`, dots as `_`).
     pub file_name: String,
-    /// The Rust source, formatted.
+    /// The source: Rust, formatted (or Python).
     pub code: String,
 }
 
@@ -232,7 +232,10 @@ impl Cx<'_> {
         match &def.kind {
             DefKind::Record(fields) => {
                 let fields = self.fields(fields, true);
-                quote!(#doc #derives pub struct #name { #fields })
+                // The serde name is the copy tag jelly sends to a Twisted peer
+                // (postcard ignores it): `package.Name`, as `gen --python` registers.
+                let tag = self.schema.qualified(id);
+                quote!(#doc #derives #[serde(rename = #tag)] pub struct #name { #fields })
             }
             DefKind::Enum(variants) => {
                 let variants = self.variants(variants);

@@ -1,5 +1,6 @@
 //! The build.rs API (prost-build style): a [`Config`] builder whose setters
-//! return `&mut Self`, and a one-line [`compile`] free function.
+//! return `&mut Self`, and one-line [`compile`] and [`compile_python`] free
+//! functions.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ pub enum Error {
     NoOutDir,
     /// A configured path does not parse as a Rust path.
     Config(String),
+    /// The schema cannot be expressed in Python ([`Config::compile_python`]).
+    Python(String),
 }
 
 impl fmt::Display for Error {
@@ -27,6 +30,7 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "cannot write generated code: {e}"),
             Error::NoOutDir => write!(f, "OUT_DIR is not set: call compile from a build script, or set `out_dir`"),
             Error::Config(e) => write!(f, "{e}"),
+            Error::Python(e) => write!(f, "cannot generate Python: {e}"),
         }
     }
 }
@@ -112,6 +116,44 @@ impl Config {
     /// [`Error::Schema`] with every diagnostic rendered if the schema is
     /// invalid; [`Error::Io`] if the output cannot be written.
     pub fn compile(&self, files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
+        self.run(files, includes, |checked| checked.generate(&self.opts).map_err(Error::Config))
+    }
+
+    /// Compile `files` as [`compile`](Self::compile) does, but write the
+    /// Python side instead: one Twisted Perspective Broker module per
+    /// package, `<package>.py` with dots as `_` (see
+    /// [Python](crate#python)). Usually with [`out_dir`](Self::out_dir) set
+    /// to the Python project's package directory. Returns the paths written.
+    ///
+    /// # Errors
+    ///
+    /// As [`compile`](Self::compile), and [`Error::Python`] if the schema
+    /// cannot be expressed in Python.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// pb_idl::Config::new()
+    ///     .out_dir("python/aurora_pb")
+    ///     .emit_rerun_if_changed(false)
+    ///     .compile_python(&["schemas/aurora.pbidl"], &["schemas"])
+    ///     .unwrap();
+    /// ```
+    pub fn compile_python(
+        &self,
+        files: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+    ) -> Result<Vec<PathBuf>, Error> {
+        self.run(files, includes, |checked| checked.generate_python(&self.opts).map_err(Error::Python))
+    }
+
+    /// Check `files`, report to cargo, generate with `generate` and write.
+    fn run(
+        &self,
+        files: &[impl AsRef<Path>],
+        includes: &[impl AsRef<Path>],
+        generate: impl FnOnce(&crate::Checked) -> Result<Vec<crate::Generated>, Error>,
+    ) -> Result<Vec<PathBuf>, Error> {
         let files: Vec<PathBuf> = files.iter().map(|f| f.as_ref().to_path_buf()).collect();
         let includes: Vec<PathBuf> = includes.iter().map(|f| f.as_ref().to_path_buf()).collect();
         let checked = crate::check_files(&files, &includes);
@@ -132,7 +174,7 @@ impl Config {
             Some(d) => d.clone(),
             None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(Error::NoOutDir)?,
         };
-        let generated = checked.generate(&self.opts).map_err(Error::Config)?;
+        let generated = generate(&checked)?;
         std::fs::create_dir_all(&out_dir).map_err(Error::Io)?;
         let mut written = Vec::new();
         for g in generated {
@@ -167,6 +209,20 @@ pub(crate) fn write_if_changed(path: &Path, code: &str) -> std::io::Result<()> {
 /// As [`Config::compile`].
 pub fn compile(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
     Config::new().compile(files, includes)
+}
+
+/// `Config::new().out_dir(out_dir).compile_python(files, includes)`: the
+/// Python side of the schemas, one module per package, into `out_dir`.
+///
+/// # Errors
+///
+/// As [`Config::compile_python`].
+pub fn compile_python(
+    files: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+    out_dir: impl Into<PathBuf>,
+) -> Result<Vec<PathBuf>, Error> {
+    Config::new().out_dir(out_dir).compile_python(files, includes)
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 //! macro and serde derives as hand-written code, so a peer built from a
 //! schema and a hand-written peer are interchangeable: interface and method
 //! ids are computed from the same names. It is a command line
-//! (`pb-idl check|gen|compat`) and a build.rs library ([`Config`]).
+//! (`pb-idl check|gen|compat`) and a build.rs library ([`Config`]), and
+//! also writes the Python side of a schema for Twisted Perspective Broker
+//! (see [Python](#python)).
 //!
 //! # Tutorial
 //!
@@ -115,7 +117,9 @@
 //!
 //! - `record`: a struct of named fields. It derives `Debug`, `Clone`,
 //!   serde, and `PartialEq`/`Eq` when its fields allow (no references; no
-//!   floats for `Eq`).
+//!   floats for `Eq`). Its serde name is `package.Name`: postcard ignores
+//!   it, and on Twisted's wire it is the copy tag (`pb.Copyable`) that a
+//!   Python peer registers.
 //! - `enum`: variants without data, with a tuple `V(T, U)` or with named
 //!   fields `V { a: T }`.
 //! - `error`: an enum usable as a method's error. Each variant may carry a
@@ -212,12 +216,39 @@
 //! ```text
 //! pb-idl check FILE... [-I DIR]...          report every error; exit 0 valid, 1 errors
 //! pb-idl gen FILE... -o DIR [-I DIR]...     write DIR/<package>.rs for every package
+//! pb-idl gen --python FILE... -o DIR ...    write DIR/<package>.py (dots as `_`) instead
 //! pb-idl compat OLD NEW [-I DIR]...         list changes; exit 0 compatible, 1 breaking, 2 schema error
 //! ```
 //!
 //! `-I` adds a directory searched for imports. Diagnostics go to stderr;
 //! `compat` prints `breaking: path: what` / `compatible: path: what` lines
 //! and a summary to stdout. Usage errors exit 2. `pb-idl --help` says the same.
+//!
+//! # Python
+//!
+//! pb speaks Twisted Perspective Broker's wire, so a Python program with
+//! Twisted can join a pb system built from the same schema. `pb-idl gen
+//! --python` ([`Config::compile_python`] in a build script, or
+//! [`compile_python`]) writes one module per package, `<package>.py` with
+//! dots as `_` (a Python keyword gets a `_` suffix: `lambda_.py`), that
+//! imports only `twisted.spread.pb`:
+//!
+//! | schema | Python |
+//! | --- | --- |
+//! | `record R` | `R(pb.Copyable)`: copy tag `package.R` (the Rust struct's serde name), state a dict of the fields by schema name; and `RemoteR(R, pb.RemoteCopy)`, registered for the tag with `pb.setUnjellyableForClass` |
+//! | `enum E`, `error E` | `E`, builders of values in serde's form, which the Rust side's jelly uses: a unit variant is its name (`"Red"`), another a one-entry dict (`{"Circle": 1.5}`, `{"Pair": (1, 2)}`, `{"Rect": {"w": 1.0, "h": 2.0}}`); `split_variant(value)` reads one |
+//! | `model M` | `M(pb.RemoteCache)`, registered for the model's wire name: `setCopyableState`, and per event `observe_<Event>`, which calls `apply_<Event>` (to override: the schema cannot carry code) and then the hook `changed(event)`; `MEvent` builds the events |
+//! | `interface I` | `I(pb.Referenceable)` with a `remote_<wire name>` stub per method raising `NotImplementedError`, to implement in Python; `IClient(reference)`, one method per method doing `reference.callRemote("<wire name>", ...)` (a `@local` one returns its constant) |
+//!
+//! `bytes` is a list of ints on this wire (the Rust side's `Vec<u8>` is a
+//! jelly list; Python refuses a list as a dict key, so a non-empty
+//! `map<bytes, V>` cannot reach it). A Python exception raised in a `remote_` method reaches pb
+//! as `pb::Error::Remote`, not as the method's error type. Names that are
+//! Python keywords or would hide Twisted's attributes get a `_` suffix in
+//! Python; the names on the wire never change. A schema Python cannot
+//! express (two classes of one name, such as a record `RemoteUser` beside a
+//! record `User`, or a method whose `@name` is no Python identifier) is an
+//! error of `gen --python` alone.
 //!
 //! # Compatibility
 //!
@@ -244,12 +275,13 @@ mod load;
 mod message;
 mod names;
 pub mod parser;
+mod python;
 mod resolve;
 pub mod span;
 mod view;
 
 pub use codegen::{GenOptions, Generated};
-pub use config::{Config, Error, compile};
+pub use config::{Config, Error, compile, compile_python};
 pub use diag::{Diagnostic, Severity};
 pub use pb_ids::{interface_id, method_id};
 pub use span::{FileId, SourceMap, Span};
@@ -309,6 +341,23 @@ impl Checked {
             return Err("the schema has errors".into());
         }
         codegen::generate(&self.schema, opts, &self.file_names)
+    }
+
+    /// Generate one Python module per package, `<package>.py` with dots as
+    /// `_` (`shop.v1` is `shop_v1.py`): the Twisted Perspective Broker side of
+    /// the schema (see [Python](crate#python)). Packages in
+    /// `opts.extern_paths` are left out; `opts.pb_path` is not used.
+    ///
+    /// # Errors
+    ///
+    /// If the schema has errors, or cannot be Python: two generated classes
+    /// of one name in a module, two declarations under one copy tag, or a
+    /// method whose wire name is not a Python identifier.
+    pub fn generate_python(&self, opts: &GenOptions) -> Result<Vec<Generated>, String> {
+        if self.has_errors() {
+            return Err("the schema has errors".into());
+        }
+        python::generate(&self.schema, opts, &self.file_names)
     }
 }
 

@@ -9,7 +9,7 @@ const AFTER_HELP: &str = "\
 Exit codes:
   check, gen:  0 the schema is valid (warnings may be printed),
                1 the schemas have errors or cannot be read (all are printed
-                 to stderr),
+                 to stderr), or (gen --python) cannot be expressed in Python,
                2 bad usage or an I/O error.
   compat:      0 every change is compatible (or nothing changed),
                1 at least one change is breaking,
@@ -40,7 +40,8 @@ enum Command {
         #[arg(short = 'I', long = "include")]
         includes: Vec<PathBuf>,
     },
-    /// Generate Rust: one `<package>.rs` per package into DIR.
+    /// Generate Rust: one `<package>.rs` per package into DIR (with
+    /// `--python`, one Python module `<package>.py` per package instead).
     #[command(after_help = AFTER_HELP)]
     Gen {
         /// Schema files.
@@ -55,6 +56,10 @@ enum Command {
         /// Path of the `pb` crate in generated code.
         #[arg(long, default_value = "::pb")]
         pb_path: String,
+        /// Generate the Python side instead: a Twisted Perspective Broker
+        /// module per package (dots in its name become `_`: `shop_v1.py`).
+        #[arg(long, conflicts_with = "pb_path")]
+        python: bool,
     },
     /// Compare two versions of a schema: each change, compatible or breaking.
     #[command(after_help = AFTER_HELP)]
@@ -92,18 +97,20 @@ fn run(command: Command) -> u8 {
             println!("{}", checked.summary());
             0
         }
-        Command::Gen { files, out, includes, pb_path } => {
+        Command::Gen { files, out, includes, pb_path, python } => {
             let checked = pb_idl::check_files(&files, &includes);
             eprint!("{}", checked.render());
             if checked.has_errors() {
                 return 1;
             }
             let opts = pb_idl::GenOptions { pb_path, ..Default::default() };
-            let generated = match checked.generate(&opts) {
+            let generated = if python { checked.generate_python(&opts) } else { checked.generate(&opts) };
+            let generated = match generated {
                 Ok(g) => g,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return 2;
+                    // A bad `--pb-path` is usage; a schema Python cannot express is the schema's.
+                    return if python { 1 } else { 2 };
                 }
             };
             if let Err(e) = std::fs::create_dir_all(&out) {

@@ -68,6 +68,26 @@ fn derives_and_cross_package_types() {
     assert_eq!(format!("{tree:?}").matches("Tree").count(), 2);
 }
 
+#[test]
+fn records_travel_to_twisted_as_copies_tagged_with_their_qualified_name() {
+    use pb_runtime::wire::twisted::banana::Value;
+    use pb_runtime::wire::twisted::jelly::{self, form};
+    let money = common::Money { cents: -5, currency: "EUR".into() };
+    let expected = Value::List(vec![
+        Value::bytes(b"common.Money"),
+        form::dictionary([(form::unicode("cents"), Value::Int(-5)), (form::unicode("currency"), form::unicode("EUR"))]),
+    ]);
+    let value = jelly::to_value(&money).unwrap();
+    assert_eq!(value, expected);
+    assert_eq!(jelly::from_value::<common::Money>(&value).unwrap(), money);
+    // Postcard ignores the name.
+    let bytes = postcard::to_stdvec(&money).unwrap();
+    assert_eq!(postcard::from_bytes::<common::Money>(&bytes).unwrap(), money);
+    // A copy of another tag is refused.
+    let other = Value::List(vec![Value::bytes(b"common.Other"), form::dictionary([])]);
+    assert!(jelly::from_value::<common::Money>(&other).is_err());
+}
+
 impl kitchen_sink::PantryApply for kitchen_sink::Pantry {
     fn apply_event(&mut self, event: &kitchen_sink::PantryEvent) {
         match event {

@@ -1,4 +1,5 @@
-//! The build.rs API: `Config::compile` writes one file per package.
+//! The build.rs API: `Config::compile` writes one file per package, and
+//! `Config::compile_python` one Python module per package.
 
 use std::path::PathBuf;
 
@@ -84,4 +85,53 @@ fn out_dir_comes_from_cargo() {
         .compile(&["tests/golden/gen/common.pbidl"], &[] as &[&str])
         .unwrap_err();
     assert!(matches!(err, pb_idl::Error::Config(_)), "{err}");
+}
+
+#[test]
+fn compile_python_writes_every_module() {
+    let out = out_dir("python");
+    let written = pb_idl::Config::new()
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .compile_python(&["tests/golden/gen/shop.pbidl"], &["tests/golden/gen"])
+        .unwrap();
+    assert_eq!(written, vec![out.join("shop.py"), out.join("common.py")]);
+    for module in ["shop.py", "common.py"] {
+        let code = std::fs::read_to_string(out.join(module)).unwrap();
+        let golden = std::fs::read_to_string(format!("tests/golden/python/expected/{module}")).unwrap();
+        assert_eq!(code, golden, "{module}");
+    }
+    // Packages generated elsewhere are left out, as for Rust.
+    let out = out_dir("python-extern");
+    let written = pb_idl::Config::new()
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .extern_path("common", "::common_types")
+        .compile_python(&["tests/golden/gen/shop.pbidl"], &["tests/golden/gen"])
+        .unwrap();
+    assert_eq!(written, vec![out.join("shop.py")]);
+    let written = pb_idl::compile_python(&["tests/golden/gen/common.pbidl"], &[] as &[&str], &out).unwrap();
+    assert_eq!(written, vec![out.join("common.py")]);
+}
+
+#[test]
+fn what_python_cannot_express_is_an_error() {
+    let dir = out_dir("python-clash-schema");
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema = dir.join("a.pbidl");
+    std::fs::write(
+        &schema,
+        "package a;\nrecord User { id: u64 }\n@name(\"a.User\")\nmodel Users { state { n: u64 } }\n",
+    )
+    .unwrap();
+    let out = out_dir("python-clash");
+    let err =
+        pb_idl::Config::new().out_dir(&out).emit_rerun_if_changed(false).compile_python(&[&schema], &[] as &[&str]);
+    let err = err.unwrap_err();
+    assert!(matches!(err, pb_idl::Error::Python(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "cannot generate Python: `a.User` and `a.Users` would both be registered under the copy tag `a.User`: give the model another `@name`"
+    );
+    assert!(!out.exists(), "nothing is written");
 }

@@ -3,6 +3,9 @@
 //! - `golden/gen/*.pbidl`: the generated Rust of every package, in
 //!   `golden/gen/expected/<package>.rs` (also compiled by `tests/compile.rs`
 //!   and `tests/interop.rs`).
+//! - `golden/gen/*.pbidl` and `golden/python/*.pbidl` (names Python must
+//!   escape; warnings allowed): the generated Python of every package, in
+//!   `golden/python/expected/<module>.py` (also run by `tests/python.rs`).
 //! - `golden/diag/*.pbidl`: the rendered diagnostics, in `<case>.stderr`.
 //! - `golden/compat/<case>/{old,new}.pbidl`: the change list and exit code, in
 //!   `<case>/expected.out`.
@@ -72,6 +75,25 @@ fn generated_rust() {
         }
     }
     finish(failures, cases.len(), 3);
+}
+
+#[test]
+fn generated_python() {
+    let schemas: Vec<PathBuf> =
+        cases("tests/golden/gen", ".pbidl").into_iter().chain(cases("tests/golden/python", ".pbidl")).collect();
+    let includes = [PathBuf::from("tests/golden/gen"), PathBuf::from("tests/golden/python")];
+    let mut failures = Vec::new();
+    for case in &schemas {
+        let checked = pb_idl::check_files(std::slice::from_ref(case), &includes);
+        assert!(!checked.has_errors(), "{} has errors:\n{}", case.display(), checked.render());
+        for g in checked.generate_python(&Default::default()).unwrap() {
+            assert!(g.file_name.ends_with(".py") && !g.file_name.trim_end_matches(".py").contains('.'));
+            // A package imported by several cases must be the same module each time.
+            let path = Path::new("tests/golden/python/expected").join(&g.file_name);
+            failures.extend(check(&path, &g.code));
+        }
+    }
+    finish(failures, schemas.len(), 6);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The compiler never panics, whatever the input: arbitrary text, text made
 //! of schema tokens, and valid schemas with random edits. When a mutated
-//! schema still checks, its generated Rust parses.
+//! schema still checks, its generated Rust parses, and its Python is
+//! generated or refused with a reason.
 
 use proptest::prelude::*;
 
@@ -78,6 +79,11 @@ fn run(text: &str) {
     if !checked.has_errors() {
         for g in checked.generate(&Default::default()).expect("a valid schema generates") {
             syn::parse_file(&g.code).unwrap_or_else(|e| panic!("generated code does not parse: {e}\n{}", g.code));
+        }
+        // Python may refuse the schema (with a reason), never panic; what it
+        // writes has every control character of the schema escaped.
+        for g in checked.generate_python(&Default::default()).into_iter().flatten() {
+            assert!(!g.code.chars().any(|c| c != '\n' && c.is_control()), "raw control character:\n{}", g.code);
         }
     }
 }

@@ -13,6 +13,7 @@
     ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
+#[serde(rename = "common.Money")]
 pub struct Money {
     /// Cents.
     pub cents: i64,

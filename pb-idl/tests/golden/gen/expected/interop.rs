@@ -14,6 +14,7 @@
     ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
+#[serde(rename = "interop.Greeting")]
 pub struct Greeting {
     /// Who is greeted.
     pub to: ::std::string::String,
@@ -122,6 +123,7 @@ pub trait Counter {
     ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
+#[serde(rename = "interop.Bag")]
 pub struct Bag {
     /// One reference.
     pub one: ::pb::Ref<dyn Counter>,

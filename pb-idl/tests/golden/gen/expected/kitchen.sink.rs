@@ -12,6 +12,7 @@
     ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
+#[serde(rename = "kitchen.sink.Scalars")]
 pub struct Scalars {
     pub a: bool,
     pub b: u8,
@@ -44,6 +45,7 @@ pub struct Scalars {
     ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
+#[serde(rename = "kitchen.sink.Tree")]
 pub struct Tree {
     pub value: i32,
     pub left: ::core::option::Option<::std::boxed::Box<Tree>>,
@@ -233,6 +235,7 @@ impl ::pb::Cacheable for Pantry {
     ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
+#[serde(rename = "kitchen.sink.Snapshot")]
 pub struct Snapshot {
     pub pantry: ::pb::Cache<Pantry>,
     pub others: ::std::vec::Vec<::pb::Cache<Pantry>>,

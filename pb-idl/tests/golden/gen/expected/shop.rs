@@ -12,6 +12,7 @@
     ::pb::Describe
 )]
 #[serde(crate = "::pb::__private::serde")]
+#[serde(rename = "shop.Item")]
 pub struct Item {
     pub sku: ::std::string::String,
     pub price: super::common::Money,
