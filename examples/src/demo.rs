@@ -12,7 +12,9 @@
 //!
 //! [`run`] cuts link 1, then link 2, and heals each: both sessions resume
 //! where they stopped (the application sees no `Disconnected`, and the
-//! events the model sent meanwhile arrive as events). Then it restarts the
+//! events the model sent meanwhile arrive as events). A call the client
+//! makes while link 1 is down waits at the relay and returns once the
+//! relay's session resumes; one made while link 2 is down fails fast. Then it restarts the
 //! server process: the relay cannot resume a session the new process never
 //! had, so it falls back to replaying how its proxies were obtained, and
 //! the client's same proxy works against the new process. Session events
@@ -159,12 +161,18 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("\n== cutting link 1 (server <-> relay) for a moment");
     link1.cut();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    show(&users, "link 1 down").await;
+    println!("client: calls list_users; the relay holds the call until its session resumes");
+    let during = tokio::spawn({
+        let users = users.clone();
+        async move { users.list_users().await }
+    });
     println!("server: adds erin while the relay cannot see it");
     server_users.add_user("erin".into(), "erin@aurora.example".into()).await?;
     println!("== healing link 1");
     link1.heal();
     wait_for("relay", &mut relay_events, |e| matches!(e, SessionEvent::Resumed { .. })).await;
+    let names: Vec<_> = during.await??.into_iter().map(|u| u.name).collect();
+    println!("client: the call made during the outage returned {names:?}");
     signals(&mut changes, |c| matches!(c, Change::Event(UserListEvent::Added(u)) if u.name == "erin")).await?;
     show(&users, "same proxy, link 1 back").await;
 

@@ -13,6 +13,8 @@ pub trait Ledger {
     async fn record(&self, id: u64, delay_ms: u64) -> Result<u64, pb::Error>;
     /// How many times call `id` ran.
     async fn runs(&self, id: u64) -> Result<u32, pb::Error>;
+    /// `len` bytes, after `delay_ms`.
+    async fn bytes(&self, len: usize, delay_ms: u64) -> Result<Vec<u8>, pb::Error>;
 }
 
 /// The ledger's state: runs per call id.
@@ -47,5 +49,9 @@ impl Ledger for Book {
     }
     async fn runs(&self, id: u64) -> Result<u32, pb::Error> {
         Ok(self.runs_of(id))
+    }
+    async fn bytes(&self, len: usize, delay_ms: u64) -> Result<Vec<u8>, pb::Error> {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        Ok(vec![7; len])
     }
 }

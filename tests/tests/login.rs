@@ -355,3 +355,31 @@ fn login_types_are_send_and_sync() {
         "Debug hides the password"
     );
 }
+
+#[tokio::test]
+async fn a_logged_in_session_resumes_without_logging_in_again() {
+    let accounts = Arc::new(Accounts::default());
+    let (_server, addr) = serve(accounts.portal()).await;
+    let proxy = pb::fault::FaultProxy::start(addr.parse().unwrap()).await.unwrap();
+    let client = Client::builder().config(fast()).connect_tcp(proxy.addr().to_string()).await.unwrap();
+    let mut events = client.events();
+    next_event(&mut events).await; // connected
+    let users = client.login::<dyn UserManager>(Credentials::new("alice", "wonderland")).await.unwrap();
+    users.push(1).await.unwrap();
+    let in_flight = tokio::spawn({
+        let users = users.clone();
+        async move { users.slow(300, 9).await }
+    });
+    pb_tests::eventually("the call runs", || accounts.avatar("alice").started.load(Ordering::SeqCst) == 1).await;
+
+    proxy.cut();
+    pb_tests::eventually("the session notices", || !client.is_connected()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.heal();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Resumed { .. }));
+    assert_eq!(in_flight.await.unwrap(), Ok(9));
+    // The same avatar of the same login: no second login, no replay.
+    assert_eq!(accounts.logins.load(Ordering::SeqCst), 1);
+    users.push(2).await.unwrap();
+    assert_eq!(accounts.avatar("alice").pushed().await.unwrap(), [1, 2]);
+}

@@ -575,7 +575,11 @@ impl Link for ConnCore {
         // answer (or `ConnectionLost`) later; it never waits forever.
         let concurrent = {
             let mut p = self.pending.lock().unwrap();
-            if p.closed || (!self.is_attached() && !self.wait_when_down.load(Ordering::Relaxed)) {
+            if p.closed
+                || (!self.is_attached()
+                    && !self.wait_when_down.load(Ordering::Relaxed)
+                    && !super::dispatch::on_behalf_of_peer())
+            {
                 return Err(Error::Disconnected);
             }
             p.map.insert(req, slot);

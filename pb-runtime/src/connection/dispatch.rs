@@ -53,8 +53,9 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
     // the first poll: if the call is pending, the spawned task polls it
     // again at once with its own.
     let waker = futures_util::task::noop_waker();
-    let first =
-        std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut std::task::Context::from_waker(&waker))));
+    let first = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        on_behalf(|| call.as_mut().poll(&mut std::task::Context::from_waker(&waker)))
+    }));
     let done = match first {
         Ok(Poll::Pending) => None,
         Ok(Poll::Ready(result)) => Some(result),
@@ -70,6 +71,7 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
     }
     let core = core.clone();
     tokio::spawn(async move {
+        let call = std::future::poll_fn(move |cx| on_behalf(|| call.as_mut().poll(cx)));
         let result = match AssertUnwindSafe(call).catch_unwind().await {
             Ok(result) => result,
             Err(p) => Err(Error::Panicked { message: panic_message(p) }),
@@ -78,6 +80,31 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
             let _ = core.send(link::fault_frame(req, &e));
         }
     });
+}
+
+thread_local! {
+    /// Set while a peer's call is being polled on this thread.
+    static ON_BEHALF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` (a poll of a peer's call) marked as on behalf of the peer.
+fn on_behalf<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ON_BEHALF.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(ON_BEHALF.with(|c| c.replace(true)));
+    f()
+}
+
+/// Whether the code running is a peer's call (its method's own future, not
+/// tasks it spawned): calls it makes on another session wait for that
+/// session to resume instead of failing fast, so a relay forwards a call
+/// across a blip of its upstream link instead of failing it.
+pub(crate) fn on_behalf_of_peer() -> bool {
+    ON_BEHALF.with(std::cell::Cell::get)
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {

@@ -228,3 +228,86 @@ impl ConnectionBuilder {
         self.fresh(peer, peer_root, frames, write, role, Some(grant)).map(Opened::Fresh)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Config;
+
+    async fn pair(table: &Arc<Sessions>, intent: Intent) -> (Opened, Opened) {
+        let (c, s) = Transport::memory_pair();
+        let table = table.clone();
+        let server = tokio::spawn(async move { ConnectionBuilder::default().accept(s, Some(&table)).await });
+        let client = ConnectionBuilder::default().connect(c, intent).await.unwrap();
+        (client, server.await.unwrap().unwrap())
+    }
+
+    fn fresh(o: Opened) -> Connection {
+        match o {
+            Opened::Fresh(c) => c,
+            Opened::Resumed(c) => panic!("connection {} resumed, expected a new one", c.id()),
+        }
+    }
+
+    fn resumed(o: Opened) -> Connection {
+        match o {
+            Opened::Resumed(c) => c,
+            Opened::Fresh(c) => panic!("connection {} is new, expected a resume", c.id()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_resumes_on_a_second_transport_with_the_same_connections() {
+        let table = Sessions::new(&Config::default()).unwrap();
+        let (client, server) = pair(&table, Intent::Open).await;
+        let (client, server) = (fresh(client), fresh(server));
+        client.ping().await.unwrap();
+        // The client gives the link up. (Whether the server has noticed yet
+        // does not matter: a resume replaces a link that still looks alive,
+        // as after a black hole: `tests/tests/resume.rs`.)
+        client.core.link_lost(None, "test");
+        client.core.reader_stopped().await;
+        let (again, on_server) = pair(&table, Intent::Resume(client.core.clone())).await;
+        assert_eq!(resumed(again).id(), client.id());
+        assert_eq!(resumed(on_server).id(), server.id(), "the same server connection, on the new transport");
+        client.ping().await.unwrap();
+        server.ping().await.unwrap();
+        assert!(server.stats().attached && client.stats().attached);
+        assert_eq!(table.detached(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_forged_resume_gets_a_new_session_and_the_real_one_goes_on() {
+        let table = Sessions::new(&Config::default()).unwrap();
+        let (client, server) = pair(&table, Intent::Open).await;
+        let (client, server) = (fresh(client), fresh(server));
+        let real = client.core.ticket().unwrap();
+        let mut secret = real.secret;
+        secret[0] ^= 0x80;
+        let ticket = Ticket { id: real.id, secret, grace: Duration::from_secs(1) };
+        let forger = ConnCore::new(
+            "forger".into(),
+            Config::default(),
+            None,
+            Box::new(tokio::io::sink()),
+            SessionRole::Client(std::sync::Mutex::new(ticket)),
+        );
+        let (theirs, on_server) = pair(&table, Intent::Resume(forger)).await;
+        let (theirs, on_server) = (fresh(theirs), fresh(on_server));
+        assert_ne!(on_server.id(), server.id());
+        assert_ne!(theirs.core.ticket().unwrap().id, real.id, "a session of its own");
+        client.ping().await.unwrap();
+        assert!(server.stats().attached, "the real session is untouched");
+    }
+
+    #[tokio::test]
+    async fn a_plain_client_gets_a_plain_connection() {
+        let table = Sessions::new(&Config::default()).unwrap();
+        let (client, server) = pair(&table, Intent::Plain).await;
+        let (client, server) = (fresh(client), fresh(server));
+        assert!(!client.core.is_resumable() && !server.core.is_resumable());
+        client.ping().await.unwrap();
+    }
+}

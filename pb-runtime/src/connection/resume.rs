@@ -156,3 +156,81 @@ impl Sessions {
         self.detached.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::core::SessionRole;
+
+    fn table() -> Arc<Sessions> {
+        Sessions::new(&Config::default()).expect("sessions are on by default")
+    }
+
+    fn core(table: &Arc<Sessions>) -> Arc<ConnCore> {
+        let role = SessionRole::Server(Arc::downgrade(table));
+        ConnCore::new("test".into(), Config::default(), None, Box::new(tokio::io::sink()), role)
+    }
+
+    #[test]
+    fn a_forged_secret_or_id_gets_nothing() {
+        let t = table();
+        let c = core(&t);
+        let hello = t.grant(&c, None).unwrap();
+        let mut forged = hello.secret;
+        forged[31] ^= 1;
+        assert!(t.claim(hello.id, &forged, None).is_none());
+        assert!(t.claim(hello.id ^ 1, &hello.secret, None).is_none());
+        assert!(t.claim(hello.id, &[0; 32], None).is_none(), "no pending secret: zeros do not match");
+        assert!(t.claim(hello.id, &hello.secret, None).is_some(), "the real one still works");
+    }
+
+    #[test]
+    fn a_session_bound_to_a_tls_peer_resumes_only_from_it() {
+        let t = table();
+        let c = core(&t);
+        let hello = t.grant(&c, Some(b"tls:alice".to_vec())).unwrap();
+        assert!(t.claim(hello.id, &hello.secret, None).is_none(), "not over plain TCP");
+        assert!(t.claim(hello.id, &hello.secret, Some(b"tls:mallory")).is_none(), "not from another peer");
+        assert!(t.claim(hello.id, &hello.secret, Some(b"tls:alice")).is_some());
+    }
+
+    #[test]
+    fn the_secret_rotates_at_each_resume_and_the_old_one_dies_once_the_new_one_is_confirmed() {
+        let t = table();
+        let c = core(&t);
+        let hello = t.grant(&c, None).unwrap();
+        let (_, _, next) = t.claim(hello.id, &hello.secret, None).unwrap();
+        assert_ne!(next, hello.secret);
+        // The client never got `next` (its resume was cut): the old one
+        // still works, and yields another.
+        let (_, _, again) = t.claim(hello.id, &hello.secret, None).unwrap();
+        assert!(t.claim(hello.id, &next, None).is_none(), "superseded before it was confirmed");
+        // Confirmed: only the newest works from now on (a replayed hello fails).
+        t.confirm(hello.id);
+        assert!(t.claim(hello.id, &hello.secret, None).is_none());
+        let (_, _, last) = t.claim(hello.id, &again, None).unwrap();
+        // Presenting the pending one confirms it too.
+        assert!(t.claim(hello.id, &last, None).is_some());
+        assert!(t.claim(hello.id, &again, None).is_none());
+    }
+
+    #[test]
+    fn a_closed_session_is_forgotten() {
+        let t = table();
+        let c = core(&t);
+        let hello = t.grant(&c, None).unwrap();
+        c.close("test");
+        assert!(t.claim(hello.id, &hello.secret, None).is_none());
+        assert!(t.entries.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn no_more_sessions_wait_than_allowed() {
+        let t = Sessions::new(&Config::default().max_detached_sessions(2)).unwrap();
+        assert!(t.hold() && t.hold());
+        assert!(!t.hold());
+        t.unhold();
+        assert!(t.hold());
+        assert_eq!(t.detached(), 2);
+    }
+}

@@ -1,8 +1,26 @@
 //! Reconnecting client sessions (the seed's Client object).
 //!
 //! A [`Client`] connects to a server's root, pings it, detects outages (a
-//! missed ping or a failed call), reconnects with backoff, and heals every
-//! live proxy it handed out, then reports [`SessionEvent::Reconnected`].
+//! missed ping or a failed call) and reconnects with backoff. If the server
+//! still holds the session (the same process, within its grace period), the
+//! session **resumes** where it stopped and reports
+//! [`SessionEvent::Resumed`]: calls in flight are answered exactly once,
+//! missed cache events arrive in order, nothing is replayed. Otherwise it
+//! heals every live proxy it handed out by replaying how each was obtained,
+//! then reports [`SessionEvent::Reconnected`].
+//!
+//! # Resuming
+//!
+//! Both sides of a session number their frames and keep each until the
+//! peer acknowledges it; a resume tells each side what the other received,
+//! and each sends the rest again. The server keeps a session whose link
+//! dropped for [`Config::resume_grace`](crate::Config::resume_grace), within
+//! [`Config::max_resume_bytes`](crate::Config::max_resume_bytes) and
+//! [`Config::max_detached_sessions`](crate::Config::max_detached_sessions).
+//! The client tries to resume until that grace period has passed; a server
+//! that does not know the session (restarted, grace passed, a bound hit)
+//! answers with a new one, and the session falls back to replay healing
+//! (reporting `Disconnected`, then `Reconnected`).
 //!
 //! # Which proxies heal
 //!
@@ -34,9 +52,13 @@
 //!
 //! # Failure semantics
 //!
-//! During an outage calls fail fast with `Disconnected`; a call in flight when
-//! the link drops fails with `ConnectionLost` (it may have run, and may still
-//! run later: see [`Error::ConnectionLost`](crate::Error::ConnectionLost)).
+//! During an outage calls fail fast with `Disconnected` (or wait for the
+//! resume, with [`SessionConfig::wait_for_resume`]; a call a method makes
+//! while serving a peer, such as a relay forwarding, always waits). A call in
+//! flight when the link drops waits for the resume; if the session cannot
+//! resume it fails with `ConnectionLost` (without resumption it may have
+//! run, and may still run later: see
+//! [`Error::ConnectionLost`](crate::Error::ConnectionLost)).
 //! Nothing is retried, except methods declared `#[pb(idempotent)]`: a call of
 //! such a method that failed with `ConnectionLost` is sent once more after the
 //! session heals (within [`SessionConfig::retry_wait`]).
