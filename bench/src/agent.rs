@@ -46,8 +46,16 @@ pub enum Command {
         /// Milliseconds measured.
         ms: u64,
     },
-    /// The `heal` workload (pb targets only).
+    /// The `heal` workload (pb targets only): sessions that heal by replay.
     Heal {
+        /// The fixed reconnect delay, in milliseconds.
+        backoff_ms: u64,
+        /// Cut/heal cycles.
+        trials: usize,
+    },
+    /// The `heal` workload with sessions that resume (pb builds that have
+    /// them; agents of older builds are never sent this).
+    Resume {
         /// The fixed reconnect delay, in milliseconds.
         backoff_ms: u64,
         /// Cut/heal cycles.
@@ -141,6 +149,7 @@ pub fn run(target: crate::Kind, server: SocketAddr, relay: bool, server_pid: Opt
             }
             crate::Kind::Pb if relay => Client::Pb(rpc_pb::PbClient::through_relay(server).await?),
             crate::Kind::Pb => Client::Pb(rpc_pb::PbClient::connect(server).await?),
+            crate::Kind::PbSession => Client::Pb(rpc_pb::PbClient::session(server).await?),
         })
     })?;
     let meter = Meter::new(server_pid);
@@ -171,11 +180,12 @@ async fn execute(client: &Client, server: SocketAddr, meter: &Meter, command: Co
             let (warmup, time) = (Duration::from_millis(warmup_ms), Duration::from_millis(ms));
             Answer::Tput(driver::tput(client, call, callers, size, warmup, time, meter).await?)
         }
-        Command::Heal { backoff_ms, trials } => {
+        Command::Heal { backoff_ms, trials } | Command::Resume { backoff_ms, trials } => {
             if !matches!(client, Client::Pb(_)) {
                 return Err("heal runs on pb only".into());
             }
-            let h = heal::run(server, Duration::from_millis(backoff_ms), trials).await?;
+            let resume = matches!(command, Command::Resume { .. });
+            let h = heal::run(server, Duration::from_millis(backoff_ms), trials, resume).await?;
             Answer::Heal { backoff_ms: h.backoff_ms, heal_ms: h.heal_ms }
         }
     })

@@ -1,6 +1,9 @@
-//! `heal`: a pb session through a fault proxy; the link is cut, left down
-//! while the session backs off, then restored. Measured: from the restore
-//! to the first successful call on the proxy the application held all along.
+//! `heal` and `resume`: a pb session through a fault proxy; the link is cut,
+//! left down while the session backs off, then restored. Measured: from the
+//! restore to the first successful call on the proxy the application held
+//! all along. `heal` runs sessions without resumption (every outage heals by
+//! replaying how the proxy was obtained, as after a server restart);
+//! `resume` runs them with it (the session resumes: nothing is replayed).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -22,15 +25,16 @@ pub struct Heal {
 }
 
 /// Run `trials` cut/heal cycles against the pb server at `server`, with a
-/// fixed reconnect delay of `backoff`.
-pub async fn run(server: SocketAddr, backoff: Duration, trials: usize) -> Result<Heal, BoxError> {
+/// fixed reconnect delay of `backoff`, with sessions that `resume` or not.
+pub async fn run(server: SocketAddr, backoff: Duration, trials: usize, resume: bool) -> Result<Heal, BoxError> {
     let fault = FaultProxy::start(server).await?;
     let schedule = BackoffConfig::default().initial(backoff).multiplier(1.0).jitter(0.0).max(backoff);
     let config = pb::SessionConfig::default()
         .ping_interval(Duration::from_millis(50))
         .ping_timeout(Duration::from_millis(300))
         .connect_timeout(Duration::from_secs(2))
-        .backoff(schedule);
+        .backoff(schedule)
+        .resume(resume);
     let session = pb::Client::builder().config(config).connect_tcp(fault.addr().to_string()).await?;
     let bench = session.root::<dyn Bench>()?;
     let mut events = session.events();

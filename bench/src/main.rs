@@ -9,7 +9,8 @@
 //! - `alloc`: the counting allocator of the memory workload;
 //! - `raw`, `rpc_tarpc`, `rpc_pb`: the targets, each a server and a client;
 //! - `driver`: the workloads, written once against `Caller`;
-//! - `heal`, `memory`: pb's own workloads;
+//! - `heal` (sessions healing by replay), `resume` (sessions resuming),
+//!   `memory`: pb's own workloads;
 //! - `agent`: a target's client process, which runs workloads on command;
 //! - `proc`: starting server and agent processes;
 //! - `run`: the bench, which starts the targets and takes them in turns;
@@ -51,7 +52,7 @@ struct Cli {
     rounds: Option<usize>,
     /// Only these workloads (comma separated): add_seq, add_tput,
     /// echo_1k_tput, echo_64k_tput, echo_1k_blob_tput, echo_64k_blob_tput,
-    /// str_1k_tput, relay, heal, memory.
+    /// str_1k_tput, relay, heal, resume, memory.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these targets (comma separated): raw, tarpc, tarpc-postcard, pb
@@ -125,6 +126,9 @@ pub enum Kind {
     TarpcPostcard,
     /// pb.
     Pb,
+    /// pb through a resumable session (`pb::Client`): the same server, a
+    /// client that numbers and keeps its frames for resumes.
+    PbSession,
 }
 
 /// `--malloc-default` was given: the child processes get it too.
@@ -200,7 +204,7 @@ async fn serve(target: Kind, upstream: Option<SocketAddr>) -> Result<(), BoxErro
             let format = if target == Kind::Tarpc { rpc_tarpc::Format::Bincode } else { rpc_tarpc::Format::Postcard };
             rpc_tarpc::serve(listener, format).await?;
         }
-        Kind::Pb => {
+        Kind::Pb | Kind::PbSession => {
             drop(listener); // pb binds its own; the port is free again at once
             let (server, _session) = rpc_pb::serve(&format!("127.0.0.1:{port}"), upstream).await?;
             proc::announce_and_watch_parent(server.local_addr().port());

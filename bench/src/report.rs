@@ -166,8 +166,22 @@ impl Report {
             true,
             false,
         );
+        // A resumable session keeps each frame until acknowledged: its cost
+        // against a plain connection.
+        check(
+            "add_seq p50: pb-session / pb".into(),
+            self.ratio("add_seq", "pb-session", "pb", "p50_us"),
+            1.05,
+            true,
+            false,
+        );
+        for w in ["add_tput", "echo_64k_tput"] {
+            check(format!("{w}: pb-session / pb"), self.ratio(w, "pb-session", "pb", tput_key(w)), 0.95, false, false);
+        }
         let heal = |key| self.median_of("heal", "pb", key);
         check("heal max - backoff (ms)".into(), heal("max_ms") - heal("backoff_ms"), 5.0, true, false);
+        let resume = |key| self.median_of("resume", "pb", key);
+        check("resume max - backoff (ms)".into(), resume("max_ms") - resume("backoff_ms"), 5.0, true, false);
         let mem = |key| self.median_of("memory", "pb", key);
         check("memory: bytes / idle connection, client".into(), mem("client_bytes_per_conn"), 65536.0, true, false);
         check("memory: bytes / idle connection, server".into(), mem("server_bytes_per_conn"), 65536.0, true, false);
@@ -238,7 +252,7 @@ impl Report {
     fn figures_table(&self) -> String {
         let mut columns: Vec<&str> = Vec::new();
         for (w, t) in self.rounds.keys() {
-            if !matches!(w.as_str(), "relay" | "heal" | "memory") && !columns.contains(&t.as_str()) {
+            if !matches!(w.as_str(), "relay" | "heal" | "resume" | "memory") && !columns.contains(&t.as_str()) {
                 columns.push(t);
             }
         }
@@ -249,7 +263,7 @@ impl Report {
             columns.join(" | "),
             " ---: |".repeat(columns.len())
         );
-        for w in self.workloads().into_iter().filter(|w| !matches!(*w, "heal" | "memory")) {
+        for w in self.workloads().into_iter().filter(|w| !matches!(*w, "heal" | "resume" | "memory")) {
             let (key, unit, div) = main_figure(w);
             let cell = |t: &str| {
                 let v = if w == "relay" {

@@ -99,19 +99,29 @@ pub struct PbClient {
     pub bench: Arc<dyn Bench>,
     /// The connection it lives on.
     pub conn: pb::Connection,
+    /// The session, for a client made by [`PbClient::session`] (held: the
+    /// session ends when its last handle is dropped).
+    pub _session: Option<pb::Client>,
 }
 
 impl PbClient {
     /// Connect to a pb server and take its root.
     pub async fn connect(addr: SocketAddr) -> Result<PbClient, BoxError> {
         let conn = pb::Connection::connect_tcp(addr).await?;
-        Ok(PbClient { bench: conn.root::<dyn Bench>()?, conn })
+        Ok(PbClient { bench: conn.root::<dyn Bench>()?, conn, _session: None })
+    }
+
+    /// Connect through a resumable session and take its root (a
+    /// reconnecting proxy).
+    pub async fn session(addr: SocketAddr) -> Result<PbClient, BoxError> {
+        let session = pb::Client::connect(addr).await?;
+        Ok(PbClient { bench: session.root::<dyn Bench>()?, conn: session.connection(), _session: Some(session) })
     }
 
     /// Connect to a relay and take the proxy it hands out.
     pub async fn through_relay(relay: SocketAddr) -> Result<PbClient, BoxError> {
         let root = PbClient::connect(relay).await?;
-        Ok(PbClient { bench: root.bench.target().await?, conn: root.conn })
+        Ok(PbClient { bench: root.bench.target().await?, conn: root.conn, _session: None })
     }
 }
 

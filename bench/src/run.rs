@@ -183,6 +183,8 @@ pub fn run(
         ("tarpc-postcard".into(), &this.exe, "tarpc-postcard"),
     ];
     specs.extend(pbs.iter().map(|b| (format!("pb{}", b.suffix), b.exe.as_path(), "pb")));
+    // This build's pb through a resumable session: what a session costs.
+    specs.push(("pb-session".into(), &this.exe, "pb-session"));
     let picked = |name: &str| {
         only_targets.is_empty()
             || only_targets.iter().any(|t| t == name || name.strip_prefix("pb@").is_some() && t == "pb")
@@ -257,16 +259,26 @@ pub fn run(
                 report.add("relay", name, latency(ns, &c));
             }
         }
-        if wants("heal") {
-            for t in targets.iter_mut().filter(|t| t.name.starts_with("pb")) {
-                let command =
-                    Command::Heal { backoff_ms: plan.heal_backoff.as_millis() as u64, trials: plan.heal_trials };
+        // `heal` (replay) on every pb build; `resume` on this build only
+        // (older builds have no resumable sessions, and their agents do not
+        // know the command).
+        for workload in ["heal", "resume"] {
+            if !wants(workload) {
+                continue;
+            }
+            for t in targets.iter_mut().filter(|t| t.name == "pb" || (workload == "heal" && t.name.starts_with("pb"))) {
+                let (backoff_ms, trials) = (plan.heal_backoff.as_millis() as u64, plan.heal_trials);
+                let command = if workload == "heal" {
+                    Command::Heal { backoff_ms, trials }
+                } else {
+                    Command::Resume { backoff_ms, trials }
+                };
                 let Answer::Heal { backoff_ms, heal_ms } = t.agent.ask(&command)? else {
-                    return Err("heal answered something else".into());
+                    return Err(format!("{workload} answered something else").into());
                 };
                 let max = heal_ms.iter().copied().fold(0.0, f64::max);
                 report.add(
-                    "heal",
+                    workload,
                     &t.name,
                     Figures::from([
                         ("backoff_ms", backoff_ms),

@@ -71,7 +71,7 @@ pub struct Config {
     /// server restart). A server-wide setting. Default 30 s.
     pub resume_grace: Duration,
     /// Most bytes of frames kept for one session's resume: frames the peer
-    /// has not acknowledged yet (it acknowledges every 64 frames or
+    /// has not acknowledged yet (it acknowledges every 256 frames or
     /// 256 KiB), and, while the link is down, what the session sends
     /// meanwhile. Past it the frames are dropped, and a resume works only
     /// if the peer turns out to have them all; otherwise it falls back to

@@ -260,6 +260,9 @@ impl ConnCore {
         drop(pings);
         self.attached_watch.send_replace(false);
         tracing::info!(conn = self.id, peer = %self.peer, %reason, "link lost; the session waits for a resume");
+        if self.outbox.replay_state().1 {
+            return self.close(format!("{reason}; more is waiting for the peer than a resume may keep"));
+        }
         match held {
             Some((false, _)) => self.close(format!("{reason}; too many sessions waiting to resume")),
             Some((true, grace)) => {
@@ -396,8 +399,8 @@ impl ConnCore {
             return Err(Error::Disconnected);
         }
         if !self.is_attached() && self.outbox.replay_state().1 {
-            // While the link is down, frames past the resume budget can
-            // never reach the peer: the session cannot resume.
+            // While the link is down, what is kept and queued for the peer
+            // is past the resume budget: the session cannot resume.
             self.close("resume buffer full while the link was down");
         }
         Ok(())
@@ -416,6 +419,16 @@ impl ConnCore {
         }
         if let Ok(frame) = wire::encode_frame(header, &()) {
             self.outbox.push_control(frame);
+        }
+    }
+
+    /// Acknowledge `received` numbered frames, with the next frames written.
+    pub(crate) fn send_ack(&self, received: u64) {
+        if self.is_closed() || !self.is_attached() {
+            return;
+        }
+        if let Ok(frame) = wire::encode_frame(&Header::Ack { received }, &()) {
+            self.outbox.push_ack(frame);
         }
     }
 
@@ -444,9 +457,14 @@ impl ConnCore {
         }
     }
 
-    /// Bytes kept for a resume.
+    /// Bytes kept for a resume: sent and not acknowledged, and (while the
+    /// link is down) queued.
     pub(crate) fn resume_bytes(&self) -> usize {
-        self.outbox.replay_state().0
+        if !self.is_resumable() {
+            return 0;
+        }
+        let (held, _) = self.outbox.replay_state();
+        if self.is_attached() { held.saturating_sub(self.outbox.queued_bytes()) } else { held }
     }
 
     /// Close the connection: fail calls in flight with `ConnectionLost`,

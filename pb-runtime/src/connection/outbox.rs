@@ -20,9 +20,12 @@
 //!   readiness; senders meanwhile only queue.
 //!
 //! - **Replay for resumable sessions.** On a connection with a session,
-//!   every numbered frame is also kept (a reference count, not a copy) until
-//!   the peer acknowledges it; after an outage the transport is swapped and
-//!   what the peer has not received is queued again (see [`Replay`]).
+//!   the writer keeps every numbered frame it takes for writing (small ones
+//!   copied into a ring, large ones by reference) until the peer
+//!   acknowledges it; after an outage the transport is swapped and what the
+//!   peer has not received is written again first (see [`Replay`]).
+//!   Per-transport frames (pings, pongs, acks) have a queue of their own;
+//!   acks wait for the next batch instead of costing a write.
 //!
 //! Frames are written with vectored I/O: small frames are copied behind
 //! their length prefix into one scratch buffer, large ones go to the kernel
@@ -31,7 +34,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, TryLockError};
 use std::task::{Context, Poll};
 
@@ -54,20 +57,38 @@ const KEEP_SCRATCH: usize = 64 << 10;
 
 #[derive(Default)]
 struct Queue {
+    /// Frames in the order sent (numbered, on a session).
     frames: Vec<EncodedFrame>,
+    /// Per-transport frames (pings, pongs, acks, a server's hello): written
+    /// before the next batch, never kept for a resume.
+    control: Vec<EncodedFrame>,
+    /// `control` holds more than acknowledgements, which may wait for the
+    /// next batch: it is written even without one.
+    urgent: bool,
     corked: bool,
-    /// Numbered frames kept for a resume (a connection with a session).
-    replay: Option<Replay>,
+}
+
+impl Queue {
+    /// Whether there is something to write now.
+    fn has_work(&self) -> bool {
+        !self.frames.is_empty() || (self.urgent && !self.control.is_empty())
+    }
 }
 
 /// The numbered frames a peer has not acknowledged yet, kept to send again
 /// after an outage, within a byte budget.
 ///
+/// Small frames are copied into one ring of bytes (a memcpy of a few dozen
+/// bytes, while the frame's own buffer is freed after its write as on a
+/// plain connection); large ones are kept by reference (no copy).
+///
 /// Past the budget every kept frame is dropped (their memory freed) and the
 /// session can resume only once the peer is known to have received them all:
 /// an acknowledgement or a resume hello counting past [`Replay::gap`].
 pub(crate) struct Replay {
-    frames: VecDeque<EncodedFrame>,
+    frames: VecDeque<Kept>,
+    /// The bytes of the small frames of `frames`, in order.
+    ring: VecDeque<u8>,
     bytes: usize,
     /// Number of the frame before `frames[0]` (frames are numbered from 1).
     base: u64,
@@ -76,6 +97,14 @@ pub(crate) struct Replay {
     /// Frames the peer has acknowledged.
     acked: u64,
     limit: usize,
+}
+
+/// One kept frame.
+enum Kept {
+    /// The next `len` bytes of the ring.
+    Small(usize),
+    /// A large frame, by reference.
+    Large(EncodedFrame),
 }
 
 impl Replay {
@@ -90,11 +119,19 @@ impl Replay {
             self.base = self.sent() + 1;
             self.gap = self.base;
             self.frames.clear();
+            self.ring.clear();
             self.bytes = 0;
             return;
         }
         self.bytes += len;
-        self.frames.push_back(frame.clone());
+        if len < COPY_BELOW {
+            for chunk in frame.chunks() {
+                self.ring.extend(chunk.iter());
+            }
+            self.frames.push_back(Kept::Small(len));
+        } else {
+            self.frames.push_back(Kept::Large(frame.clone()));
+        }
     }
 
     /// Forget what the peer has received (`received` frames in all).
@@ -102,7 +139,11 @@ impl Replay {
         self.acked = self.acked.max(received);
         while self.base < received {
             match self.frames.pop_front() {
-                Some(f) => self.bytes -= f.len(),
+                Some(Kept::Small(len)) => {
+                    self.ring.drain(..len);
+                    self.bytes -= len;
+                }
+                Some(Kept::Large(f)) => self.bytes -= f.len(),
                 None => {
                     self.base = received;
                     break;
@@ -110,6 +151,25 @@ impl Replay {
             }
             self.base += 1;
         }
+        if self.frames.is_empty() && self.ring.capacity() > KEEP_SCRATCH {
+            self.ring = VecDeque::new();
+        }
+    }
+
+    /// Every kept frame, as frames to write again.
+    fn frames(&self) -> Vec<EncodedFrame> {
+        let mut at = 0;
+        self.frames
+            .iter()
+            .map(|k| match k {
+                Kept::Small(len) => {
+                    let bytes: Vec<u8> = self.ring.range(at..at + len).copied().collect();
+                    at += len;
+                    bytes.into()
+                }
+                Kept::Large(f) => f.clone(),
+            })
+            .collect()
     }
 }
 
@@ -149,6 +209,15 @@ pub(crate) struct Outbox {
     writer: AtomicWaker,
     /// Frame bytes queued and not yet written.
     queued: AtomicUsize,
+    /// Numbered frames kept for a resume (a connection with a session):
+    /// kept by the writer as it takes them from the queue, so in the order
+    /// written and outside the queue's lock.
+    replay: Mutex<Option<Replay>>,
+    /// Numbered frames taken for writing (the replay's `sent`), and those
+    /// the peer acknowledged: the reader records an acknowledgement here
+    /// without a lock, and the writer forgets the frames at its next batch.
+    sent: AtomicU64,
+    acked: AtomicU64,
 }
 
 impl Outbox {
@@ -169,6 +238,9 @@ impl Outbox {
             }),
             writer: AtomicWaker::new(),
             queued: AtomicUsize::new(0),
+            replay: Mutex::new(None),
+            sent: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
         }
     }
 
@@ -179,9 +251,6 @@ impl Outbox {
         let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len;
         let corked = {
             let mut q = self.queue.lock().unwrap();
-            if let Some(r) = q.replay.as_mut() {
-                r.keep(&frame);
-            }
             q.frames.push(frame);
             q.corked
         };
@@ -191,15 +260,27 @@ impl Outbox {
         queued
     }
 
-    /// Queue a per-transport frame (a ping, a pong, an acknowledgement):
-    /// never numbered nor kept for a resume.
+    /// Queue a per-transport frame (a ping, a pong, a server's hello): never
+    /// numbered nor kept for a resume.
     pub(crate) fn push_control(&self, frame: EncodedFrame) {
+        self.push_control_then(frame, true);
+    }
+
+    /// Queue an acknowledgement: it leaves with the next frames written
+    /// (every pong or reply, every ping of a session), not in a write of
+    /// its own.
+    pub(crate) fn push_ack(&self, frame: EncodedFrame) {
+        self.push_control_then(frame, false);
+    }
+
+    fn push_control_then(&self, frame: EncodedFrame, write: bool) {
         let len = frame.len();
         self.queued.fetch_add(len, Ordering::AcqRel);
         let corked = {
             let mut q = self.queue.lock().unwrap();
-            q.frames.push(frame);
-            q.corked
+            q.control.push(frame);
+            q.urgent |= write;
+            q.corked || !write
         };
         if !corked {
             self.write_here();
@@ -208,29 +289,36 @@ impl Outbox {
 
     /// Keep numbered frames for resumes from now on, within `limit` bytes.
     pub(crate) fn keep_for_resume(&self, limit: usize) {
-        let replay = Replay { frames: VecDeque::new(), bytes: 0, base: 0, gap: 0, acked: 0, limit };
-        self.queue.lock().unwrap().replay = Some(replay);
+        let replay =
+            Replay { frames: VecDeque::new(), ring: VecDeque::new(), bytes: 0, base: 0, gap: 0, acked: 0, limit };
+        *self.replay.lock().unwrap() = Some(replay);
     }
 
-    /// The peer acknowledged `received` numbered frames.
+    /// The peer acknowledged `received` numbered frames (they are forgotten
+    /// at the next batch written).
     ///
     /// # Errors
     ///
     /// A count of frames never sent.
     pub(crate) fn ack(&self, received: u64) -> Result<(), Error> {
-        let mut q = self.queue.lock().unwrap();
-        let Some(r) = q.replay.as_mut() else { return Ok(()) };
-        if received > r.sent() {
-            return Err(Error::protocol(format_args!("acknowledged {received} frames of {} sent", r.sent())));
+        let sent = self.sent.load(Ordering::Acquire);
+        if received > sent {
+            return Err(Error::protocol(format_args!("acknowledged {received} frames of {sent} sent")));
         }
-        r.trim(received);
+        self.acked.fetch_max(received, Ordering::AcqRel);
         Ok(())
     }
 
-    /// Bytes kept for a resume, and whether frames are missing from them.
+    /// Bytes kept for a resume (sent and not acknowledged) and queued, and
+    /// whether they are past the resume budget (or frames are missing).
     pub(crate) fn replay_state(&self) -> (usize, bool) {
-        let q = self.queue.lock().unwrap();
-        q.replay.as_ref().map_or((0, true), |r| (r.bytes, r.gap > r.acked))
+        let mut replay = self.replay.lock().unwrap();
+        let queued = self.queued.load(Ordering::Acquire);
+        let acked = self.acked.load(Ordering::Acquire);
+        replay.as_mut().map_or((queued, true), |r| {
+            r.trim(acked);
+            (r.bytes + queued, r.gap > r.acked || r.bytes + queued > r.limit)
+        })
     }
 
     /// Stop writing: the transport is gone but the session lives on. What
@@ -255,12 +343,15 @@ impl Outbox {
     ///
     /// The peer claims frames never sent, or lacks frames no longer kept.
     pub(crate) fn check_resume(&self, received: u64) -> Result<(), Error> {
-        let q = self.queue.lock().unwrap();
-        let Some(r) = q.replay.as_ref() else {
+        let replay = self.replay.lock().unwrap();
+        let Some(r) = replay.as_ref() else {
             return Err(Error::protocol("resume of a connection without a session"));
         };
         if received > r.sent() {
             return Err(Error::protocol(format_args!("peer claims {received} frames of {} sent", r.sent())));
+        }
+        if received < self.acked.load(Ordering::Acquire) {
+            return Err(Error::protocol(format_args!("peer claims {received} frames after acknowledging more")));
         }
         if received < r.base || received < r.gap {
             return Err(Error::protocol(format_args!(
@@ -278,22 +369,34 @@ impl Outbox {
     ///
     /// As [`check_resume`](Self::check_resume).
     pub(crate) fn resume(&self, io: BoxWrite, received: u64) -> Result<(), Error> {
-        {
-            // Lock order as in `poll_drain`: the write side, then the queue.
-            let mut side = self.side.lock().unwrap_or_else(|p| p.into_inner());
-            self.check_resume(received)?;
-            let mut q = self.queue.lock().unwrap();
-            let r = q.replay.as_mut().expect("checked above");
+        // Lock order as in `poll_drain`: the write side, the queue, the replay.
+        let mut side = self.side.lock().unwrap_or_else(|p| p.into_inner());
+        self.check_resume(received)?;
+        let resend = {
+            let mut replay = self.replay.lock().unwrap();
+            let r = replay.as_mut().expect("checked above");
             r.trim(received);
-            let frames: Vec<EncodedFrame> = r.frames.iter().cloned().collect();
-            let bytes = r.bytes;
-            q.frames = frames;
-            self.queued.store(bytes, Ordering::Release);
-            drop(q);
-            side.io = Some(io);
-            side.failed = false;
-        }
-        self.flush();
+            r.frames()
+        };
+        // Per-transport frames of the old link mean nothing on the new one.
+        let control = {
+            let mut q = self.queue.lock().unwrap();
+            q.urgent = false;
+            std::mem::take(&mut q.control)
+        };
+        let dropped: usize = control.iter().map(EncodedFrame::len).sum();
+        self.queued.fetch_sub(dropped, Ordering::AcqRel);
+        // What the peer lacks goes first, as a batch of its own: it is kept
+        // already, so it does not pass through the queue (which keeps).
+        let resent: usize = resend.iter().map(EncodedFrame::len).sum();
+        self.queued.fetch_add(resent, Ordering::AcqRel);
+        side.finish_batch();
+        side.batch = resend;
+        side.lay_out();
+        side.io = Some(io);
+        side.failed = false;
+        drop(side);
+        self.writer.wake();
         Ok(())
     }
 
@@ -305,9 +408,6 @@ impl Outbox {
         let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len;
         let mut q = self.queue.lock().unwrap();
         let first = q.frames.is_empty();
-        if let Some(r) = q.replay.as_mut() {
-            r.keep(&frame);
-        }
         q.frames.push(frame);
         (queued, first)
     }
@@ -326,7 +426,7 @@ impl Outbox {
         let release = {
             let mut q = self.queue.lock().unwrap();
             let was = std::mem::replace(&mut q.corked, corked);
-            was && !corked && !q.frames.is_empty()
+            was && !corked && q.has_work()
         };
         if release {
             self.write_here();
@@ -335,8 +435,11 @@ impl Outbox {
 
     /// Drop every queued frame (the writer is gone).
     pub(crate) fn clear(&self) {
-        let frames = std::mem::take(&mut self.queue.lock().unwrap().frames);
-        drop(frames);
+        let (frames, control) = {
+            let mut q = self.queue.lock().unwrap();
+            (std::mem::take(&mut q.frames), std::mem::take(&mut q.control))
+        };
+        drop((frames, control));
     }
 
     /// Frames waiting in the queue (not counting a batch being written).
@@ -347,7 +450,7 @@ impl Outbox {
     /// Whether frames are waiting in the queue (not counting a batch being
     /// written).
     fn has_queued(&self) -> bool {
-        !self.queue.lock().unwrap().frames.is_empty()
+        self.queue.lock().unwrap().has_work()
     }
 
     /// Write what is queued from the calling task, without waiting: if the
@@ -396,9 +499,27 @@ impl Outbox {
             }
             if side.total == side.written {
                 side.finish_batch();
-                {
+                let control = {
                     let mut q = self.queue.lock().unwrap();
                     std::mem::swap(&mut q.frames, &mut side.batch);
+                    let take = !q.control.is_empty() && (q.urgent || !side.batch.is_empty());
+                    q.urgent = false;
+                    take.then(|| std::mem::take(&mut q.control))
+                };
+                if !side.batch.is_empty()
+                    && let Some(r) = self.replay.lock().unwrap().as_mut()
+                {
+                    // Numbered in the order written: kept here, by the one
+                    // holder of the write side (which also forgets what the
+                    // peer acknowledged).
+                    r.trim(self.acked.load(Ordering::Acquire));
+                    for frame in &side.batch {
+                        r.keep(frame);
+                    }
+                    self.sent.store(r.sent(), Ordering::Release);
+                }
+                if let Some(control) = control {
+                    side.batch.splice(0..0, control);
                 }
                 if side.batch.is_empty() {
                     return side.poll_flush(cx);
@@ -462,9 +583,13 @@ impl Outbox {
     }
 
     /// Frame bytes queued and not yet written.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
     #[cfg(test)]
     fn queued(&self) -> usize {
-        self.queued.load(Ordering::Acquire)
+        self.queued_bytes()
     }
 }
 
@@ -642,5 +767,60 @@ mod tests {
         assert_eq!(outbox.queued(), 0);
         let mut read = FramedRead::new(b, LengthDelimitedCodec::new());
         assert_eq!(&read.next().await.unwrap().unwrap()[..], b"hello");
+    }
+
+    async fn read_frames(read: &mut FramedRead<tokio::io::DuplexStream, LengthDelimitedCodec>, n: usize) -> Vec<Bytes> {
+        let mut got = Vec::new();
+        for _ in 0..n {
+            got.push(read.next().await.unwrap().unwrap().freeze());
+        }
+        got
+    }
+
+    #[tokio::test]
+    async fn a_resume_writes_what_the_peer_lacks_then_what_came_since_and_no_control_frame() {
+        let (a, b) = tokio::io::duplex(1 << 20);
+        let outbox = Outbox::new(Box::new(a));
+        outbox.keep_for_resume(1 << 20);
+        let frame = |i: usize| Bytes::from(vec![i as u8; if i == 3 { 5000 } else { 10 + i }]);
+        for i in 0..5 {
+            outbox.push(frame(i).into());
+        }
+        let mut read = FramedRead::new(b, LengthDelimitedCodec::new());
+        assert_eq!(read_frames(&mut read, 5).await, (0..5).map(frame).collect::<Vec<_>>());
+        outbox.ack(2).unwrap();
+        assert!(outbox.ack(6).is_err(), "frames never sent");
+        // The link drops; meanwhile a frame is sent and a ping queued.
+        outbox.detach();
+        outbox.push(frame(5).into());
+        outbox.push_control(Bytes::from_static(b"ping").into());
+        assert!(outbox.check_resume(1).is_err(), "fewer than it acknowledged");
+        // The peer had received 3 frames (one more than it acknowledged).
+        let (a, b) = tokio::io::duplex(1 << 20);
+        outbox.resume(Box::new(a), 3).unwrap();
+        finish(&outbox).await;
+        let mut read = FramedRead::new(b, LengthDelimitedCodec::new());
+        assert_eq!(read_frames(&mut read, 3).await, (3..6).map(frame).collect::<Vec<_>>());
+        assert_eq!(outbox.queued(), 0);
+        drop(outbox);
+        assert!(read.next().await.is_none(), "the old link's ping is not written on the new one");
+    }
+
+    #[tokio::test]
+    async fn past_the_budget_a_resume_needs_the_peer_to_have_everything_dropped() {
+        let (a, b) = tokio::io::duplex(1 << 20);
+        let outbox = Outbox::new(Box::new(a));
+        outbox.keep_for_resume(4096);
+        outbox.push(Bytes::from(vec![1; 100]).into());
+        outbox.push(Bytes::from(vec![2; 8192]).into()); // past the budget: dropped
+        outbox.push(Bytes::from(vec![3; 100]).into());
+        let mut read = FramedRead::new(b, LengthDelimitedCodec::new());
+        read_frames(&mut read, 3).await;
+        assert!(outbox.replay_state().1, "frames are missing");
+        assert!(outbox.check_resume(1).is_err());
+        assert!(outbox.check_resume(2).is_ok(), "the peer has everything dropped");
+        outbox.ack(2).unwrap();
+        assert!(!outbox.replay_state().1);
+        assert_eq!(outbox.replay_state().0, 100, "only the third frame is kept");
     }
 }

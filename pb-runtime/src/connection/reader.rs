@@ -112,7 +112,7 @@ fn count(core: &ConnCore, acks: &mut Acks, len: usize) {
     if acks.frames >= ACK_EVERY_FRAMES || acks.bytes >= ACK_EVERY_BYTES {
         acks.frames = 0;
         acks.bytes = 0;
-        core.send_control(&Header::Ack { received });
+        core.send_ack(received);
     }
 }
 

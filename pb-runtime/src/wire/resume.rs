@@ -11,7 +11,8 @@
 //! from 1 in each direction, except the per-transport ones ([`Header::Ping`],
 //! [`Header::Pong`], [`Header::Ack`](super::Header::Ack)). The receiver
 //! acknowledges what it has received (an `Ack` every
-//! [`ACK_EVERY_FRAMES`] frames or [`ACK_EVERY_BYTES`] bytes), and the
+//! [`ACK_EVERY_FRAMES`] frames or [`ACK_EVERY_BYTES`] bytes, riding with
+//! the next frames it writes, never in a write of its own), and the
 //! sender keeps every frame until it is acknowledged. After an outage the
 //! hellos carry how many frames each side has received, and each side sends
 //! the rest again: every frame arrives once, in order.
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) type Secret = [u8; 32];
 
 /// Acknowledge after receiving this many frames ...
-pub(crate) const ACK_EVERY_FRAMES: u64 = 64;
+pub(crate) const ACK_EVERY_FRAMES: u64 = 256;
 /// ... or this many bytes, whichever comes first.
 pub(crate) const ACK_EVERY_BYTES: usize = 256 << 10;
 
