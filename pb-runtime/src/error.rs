@@ -16,9 +16,16 @@ pub enum Error {
     #[error("disconnected: the link to the remote object is down")]
     Disconnected,
     /// The link dropped while the call was in flight, or was declared lost
-    /// (no pong in time) before the reply came.
+    /// (no pong in time) before the reply came, and the connection could
+    /// not resume.
     ///
-    /// This promises nothing about the call: it may have run, it may be
+    /// On a resumable session (`pb::Client`'s default) a call in flight
+    /// waits for the resume instead and gets its one answer; it fails with
+    /// `ConnectionLost` only when the session cannot resume (the server
+    /// restarted, its grace period passed, a bound was hit), and then the
+    /// server process the session reconnects to never ran it.
+    ///
+    /// Without resumption this promises nothing about the call: it may have run, it may be
     /// running, and it **may still run later**. A black-holed link (one that
     /// holds bytes rather than dropping them) can deliver the request to the
     /// server after the caller gave up, when the link heals. (A peer that

@@ -100,7 +100,6 @@ impl Sessions {
         secret: &Secret,
         binding: Option<&[u8]>,
     ) -> Option<(Arc<ConnCore>, u64, Secret)> {
-        let fresh = random_secret().ok()?;
         let mut entries = self.entries.lock().unwrap();
         let entry = entries.get_mut(&id)?;
         // Both compared, in constant time, whichever matches.
@@ -110,6 +109,8 @@ impl Sessions {
             return None;
         }
         let core = entry.core.upgrade().filter(|c| !c.is_closed())?;
+        // Only a proven claim costs a fresh secret.
+        let fresh = random_secret().ok()?;
         if bool::from(pending) {
             entry.secret = *secret;
         }
