@@ -266,7 +266,7 @@
 
 #![warn(missing_docs)]
 
-pub use futures_util::{Stream, StreamExt};
+pub use futures_util::StreamExt;
 pub use pb_macros::{Describe, PbError, remote_impl, remote_interface};
 pub use pb_runtime::Describe;
 /// TLS transports for servers and sessions (feature `tls`).
@@ -282,6 +282,7 @@ pub use pb_runtime::{
     Transport,
 };
 pub use pb_runtime::{IntoRoot, Root, root};
+pub use pb_runtime::{Stream, channel, stream};
 pub use pb_runtime::{backoff, cache, describe, login, server, session, twisted};
 
 /// Fault injection for tests and demos: a TCP proxy that cuts and

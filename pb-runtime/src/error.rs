@@ -115,6 +115,13 @@ pub enum Error {
         /// Its text (Python's `str(exception)`).
         message: String,
     },
+    /// A stream's session dropped and could not resume: the stream ended
+    /// after `last` items (every one of them delivered once, in order).
+    #[error("the stream was lost after {last} items (its session could not resume)")]
+    Lost {
+        /// Items that arrived before the loss.
+        last: u64,
+    },
 }
 
 impl Error {

@@ -50,7 +50,7 @@ impl Greeter for Hello {
     }
 }
 
-async fn next(events: &mut (impl pb::Stream<Item = SessionEvent> + Unpin)) -> SessionEvent {
+async fn next(events: &mut (impl futures_util::Stream<Item = SessionEvent> + Unpin)) -> SessionEvent {
     tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("an event within 10 s").expect("open")
 }
 

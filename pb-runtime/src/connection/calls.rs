@@ -39,6 +39,21 @@ where
     A: Serialize + ?Sized,
     R: DeserializeOwned + Send + 'static,
 {
+    send_call_measured(target, method, name, args).await.map(|(r, _)| r)
+}
+
+/// [`send_call`], also returning the size of the reply's payload in bytes
+/// (zero over a link with its own call format).
+pub(crate) async fn send_call_measured<A, R>(
+    target: &RemoteRef,
+    method: u32,
+    name: impl FnOnce() -> Option<&'static str>,
+    args: &A,
+) -> Result<(R, usize), Error>
+where
+    A: Serialize + ?Sized,
+    R: DeserializeOwned + Send + 'static,
+{
     let (link, target_id) = (&target.link, target.id);
     if link.is_closed() {
         return Err(Error::Disconnected);
@@ -48,7 +63,7 @@ where
     {
         let name = name().ok_or_else(|| Error::UnknownMethod { interface: String::new(), method, name: None })?;
         // Boxed: pb's own calls keep a future of their own size.
-        return Box::pin(send_jelly_call(link, jelly, target_id, name, args)).await;
+        return Box::pin(send_jelly_call(link, jelly, target_id, name, args)).await.map(|r| (r, 0));
     }
     let req = link.next_req();
     let frame = link::encode_with_refs(link, &Header::Call { req, target: target_id, method }, args)?;
@@ -59,6 +74,7 @@ where
                 link::decode_with_refs(link, &payload, || wire::decode_payload::<R>(&payload))
             }))
             .unwrap_or_else(|_| Err(Error::protocol("decoding the reply panicked")))
+            .map(|r| (r, payload.len()))
         });
         let _ = tx.send(decoded);
     });

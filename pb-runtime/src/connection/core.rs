@@ -485,6 +485,9 @@ impl ConnCore {
         let pings = std::mem::take(&mut *self.pings.lock().unwrap());
         drop(pings);
         let exported = self.exports.lock().unwrap().take();
+        for object in &exported {
+            object.released();
+        }
         drop(exported);
         if let Some(t) = self.table() {
             let held = std::mem::take(&mut self.link_slot.lock().unwrap().held);
@@ -552,6 +555,9 @@ impl Link for ConnCore {
 
     fn unexport(&self, id: u64) {
         let released = self.exports.lock().unwrap().release(id, 1);
+        if let Ok(Some(object)) = &released {
+            object.released();
+        }
         drop(released);
     }
 

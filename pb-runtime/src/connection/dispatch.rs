@@ -107,6 +107,14 @@ pub(crate) fn on_behalf_of_peer() -> bool {
     ON_BEHALF.with(std::cell::Cell::get)
 }
 
+/// `future`, whose calls wait for their session to resume instead of
+/// failing fast while its link is down (as a peer's call's do): a stream's
+/// pulls.
+pub(crate) fn patient<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> {
+    let mut future = Box::pin(future);
+    std::future::poll_fn(move |cx| on_behalf(|| future.as_mut().poll(cx)))
+}
+
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -117,6 +117,10 @@ pub trait Dispatch: Send + Sync + 'static {
     fn call(&self, method: u32, args: &Bytes, reply: Reply) -> Result<CallFuture, Error>;
     /// The exported `Arc<dyn Trait>` as `Any`, for identity and downcasts.
     fn object(&self) -> &(dyn Any + Send + Sync);
+    /// The peer released its last reference, or the connection closed:
+    /// calls of its still running may stop (a stream's producer does).
+    /// Runs outside the connection's locks. The default does nothing.
+    fn released(&self) {}
 }
 
 /// One reference to an object the peer exported, on one connection. When

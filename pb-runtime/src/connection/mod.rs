@@ -33,7 +33,8 @@ mod tables;
 mod twisted;
 mod writer;
 
-pub(crate) use calls::send_call;
+pub(crate) use calls::{send_call, send_call_measured};
+pub(crate) use dispatch::patient;
 pub(crate) use handle::WeakConnection;
 pub use handle::{Connection, ConnectionBuilder, Stats};
 pub(crate) use handshake::{Intent, Opened};

@@ -152,7 +152,12 @@ fn handle(core: &Arc<ConnCore>, link: &Arc<dyn Link>, frame: Bytes, given_up: bo
         Header::Release { id, count } => {
             let released = core.exports.lock().unwrap().release(id, count);
             match released {
-                Ok(object) => drop(object),
+                Ok(object) => {
+                    if let Some(object) = &object {
+                        object.released();
+                    }
+                    drop(object);
+                }
                 Err(e) => tracing::debug!(conn = core.id, id, error = %e, "release of an unknown id; ignored"),
             }
         }

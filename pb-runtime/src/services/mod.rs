@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod login;
 pub mod registry;
+pub mod stream;
 
 use crate::describe::types::{Describe, TypeCx, TypeDesc};
 

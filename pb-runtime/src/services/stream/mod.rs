@@ -1,0 +1,235 @@
+//! Streams: a sequence of values passed as one argument or result
+//! ([`Stream<T>`]), moved with backpressure, that survives an outage of a
+//! resumable session.
+//!
+//! A `Stream<T>` is serde data: return it from a method (server
+//! streaming), pass it as an argument (client streaming: the receiving half
+//! of a [`channel`]), or nest it in copied data. It travels by reference:
+//! the sender exports the stream's producer, and the receiver gets a
+//! `Stream<T>` that implements [`futures_util::Stream`] with items
+//! `Result<T, pb::Error>`.
+//!
+//! # Flow control
+//!
+//! The receiver pulls: it asks for a batch of items (at most a window's
+//! worth of bytes, [`DEFAULT_WINDOW`], sized from the items it has seen so
+//! far), with at most two requests in flight, and only while it is being
+//! polled. The producer runs only to fill a request: it is never ahead of
+//! its consumer by more than one batch, and a consumer that stops reading
+//! stops the producer. A relay that passes a stream on pulls upstream only
+//! as its own consumer pulls, holding at most its own window: backpressure
+//! is end to end.
+//!
+//! # Outages
+//!
+//! Pulls are ordinary calls of the session: when a resumable session
+//! resumes, a pull in flight is answered once, and the stream goes on with
+//! no item lost or repeated. When the session cannot resume, the stream
+//! ends with [`Error::Lost`] carrying how many items arrived.
+//!
+//! # Cancellation
+//!
+//! Dropping the receiving `Stream` releases the producer: the release
+//! reaches the sender within one trip, which drops the producer (at its
+//! next await, even if a request is waiting on it).
+//!
+//! # What is not here
+//!
+//! Items are not split across frames: an item must fit in one frame
+//! ([`Config::max_frame_len`](crate::Config::max_frame_len)), and a batch of
+//! large items is written as one frame. A stream that cannot resume ends
+//! with `Lost`; producers cannot yet be asked to start again from an
+//! offset. Streams are pb-to-pb (not over Twisted's wire).
+
+mod remote;
+mod source;
+
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use futures_util::StreamExt;
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::Error;
+use crate::connection::RefCx;
+use crate::wire::{self, WireRef};
+
+pub use remote::DEFAULT_WINDOW;
+
+/// Interface id of a stream's producer on the wire.
+pub(crate) const STREAM_IFACE: u64 = pb_ids::interface_id("pb.Stream");
+/// Method id of a pull.
+pub(crate) const PULL: u32 = pb_ids::method_id("pull");
+
+type Boxed<T> = Pin<Box<dyn futures_util::Stream<Item = Result<T, Error>> + Send>>;
+
+/// A sequence of `T`s, local or from a peer; see the [module docs](self).
+pub struct Stream<T> {
+    inner: Mutex<Inner<T>>,
+}
+
+enum Inner<T> {
+    Local(Boxed<T>),
+    Remote(remote::Remote<T>),
+    /// Sent to a peer (or consumed).
+    Gone,
+}
+
+impl<T> std::fmt::Debug for Stream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &*self.inner.lock().unwrap() {
+            Inner::Local(_) => "local",
+            Inner::Remote(_) => "remote",
+            Inner::Gone => "sent",
+        };
+        f.debug_struct("Stream").field("kind", &kind).finish()
+    }
+}
+
+impl<T: Send + 'static> Stream<T> {
+    /// A stream of the items of `stream` (which ends the stream with its
+    /// first `Err`).
+    pub fn new(stream: impl futures_util::Stream<Item = Result<T, Error>> + Send + 'static) -> Self {
+        Stream { inner: Mutex::new(Inner::Local(Box::pin(stream))) }
+    }
+
+    /// A stream of the items of `iter`.
+    pub fn iter(iter: impl IntoIterator<Item = T, IntoIter: Send + 'static>) -> Self {
+        Stream::new(futures_util::stream::iter(iter.into_iter().map(Ok)))
+    }
+
+    /// Items received from a peer so far (zero for a local stream).
+    pub fn received(&self) -> u64 {
+        match &*self.inner.lock().unwrap() {
+            Inner::Remote(r) => r.received(),
+            _ => 0,
+        }
+    }
+
+    /// The most bytes of items asked for at once, on a stream received
+    /// from a peer (default [`DEFAULT_WINDOW`]); the stream holds about
+    /// this much (two requests of half of it), plus one item.
+    pub fn window(self, bytes: usize) -> Self {
+        if let Inner::Remote(r) = &mut *self.inner.lock().unwrap() {
+            r.set_window(bytes);
+        }
+        self
+    }
+}
+
+impl<T: Send + 'static> futures_util::Stream for Stream<T>
+where
+    T: serde::de::DeserializeOwned,
+{
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut inner = self.inner.lock().unwrap();
+        match &mut *inner {
+            Inner::Local(s) => s.poll_next_unpin(cx),
+            Inner::Remote(r) => r.poll_next_unpin(cx),
+            Inner::Gone => Poll::Ready(None),
+        }
+    }
+}
+
+impl<T: Serialize + serde::de::DeserializeOwned + Send + 'static> Serialize for Stream<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let wire = RefCx::with(|cx| {
+            let cx = cx.ok_or_else(|| S::Error::custom("a pb::Stream can only be sent by a pb connection"))?;
+            let taken = std::mem::replace(&mut *self.inner.lock().unwrap(), Inner::Gone);
+            let stream: Boxed<T> = match taken {
+                Inner::Local(s) => s,
+                Inner::Remote(r) => Box::pin(r),
+                Inner::Gone => return Err(S::Error::custom("this pb::Stream was already sent or consumed")),
+            };
+            let source = source::Source::new(stream);
+            let key = (std::sync::Arc::as_ptr(&source) as *const () as usize, STREAM_IFACE);
+            let id = cx.export(key, &mut || source.clone()).map_err(|e| S::Error::custom(wire::fail(e)))?;
+            Ok(WireRef::Sender { id, iface: STREAM_IFACE })
+        })?;
+        wire.serialize(s)
+    }
+}
+
+impl<'de, T: Serialize + serde::de::DeserializeOwned + Send + 'static> Deserialize<'de> for Stream<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = WireRef::deserialize(d)?;
+        RefCx::with(|cx| {
+            let cx = cx.ok_or_else(|| D::Error::custom("a pb::Stream can only be received by a pb connection"))?;
+            let inner = match wire {
+                WireRef::Sender { id, iface: STREAM_IFACE } => Inner::Remote(remote::Remote::new(cx.link().import(id))),
+                WireRef::Sender { iface, .. } => {
+                    let e = Error::WrongInterface { expected: "pb.Stream".into(), found: iface };
+                    return Err(D::Error::custom(wire::fail(e)));
+                }
+                // Our own stream, sent back: take its producer back.
+                WireRef::Receiver { id } => {
+                    let object = cx.link().exported(id).map_err(|e| D::Error::custom(wire::fail(e)))?;
+                    let Some(source) = object.object().downcast_ref::<source::Taker<T>>() else {
+                        let e = Error::WrongInterface { expected: "pb.Stream".into(), found: object.interface_id() };
+                        return Err(D::Error::custom(wire::fail(e)));
+                    };
+                    match source.take() {
+                        Some(stream) => Inner::Local(stream),
+                        None => Inner::Gone,
+                    }
+                }
+            };
+            Ok(Stream { inner: Mutex::new(inner) })
+        })
+    }
+}
+
+/// The sending half of a [`channel`]: items sent here come out of its
+/// [`Stream`], wherever that was passed.
+pub struct Sender<T> {
+    tx: tokio::sync::mpsc::Sender<Result<T, Error>>,
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender { tx: self.tx.clone() }
+    }
+}
+
+impl<T> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").field("closed", &self.tx.is_closed()).finish()
+    }
+}
+
+impl<T: Send + 'static> Sender<T> {
+    /// Send an item, waiting while the stream's consumer is a window behind.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once the stream's consumer is gone (its
+    /// receiving end dropped, its connection closed).
+    pub async fn send(&self, item: T) -> Result<(), Error> {
+        self.tx.send(Ok(item)).await.map_err(|_| Error::Disconnected)
+    }
+
+    /// End the stream with `error` (the consumer gets it as its last item).
+    pub async fn fail(self, error: Error) {
+        let _ = self.tx.send(Err(error)).await;
+    }
+
+    /// Whether the stream's consumer is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// A channel whose receiving half is a [`Stream`]: send items with
+/// [`Sender::send`] (at most `buffer` wait in the channel, beyond the
+/// consumer's window), and pass the stream as an argument or result; the
+/// stream ends when every sender is dropped.
+pub fn channel<T: Send + 'static>(buffer: usize) -> (Sender<T>, Stream<T>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(buffer.max(1));
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    (Sender { tx }, Stream::new(stream))
+}

@@ -1,0 +1,124 @@
+//! The producer side of a stream sent to a peer: an export answering pulls.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{FutureExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::{Boxed, PULL, STREAM_IFACE};
+use crate::Error;
+use crate::connection::{CallFuture, Dispatch, Reply};
+
+/// Most items one pull may ask for.
+pub(crate) const MAX_PULL_ITEMS: u32 = 1 << 16;
+
+/// What a pull answers: the next items, and whether the stream ended.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Batch<T> {
+    pub(crate) items: Vec<T>,
+    /// `Some` once the stream ended: `Ok` at its end, `Err` with its error.
+    pub(crate) end: Option<Result<(), Error>>,
+}
+
+/// The producer, shared by the export and the pulls running on it.
+pub(crate) struct Taker<T> {
+    stream: tokio::sync::Mutex<Option<Boxed<T>>>,
+    /// Fired when the peer releases the stream or the connection closes.
+    cancel: CancellationToken,
+}
+
+impl<T> Taker<T> {
+    /// The producer back, when a stream comes home (sent back by the peer).
+    pub(crate) fn take(&self) -> Option<Boxed<T>> {
+        self.stream.try_lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// A stream's export.
+pub(crate) struct Source<T> {
+    taker: Arc<Taker<T>>,
+}
+
+impl<T: Serialize + Send + 'static> Source<T> {
+    pub(crate) fn new(stream: Boxed<T>) -> Arc<Self> {
+        let taker = Taker { stream: tokio::sync::Mutex::new(Some(stream)), cancel: CancellationToken::new() };
+        Arc::new(Source { taker: Arc::new(taker) })
+    }
+}
+
+impl<T: Serialize + Send + 'static> Dispatch for Source<T> {
+    fn interface_id(&self) -> u64 {
+        STREAM_IFACE
+    }
+
+    fn call(&self, method: u32, args: &Bytes, reply: Reply) -> Result<CallFuture, Error> {
+        if method != PULL {
+            return Err(Error::UnknownMethod { interface: "pb.Stream".into(), method, name: None });
+        }
+        let (max,): (u32,) = crate::decode_args(args)?;
+        let max = max.clamp(1, MAX_PULL_ITEMS) as usize;
+        Ok(Box::pin(pull(self.taker.clone(), max, reply)))
+    }
+
+    fn object(&self) -> &(dyn Any + Send + Sync) {
+        &*self.taker
+    }
+
+    fn released(&self) {
+        self.taker.cancel.cancel();
+    }
+}
+
+/// Answer one pull: wait for one item, then take what else is ready, up to
+/// `max`. Pulls run one at a time, in the order they arrived (the lock is
+/// fair), and each reply is queued before the next pull starts.
+async fn pull<T: Serialize + Send + 'static>(taker: Arc<Taker<T>>, max: usize, reply: Reply) -> Result<(), Error> {
+    let mut guard = tokio::select! {
+        biased;
+        () = taker.cancel.cancelled() => return Err(Error::Disconnected),
+        guard = taker.stream.lock() => guard,
+    };
+    let mut items = Vec::new();
+    let mut end = None;
+    if let Some(stream) = guard.as_mut() {
+        while items.len() < max {
+            let next = if items.is_empty() {
+                tokio::select! {
+                    biased;
+                    () = taker.cancel.cancelled() => {
+                        // The consumer is gone: drop the producer now.
+                        *guard = None;
+                        return Err(Error::Disconnected);
+                    }
+                    next = stream.next() => next,
+                }
+            } else {
+                match stream.next().now_or_never() {
+                    Some(next) => next,
+                    None => break, // send what is ready
+                }
+            };
+            match next {
+                Some(Ok(item)) => items.push(item),
+                Some(Err(e)) => {
+                    end = Some(Err(e));
+                    break;
+                }
+                None => {
+                    end = Some(Ok(()));
+                    break;
+                }
+            }
+        }
+    } else {
+        end = Some(Ok(()));
+    }
+    if end.is_some() {
+        *guard = None;
+    }
+    // Queued while the lock is held: replies leave in the order of pulls.
+    reply.send(&Ok::<_, Error>(Batch { items, end }))
+}

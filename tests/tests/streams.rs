@@ -1,0 +1,137 @@
+//! Streams: server and client streaming, backpressure, cancellation,
+//! errors in band, and outages (resumed, and lost).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pb::fault::FaultProxy;
+use pb::{Client, Error, Server};
+use pb_tests::eventually;
+use pb_tests::session::{fast, fast_replay};
+use pb_tests::streams::{Feed, Numbers};
+
+async fn serve() -> (Arc<Numbers>, Server) {
+    let numbers = Arc::new(Numbers::default());
+    let server = Server::bind("127.0.0.1:0", pb::root::<dyn Feed>(numbers.clone())).await.unwrap();
+    (numbers, server)
+}
+
+#[tokio::test]
+async fn a_stream_result_arrives_whole_and_in_order() {
+    let (_numbers, server) = serve().await;
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    let mut stream = feed.numbers(5, 100_005).await.unwrap();
+    let mut expect = 5;
+    while let Some(n) = stream.next().await {
+        assert_eq!(n.unwrap(), expect);
+        expect += 1;
+    }
+    assert_eq!(expect, 100_005);
+    assert_eq!(stream.received(), 100_000);
+    assert!(stream.next().await.is_none(), "ended for good");
+}
+
+#[tokio::test]
+async fn an_error_ends_the_stream_in_band() {
+    let (_numbers, server) = serve().await;
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    let items: Vec<_> = feed.failing(3).await.unwrap().collect().await;
+    assert_eq!(items, [Ok(0), Ok(1), Ok(2), Err(Error::Busy)]);
+}
+
+#[tokio::test]
+async fn a_stalled_consumer_holds_the_producer_to_about_one_window() {
+    let (numbers, server) = serve().await;
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    let mut stream = feed.endless(1024).await.unwrap();
+    for i in 0..100u64 {
+        assert_eq!(stream.next().await.unwrap().unwrap(), vec![i as u8; 1024]);
+    }
+    // The consumer stops reading: the producer stops within a window.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ahead = numbers.produced.load(Ordering::SeqCst) - 100;
+    let window_items = (pb::stream::DEFAULT_WINDOW / 1024) as u64;
+    assert!(ahead <= window_items + 1, "{ahead} items produced ahead of the consumer");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(numbers.produced.load(Ordering::SeqCst) - 100, ahead, "and stays stopped");
+}
+
+#[tokio::test]
+async fn dropping_the_stream_stops_the_producer() {
+    let (numbers, server) = serve().await;
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    let mut stream = feed.endless(16).await.unwrap();
+    stream.next().await.unwrap().unwrap();
+    assert!(!numbers.dropped.load(Ordering::SeqCst));
+    drop(stream);
+    eventually("the producer is dropped", || numbers.dropped.load(Ordering::SeqCst)).await;
+    eventually("its export is released", || server.connections()[0].stats().exports == 1).await;
+}
+
+#[tokio::test]
+async fn a_channel_streams_from_the_client_with_backpressure() {
+    let (_numbers, server) = serve().await;
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    let (tx, items) = pb::channel::<Vec<u8>>(4);
+    let upload = tokio::spawn({
+        let feed = feed.clone();
+        async move { feed.upload(items).await }
+    });
+    for i in 0..2_000u64 {
+        tx.send(vec![i as u8; 100]).await.unwrap();
+    }
+    drop(tx);
+    assert_eq!(upload.await.unwrap(), Ok((2_000, 200_000)));
+}
+
+/// A million numbers through a fault proxy whose link is cut mid-stream.
+async fn million_through_a_cut(config: pb::SessionConfig) -> (u64, Option<Error>) {
+    let (_numbers, server) = serve().await;
+    let proxy = FaultProxy::start(server.local_addr()).await.unwrap();
+    let client = Client::builder().config(config).connect_tcp(proxy.addr().to_string()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    let mut stream = feed.numbers(0, 1_000_000).await.unwrap();
+    let (mut next, mut sum) = (0u64, 0u64);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(n) => {
+                assert_eq!(n, next, "in order, once");
+                sum = sum.wrapping_add(n);
+                next += 1;
+                if n == 300_000 {
+                    proxy.cut();
+                }
+            }
+            Err(e) => return (next, Some(e)),
+        }
+        if next == 300_001 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            proxy.heal();
+        }
+    }
+    assert_eq!(sum, (0..1_000_000u64).sum::<u64>());
+    (next, None)
+}
+
+#[tokio::test]
+async fn a_million_items_cross_a_cut_exactly_once_in_order() {
+    let (count, error) = million_through_a_cut(fast()).await;
+    assert_eq!((count, error), (1_000_000, None));
+}
+
+#[tokio::test]
+async fn without_a_resume_the_stream_ends_with_lost_and_what_arrived() {
+    let (count, error) = million_through_a_cut(fast_replay()).await;
+    match error {
+        Some(Error::Lost { last }) => assert_eq!(last, count, "every item that arrived was delivered"),
+        other => panic!("expected Lost, got {other:?} after {count} items"),
+    }
+    assert!(count < 1_000_000);
+}
