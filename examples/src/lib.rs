@@ -5,4 +5,5 @@
 
 pub mod aurora;
 pub mod demo;
+pub mod log_tail;
 pub mod seed;

@@ -135,3 +135,60 @@ async fn without_a_resume_the_stream_ends_with_lost_and_what_arrived() {
     }
     assert!(count < 1_000_000);
 }
+
+/// A server with a `Feed` in its registry, a relay forwarding to it through
+/// a fault proxy, and a client of the relay.
+struct Relayed {
+    numbers: Arc<Numbers>,
+    _server: Server,
+    upstream: FaultProxy,
+    _relay_session: Client,
+    _relay: Server,
+    client: Client,
+}
+
+async fn relayed() -> Relayed {
+    let numbers = Arc::new(Numbers::default());
+    let registry = pb::Registry::local().serve::<dyn Feed>(numbers.clone());
+    let server = Server::bind("127.0.0.1:0", registry).await.unwrap();
+    let upstream = FaultProxy::start(server.local_addr()).await.unwrap();
+    let relay_session = Client::builder().config(fast()).connect_tcp(upstream.addr().to_string()).await.unwrap();
+    let relay = Server::bind("127.0.0.1:0", pb::Registry::forwarding(relay_session.registry().unwrap())).await.unwrap();
+    let client = Client::builder().config(fast()).connect_tcp(relay.local_addr().to_string()).await.unwrap();
+    Relayed { numbers, _server: server, upstream, _relay_session: relay_session, _relay: relay, client }
+}
+
+#[tokio::test]
+async fn a_relayed_stream_crosses_a_cut_of_the_upstream_link_exactly_once() {
+    let r = relayed().await;
+    let feed = r.client.get::<dyn Feed>().await.unwrap();
+    let mut stream = feed.numbers(0, 1_000_000).await.unwrap();
+    let mut next = 0u64;
+    while let Some(item) = stream.next().await {
+        assert_eq!(item.unwrap(), next, "in order, once");
+        next += 1;
+        if next == 200_000 {
+            r.upstream.cut();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            r.upstream.heal();
+        }
+    }
+    assert_eq!(next, 1_000_000);
+}
+
+#[tokio::test]
+async fn a_relay_pulls_upstream_only_as_its_consumer_pulls() {
+    let r = relayed().await;
+    let feed = r.client.get::<dyn Feed>().await.unwrap();
+    let mut stream = feed.endless(1024).await.unwrap();
+    for _ in 0..100 {
+        stream.next().await.unwrap().unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ahead = r.numbers.produced.load(Ordering::SeqCst) - 100;
+    // The client's window, plus the relay's.
+    let window_items = (pb::stream::DEFAULT_WINDOW / 1024) as u64;
+    assert!(ahead <= 2 * window_items + 2, "{ahead} items produced ahead of the consumer");
+    drop(stream);
+    eventually("the producer is dropped through the relay", || r.numbers.dropped.load(Ordering::SeqCst)).await;
+}
