@@ -53,6 +53,13 @@ pub enum Command {
         /// Cut/heal cycles.
         trials: usize,
     },
+    /// Receive one stream (see [`driver::stream`]).
+    Stream {
+        /// Bytes per item.
+        size: usize,
+        /// Items.
+        count: u64,
+    },
     /// The `heal` workload with sessions that resume (pb builds that have
     /// them; agents of older builds are never sent this).
     Resume {
@@ -88,6 +95,8 @@ pub enum Answer {
         /// Restore-to-first-success of each trial, in milliseconds.
         heal_ms: Vec<f64>,
     },
+    /// Of [`Command::Stream`].
+    Stream(driver::Streamed),
     /// The command failed.
     Failed {
         /// Why.
@@ -130,6 +139,14 @@ impl Caller for Client {
             Client::Raw(c) => c.echo_str(text).await,
             Client::Tarpc(c) => c.echo_str(text).await,
             Client::Pb(c) => c.echo_str(text).await,
+        }
+    }
+
+    async fn stream(&self, size: usize, count: u64) -> Result<u64, BoxError> {
+        match self {
+            Client::Raw(c) => c.stream(size, count).await,
+            Client::Tarpc(c) => c.stream(size, count).await,
+            Client::Pb(c) => c.stream(size, count).await,
         }
     }
 }
@@ -180,6 +197,7 @@ async fn execute(client: &Client, server: SocketAddr, meter: &Meter, command: Co
             let (warmup, time) = (Duration::from_millis(warmup_ms), Duration::from_millis(ms));
             Answer::Tput(driver::tput(client, call, callers, size, warmup, time, meter).await?)
         }
+        Command::Stream { size, count } => Answer::Stream(driver::stream(client, size, count, meter).await?),
         Command::Heal { backoff_ms, trials } | Command::Resume { backoff_ms, trials } => {
             if !matches!(client, Client::Pb(_)) {
                 return Err("heal runs on pb only".into());

@@ -25,6 +25,47 @@ pub trait Caller: Clone + Send + Sync + 'static {
     fn echo_blob(&self, data: Bytes) -> impl Future<Output = Result<Bytes, BoxError>> + Send;
     /// `echo(text) -> text` with a `String`.
     fn echo_str(&self, text: String) -> impl Future<Output = Result<String, BoxError>> + Send;
+    /// Receive a stream of `count` items of `size` bytes from the server,
+    /// each a `Vec<u8>` (item `i` filled with `i as u8`, checked); returns
+    /// the payload bytes received.
+    fn stream(&self, size: usize, count: u64) -> impl Future<Output = Result<u64, BoxError>> + Send;
+}
+
+/// The stream workloads: name, item bytes, items in a full run.
+pub const STREAMS: [(&str, usize, u64); 2] = [("stream_64k", 64 << 10, 8_192), ("stream_1k", 1 << 10, 400_000)];
+
+/// Check a received item.
+pub fn check_item(i: u64, item: &[u8], size: usize) -> Result<(), BoxError> {
+    if item.len() == size && item.first().is_none_or(|b| *b == i as u8) {
+        Ok(())
+    } else {
+        Err(format!("stream item {i}: {} bytes, starting {:?}", item.len(), item.first()).into())
+    }
+}
+
+/// One stream received: bytes, seconds, costs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Streamed {
+    /// Payload bytes received.
+    pub bytes: u64,
+    /// Items received.
+    pub items: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// What it cost.
+    pub costs: Costs,
+}
+
+/// Receive one stream of `count` items of `size` bytes, timed.
+pub async fn stream<C: Caller>(c: &C, size: usize, count: u64, meter: &Meter) -> Result<Streamed, BoxError> {
+    let before = meter.read();
+    let t = Instant::now();
+    let bytes = c.stream(size, count).await?;
+    let seconds = t.elapsed().as_secs_f64();
+    if bytes != size as u64 * count {
+        return Err(format!("stream delivered {bytes} bytes, expected {}", size as u64 * count).into());
+    }
+    Ok(Streamed { bytes, items: count, seconds, costs: meter.since(before) })
 }
 
 /// What a throughput workload calls.

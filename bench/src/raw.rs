@@ -54,6 +54,9 @@ enum Request<'a> {
     Add(u64, u64),
     Echo(#[serde(borrow, with = "serde_bytes")] &'a [u8]),
     Text(&'a str),
+    /// Turn this connection into a stream of `count` items of `size` bytes:
+    /// each a little-endian `u32` length and the item's bytes.
+    Stream(u32, u64),
 }
 
 /// A reply body; the frame is `(id, Reply)`.
@@ -117,6 +120,7 @@ async fn serve_connection(stream: TcpStream) -> Result<(), BoxError> {
                 Request::Add(a, b) => encode(&mut outbox, id, &Reply::Sum(a.wrapping_add(b))),
                 Request::Echo(data) => encode(&mut outbox, id, &Reply::Echo(data)),
                 Request::Text(text) => encode(&mut outbox, id, &Reply::Text(text)),
+                Request::Stream(size, count) => return stream_items(write, size as usize, count).await,
             }
             inbox.advance(4 + len);
         }
@@ -125,6 +129,25 @@ async fn serve_connection(stream: TcpStream) -> Result<(), BoxError> {
             outbox.clear();
         }
     }
+    Ok(())
+}
+
+/// Bytes of items written at once by a raw stream.
+const STREAM_CHUNK: usize = 256 << 10;
+
+/// The raw stream: items written straight into a send buffer, flushed
+/// every [`STREAM_CHUNK`] bytes (TCP's flow control is the backpressure).
+async fn stream_items(mut write: OwnedWriteHalf, size: usize, count: u64) -> Result<(), BoxError> {
+    let mut buf = Vec::with_capacity(STREAM_CHUNK + size + 4);
+    for i in 0..count {
+        buf.extend_from_slice(&(size as u32).to_le_bytes());
+        buf.resize(buf.len() + size, i as u8);
+        if buf.len() >= STREAM_CHUNK {
+            write.write_all(&buf).await?;
+            buf.clear();
+        }
+    }
+    write.write_all(&buf).await?;
     Ok(())
 }
 
@@ -196,7 +219,7 @@ impl Conn {
 
 /// A client connection.
 #[derive(Clone)]
-pub struct RawClient(Arc<Conn>);
+pub struct RawClient(Arc<Conn>, SocketAddr);
 
 impl RawClient {
     /// Connect to a raw server.
@@ -206,11 +229,14 @@ impl RawClient {
         let (read, write) = stream.into_split();
         let pending = Arc::new(Mutex::new(Pending::default()));
         tokio::spawn(read_replies(read, pending.clone()));
-        Ok(RawClient(Arc::new(Conn {
-            queue: Mutex::new(Vec::new()),
-            writer: tokio::sync::Mutex::new((write, Vec::new())),
-            pending,
-        })))
+        Ok(RawClient(
+            Arc::new(Conn {
+                queue: Mutex::new(Vec::new()),
+                writer: tokio::sync::Mutex::new((write, Vec::new())),
+                pending,
+            }),
+            addr,
+        ))
     }
 
     /// Send `request` and wait for its reply's body (after the id).
@@ -275,5 +301,68 @@ impl Caller for RawClient {
             Reply::Text(back) => Ok(back.to_owned()),
             _ => Err(wrong_reply()),
         }
+    }
+
+    /// A stream on a connection of its own: reads of up to 1 MiB into one
+    /// buffer, items parsed from it and copied out into the `Vec<u8>` the
+    /// caller gets; an item larger than a quarter of the buffer is read
+    /// straight into its own `Vec` (what is buffered of it copied first).
+    async fn stream(&self, size: usize, count: u64) -> Result<u64, BoxError> {
+        const BUF: usize = 1 << 20;
+        let stream = TcpStream::connect(self.1).await?;
+        stream.set_nodelay(true)?;
+        let (mut read, mut write) = stream.into_split();
+        let mut request = Vec::new();
+        encode(&mut request, 0, &Request::Stream(size as u32, count));
+        write.write_all(&request).await?;
+        let mut buf = vec![0u8; BUF];
+        let (mut start, mut end) = (0usize, 0usize);
+        let mut bytes = 0u64;
+        for i in 0..count {
+            // The length prefix.
+            while end - start < 4 {
+                if start > 0 {
+                    buf.copy_within(start..end, 0);
+                    (start, end) = (0, end - start);
+                }
+                let n = read.read(&mut buf[end..]).await?;
+                if n == 0 {
+                    return Err("raw stream ended early".into());
+                }
+                end += n;
+            }
+            let len = u32::from_le_bytes(buf[start..start + 4].try_into().expect("4 bytes")) as usize;
+            start += 4;
+            if len > MAX_FRAME {
+                return Err("raw stream item too large".into());
+            }
+            let item = if len > BUF / 4 {
+                let have = (end - start).min(len);
+                let mut item = Vec::with_capacity(len);
+                item.extend_from_slice(&buf[start..start + have]);
+                start += have;
+                item.resize(len, 0);
+                read.read_exact(&mut item[have..]).await?;
+                item
+            } else {
+                while end - start < len {
+                    if start > 0 {
+                        buf.copy_within(start..end, 0);
+                        (start, end) = (0, end - start);
+                    }
+                    let n = read.read(&mut buf[end..]).await?;
+                    if n == 0 {
+                        return Err("raw stream ended early".into());
+                    }
+                    end += n;
+                }
+                let item = buf[start..start + len].to_vec();
+                start += len;
+                item
+            };
+            crate::driver::check_item(i, &item, size)?;
+            bytes += item.len() as u64;
+        }
+        Ok(bytes)
     }
 }

@@ -178,6 +178,11 @@ impl Report {
         for w in ["add_tput", "echo_64k_tput"] {
             check(format!("{w}: pb-session / pb"), self.ratio(w, "pb-session", "pb", tput_key(w)), 0.95, false, false);
         }
+        // Streams against a raw TCP stream of the same items, and through a relay.
+        for (w, bound) in [("stream_64k", 0.9), ("stream_1k", 0.7)] {
+            check(format!("{w}: pb / raw"), self.ratio(w, "pb", "raw", "mb_per_s"), bound, false, false);
+            check(format!("{w}: pb-relay / pb"), self.ratio(w, "pb-relay", "pb", "mb_per_s"), 0.8, false, false);
+        }
         let heal = |key| self.median_of("heal", "pb", key);
         check("heal max - backoff (ms)".into(), heal("max_ms") - heal("backoff_ms"), 5.0, true, false);
         let resume = |key| self.median_of("resume", "pb", key);

@@ -35,6 +35,8 @@ pub trait Bench {
     async fn objects(&self, n: u32) -> Result<Vec<pb::Ref<dyn Bench>>, BenchError>;
     /// Bytes live in the server process's counting allocator.
     async fn live_bytes(&self) -> Result<i64, BenchError>;
+    /// `count` items of `size` bytes, item `i` filled with `i as u8`.
+    async fn stream(&self, size: usize, count: u64) -> Result<pb::Stream<Vec<u8>>, BenchError>;
 }
 
 /// The server's root (and, with an upstream, the relay's).
@@ -67,6 +69,9 @@ impl Bench for BenchServer {
     }
     async fn live_bytes(&self) -> Result<i64, BenchError> {
         Ok(crate::alloc::live())
+    }
+    async fn stream(&self, size: usize, count: u64) -> Result<pb::Stream<Vec<u8>>, BenchError> {
+        Ok(pb::Stream::iter((0..count).map(move |i| vec![i as u8; size])))
     }
 }
 
@@ -140,5 +145,18 @@ impl Caller for PbClient {
 
     async fn echo_str(&self, text: String) -> Result<String, BoxError> {
         Ok(self.bench.echo_str(text).await?)
+    }
+
+    async fn stream(&self, size: usize, count: u64) -> Result<u64, BoxError> {
+        use futures_util::StreamExt;
+        let mut items = self.bench.stream(size, count).await?;
+        let (mut i, mut bytes) = (0u64, 0u64);
+        while let Some(item) = items.next().await {
+            let item = item?;
+            crate::driver::check_item(i, &item, size)?;
+            bytes += item.len() as u64;
+            i += 1;
+        }
+        Ok(bytes)
     }
 }

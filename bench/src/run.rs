@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::agent::{Answer, Command};
-use crate::driver::{BoxError, TPUT, Throughput};
+use crate::driver::{BoxError, STREAMS, Streamed, TPUT, Throughput};
 use crate::proc::{AgentProcess, ServerProcess};
 use crate::report::{self, Figures, Report};
 use crate::usage::Costs;
@@ -38,6 +38,8 @@ pub struct Plan {
     pub mem_connections: usize,
     /// Live proxies of the memory workload.
     pub mem_proxies: usize,
+    /// The stream workloads' item counts are divided by this.
+    pub stream_divisor: u64,
 }
 
 impl Plan {
@@ -55,6 +57,7 @@ impl Plan {
                 heal_backoff: Duration::from_millis(20),
                 mem_connections: 20,
                 mem_proxies: 2_000,
+                stream_divisor: 64,
             }
         } else {
             Plan {
@@ -68,6 +71,7 @@ impl Plan {
                 heal_backoff: Duration::from_millis(50),
                 mem_connections: 1_000,
                 mem_proxies: 100_000,
+                stream_divisor: 1,
             }
         }
     }
@@ -129,6 +133,16 @@ fn latency(mut ns: Vec<u64>, c: &Costs) -> Figures {
     let pct = |p: f64| ns[((ns.len() - 1) as f64 * p).round() as usize] as f64 / 1e3;
     let mut f = Figures::from([("p50_us", pct(0.50)), ("p99_us", pct(0.99)), ("calls", ns.len() as f64)]);
     f.extend(costs(c, ns.len() as f64));
+    f
+}
+
+fn streamed(s: &Streamed) -> Figures {
+    let mut f = Figures::from([
+        ("mb_per_s", s.bytes as f64 / s.seconds / 1e6),
+        ("items_per_s", s.items as f64 / s.seconds),
+        ("items", s.items as f64),
+    ]);
+    f.extend(costs(&s.costs, s.items as f64));
     f
 }
 
@@ -194,7 +208,7 @@ pub fn run(
         targets.push(Target::start(exe, name, kind)?);
     }
     let mut relays = Vec::new();
-    if wants("relay") {
+    if wants("relay") || STREAMS.iter().any(|(w, ..)| wants(w)) {
         for b in pbs.iter().filter(|b| picked(&format!("pb{}", b.suffix))) {
             let server = ServerProcess::spawn(&b.exe, &["--target", "pb"])?;
             let up = server.addr.to_string();
@@ -241,6 +255,28 @@ pub fn run(
             }
             for (t, total) in targets.iter().zip(&totals) {
                 report.add(workload, &t.name, throughput(total, size));
+            }
+        }
+        // Streams: raw's over a connection of its own, this build's pb
+        // (plain and through a session) and through its relay (older
+        // builds have no streams, tarpc none at all).
+        for (workload, size, full) in STREAMS {
+            if !wants(workload) {
+                continue;
+            }
+            let count = (full / plan.stream_divisor).max(1);
+            let mut agents: Vec<(String, &mut AgentProcess)> = targets
+                .iter_mut()
+                .filter(|t| matches!(t.name.as_str(), "raw" | "pb" | "pb-session"))
+                .map(|t| (t.name.clone(), &mut t.agent))
+                .collect();
+            agents
+                .extend(relays.iter_mut().filter(|r| r.direct == "pb").map(|r| ("pb-relay".to_string(), &mut r.agent)));
+            for (name, agent) in agents {
+                match agent.ask(&Command::Stream { size, count })? {
+                    Answer::Stream(s) => report.add(workload, &name, streamed(&s)),
+                    other => return Err(format!("{workload} answered {other:?}").into()),
+                }
             }
         }
         if wants("relay") && !relays.is_empty() {

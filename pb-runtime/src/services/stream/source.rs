@@ -18,6 +18,10 @@ pub(crate) const MAX_PULL_ITEMS: u32 = 1 << 16;
 /// What a pull answers: the next items, and whether the stream ended.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Batch<T> {
+    /// The number of the batch's first item (items are numbered from 0):
+    /// pulls may reach the producer in another order than they were made,
+    /// and the consumer puts their answers back in order by it.
+    pub(crate) first: u64,
     pub(crate) items: Vec<T>,
     /// `Some` once the stream ended: `Ok` at its end, `Err` with its error.
     pub(crate) end: Option<Result<(), Error>>,
@@ -25,7 +29,8 @@ pub(crate) struct Batch<T> {
 
 /// The producer, shared by the export and the pulls running on it.
 pub(crate) struct Taker<T> {
-    stream: tokio::sync::Mutex<Option<Boxed<T>>>,
+    /// The producer, and how many items it has given.
+    stream: tokio::sync::Mutex<(Option<Boxed<T>>, u64)>,
     /// Fired when the peer releases the stream or the connection closes.
     cancel: CancellationToken,
 }
@@ -33,7 +38,7 @@ pub(crate) struct Taker<T> {
 impl<T> Taker<T> {
     /// The producer back, when a stream comes home (sent back by the peer).
     pub(crate) fn take(&self) -> Option<Boxed<T>> {
-        self.stream.try_lock().ok().and_then(|mut s| s.take())
+        self.stream.try_lock().ok().and_then(|mut s| s.0.take())
     }
 }
 
@@ -44,7 +49,7 @@ pub(crate) struct Source<T> {
 
 impl<T: Serialize + Send + 'static> Source<T> {
     pub(crate) fn new(stream: Boxed<T>) -> Arc<Self> {
-        let taker = Taker { stream: tokio::sync::Mutex::new(Some(stream)), cancel: CancellationToken::new() };
+        let taker = Taker { stream: tokio::sync::Mutex::new((Some(stream), 0)), cancel: CancellationToken::new() };
         Arc::new(Source { taker: Arc::new(taker) })
     }
 }
@@ -73,8 +78,7 @@ impl<T: Serialize + Send + 'static> Dispatch for Source<T> {
 }
 
 /// Answer one pull: wait for one item, then take what else is ready, up to
-/// `max`. Pulls run one at a time, in the order they arrived (the lock is
-/// fair), and each reply is queued before the next pull starts.
+/// `max`. Pulls run one at a time; each answer says where its items start.
 async fn pull<T: Serialize + Send + 'static>(taker: Arc<Taker<T>>, max: usize, reply: Reply) -> Result<(), Error> {
     let mut guard = tokio::select! {
         biased;
@@ -83,14 +87,15 @@ async fn pull<T: Serialize + Send + 'static>(taker: Arc<Taker<T>>, max: usize, r
     };
     let mut items = Vec::new();
     let mut end = None;
-    if let Some(stream) = guard.as_mut() {
+    let first = guard.1;
+    if let Some(stream) = guard.0.as_mut() {
         while items.len() < max {
             let next = if items.is_empty() {
                 tokio::select! {
                     biased;
                     () = taker.cancel.cancelled() => {
                         // The consumer is gone: drop the producer now.
-                        *guard = None;
+                        guard.0 = None;
                         return Err(Error::Disconnected);
                     }
                     next = stream.next() => next,
@@ -117,8 +122,8 @@ async fn pull<T: Serialize + Send + 'static>(taker: Arc<Taker<T>>, max: usize, r
         end = Some(Ok(()));
     }
     if end.is_some() {
-        *guard = None;
+        guard.0 = None;
     }
-    // Queued while the lock is held: replies leave in the order of pulls.
-    reply.send(&Ok::<_, Error>(Batch { items, end }))
+    guard.1 += items.len() as u64;
+    reply.send(&Ok::<_, Error>(Batch { first, items, end }))
 }
