@@ -85,6 +85,16 @@ pub struct Config {
     /// released at the end of its grace period. A server-wide setting.
     /// Default 1,024.
     pub max_detached_sessions: usize,
+    /// The window of a stream received on this connection: at most this
+    /// many bytes of its items asked for or held at once (plus one item
+    /// larger than it). A consumer that stops reading holds its producer
+    /// to this much. Per stream: `pb::Stream::window` sets it for one.
+    /// Default 1 MiB.
+    pub stream_window: usize,
+    /// Most streams this side has sent on the connection and not yet seen
+    /// released (each holds its producer); beyond it, a message carrying
+    /// one more fails with [`crate::Error::LimitExceeded`]. Default 1,024.
+    pub max_streams: usize,
 }
 
 /// The largest [`Config::max_frame_len`] in effect: what the 4-byte length
@@ -110,6 +120,8 @@ impl Default for Config {
             resume_grace: Duration::from_secs(30),
             max_resume_bytes: 8 << 20,
             max_detached_sessions: 1024,
+            stream_window: 1 << 20,
+            max_streams: 1024,
         }
     }
 }
@@ -183,6 +195,16 @@ impl Config {
     /// Set [`Config::max_detached_sessions`].
     pub fn max_detached_sessions(mut self, n: usize) -> Self {
         self.max_detached_sessions = n;
+        self
+    }
+    /// Set [`Config::stream_window`].
+    pub fn stream_window(mut self, bytes: usize) -> Self {
+        self.stream_window = bytes;
+        self
+    }
+    /// Set [`Config::max_streams`].
+    pub fn max_streams(mut self, n: usize) -> Self {
+        self.max_streams = n;
         self
     }
     /// Set [`Config::handshake_timeout`].

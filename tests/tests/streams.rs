@@ -192,3 +192,45 @@ async fn a_relay_pulls_upstream_only_as_its_consumer_pulls() {
     drop(stream);
     eventually("the producer is dropped through the relay", || r.numbers.dropped.load(Ordering::SeqCst)).await;
 }
+
+#[tokio::test]
+async fn a_greedy_consumer_gets_answers_no_larger_than_half_a_frame() {
+    let (_numbers, server) = serve().await;
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    // A consumer that asks for as many items as a pull may (65,536 of
+    // 64 KiB: 4 GiB): the producer answers with at most half a frame
+    // (8 MiB) at a time, so the stream works (one answer of everything
+    // asked would be over the frame limit).
+    let mut stream = feed.endless(64 << 10).await.unwrap().window(usize::MAX);
+    for i in 0..1_000u64 {
+        assert_eq!(stream.next().await.unwrap().unwrap(), vec![i as u8; 64 << 10]);
+    }
+}
+
+#[tokio::test]
+async fn streams_per_connection_are_limited_and_released_ones_free_their_place() {
+    let numbers = Arc::new(Numbers::default());
+    let config = pb::Config::default().max_streams(3);
+    let server = Server::bind_with("127.0.0.1:0", pb::root::<dyn Feed>(numbers), config).await.unwrap();
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(feed.endless(8).await.unwrap());
+    }
+    match feed.endless(8).await {
+        Err(Error::LimitExceeded { what, limit }) => assert_eq!((what.as_str(), limit), ("streams per connection", 3)),
+        other => panic!("expected the stream limit, got {other:?}"),
+    }
+    drop(held.pop());
+    let mut again = None;
+    for _ in 0..100 {
+        if let Ok(s) = feed.endless(8).await {
+            again = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(again.unwrap().next().await.unwrap().is_ok(), "a released stream's place is free again");
+}

@@ -11,7 +11,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::link::{Dispatch, Link, ObjectKey, RemoteRef, ReplySlot};
+use super::link::{Dispatch, Link, ObjectKey, RemoteRef, ReplySlot, StreamCount};
 use super::outbox::Outbox;
 use super::resume::Sessions;
 use super::tables::{Exports, Imports, Pending};
@@ -103,6 +103,8 @@ pub(crate) struct ConnCore {
     pub(crate) wait_when_down: AtomicBool,
     /// A server session resumed and its new secret is not yet confirmed.
     confirm_pending: AtomicBool,
+    /// Streams sent on this connection and not yet released.
+    streams: Arc<AtomicUsize>,
 }
 
 impl ConnCore {
@@ -167,6 +169,7 @@ impl ConnCore {
             pings: Mutex::new(HashMap::new()),
             wait_when_down: AtomicBool::new(wait_when_down),
             confirm_pending: AtomicBool::new(false),
+            streams: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -547,6 +550,18 @@ impl Link for ConnCore {
 
     fn limits(&self) -> Limits {
         Limits::from_config(&self.config)
+    }
+
+    fn stream_window(&self) -> usize {
+        self.config.stream_window
+    }
+
+    fn open_stream(&self) -> Result<StreamCount, Error> {
+        let max = self.config.max_streams;
+        self.streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .map_err(|_| Error::LimitExceeded { what: "streams per connection".into(), limit: max as u64 })?;
+        Ok(StreamCount(self.streams.clone()))
     }
 
     fn export(&self, key: ObjectKey, make: &mut dyn FnMut() -> Arc<dyn Dispatch>) -> Result<u64, Error> {

@@ -46,6 +46,20 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn max_frame_len(&self) -> usize;
     /// How deeply decoded values may nest and how much they may allocate.
     fn limits(&self) -> Limits;
+    /// The window of streams received on this link.
+    fn stream_window(&self) -> usize {
+        crate::Config::default().stream_window
+    }
+    /// Count one more stream sent on this link (released when the count
+    /// is dropped).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LimitExceeded`] past [`Config::max_streams`](crate::Config::max_streams);
+    /// a link that cannot carry streams.
+    fn open_stream(&self) -> Result<StreamCount, Error> {
+        Err(Error::protocol("streams are not supported on this link"))
+    }
 
     /// Export an object (made by `make` the first time), or count one more
     /// send of it; returns its id.
@@ -84,6 +98,15 @@ pub(crate) trait Link: Send + Sync + 'static {
     /// postcard path.
     fn jelly(&self) -> Option<&dyn JellyCalls> {
         None
+    }
+}
+
+/// One stream counted on a link; dropping it uncounts it.
+pub(crate) struct StreamCount(pub(crate) Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for StreamCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -190,11 +213,17 @@ impl Reply {
     ///
     /// An encode failure (for example the export limit); the caller then
     /// gets that error as the reply.
-    pub fn send<R: Serialize + ?Sized>(mut self, result: &R) -> Result<(), Error> {
+    pub fn send<R: Serialize + ?Sized>(self, result: &R) -> Result<(), Error> {
+        self.send_sized(result).map(|_| ())
+    }
+
+    /// [`send`](Self::send), returning the reply's size in bytes.
+    pub(crate) fn send_sized<R: Serialize + ?Sized>(mut self, result: &R) -> Result<usize, Error> {
         let frame = encode_with_refs(&self.link, &Header::Reply { req: self.req, ok: true }, result)?;
+        let len = frame.len();
         self.finish();
         let _ = self.link.send(frame);
-        Ok(())
+        Ok(len)
     }
 }
 

@@ -40,7 +40,7 @@ pub use handle::{Connection, ConnectionBuilder, Stats};
 pub(crate) use handshake::{Intent, Opened};
 pub(crate) use link::Dispatch;
 pub use link::{CallFuture, Reply};
-pub(crate) use link::{Link, RefCx, RemoteRef};
+pub(crate) use link::{Link, RefCx, RemoteRef, StreamCount};
 pub(crate) use resume::Sessions;
 pub(crate) use tables::ROOT_ID;
 pub(crate) use twisted::TwistedLink;

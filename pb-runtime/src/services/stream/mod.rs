@@ -146,7 +146,8 @@ impl<T: Serialize + serde::de::DeserializeOwned + Send + 'static> Serialize for 
                 Inner::Remote(r) => Box::pin(r),
                 Inner::Gone => return Err(S::Error::custom("this pb::Stream was already sent or consumed")),
             };
-            let source = source::Source::new(stream);
+            let count = cx.link().open_stream().map_err(|e| S::Error::custom(wire::fail(e)))?;
+            let source = source::Source::new(stream, count, cx.link().max_frame_len() / 2);
             let key = (std::sync::Arc::as_ptr(&source) as *const () as usize, STREAM_IFACE);
             let id = cx.export(key, &mut || source.clone()).map_err(|e| S::Error::custom(wire::fail(e)))?;
             Ok(WireRef::Sender { id, iface: STREAM_IFACE })
@@ -161,7 +162,9 @@ impl<'de, T: Serialize + serde::de::DeserializeOwned + Send + 'static> Deseriali
         RefCx::with(|cx| {
             let cx = cx.ok_or_else(|| D::Error::custom("a pb::Stream can only be received by a pb connection"))?;
             let inner = match wire {
-                WireRef::Sender { id, iface: STREAM_IFACE } => Inner::Remote(remote::Remote::new(cx.link().import(id))),
+                WireRef::Sender { id, iface: STREAM_IFACE } => {
+                    Inner::Remote(remote::Remote::new(cx.link().import(id), cx.link().stream_window()))
+                }
                 WireRef::Sender { iface, .. } => {
                     let e = Error::WrongInterface { expected: "pb.Stream".into(), found: iface };
                     return Err(D::Error::custom(wire::fail(e)));
@@ -232,4 +235,33 @@ pub fn channel<T: Send + 'static>(buffer: usize) -> (Sender<T>, Stream<T>) {
     let (tx, mut rx) = tokio::sync::mpsc::channel(buffer.max(1));
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     (Sender { tx }, Stream::new(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source::Batch;
+    use crate::Error;
+    use crate::wire::{self, Header};
+
+    /// Bytes on the wire per item beyond the item's own bytes: the answer's
+    /// frame (prefix, header, batch) and the pull that asked for it.
+    fn overhead_per_item(size: usize, items: usize) -> f64 {
+        let batch = Batch { first: 1 << 40, items: vec![vec![7u8; size]; items], end: None };
+        let answer = wire::encode_frame(&Header::Reply { req: 1 << 30, ok: true }, &Ok::<_, Error>(batch)).unwrap();
+        let pull = Header::Call { req: 1 << 30, target: 1 << 20, method: super::PULL };
+        let pull = wire::encode_frame(&pull, &(items as u32,)).unwrap();
+        let wire = answer.len() + pull.len() + 2 * wire::frame::PREFIX_LEN;
+        (wire - size * items) as f64 / items as f64
+    }
+
+    #[test]
+    fn framing_costs_at_most_16_bytes_per_item() {
+        // What the window asks for at a time: 512 items of 1 KiB, 8 of
+        // 64 KiB; and the first pull's 16 items.
+        for (size, items) in [(1 << 10, 512), (64 << 10, 8), (1 << 10, 16), (16, 16)] {
+            let per_item = overhead_per_item(size, items);
+            assert!(per_item <= 16.0, "{per_item} bytes per item of {size} bytes in batches of {items}");
+        }
+        assert!(overhead_per_item(1 << 10, 512) < 3.0);
+    }
 }

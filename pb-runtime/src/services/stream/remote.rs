@@ -64,7 +64,7 @@ struct Shared<T> {
 impl<T> Unpin for Remote<T> {}
 
 impl<T> Remote<T> {
-    pub(crate) fn new(target: Arc<RemoteRef>) -> Self {
+    pub(crate) fn new(target: Arc<RemoteRef>, window: usize) -> Self {
         let shared = Shared {
             items: VecDeque::new(),
             early: Vec::new(),
@@ -74,7 +74,7 @@ impl<T> Remote<T> {
             end: None,
             finished: false,
             arrived: 0,
-            window: DEFAULT_WINDOW,
+            window: window.max(1),
             item_bytes: 0,
             asked: 0,
             waker: None,

@@ -10,10 +10,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Boxed, PULL, STREAM_IFACE};
 use crate::Error;
-use crate::connection::{CallFuture, Dispatch, Reply};
+use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
 
 /// Most items one pull may ask for.
 pub(crate) const MAX_PULL_ITEMS: u32 = 1 << 16;
+/// Most items of the first answer, before the producer knows their size.
+const FIRST_ANSWER: usize = 16;
 
 /// What a pull answers: the next items, and whether the stream ended.
 #[derive(Serialize, Deserialize)]
@@ -27,10 +29,19 @@ pub(crate) struct Batch<T> {
     pub(crate) end: Option<Result<(), Error>>,
 }
 
+/// The producer's state: the stream, the items it gave, and their size.
+struct Producer<T> {
+    stream: Option<Boxed<T>>,
+    given: u64,
+    /// Bytes per item in the answers so far (zero: none yet).
+    item_bytes: usize,
+}
+
 /// The producer, shared by the export and the pulls running on it.
 pub(crate) struct Taker<T> {
-    /// The producer, and how many items it has given.
-    stream: tokio::sync::Mutex<(Option<Boxed<T>>, u64)>,
+    stream: tokio::sync::Mutex<Producer<T>>,
+    /// The most bytes of items one answer may carry.
+    max_batch: usize,
     /// Fired when the peer releases the stream or the connection closes.
     cancel: CancellationToken,
 }
@@ -38,19 +49,27 @@ pub(crate) struct Taker<T> {
 impl<T> Taker<T> {
     /// The producer back, when a stream comes home (sent back by the peer).
     pub(crate) fn take(&self) -> Option<Boxed<T>> {
-        self.stream.try_lock().ok().and_then(|mut s| s.0.take())
+        self.stream.try_lock().ok().and_then(|mut s| s.stream.take())
     }
 }
 
 /// A stream's export.
 pub(crate) struct Source<T> {
     taker: Arc<Taker<T>>,
+    /// Counted among the connection's streams while exported.
+    _count: StreamCount,
 }
 
 impl<T: Serialize + Send + 'static> Source<T> {
-    pub(crate) fn new(stream: Boxed<T>) -> Arc<Self> {
-        let taker = Taker { stream: tokio::sync::Mutex::new((Some(stream), 0)), cancel: CancellationToken::new() };
-        Arc::new(Source { taker: Arc::new(taker) })
+    /// The export of `stream`, answering with at most `max_batch` bytes.
+    pub(crate) fn new(stream: Boxed<T>, count: StreamCount, max_batch: usize) -> Arc<Self> {
+        let producer = Producer { stream: Some(stream), given: 0, item_bytes: 0 };
+        let taker = Taker {
+            stream: tokio::sync::Mutex::new(producer),
+            max_batch: max_batch.max(1),
+            cancel: CancellationToken::new(),
+        };
+        Arc::new(Source { taker: Arc::new(taker), _count: count })
     }
 }
 
@@ -85,17 +104,23 @@ async fn pull<T: Serialize + Send + 'static>(taker: Arc<Taker<T>>, max: usize, r
         () = taker.cancel.cancelled() => return Err(Error::Disconnected),
         guard = taker.stream.lock() => guard,
     };
+    // However much the peer asks for, an answer holds at most `max_batch`
+    // bytes, by the sizes of earlier answers.
+    let max = match guard.item_bytes {
+        0 => max.min(FIRST_ANSWER),
+        bytes => max.min((taker.max_batch / bytes).max(1)),
+    };
     let mut items = Vec::new();
     let mut end = None;
-    let first = guard.1;
-    if let Some(stream) = guard.0.as_mut() {
+    let first = guard.given;
+    if let Some(stream) = guard.stream.as_mut() {
         while items.len() < max {
             let next = if items.is_empty() {
                 tokio::select! {
                     biased;
                     () = taker.cancel.cancelled() => {
                         // The consumer is gone: drop the producer now.
-                        guard.0 = None;
+                        guard.stream = None;
                         return Err(Error::Disconnected);
                     }
                     next = stream.next() => next,
@@ -122,8 +147,13 @@ async fn pull<T: Serialize + Send + 'static>(taker: Arc<Taker<T>>, max: usize, r
         end = Some(Ok(()));
     }
     if end.is_some() {
-        guard.0 = None;
+        guard.stream = None;
     }
-    guard.1 += items.len() as u64;
-    reply.send(&Ok::<_, Error>(Batch { first, items, end }))
+    let n = items.len();
+    guard.given += n as u64;
+    let bytes = reply.send_sized(&Ok::<_, Error>(Batch { first, items, end }))?;
+    if let Some(per_item) = bytes.checked_div(n) {
+        guard.item_bytes = per_item.max(1);
+    }
+    Ok(())
 }
