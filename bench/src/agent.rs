@@ -60,6 +60,14 @@ pub enum Command {
         /// Items.
         count: u64,
     },
+    /// `add` one at a time while a stream of `size`-byte items saturates
+    /// the same connection (pb only).
+    StreamUnary {
+        /// Bytes per stream item.
+        size: usize,
+        /// Calls to make.
+        calls: usize,
+    },
     /// The `heal` workload with sessions that resume (pb builds that have
     /// them; agents of older builds are never sent this).
     Resume {
@@ -198,6 +206,20 @@ async fn execute(client: &Client, server: SocketAddr, meter: &Meter, command: Co
             Answer::Tput(driver::tput(client, call, callers, size, warmup, time, meter).await?)
         }
         Command::Stream { size, count } => Answer::Stream(driver::stream(client, size, count, meter).await?),
+        Command::StreamUnary { size, calls } => {
+            let Client::Pb(pb) = client else {
+                return Err("stream_unary runs on pb only".into());
+            };
+            let streaming = {
+                let pb = pb.clone();
+                tokio::spawn(async move { pb.stream(size, u64::MAX / size as u64).await })
+            };
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let s = driver::add_seq(client, 0, calls, meter).await;
+            streaming.abort();
+            let s = s?;
+            Answer::Seq { ns: s.ns, costs: s.costs }
+        }
         Command::Heal { backoff_ms, trials } | Command::Resume { backoff_ms, trials } => {
             if !matches!(client, Client::Pb(_)) {
                 return Err("heal runs on pb only".into());

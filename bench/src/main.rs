@@ -52,7 +52,7 @@ struct Cli {
     rounds: Option<usize>,
     /// Only these workloads (comma separated): add_seq, add_tput,
     /// echo_1k_tput, echo_64k_tput, echo_1k_blob_tput, echo_64k_blob_tput,
-    /// str_1k_tput, stream_64k, stream_1k, relay, heal, resume, memory.
+    /// str_1k_tput, stream_64k, stream_1k, stream_unary, relay, heal, resume, memory.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these targets (comma separated): raw, tarpc, tarpc-postcard, pb

@@ -58,7 +58,7 @@ struct Check {
 /// The main figure of a workload: its key, its unit, and a divisor.
 fn main_figure(workload: &str) -> (&'static str, &'static str, f64) {
     match workload {
-        "add_seq" | "relay" => ("p50_us", "µs p50", 1.0),
+        "add_seq" | "relay" | "stream_unary" => ("p50_us", "µs p50", 1.0),
         "add_tput" => ("calls_per_s", "k calls/s", 1e3),
         _ => ("mb_per_s", "MB/s", 1.0),
     }
@@ -183,6 +183,13 @@ impl Report {
             check(format!("{w}: pb / raw"), self.ratio(w, "pb", "raw", "mb_per_s"), bound, false, false);
             check(format!("{w}: pb-relay / pb"), self.ratio(w, "pb-relay", "pb", "mb_per_s"), 0.8, false, false);
         }
+        check(
+            "stream_unary p99 - add_seq p99 (µs)".into(),
+            self.median_of("stream_unary", "pb", "p99_us") - self.median_of("add_seq", "pb", "p99_us"),
+            1000.0,
+            true,
+            false,
+        );
         let heal = |key| self.median_of("heal", "pb", key);
         check("heal max - backoff (ms)".into(), heal("max_ms") - heal("backoff_ms"), 5.0, true, false);
         let resume = |key| self.median_of("resume", "pb", key);

@@ -279,6 +279,16 @@ pub fn run(
                 }
             }
         }
+        // A unary call beside a saturated stream on the same connection.
+        if wants("stream_unary") {
+            for t in targets.iter_mut().filter(|t| t.name == "pb") {
+                let calls = (plan.seq_calls / 4).max(100);
+                match t.agent.ask(&Command::StreamUnary { size: 64 << 10, calls })? {
+                    Answer::Seq { ns, costs } => report.add("stream_unary", &t.name, latency(ns, &costs)),
+                    other => return Err(format!("stream_unary answered {other:?}").into()),
+                }
+            }
+        }
         if wants("relay") && !relays.is_empty() {
             // Each pb's direct client (its target's) and relayed client take turns.
             let mut agents = Vec::new();

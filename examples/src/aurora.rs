@@ -133,3 +133,28 @@ impl UserManager for Users {
         Ok(self.model.cache())
     }
 }
+
+/// A source of ticks (the demo streams them through its relay).
+#[pb::remote_interface(name = "aurora.Ticker")]
+pub trait Ticker {
+    /// The numbers `0..count`, as a stream, about ten a millisecond.
+    async fn ticks(&self, count: u64) -> Result<pb::Stream<u64>, UserError>;
+}
+
+/// The ticker.
+pub struct Ticks;
+
+#[pb::remote_impl]
+impl Ticker for Ticks {
+    async fn ticks(&self, count: u64) -> Result<pb::Stream<u64>, UserError> {
+        Ok(pb::Stream::new(futures_util::stream::unfold(0, move |i| async move {
+            if i >= count {
+                return None;
+            }
+            if i % 10 == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Some((Ok(i), i + 1))
+        })))
+    }
+}

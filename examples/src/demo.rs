@@ -30,7 +30,7 @@ use pb::backoff::BackoffConfig;
 use pb::fault::FaultProxy;
 use pb::{Change, Client, Registry, Server, SessionConfig, SessionEvent};
 
-use crate::aurora::{UserList, UserListEvent, UserManager, Users};
+use crate::aurora::{Ticker, Ticks, UserList, UserListEvent, UserManager, Users};
 
 type Events = Pin<Box<dyn Stream<Item = SessionEvent> + Send>>;
 
@@ -74,12 +74,34 @@ fn describe(event: &SessionEvent) -> String {
     }
 }
 
+/// The server's registry: the user manager and the ticker.
+fn registry(users: &Arc<Users>) -> Registry {
+    Registry::local().serve::<dyn UserManager>(users.clone()).serve::<dyn Ticker>(Arc::new(Ticks))
+}
+
+/// Read a stream of `count` ticks; an error unless each arrives once, in order.
+async fn read_ticks(ticker: Arc<dyn Ticker>, count: u64) -> Result<String, String> {
+    let mut ticks = ticker.ticks(count).await.map_err(|e| e.to_string())?;
+    let mut next = 0;
+    while let Some(tick) = ticks.next().await {
+        let tick = tick.map_err(|e| e.to_string())?;
+        if tick != next {
+            return Err(format!("tick {tick} arrived where {next} was due"));
+        }
+        next += 1;
+    }
+    if next != count {
+        return Err(format!("the stream ended after {next} of {count} ticks"));
+    }
+    Ok(format!("the stream of {count} ticks crossed the relay and its outage: none lost, none repeated"))
+}
+
 /// Bind a new server on `addr` (the old one's listener may take a moment
 /// to close).
 async fn bind_again(addr: std::net::SocketAddr, users: &Arc<Users>) -> Result<Server, pb::Error> {
     let mut last = None;
     for _ in 0..100 {
-        match Server::bind(addr, Registry::local().serve::<dyn UserManager>(users.clone())).await {
+        match Server::bind(addr, registry(users)).await {
             Ok(server) => return Ok(server),
             Err(e) => last = Some(e),
         }
@@ -132,7 +154,7 @@ async fn show(users: &Arc<dyn UserManager>, when: &str) {
 pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // The server: a registry holding the UserManager.
     let server_users = Arc::new(Users::with_sample_users());
-    let server = Server::bind("127.0.0.1:0", Registry::local().serve::<dyn UserManager>(server_users.clone())).await?;
+    let server = Server::bind("127.0.0.1:0", registry(&server_users)).await?;
     let link1 = FaultProxy::start(server.local_addr()).await?;
     println!("server on {}, link 1 on {}", server.local_addr(), link1.addr());
 
@@ -158,6 +180,11 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     users.add_user("dave".into(), "dave@aurora.example".into()).await?;
     signals(&mut changes, |c| matches!(c, Change::Event(_))).await?;
 
+    println!("\nclient: starts reading a stream of 5,000 ticks from the server, through the relay");
+    let ticker = client.get::<dyn Ticker>().await?;
+    let ticks = tokio::spawn(read_ticks(ticker, 5_000));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
     println!("\n== cutting link 1 (server <-> relay) for a moment");
     link1.cut();
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -173,6 +200,7 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     wait_for("relay", &mut relay_events, |e| matches!(e, SessionEvent::Resumed { .. })).await;
     let names: Vec<_> = during.await??.into_iter().map(|u| u.name).collect();
     println!("client: the call made during the outage returned {names:?}");
+    println!("client: {}", ticks.await??);
     signals(&mut changes, |c| matches!(c, Change::Event(UserListEvent::Added(u)) if u.name == "erin")).await?;
     show(&users, "same proxy, link 1 back").await;
 

@@ -18,7 +18,8 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 async fn ten_thousand_idle_streams_take_under_50_mb_on_both_sides() {
     let _turn = SERIAL.lock().await;
     let numbers = Arc::new(Numbers::default());
-    let server = Server::bind("127.0.0.1:0", pb::root::<dyn Feed>(numbers)).await.unwrap();
+    let config = pb::Config::default().max_streams(20_000);
+    let server = Server::bind_with("127.0.0.1:0", pb::root::<dyn Feed>(numbers), config).await.unwrap();
     let client = Client::connect(server.local_addr()).await.unwrap();
     let feed = client.root::<dyn Feed>().unwrap();
     feed.numbers(0, 1).await.unwrap().next().await; // warm up
