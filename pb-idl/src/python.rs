@@ -207,6 +207,7 @@ impl Cx<'_> {
             Ty::Box(t) => format!("box<{}>", self.ty(t)),
             Ty::Map(k, v) => format!("map<{}, {}>", self.ty(k), self.ty(v)),
             Ty::Ref(d) => format!("ref<{}>", self.def_name(*d)),
+            Ty::Stream(t) => format!("stream<{}>", self.ty(t)),
             Ty::Def(d) => self.def_name(*d),
             Ty::Invalid => "?".into(),
         }
