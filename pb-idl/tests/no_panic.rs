@@ -8,6 +8,7 @@ use proptest::prelude::*;
 const VALID: &[&str] = &[
     include_str!("golden/gen/kitchen.pbidl"),
     include_str!("golden/gen/interop.pbidl"),
+    include_str!("golden/gen/streams.pbidl"),
     include_str!("../../examples/schemas/aurora.pbidl"),
 ];
 
@@ -47,6 +48,7 @@ const TOKENS: &[&str] = &[
     "map",
     "option",
     "box",
+    "stream",
     "u64",
     "string",
     "bytes",
