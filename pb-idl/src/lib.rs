@@ -239,6 +239,7 @@
 //! | `enum E`, `error E` | `E`, builders of values in serde's form, which the Rust side's jelly uses: a unit variant is its name (`"Red"`), another a one-entry dict (`{"Circle": 1.5}`, `{"Pair": (1, 2)}`, `{"Rect": {"w": 1.0, "h": 2.0}}`); `split_variant(value)` reads one |
 //! | `model M` | `M(pb.RemoteCache)`, registered for the model's wire name: `setCopyableState`, and per event `observe_<Event>`, which calls `apply_<Event>` (to override: the schema cannot carry code) and then the hook `changed(event)`; `MEvent` builds the events |
 //! | `interface I` | `I(pb.Referenceable)` with a `remote_<wire name>` stub per method raising `NotImplementedError`, to implement in Python; `IClient(reference)`, one method per method doing `reference.callRemote("<wire name>", ...)` (a `@local` one returns its constant) |
+//! | `stream<T>` | nothing: pb's streams do not cross to Twisted. A method passing one (an argument or result, or inside a record or enum) has no `remote_` stub, a comment in its place saying why, and its `IClient` method raises `NotImplementedError`; a record or enum holding one says so in its docstring |
 //!
 //! `bytes` is a list of ints on this wire (the Rust side's `Vec<u8>` is a
 //! jelly list; Python refuses a list as a dict key, so a non-empty

@@ -22,6 +22,11 @@ these classes and Rust built from the same schema exchange these values:
 - ref<I>: a pb.Referenceable (an I) sent; a pb.RemoteReference received,
   to wrap in an IClient.
 - A model M: a cache of it received is an M (a pb.RemoteCache).
+- stream<T>: does not cross to Twisted. A pb stream is pulled item by item
+  over pb's own wire, which Twisted does not speak. A method that passes
+  one (as an argument or result, or inside a record or enum) has no remote_
+  stub, and its client method raises NotImplementedError; a record or enum
+  that holds one says so.
 
 Import the modules of the packages this one imports too: importing a module
 registers its copy tags with jelly.
@@ -92,6 +97,9 @@ class Upload(pb.Copyable):
     Record ``streams.Upload``, passed by copy: jelly sends it under that copy
     tag, with a dict of its fields. A copy received is a RemoteUpload.
 
+    It holds a pb stream, which does not cross to Twisted: neither does it
+    (see the module docs).
+
     Fields:
         name (string)
         chunks (stream<bytes>): Pulled by the receiver as it reads.
@@ -131,6 +139,9 @@ class Transfer:
 
     Enum ``streams.Transfer``, passed by value: see "Enums" in the module docs.
 
+    It holds a pb stream, which does not cross to Twisted: neither does it
+    (see the module docs).
+
     Variants:
         Idle
         Running(Upload)
@@ -156,6 +167,9 @@ class Failed:
     Error ``streams.Failed``, passed by value: see "Enums" in the module docs.
     Its transport-failure variant ``Pb`` is pb's own; a Python exception
     reaches pb as pb::Error::Remote, not as this type.
+
+    It holds a pb stream, which does not cross to Twisted: neither does it
+    (see the module docs).
 
     Variants:
         Partial(stream<Line>): What was done before the failure.
@@ -249,73 +263,38 @@ class Feed(pb.Referenceable):
     pb as pb::Error::Remote (its type and text).
     """
 
-    def remote_tail(self, from_):
-        """The lines from `from` on.
+    # No remote_tail: ``tail(from: u64) -> stream<Line>``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-        ``tail(from: u64) -> stream<Line>``
-        """
-        raise NotImplementedError("streams.Feed.tail")
+    # No remote_upload: ``upload(upload: Upload) -> u64``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-    def remote_upload(self, upload):
-        """How many bytes an upload held.
+    # No remote_shout: ``shout(lines: stream<Line>) -> stream<Line>``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-        ``upload(upload: Upload) -> u64``
-        """
-        raise NotImplementedError("streams.Feed.upload")
+    # No remote_batches: ``batches(count: u32, size: u32) -> stream<stream<u64>>``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-    def remote_shout(self, lines):
-        """Each line back, upper-cased.
+    # No remote_counters: ``counters(n: u32) -> stream<ref<Counter>>``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-        ``shout(lines: stream<Line>) -> stream<Line>``
-        """
-        raise NotImplementedError("streams.Feed.shout")
+    # No remote_boards: ``boards() -> stream<Board>``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-    def remote_batches(self, count, size):
-        """`count` streams of `size` numbers each.
+    # No remote_maybe: ``maybe(want: bool) -> option<stream<u64>>``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-        ``batches(count: u32, size: u32) -> stream<stream<u64>>``
-        """
-        raise NotImplementedError("streams.Feed.batches")
+    # No remote_several: ``several() -> list<stream<u64>>``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-    def remote_counters(self, n):
-        """`n` counters.
+    # No remote_by_name: ``by_name() -> map<string, stream<u64>>``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-        ``counters(n: u32) -> stream<ref<Counter>>``
-        """
-        raise NotImplementedError("streams.Feed.counters")
+    # No remote_transfer: ``transfer() -> Transfer throws Failed``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
-    def remote_boards(self):
-        """Caches of boards.
-
-        ``boards() -> stream<Board>``
-        """
-        raise NotImplementedError("streams.Feed.boards")
-
-    def remote_maybe(self, want):
-        """Streams inside other types.
-
-        ``maybe(want: bool) -> option<stream<u64>>``
-        """
-        raise NotImplementedError("streams.Feed.maybe")
-
-    def remote_several(self):
-        """``several() -> list<stream<u64>>``"""
-        raise NotImplementedError("streams.Feed.several")
-
-    def remote_by_name(self):
-        """``by_name() -> map<string, stream<u64>>``"""
-        raise NotImplementedError("streams.Feed.by_name")
-
-    def remote_transfer(self):
-        """``transfer() -> Transfer throws Failed``"""
-        raise NotImplementedError("streams.Feed.transfer")
-
-    def remote_ticks(self):
-        """A retry gets a new stream: a stream result is fine for `@idempotent`.
-
-        ``ticks() -> stream<u64>``
-        """
-        raise NotImplementedError("streams.Feed.ticks")
+    # No remote_ticks: ``ticks() -> stream<u64>``
+    # passes pb streams, which do not cross to Twisted (see the module docs).
 
 
 class FeedClient:
@@ -329,67 +308,67 @@ class FeedClient:
     def tail(self, from_):
         """The lines from `from` on.
 
-        ``tail(from: u64) -> stream<Line>``
+        ``tail(from: u64) -> stream<Line>``: passes pb streams, which do not cross to Twisted
         """
-        return self.reference.callRemote("tail", from_)
+        raise NotImplementedError("streams.Feed.tail: pb streams do not cross to Twisted")
 
     def upload(self, upload):
         """How many bytes an upload held.
 
-        ``upload(upload: Upload) -> u64``
+        ``upload(upload: Upload) -> u64``: passes pb streams, which do not cross to Twisted
         """
-        return self.reference.callRemote("upload", upload)
+        raise NotImplementedError("streams.Feed.upload: pb streams do not cross to Twisted")
 
     def shout(self, lines):
         """Each line back, upper-cased.
 
-        ``shout(lines: stream<Line>) -> stream<Line>``
+        ``shout(lines: stream<Line>) -> stream<Line>``: passes pb streams, which do not cross to Twisted
         """
-        return self.reference.callRemote("shout", lines)
+        raise NotImplementedError("streams.Feed.shout: pb streams do not cross to Twisted")
 
     def batches(self, count, size):
         """`count` streams of `size` numbers each.
 
-        ``batches(count: u32, size: u32) -> stream<stream<u64>>``
+        ``batches(count: u32, size: u32) -> stream<stream<u64>>``: passes pb streams, which do not cross to Twisted
         """
-        return self.reference.callRemote("batches", count, size)
+        raise NotImplementedError("streams.Feed.batches: pb streams do not cross to Twisted")
 
     def counters(self, n):
         """`n` counters.
 
-        ``counters(n: u32) -> stream<ref<Counter>>``
+        ``counters(n: u32) -> stream<ref<Counter>>``: passes pb streams, which do not cross to Twisted
         """
-        return self.reference.callRemote("counters", n)
+        raise NotImplementedError("streams.Feed.counters: pb streams do not cross to Twisted")
 
     def boards(self):
         """Caches of boards.
 
-        ``boards() -> stream<Board>``
+        ``boards() -> stream<Board>``: passes pb streams, which do not cross to Twisted
         """
-        return self.reference.callRemote("boards")
+        raise NotImplementedError("streams.Feed.boards: pb streams do not cross to Twisted")
 
     def maybe(self, want):
         """Streams inside other types.
 
-        ``maybe(want: bool) -> option<stream<u64>>``
+        ``maybe(want: bool) -> option<stream<u64>>``: passes pb streams, which do not cross to Twisted
         """
-        return self.reference.callRemote("maybe", want)
+        raise NotImplementedError("streams.Feed.maybe: pb streams do not cross to Twisted")
 
     def several(self):
-        """``several() -> list<stream<u64>>``"""
-        return self.reference.callRemote("several")
+        """``several() -> list<stream<u64>>``: passes pb streams, which do not cross to Twisted"""
+        raise NotImplementedError("streams.Feed.several: pb streams do not cross to Twisted")
 
     def by_name(self):
-        """``by_name() -> map<string, stream<u64>>``"""
-        return self.reference.callRemote("by_name")
+        """``by_name() -> map<string, stream<u64>>``: passes pb streams, which do not cross to Twisted"""
+        raise NotImplementedError("streams.Feed.by_name: pb streams do not cross to Twisted")
 
     def transfer(self):
-        """``transfer() -> Transfer throws Failed``"""
-        return self.reference.callRemote("transfer")
+        """``transfer() -> Transfer throws Failed``: passes pb streams, which do not cross to Twisted"""
+        raise NotImplementedError("streams.Feed.transfer: pb streams do not cross to Twisted")
 
     def ticks(self):
         """A retry gets a new stream: a stream result is fine for `@idempotent`.
 
-        ``ticks() -> stream<u64>``
+        ``ticks() -> stream<u64>``: passes pb streams, which do not cross to Twisted
         """
-        return self.reference.callRemote("ticks")
+        raise NotImplementedError("streams.Feed.ticks: pb streams do not cross to Twisted")
