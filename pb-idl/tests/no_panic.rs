@@ -10,6 +10,7 @@ const VALID: &[&str] = &[
     include_str!("golden/gen/interop.pbidl"),
     include_str!("golden/gen/streams.pbidl"),
     include_str!("../../examples/schemas/aurora.pbidl"),
+    include_str!("../../examples/schemas/log_tail.pbidl"),
 ];
 
 const TOKENS: &[&str] = &[
