@@ -113,6 +113,10 @@ impl Encoder<'_> {
                 "at {at}: `{}` is passed by reference, which `pb call` cannot build from JSON",
                 self.schema.qualified(*d)
             )),
+            Ty::Stream(_) => Err(format!(
+                "at {at}: `{}` is a stream, which `pb call` cannot build from JSON",
+                self.schema.display(ty)
+            )),
             Ty::Invalid => Err(format!("at {at}: an invalid type in the schema")),
         }
     }
@@ -338,6 +342,9 @@ impl Decoder<'_> {
                     "`{}` is passed by reference, which `pb call` cannot print",
                     self.schema.qualified(*d)
                 ));
+            }
+            Ty::Stream(_) => {
+                return Err(format!("`{}` is a stream, which `pb call` cannot print", self.schema.display(ty)));
             }
             Ty::Invalid => return Err("an invalid type in the schema".into()),
         })

@@ -1,6 +1,6 @@
 //! Whole-schema checks, after every name is resolved: recursive types,
-//! interface identities, package modules, and which traits the generated
-//! types can derive.
+//! interface identities, package modules, which traits the generated types
+//! can derive, and where streams cannot go.
 
 use std::collections::HashMap;
 
@@ -15,6 +15,7 @@ pub(crate) fn check(schema: &mut Schema, diags: &mut Vec<Diagnostic>) {
     package_modules(schema, diags);
     derives(schema);
     model_data(schema, diags);
+    resent_streams(schema, diags);
     crate::depth::check(schema, diags);
 }
 
@@ -28,7 +29,7 @@ fn data_fields(def: &Def) -> Vec<&Field> {
     }
 }
 
-/// Declarations a type contains inline (no `list`, `map`, `box` or `ref` in between).
+/// Declarations a type contains inline (no `list`, `map`, `box`, `ref` or `stream` in between).
 fn inline_defs(ty: &Ty, out: &mut Vec<DefId>) {
     match ty {
         Ty::Def(d) => out.push(*d),
@@ -180,10 +181,11 @@ fn package_modules(schema: &Schema, diags: &mut Vec<Diagnostic>) {
 }
 
 /// Whether `ty` can derive `PartialEq` (`eq == false`) or `Eq` (`eq == true`):
-/// references (`pb::Ref`) and caches (`pb::Cache`) have neither, floats no `Eq`.
+/// references (`pb::Ref`), streams (`pb::Stream`) and caches (`pb::Cache`)
+/// have neither, floats no `Eq`.
 fn ty_ok(ty: &Ty, schema: &Schema, eq: bool) -> bool {
     match ty {
-        Ty::Ref(_) => false,
+        Ty::Ref(_) | Ty::Stream(_) => false,
         Ty::Prim(Prim::F32 | Prim::F64) => !eq,
         Ty::List(t) | Ty::Option(t) | Ty::Box(t) => ty_ok(t, schema, eq),
         Ty::Map(k, v) => ty_ok(k, schema, eq) && ty_ok(v, schema, eq),
@@ -203,8 +205,9 @@ fn event_fields(def: &Def) -> Vec<&Field> {
     }
 }
 
-/// `PartialEq` needs no references or caches inside, `Eq` no floats either.
-/// A fixpoint over the declaration graph, so recursion through `box` is fine.
+/// `PartialEq` needs no references, streams or caches inside, `Eq` no
+/// floats either; `Clone` needs no streams ([`Def::streams`]). A fixpoint
+/// over the declaration graph, so recursion through `box` is fine.
 fn derives(schema: &mut Schema) {
     loop {
         let mut changed = false;
@@ -214,11 +217,13 @@ fn derives(schema: &mut Schema) {
             fields.extend(event_fields(def));
             let partial_eq = fields.iter().all(|f| ty_ok(&f.ty, schema, false));
             let eq = partial_eq && fields.iter().all(|f| ty_ok(&f.ty, schema, true));
+            let streams = fields.iter().any(|f| schema.holds_stream(&f.ty));
             let def = &mut schema.defs[i];
-            let (partial_eq, eq) = (def.partial_eq && partial_eq, def.eq && eq);
-            if def.partial_eq != partial_eq || def.eq != eq {
+            let (partial_eq, eq, streams) = (def.partial_eq && partial_eq, def.eq && eq, def.streams || streams);
+            if def.partial_eq != partial_eq || def.eq != eq || def.streams != streams {
                 def.partial_eq = partial_eq;
                 def.eq = eq;
+                def.streams = streams;
                 changed = true;
             }
         }
@@ -228,7 +233,7 @@ fn derives(schema: &mut Schema) {
     }
 }
 
-/// A model's state and events are plain data: no references, no caches.
+/// A model's state and events are plain data: no references, no streams, no caches.
 fn model_data(schema: &Schema, diags: &mut Vec<Diagnostic>) {
     for def in &schema.defs {
         if !matches!(def.kind, DefKind::Model { .. }) {
@@ -239,10 +244,48 @@ fn model_data(schema: &Schema, diags: &mut Vec<Diagnostic>) {
         for f in fields {
             if !ty_ok(&f.ty, schema, false) {
                 diags.push(
-                    Diagnostic::error(Kind::ModelData, f.ty_span, format!("the data of model `{}` cannot hold references or models", def.name))
-                        .label("holds a `ref<...>` or a model, directly or inside another type")
+                    Diagnostic::error(Kind::ModelData, f.ty_span, format!("the data of model `{}` cannot hold references, streams or models", def.name))
+                        .label("holds a `ref<...>`, a `stream<...>` or a model, directly or inside another type")
                         .with(def.span, "model declared here")
-                        .hint("a model's state and events are copied to every cache: keep them plain data, and return references from methods"),
+                        .hint("a model's state and events are copied to every cache: keep them plain data, and return references and streams from methods"),
+                );
+            }
+        }
+    }
+}
+
+/// A `@replay` or `@idempotent` method sends its arguments again (on a new
+/// connection, or after healing), but a stream is sent once: its items go
+/// to the first receiver. So such a method takes no stream, directly or
+/// inside its arguments' declarations. (Replay's other rule, no references,
+/// is checked where the method is resolved.)
+fn resent_streams(schema: &Schema, diags: &mut Vec<Diagnostic>) {
+    for def in &schema.defs {
+        let DefKind::Interface(i) = &def.kind else { continue };
+        for m in i.methods.iter().filter(|m| m.local.is_none()) {
+            let marker = match (m.replay, m.idempotent) {
+                (true, _) => "replay",
+                (false, true) => "idempotent",
+                (false, false) => continue,
+            };
+            let again = if m.replay { "replayed on a new connection" } else { "retried once after healing" };
+            for a in m.args.iter().filter(|a| schema.holds_stream(&a.ty)) {
+                let what = if a.ty.has_stream() {
+                    format!("`{}`", schema.display(&a.ty))
+                } else {
+                    format!("`{}`, which holds a stream", schema.display(&a.ty))
+                };
+                diags.push(
+                    Diagnostic::error(
+                        Kind::ResentStream,
+                        a.ty_span,
+                        format!("{} `@{marker}` method cannot take a stream", crate::resolve::article(marker)),
+                    )
+                    .label(format!("argument `{}` is {what}", a.name))
+                    .with(m.span, format!("`@{marker}`: {again}, which sends the arguments again"))
+                    .hint(format!(
+                        "a stream is sent once, and its items go to the first receiver: remove `@{marker}`, or pass the items some other way"
+                    )),
                 );
             }
         }

@@ -163,6 +163,12 @@ impl Cx<'_> {
                 let p = self.path(*d);
                 if top { quote!(::std::sync::Arc<dyn #p>) } else { quote!(#pb::Ref<dyn #p>) }
             }
+            // The same type as an argument, a result or inside data; its
+            // items are data (a reference among them is a `pb::Ref`).
+            Ty::Stream(t) => {
+                let t = self.ty(t, false);
+                quote!(#pb::Stream<#t>)
+            }
             Ty::Def(d) => {
                 let p = self.path(*d);
                 match self.schema.defs.get(*d).map(|d| &d.kind) {
@@ -175,7 +181,11 @@ impl Cx<'_> {
 
     fn derives(&self, def: &Def) -> TokenStream {
         let pb = self.pb;
-        let mut d = vec![quote!(::core::fmt::Debug), quote!(::core::clone::Clone)];
+        let mut d = vec![quote!(::core::fmt::Debug)];
+        // A stream is sent once: `pb::Stream` has no `Clone`.
+        if !def.streams {
+            d.push(quote!(::core::clone::Clone));
+        }
         if def.partial_eq {
             d.push(quote!(::core::cmp::PartialEq));
         }

@@ -15,6 +15,7 @@
 //! | method removed, made `@local`, or its wire name or id changed | breaking |
 //! | method argument added or removed | breaking (arguments are positional; there are no defaults on the wire) |
 //! | argument, result, or error type changed | breaking |
+//! | a `stream<T>`'s item type changed (as a `list<T>`'s element type), or a `list<T>` made a `stream<T>` or back | breaking (a stream travels as a reference, its items in replies of their own) |
 //! | argument renamed | compatible |
 //! | `@replay` or `@idempotent` added or removed | compatible (caller-side behavior) |
 //! | `@local` method added, removed, or changed; local made remote | compatible (not on the wire) |
@@ -131,6 +132,7 @@ fn wire(schema: &Schema, ty: &Ty, iface: &dyn Fn(DefId) -> String) -> String {
         Ty::List(t) => format!("list<{}>", wire(schema, t, iface)),
         Ty::Option(t) => format!("option<{}>", wire(schema, t, iface)),
         Ty::Box(t) => format!("box<{}>", wire(schema, t, iface)),
+        Ty::Stream(t) => format!("stream<{}>", wire(schema, t, iface)),
         Ty::Map(k, v) => format!("map<{}, {}>", wire(schema, k, iface), wire(schema, v, iface)),
         _ => schema.display(ty),
     }

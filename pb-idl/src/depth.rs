@@ -4,9 +4,12 @@
 //! `Config::max_depth` (64 by default), counting one level for each struct,
 //! tuple, enum, `Option`, newtype, sequence and map it enters (see
 //! `pb-runtime/src/wire/depth.rs`). In schema terms: a record, an enum or
-//! error, an `option`, a `list`, a `map`, `bytes` (a byte sequence) and a
-//! `ref` (an enum on the wire) are a level each; `box` and the scalars are
-//! none. A method's arguments travel as one tuple, one more level.
+//! error, an `option`, a `list`, a `map`, `bytes` (a byte sequence), a
+//! `ref` and a `stream` (each an enum on the wire) are a level each; `box`
+//! and the scalars are none. A method's arguments travel as one tuple, one
+//! more level. A stream is a level where it is sent (a reference); its
+//! items travel in replies to pulls, each three levels down (the reply's
+//! `Result`, the batch, a struct, and the batch's list).
 //!
 //! A declaration whose values nest deeper than the limit once every
 //! `option` holds a value and every `list` and `map` an entry is legal but
@@ -22,6 +25,10 @@ pub(crate) const DEFAULT_MAX_DEPTH: usize = 64;
 
 /// How many declarations of a long chain are named at each end.
 const CHAIN_ENDS: usize = 4;
+
+/// Levels above a stream's item in the reply to a pull: the reply's
+/// `Result`, the batch (a struct) and its list of items.
+const ITEM_LEVELS: usize = 3;
 
 /// Warn about declarations and methods whose fully filled values nest
 /// deeper than [`DEFAULT_MAX_DEPTH`].
@@ -96,6 +103,66 @@ pub(crate) fn check(schema: &Schema, diags: &mut Vec<Diagnostic>) {
             }
         }
     }
+    stream_items(&cx, diags);
+}
+
+/// Warn about streams whose fully filled items, in the reply to a pull,
+/// nest deeper than the limit (unless the item's declaration is
+/// itself too deep: that one is reported already).
+fn stream_items(cx: &Cx<'_>, diags: &mut Vec<Diagnostic>) {
+    let schema = cx.schema;
+    let mut places: Vec<(&Ty, crate::span::Span)> = Vec::new();
+    for def in &schema.defs {
+        for f in fields(def) {
+            places.push((&f.ty, f.ty_span));
+        }
+        let DefKind::Interface(i) = &def.kind else { continue };
+        for m in i.methods.iter().filter(|m| m.local.is_none()) {
+            places.extend(m.args.iter().map(|a| (&a.ty, a.ty_span)));
+            places.push((&m.ret, m.span));
+        }
+    }
+    for (ty, span) in places {
+        let mut items = Vec::new();
+        streams_in(ty, &mut items);
+        for item in items {
+            let (levels, inner) = cx.ty(item);
+            let levels = levels + ITEM_LEVELS;
+            if levels <= DEFAULT_MAX_DEPTH || inner.is_some_and(|d| cx.levels(d) > DEFAULT_MAX_DEPTH) {
+                continue;
+            }
+            let through = inner.map_or_else(String::new, |d| format!(" through {}", cx.chain(d)));
+            diags.push(
+                Diagnostic::warning(
+                    Kind::NestingDepth,
+                    span,
+                    format!(
+                        "a fully filled item of `stream<{}>` nests {levels} levels deep, deeper than peers decode by default ({DEFAULT_MAX_DEPTH})",
+                        schema.display(item)
+                    ),
+                )
+                .label(format!("{levels} levels in the reply to a pull{through}"))
+                .hint(hint()),
+            );
+        }
+    }
+}
+
+/// The item types of the streams in `ty`, nested streams' too (not through
+/// declarations: their fields are places of their own).
+fn streams_in<'t>(ty: &'t Ty, out: &mut Vec<&'t Ty>) {
+    match ty {
+        Ty::Stream(t) => {
+            out.push(t);
+            streams_in(t, out);
+        }
+        Ty::List(t) | Ty::Option(t) | Ty::Box(t) => streams_in(t, out),
+        Ty::Map(k, v) => {
+            streams_in(k, out);
+            streams_in(v, out);
+        }
+        Ty::Prim(_) | Ty::Unit | Ty::Invalid | Ty::Ref(_) | Ty::Def(_) => {}
+    }
 }
 
 fn hint() -> String {
@@ -128,7 +195,8 @@ fn fields(def: &Def) -> Vec<&Field> {
     }
 }
 
-/// The declarations a type holds by value (not through `ref`).
+/// The declarations a type holds by value (not through `ref` or `stream`:
+/// a stream's items travel in messages of their own).
 fn defs_in(ty: &Ty, out: &mut Vec<DefId>) {
     match ty {
         Ty::Def(d) => out.push(*d),
@@ -137,7 +205,7 @@ fn defs_in(ty: &Ty, out: &mut Vec<DefId>) {
             defs_in(k, out);
             defs_in(v, out);
         }
-        Ty::Prim(_) | Ty::Unit | Ty::Invalid | Ty::Ref(_) => {}
+        Ty::Prim(_) | Ty::Unit | Ty::Invalid | Ty::Ref(_) | Ty::Stream(_) => {}
     }
 }
 
@@ -221,7 +289,7 @@ impl Cx<'_> {
     /// Levels of a fully filled value of `ty`, and the first declaration on its deepest path.
     fn ty(&self, ty: &Ty) -> (usize, Option<DefId>) {
         match ty {
-            Ty::Prim(Prim::Bytes) | Ty::Ref(_) => (1, None),
+            Ty::Prim(Prim::Bytes) | Ty::Ref(_) | Ty::Stream(_) => (1, None),
             Ty::Prim(_) | Ty::Unit | Ty::Invalid => (0, None),
             Ty::Box(t) => self.ty(t),
             Ty::List(t) | Ty::Option(t) => {

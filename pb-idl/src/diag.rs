@@ -68,6 +68,9 @@ pub enum Kind {
     Replay,
     /// A `@local` method the generator cannot give a body.
     Local,
+    /// A `@replay` or `@idempotent` method that takes a stream: it sends its
+    /// arguments again, and a stream is sent once.
+    ResentStream,
     /// Two interfaces or two methods with the same wire id.
     IdCollision,
     /// An error message naming a field the variant does not have.
@@ -112,6 +115,7 @@ impl Kind {
             Kind::Attribute => "attribute",
             Kind::Replay => "replay",
             Kind::Local => "local",
+            Kind::ResentStream => "resent-stream",
             Kind::IdCollision => "id-collision",
             Kind::Message => "message",
             Kind::Literal => "literal",

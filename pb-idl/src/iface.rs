@@ -247,8 +247,9 @@ impl Resolver<'_> {
                         .hint("return `ref<Iface>` or a model, or remove `@replay`"),
                 );
             }
+            // A stream argument is reported once, by the check of streams sent again.
             for (a, arg) in args.iter().zip(&m.args) {
-                if a.ty.has_ref() {
+                if a.ty.has_ref() && !a.ty.has_stream() {
                     self.diags.push(
                         Diagnostic::error(Kind::Replay, arg.ty.span, "a `@replay` method cannot take references")
                             .label("a reference argument")

@@ -41,6 +41,19 @@ impl Schema {
         }
     }
 
+    /// Whether a stream is inside `ty`, directly or through a declaration
+    /// that holds one ([`Def::streams`]; not through `ref`: an object is
+    /// not its data).
+    pub fn holds_stream(&self, ty: &Ty) -> bool {
+        match ty {
+            Ty::Stream(_) => true,
+            Ty::List(t) | Ty::Option(t) | Ty::Box(t) => self.holds_stream(t),
+            Ty::Map(k, v) => self.holds_stream(k) || self.holds_stream(v),
+            Ty::Def(d) => self.defs.get(*d).is_some_and(|d| d.streams),
+            Ty::Prim(_) | Ty::Unit | Ty::Ref(_) | Ty::Invalid => false,
+        }
+    }
+
     /// How a type is written in the schema language.
     pub fn display(&self, ty: &Ty) -> String {
         match ty {
@@ -49,6 +62,7 @@ impl Schema {
             Ty::List(t) => format!("list<{}>", self.display(t)),
             Ty::Option(t) => format!("option<{}>", self.display(t)),
             Ty::Box(t) => format!("box<{}>", self.display(t)),
+            Ty::Stream(t) => format!("stream<{}>", self.display(t)),
             Ty::Map(k, v) => format!("map<{}, {}>", self.display(k), self.display(v)),
             Ty::Ref(d) => format!("ref<{}>", self.qualified(*d)),
             Ty::Def(d) => self.qualified(*d),
@@ -103,6 +117,10 @@ pub struct Def {
     pub partial_eq: bool,
     /// Whether `Eq` can be derived as well (no floats either).
     pub eq: bool,
+    /// Whether a stream is inside, directly or through other declarations.
+    /// A stream is sent once, so such a type derives no `Clone`, cannot be
+    /// re-sent (`@replay`, `@idempotent`) and cannot cross to Twisted.
+    pub streams: bool,
 }
 
 /// What a declaration is.
@@ -267,6 +285,9 @@ pub enum Ty {
     Box(Box<Ty>),
     /// `ref<Iface>`
     Ref(DefId),
+    /// `stream<T>`: a sequence of `T`s sent by reference and pulled item by
+    /// item (`pb::Stream<T>`).
+    Stream(Box<Ty>),
     /// A record, enum or error; for a model, a cache of it.
     Def(DefId),
     /// Did not resolve (an error was reported).
@@ -278,8 +299,19 @@ impl Ty {
     pub fn has_ref(&self) -> bool {
         match self {
             Ty::Ref(_) => true,
-            Ty::List(t) | Ty::Option(t) | Ty::Box(t) => t.has_ref(),
+            Ty::List(t) | Ty::Option(t) | Ty::Box(t) | Ty::Stream(t) => t.has_ref(),
             Ty::Map(k, v) => k.has_ref() || v.has_ref(),
+            _ => false,
+        }
+    }
+
+    /// Whether a stream appears anywhere in the type (not through other
+    /// declarations: see [`Schema::holds_stream`]).
+    pub fn has_stream(&self) -> bool {
+        match self {
+            Ty::Stream(_) => true,
+            Ty::List(t) | Ty::Option(t) | Ty::Box(t) => t.has_stream(),
+            Ty::Map(k, v) => k.has_stream() || v.has_stream(),
             _ => false,
         }
     }

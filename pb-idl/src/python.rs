@@ -20,7 +20,13 @@
 //!   and `MEvent`, the builders of its events;
 //! - an interface `I` is `I(pb.Referenceable)`, with a `remote_<wire name>`
 //!   stub per method for Python to implement, and `IClient`, which wraps a
-//!   `pb.RemoteReference` and calls `callRemote("<wire name>", ...)`.
+//!   `pb.RemoteReference` and calls `callRemote("<wire name>", ...)`;
+//! - a `stream<T>` does not cross to Twisted (pb's streams are pulled over
+//!   pb's own wire): a method that passes one, as an argument or result or
+//!   inside a record or enum, gets no `remote_` stub (a comment says why)
+//!   and a client method that raises `NotImplementedError`, and a record or
+//!   enum holding one says so in its docstring. The rest of the schema is
+//!   generated as usual.
 //!
 //! Python names that are keywords, or would hide what the module or Twisted
 //! use, get a `_` suffix; the names on the wire never change. What cannot be
@@ -61,6 +67,10 @@ const COPY_NAMES: &[&str] = &[
 /// Attributes of `pb.RemoteCache` (and the generated hook) a state field must not hide.
 const CACHE_NAMES: &[&str] =
     &["broker", "luid", "changed", "setCopyableState", "jellyFor", "unjellyFor", "remoteMessageReceived"];
+
+/// What the docstring of a record or enum holding a stream adds.
+const STREAMS_NOTE: &[&str] =
+    &["", "It holds a pb stream, which does not cross to Twisted: neither does it", "(see the module docs)."];
 
 /// Attributes of a generated client.
 const CLIENT_NAMES: &[&str] = &["reference"];
@@ -207,6 +217,7 @@ impl Cx<'_> {
             Ty::Box(t) => format!("box<{}>", self.ty(t)),
             Ty::Map(k, v) => format!("map<{}, {}>", self.ty(k), self.ty(v)),
             Ty::Ref(d) => format!("ref<{}>", self.def_name(*d)),
+            Ty::Stream(t) => format!("stream<{}>", self.ty(t)),
             Ty::Def(d) => self.def_name(*d),
             Ty::Invalid => "?".into(),
         }
@@ -312,6 +323,9 @@ impl Cx<'_> {
         }
         doc.push(format!("Record ``{tag}``, passed by copy: jelly sends it under that copy"));
         doc.push(format!("tag, with a dict of its fields. A copy received is a {remote}."));
+        if def.streams {
+            doc.extend(STREAMS_NOTE.iter().map(|l| l.to_string()));
+        }
         if !fields.is_empty() {
             doc.push(String::new());
             doc.push("Fields:".into());
@@ -373,6 +387,9 @@ impl Cx<'_> {
         if error {
             doc.push("Its transport-failure variant ``Pb`` is pb's own; a Python exception".into());
             doc.push("reaches pb as pb::Error::Remote, not as this type.".into());
+        }
+        if def.streams {
+            doc.extend(STREAMS_NOTE.iter().map(|l| l.to_string()));
         }
         self.variant_class(out, class, doc, variants);
     }
@@ -489,6 +506,12 @@ impl Cx<'_> {
         out.line(0, &format!("class {class}(pb.Referenceable):"));
         out.doc(1, &doc);
         for m in i.methods.iter().filter(|m| m.local.is_none()) {
+            if self.streams(m) {
+                out.blank();
+                out.comment_at(1, &format!("No remote_{}: {}", m.wire_name, self.signature(m)));
+                out.comment_at(1, "passes pb streams, which do not cross to Twisted (see the module docs).");
+                continue;
+            }
             if !text::is_identifier(&m.wire_name) {
                 return Err(format!(
                     "method `{}` of `{wire}` has the wire name `{}`, which cannot be a Python method \
@@ -524,10 +547,22 @@ impl Cx<'_> {
             let params = idents(m.args.iter().map(|a| a.name.as_str()), PARAM_NAMES);
             let args: String = params.iter().map(|p| format!(", {p}")).collect();
             out.line(1, &format!("def {name}(self{args}):"));
+            if self.streams(m) {
+                out.doc(2, &self.method_doc(m, ": passes pb streams, which do not cross to Twisted"));
+                let why = format!("{wire}.{}: pb streams do not cross to Twisted", m.wire_name);
+                out.line(2, &format!("raise NotImplementedError({})", py_str(&why)));
+                continue;
+            }
             out.doc(2, &self.method_doc(m, ""));
             out.line(2, &format!("return self.reference.callRemote({}{args})", py_str(&m.wire_name)));
         }
         Ok(())
+    }
+
+    /// Whether a method passes a stream: in an argument or its result,
+    /// directly or inside a declaration.
+    fn streams(&self, m: &Method) -> bool {
+        m.args.iter().any(|a| self.schema.holds_stream(&a.ty)) || self.schema.holds_stream(&m.ret)
     }
 
     /// A method's docs and its schema signature.
@@ -536,6 +571,14 @@ impl Cx<'_> {
         if !doc.is_empty() {
             doc.push(String::new());
         }
+        let mut sig = self.signature(m);
+        sig.push_str(note);
+        doc.push(sig);
+        doc
+    }
+
+    /// ``name(a: T) -> R throws E``, and its wire name if another.
+    fn signature(&self, m: &Method) -> String {
         let args: Vec<String> = m.args.iter().map(|a| format!("{}: {}", a.name, self.ty(&a.ty))).collect();
         let mut sig = format!("``{}({})", m.name, args.join(", "));
         if m.ret != Ty::Unit {
@@ -548,9 +591,7 @@ impl Cx<'_> {
         if m.wire_name != m.name {
             sig.push_str(&format!(", ``{}`` on the wire", m.wire_name));
         }
-        sig.push_str(note);
-        doc.push(sig);
-        doc
+        sig
     }
 }
 

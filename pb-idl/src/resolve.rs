@@ -134,6 +134,7 @@ impl Resolver<'_> {
             kind: DefKind::Record(Vec::new()),
             partial_eq: true,
             eq: true,
+            streams: false,
         });
         self.schema.packages[package].defs.push(id);
         self.kinds.push(item.kind.keyword());
@@ -323,7 +324,7 @@ impl Resolver<'_> {
     pub(crate) fn ty(&mut self, file: FileId, t: &ast::Type) -> Ty {
         if let [single] = t.path.as_slice() {
             let arity = match single.name.as_str() {
-                "list" | "option" | "box" | "ref" => Some(1),
+                "list" | "option" | "box" | "ref" | "stream" => Some(1),
                 "map" => Some(2),
                 _ => None,
             };
@@ -350,6 +351,7 @@ impl Resolver<'_> {
                     "list" => Ty::List(Box::new(self.ty(file, &t.args[0]))),
                     "option" => Ty::Option(Box::new(self.ty(file, &t.args[0]))),
                     "box" => Ty::Box(Box::new(self.ty(file, &t.args[0]))),
+                    "stream" => Ty::Stream(Box::new(self.ty(file, &t.args[0]))),
                     "ref" => self.reference(file, &t.args[0]),
                     _ => {
                         let k = self.ty(file, &t.args[0]);
@@ -399,10 +401,15 @@ impl Resolver<'_> {
         };
         if !ok {
             let name = self.schema.display(k);
+            let hint = if matches!(k, Ty::Stream(_)) {
+                "a stream is items still to come, not a value to look up: map keys are integers, `bool`, `string` or `bytes`"
+            } else {
+                "map keys are integers, `bool`, `string` or `bytes`; use `list<...>` of a record for other keys"
+            };
             self.diags.push(
                 Diagnostic::error(Kind::MapKey, span, format!("`{name}` cannot be a map key"))
                     .label("not a key type")
-                    .hint("map keys are integers, `bool`, `string` or `bytes`; use `list<...>` of a record for other keys"),
+                    .hint(hint),
             );
         }
     }
@@ -411,6 +418,11 @@ impl Resolver<'_> {
     fn reference(&mut self, file: FileId, t: &ast::Type) -> Ty {
         let builtin = t.path.len() == 1 && names::BUILTIN_TYPES.contains(&t.path[0].name.as_str());
         if builtin {
+            let hint = if t.name() == "stream" {
+                "a stream travels by reference already: write `stream<...>` without `ref<...>`"
+            } else {
+                "`ref<...>` passes an object by reference; data is passed by copy without it"
+            };
             self.diags.push(
                 Diagnostic::error(
                     Kind::NotAnInterface,
@@ -418,7 +430,7 @@ impl Resolver<'_> {
                     format!("`{}` is a built-in type, not an interface", t.name()),
                 )
                 .label("not an interface")
-                .hint("`ref<...>` passes an object by reference; data is passed by copy without it"),
+                .hint(hint),
             );
             return Ty::Invalid;
         }
@@ -509,6 +521,7 @@ impl Resolver<'_> {
             "Option" | "optional" | "Optional" => Some("`option<T>`"),
             "Box" => Some("`box<T>`"),
             "Arc" | "Ref" => Some("`ref<Iface>`"),
+            "Stream" | "Iterator" | "Channel" => Some("`stream<T>`"),
             "int" | "long" | "isize" | "usize" => Some("`i64` or `u64`"),
             "float" | "double" => Some("`f64`"),
             "boolean" | "Bool" => Some("`bool`"),

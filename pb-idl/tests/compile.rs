@@ -14,11 +14,18 @@ mod shop {
 mod kitchen_sink {
     include!("golden/gen/expected/kitchen.sink.rs");
 }
+mod streams {
+    include!("golden/gen/expected/streams.rs");
+}
 
 /// Generated code names only absolute paths.
 #[no_implicit_prelude]
 mod hygiene {
     include!("golden/gen/expected/kitchen.sink.rs");
+}
+#[no_implicit_prelude]
+mod hygiene_streams {
+    include!("golden/gen/expected/streams.rs");
 }
 
 use pb::Interface;
@@ -152,4 +159,173 @@ fn local_methods_return_their_constants() {
     assert!(k.open());
     assert_eq!(k.floors(), -2);
     assert_eq!(k.ratio(), 0.5);
+}
+
+impl hygiene_streams::BoardApply for hygiene_streams::Board {
+    fn apply_event(&mut self, _: &hygiene_streams::BoardEvent) {}
+}
+
+impl streams::BoardApply for streams::Board {
+    fn apply_event(&mut self, event: &streams::BoardEvent) {
+        match event {
+            streams::BoardEvent::Posted(line) => self.lines.push(line.clone()),
+        }
+    }
+}
+
+/// `stream<T>` as a result, an argument, a field, an item of another
+/// stream, with references and caches as items:
+/// the generated trait served and called over a connection.
+mod streaming {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use pb::StreamExt;
+
+    use super::streams::{Board, BoardEvent, Counter, Failed, Feed, Line, Transfer, Upload};
+
+    struct Tally(AtomicU64);
+
+    #[pb::remote_impl]
+    impl Counter for Tally {
+        async fn add(&self, n: u64) -> Result<u64, pb::Error> {
+            Ok(self.0.fetch_add(n, Ordering::SeqCst) + n)
+        }
+    }
+
+    struct Server {
+        board: pb::Model<Board>,
+    }
+
+    fn numbers(n: u64) -> pb::Stream<u64> {
+        pb::Stream::iter(0..n)
+    }
+
+    fn lines(from: u64, n: u64) -> pb::Stream<Line> {
+        pb::Stream::iter((from..from + n).map(|seq| Line { seq, text: format!("line {seq}") }))
+    }
+
+    #[pb::remote_impl]
+    impl Feed for Server {
+        async fn tail(&self, from: u64) -> Result<pb::Stream<Line>, pb::Error> {
+            Ok(lines(from, 3))
+        }
+        async fn upload(&self, upload: Upload) -> Result<u64, pb::Error> {
+            let mut chunks = upload.chunks;
+            let mut bytes = 0;
+            while let Some(chunk) = chunks.next().await {
+                bytes += chunk?.len() as u64;
+            }
+            Ok(bytes)
+        }
+        async fn shout(&self, lines: pb::Stream<Line>) -> Result<pb::Stream<Line>, pb::Error> {
+            Ok(pb::Stream::new(lines.map(|l| l.map(|l| Line { text: l.text.to_uppercase(), ..l }))))
+        }
+        async fn batches(&self, count: u32, size: u32) -> Result<pb::Stream<pb::Stream<u64>>, pb::Error> {
+            Ok(pb::Stream::iter((0..count).map(move |_| numbers(u64::from(size)))))
+        }
+        async fn counters(&self, n: u32) -> Result<pb::Stream<pb::Ref<dyn Counter>>, pb::Error> {
+            Ok(pb::Stream::iter((0..n).map(|i| {
+                let counter: Arc<dyn Counter> = Arc::new(Tally(AtomicU64::new(u64::from(i) * 100)));
+                pb::Ref::new(counter)
+            })))
+        }
+        async fn boards(&self) -> Result<pb::Stream<pb::Cache<Board>>, pb::Error> {
+            Ok(pb::Stream::iter([self.board.cache(), self.board.cache()]))
+        }
+        async fn maybe(&self, want: bool) -> Result<Option<pb::Stream<u64>>, pb::Error> {
+            Ok(want.then(|| numbers(2)))
+        }
+        async fn several(&self) -> Result<Vec<pb::Stream<u64>>, pb::Error> {
+            Ok(vec![numbers(1), numbers(2)])
+        }
+        async fn by_name(&self) -> Result<BTreeMap<String, pb::Stream<u64>>, pb::Error> {
+            Ok([("three".to_string(), numbers(3))].into())
+        }
+        async fn transfer(&self) -> Result<Transfer, Failed> {
+            Err(Failed::Partial(lines(0, 2)))
+        }
+        async fn ticks(&self) -> Result<pb::Stream<u64>, pb::Error> {
+            Ok(numbers(4))
+        }
+    }
+
+    async fn all<T: serde::de::DeserializeOwned + Send + 'static>(s: pb::Stream<T>) -> Vec<T> {
+        s.map(|item| item.unwrap()).collect().await
+    }
+
+    async fn feed() -> (Arc<dyn Feed>, pb::Connection, pb::Connection) {
+        let board = pb::Model::new(Board { lines: Vec::new() });
+        board.apply(BoardEvent::Posted(Line { seq: 7, text: "pinned".into() }));
+        let root: Arc<dyn Feed> = Arc::new(Server { board });
+        let (s, c) = pb::Transport::memory_pair();
+        let (server, client) =
+            tokio::join!(pb::Connection::builder().root(root).establish(s), pb::Connection::builder().establish(c));
+        let (server, client) = (server.unwrap(), client.unwrap());
+        (client.root::<dyn Feed>().unwrap(), server, client)
+    }
+
+    #[tokio::test]
+    async fn streams_go_both_ways_and_inside_data() {
+        let (feed, _s, _c) = feed().await;
+        let tail = all(feed.tail(5).await.unwrap()).await;
+        assert_eq!(tail.iter().map(|l| l.seq).collect::<Vec<_>>(), [5, 6, 7]);
+
+        // Client streaming, inside a record: the server pulls the chunks.
+        let (tx, chunks) = pb::channel(4);
+        let sending = tokio::spawn(async move {
+            for n in [3usize, 4, 5] {
+                tx.send(vec![0u8; n]).await.unwrap();
+            }
+        });
+        assert_eq!(feed.upload(Upload { name: "x".into(), chunks }).await.unwrap(), 12);
+        sending.await.unwrap();
+
+        // Both ways: the server's result pulls from the client's argument.
+        let shouted = all(feed.shout(lines(0, 2)).await.unwrap()).await;
+        assert_eq!(shouted.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["LINE 0", "LINE 1"]);
+
+        let mut batches = feed.batches(3, 2).await.unwrap();
+        let mut got = Vec::new();
+        while let Some(batch) = batches.next().await {
+            got.push(all(batch.unwrap()).await);
+        }
+        assert_eq!(got, [vec![0, 1], vec![0, 1], vec![0, 1]]);
+
+        let counters = all(feed.counters(2).await.unwrap()).await;
+        assert_eq!(counters.len(), 2);
+        assert_eq!(counters[1].add(5).await.unwrap(), 105);
+
+        for cache in all(feed.boards().await.unwrap()).await {
+            assert_eq!(cache.state().lines[0].text, "pinned");
+        }
+
+        assert_eq!(all(feed.maybe(true).await.unwrap().unwrap()).await, [0, 1]);
+        assert!(feed.maybe(false).await.unwrap().is_none());
+        let mut lens = Vec::new();
+        for s in feed.several().await.unwrap() {
+            lens.push(all(s).await.len());
+        }
+        assert_eq!(lens, [1, 2]);
+        let by_name = feed.by_name().await.unwrap().into_iter().next().unwrap();
+        assert_eq!((by_name.0.as_str(), all(by_name.1).await), ("three", vec![0, 1, 2]));
+
+        match feed.transfer().await {
+            Err(Failed::Partial(done)) => assert_eq!(all(done).await.len(), 2),
+            other => panic!("expected a partial failure, got {other:?}"),
+        }
+        assert_eq!(all(feed.ticks().await.unwrap()).await, [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn types_holding_streams_derive_neither_clone_nor_eq() {
+        fn is_error<E: std::error::Error + Send + Sync + 'static>() {}
+        is_error::<Failed>();
+        let upload = Upload { name: "x".into(), chunks: pb::Stream::iter([vec![1u8]]) };
+        assert!(format!("{upload:?}").contains("Stream"));
+        // `Line` holds none: it derives everything.
+        let line = Line { seq: 1, text: "a".into() };
+        assert_eq!(line.clone(), line);
+    }
 }

@@ -43,6 +43,22 @@ fn extern_paths_and_pb_path() {
 }
 
 #[test]
+fn streams_use_the_pb_path() {
+    let out = out_dir("streams");
+    pb_idl::Config::new()
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .pb_path("crate::my_pb")
+        .compile(&["tests/golden/gen/streams.pbidl"], &["tests/golden/gen"])
+        .unwrap();
+    let code = std::fs::read_to_string(out.join("streams.rs")).unwrap();
+    assert!(code.contains("pub chunks: crate::my_pb::Stream<::std::vec::Vec<u8>>,"), "{code}");
+    assert!(code.contains("crate::my_pb::Stream<crate::my_pb::Ref<dyn Counter>>"), "{code}");
+    assert!(code.contains("crate::my_pb::Stream<crate::my_pb::Stream<u64>>"), "{code}");
+    assert!(!code.contains("::pb::"), "{code}");
+}
+
+#[test]
 fn schema_errors_are_rendered() {
     let out = out_dir("bad");
     let err = pb_idl::Config::new()

@@ -93,3 +93,37 @@ fn enums_count_one_level_and_their_variants_none() {
     let [warning] = &checked.diagnostics[..] else { panic!("one warning: {}", checked.render()) };
     assert!(warning.message.contains("`W` nests 65 levels"), "{}", warning.message);
 }
+
+/// What a pull answers, as `pb-runtime/src/services/stream/source.rs` sends it.
+#[derive(Serialize, Deserialize)]
+struct Batch<T> {
+    items: Vec<T>,
+    end: Option<Result<(), pb::Error>>,
+}
+
+fn pulled<T>(item: T) -> Result<Batch<T>, pb::Error> {
+    Ok(Batch { items: vec![item], end: None })
+}
+
+#[test]
+fn stream_items_count_the_reply_to_a_pull() {
+    // An item of 61 levels is 64 in the reply: fine; one of 62 is one too many.
+    assert!(decodes(&pulled(L31::full())));
+    assert!(!decodes(&pulled(Some(L31::full()))));
+    // The stream itself is one level where it is sent, whatever its items.
+    let text = format!(
+        "{}interface I {{ a() -> stream<L31>; b(x: stream<option<L31>>); c() -> stream<stream<L31>>; }}\nrecord S {{ s: stream<L32> }}\n",
+        schema(32)
+    );
+    let checked = pb_idl::check_str("deep.pbidl", &text);
+    let messages: Vec<&str> = checked.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "a fully filled item of `stream<option<deep.L31>>` nests 65 levels deep, deeper than peers decode by default (64)",
+            "a fully filled item of `stream<deep.L32>` nests 66 levels deep, deeper than peers decode by default (64)",
+        ],
+        "{}",
+        checked.render()
+    );
+}

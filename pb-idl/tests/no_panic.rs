@@ -8,7 +8,9 @@ use proptest::prelude::*;
 const VALID: &[&str] = &[
     include_str!("golden/gen/kitchen.pbidl"),
     include_str!("golden/gen/interop.pbidl"),
+    include_str!("golden/gen/streams.pbidl"),
     include_str!("../../examples/schemas/aurora.pbidl"),
+    include_str!("../../examples/schemas/log_tail.pbidl"),
 ];
 
 const TOKENS: &[&str] = &[
@@ -47,6 +49,7 @@ const TOKENS: &[&str] = &[
     "map",
     "option",
     "box",
+    "stream",
     "u64",
     "string",
     "bytes",

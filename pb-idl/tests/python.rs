@@ -286,7 +286,8 @@ fn golden_modules_import_and_escape_what_python_cannot_take_as_is() {
         .unwrap()
         .filter_map(|e| e.unwrap().file_name().to_string_lossy().strip_suffix(".py").map(str::to_string))
         .collect();
-    assert!(modules.len() >= 6 && modules.iter().any(|m| m == "lambda_"), "{modules:?}");
+    assert!(modules.len() >= 7 && modules.iter().any(|m| m == "lambda_"), "{modules:?}");
+    assert!(modules.iter().any(|m| m == "streams"), "{modules:?}");
     let script = format!("{PRELUDE}\nimport {}\n{CHECK_EDGE}", modules.join(", "));
     let path = std::env::temp_dir().join(format!("pb-idl-python-{}-edge.py", std::process::id()));
     std::fs::write(&path, script).unwrap();
@@ -334,6 +335,17 @@ try:
     sys.exit("a stub must raise")
 except NotImplementedError as e:
     check("stub message", str(e), "edge.Keywords.import")
+
+# Streams do not cross to Twisted: no stub to implement, a client method that says why.
+check("no stream stubs", [m for m in dir(streams.Feed) if m.startswith("remote_")], [])
+check("other stubs", [m for m in dir(streams.Counter) if m.startswith("remote_")], ["remote_add"])
+try:
+    streams.FeedClient(Calls()).tail(0)
+    sys.exit("a streaming client method must raise")
+except NotImplementedError as e:
+    check("streaming client message", str(e), "streams.Feed.tail: pb streams do not cross to Twisted")
+check("holder docs", "does not cross to Twisted" in streams.Upload.__doc__, True)
+check("plain docs", "does not cross to Twisted" in streams.Line.__doc__, False)
 "#;
 
 /// A Python server, killed on drop.

@@ -4,7 +4,9 @@
 //! [`aurora`] includes the result. The generated `UserManager` and user-list
 //! model have the same wire identities as the hand-written ones in
 //! `pb_examples::aurora`, so [`demo`] can call the hand-written server from
-//! a schema-built client, and the other way round.
+//! a schema-built client, and the other way round. [`log_tail`] is the
+//! streams example's `LogService` from `examples/schemas/log_tail.pbidl`,
+//! which streams to and from the hand-written one the same way.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,12 @@ use std::time::Duration;
 /// The code generated from `aurora.pbidl`.
 pub mod aurora {
     pb::include_schema!("aurora");
+}
+
+/// The code generated from `log_tail.pbidl`: the streams example's
+/// `LogService`, whose `tail` returns a `pb::Stream<LogLine>`.
+pub mod log_tail {
+    pb::include_schema!("log_tail");
 }
 
 use aurora::{User, UserError, UserList, UserListEvent, UserManager};

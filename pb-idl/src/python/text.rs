@@ -31,6 +31,11 @@ these classes and Rust built from the same schema exchange these values:
 - ref<I>: a pb.Referenceable (an I) sent; a pb.RemoteReference received,
   to wrap in an IClient.
 - A model M: a cache of it received is an M (a pb.RemoteCache).
+- stream<T>: does not cross to Twisted. A pb stream is pulled item by item
+  over pb's own wire, which Twisted does not speak. A method that passes
+  one (as an argument or result, or inside a record or enum) has no remote_
+  stub, and its client method raises NotImplementedError; a record or enum
+  that holds one says so.
 
 Import the modules of the packages this one imports too: importing a module
 registers its copy tags with jelly.";
@@ -119,6 +124,11 @@ impl Out {
 
     /// A `#` comment on one line.
     pub(super) fn comment(&mut self, text: &str) {
+        self.comment_at(0, text);
+    }
+
+    /// A `#` comment on one line at `indent`.
+    pub(super) fn comment_at(&mut self, indent: usize, text: &str) {
         let mut line = String::from("# ");
         for c in text.chars() {
             if c.is_control() || is_hidden(c) {
@@ -127,7 +137,7 @@ impl Out {
                 line.push(c);
             }
         }
-        self.line(0, &line);
+        self.line(indent, &line);
     }
 
     /// A docstring of `lines` (empty ones are blank lines) at `indent`.

@@ -22,6 +22,11 @@ these classes and Rust built from the same schema exchange these values:
 - ref<I>: a pb.Referenceable (an I) sent; a pb.RemoteReference received,
   to wrap in an IClient.
 - A model M: a cache of it received is an M (a pb.RemoteCache).
+- stream<T>: does not cross to Twisted. A pb stream is pulled item by item
+  over pb's own wire, which Twisted does not speak. A method that passes
+  one (as an argument or result, or inside a record or enum) has no remote_
+  stub, and its client method raises NotImplementedError; a record or enum
+  that holds one says so.
 
 Import the modules of the packages this one imports too: importing a module
 registers its copy tags with jelly.
