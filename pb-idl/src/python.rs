@@ -42,13 +42,6 @@ mod text;
 
 use text::{Out, py_bytes, py_ident, py_str, value};
 
-/// Python's keywords (its soft keywords, such as `match` and `type`, are valid names).
-const PY_KEYWORDS: &[&str] = &[
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
-    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
-    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
-];
-
 /// Module-level names the generated code uses: a declaration does not hide them.
 const MODULE_NAMES: &[&str] =
     &["pb", "split_variant", "isinstance", "len", "dict", "str", "bytes", "type", "ValueError", "NotImplementedError"];

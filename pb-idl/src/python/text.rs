@@ -8,7 +8,12 @@ use std::fmt::Write as _;
 use crate::ir::Value;
 use crate::view::is_hidden;
 
-use super::PY_KEYWORDS;
+/// Python's keywords (its soft keywords, such as `match` and `type`, are valid names).
+const PY_KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+];
 
 /// The module docstring after the package's docs (`{package}` is replaced).
 pub(super) const MODULE_DOC: &str = "\

@@ -13,13 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::link::{Dispatch, Link, ObjectKey, RemoteRef, ReplySlot, StreamCount};
 use super::outbox::Outbox;
-use super::resume::Sessions;
 use super::tables::{Exports, Imports, Pending};
 use crate::Error;
 use crate::config::Config;
-use crate::transport::{BoxRead, BoxWrite};
+use crate::transport::BoxWrite;
 use crate::wire::codec::Limits;
-use crate::wire::frame::Frames;
 use crate::wire::resume::Secret;
 use crate::wire::{self, EncodedFrame, Header};
 
@@ -30,6 +28,29 @@ pub(crate) fn next_conn_id() -> u64 {
     NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A server's table of resumable sessions, as a connection of it sees it
+/// (implemented in `resume.rs`).
+pub(crate) trait SessionTable: Send + Sync {
+    /// How long a session whose link dropped waits for its client.
+    fn grace(&self) -> Duration;
+    /// Bytes of frames a session keeps for its resume.
+    fn max_bytes(&self) -> usize;
+    /// Count one more session waiting for its client; false (nothing
+    /// counted) when as many as allowed already wait.
+    fn hold(&self) -> bool;
+    /// A waiting session resumed or closed.
+    fn unhold(&self);
+    /// Session `id` closed for good.
+    fn remove(&self, id: u64);
+    /// The client's first frame on a resumed link of session `id` arrived.
+    fn confirm(&self, id: u64);
+}
+
+/// Starts a transport's reader (and writer) task: given the connection,
+/// the transport's generation and what stops its tasks. (Provided by the
+/// caller, so this file does not reach up to the reader.)
+pub(crate) type SpawnLink<'a> = Box<dyn FnOnce(Arc<ConnCore>, u64, CancellationToken) -> JoinHandle<()> + 'a>;
+
 /// Which side of a resumable session a connection is, if it is one.
 pub(crate) enum SessionRole {
     /// A plain connection: when its transport fails, it closes.
@@ -37,7 +58,7 @@ pub(crate) enum SessionRole {
     /// The client of a session: it presents `ticket` to resume.
     Client(Mutex<Ticket>),
     /// The server of a session, in its server's table.
-    Server(Weak<Sessions>),
+    Server(Weak<dyn SessionTable>),
 }
 
 /// A client's proof of its session, and how long the server waits for it.
@@ -125,7 +146,7 @@ impl ConnCore {
         let keep = match &role {
             SessionRole::None => None,
             SessionRole::Client(_) => Some(config.max_resume_bytes),
-            SessionRole::Server(table) => Some(table.upgrade().map_or(config.max_resume_bytes, |t| t.max_bytes)),
+            SessionRole::Server(table) => Some(table.upgrade().map_or(config.max_resume_bytes, |t| t.max_bytes())),
         };
         if let Some(limit) = keep {
             outbox.keep_for_resume(limit);
@@ -173,11 +194,11 @@ impl ConnCore {
         })
     }
 
-    /// Start reading the first transport's frames (after the hellos).
-    pub(crate) fn start(self: &Arc<Self>, frames: Frames<BoxRead>) {
+    /// Start the first transport's tasks (after the hellos).
+    pub(crate) fn start(self: &Arc<Self>, spawn: SpawnLink<'_>) {
         let mut slot = self.link_slot.lock().unwrap();
         let (generation, cancel) = (slot.generation, slot.cancel.clone());
-        slot.reader = Some(super::reader::spawn(self.clone(), frames, generation, cancel));
+        slot.reader = Some(spawn(self.clone(), generation, cancel));
     }
 
     /// Whether the connection outlives its transport (a session).
@@ -230,7 +251,7 @@ impl ConnCore {
         self.session_id.store(id, Ordering::Release);
     }
 
-    fn table(&self) -> Option<Arc<Sessions>> {
+    fn table(&self) -> Option<Arc<dyn SessionTable>> {
         match &self.role {
             SessionRole::Server(t) => t.upgrade(),
             _ => None,
@@ -256,7 +277,7 @@ impl ConnCore {
             // A server session counts among those waiting for their client.
             let table = self.table();
             slot.held = table.as_ref().is_some_and(|t| t.hold());
-            (slot.generation, table.map(|t| (slot.held, t.grace)))
+            (slot.generation, table.map(|t| (slot.held, t.grace())))
         };
         self.outbox.detach();
         let pings = std::mem::take(&mut *self.pings.lock().unwrap());
@@ -308,9 +329,9 @@ impl ConnCore {
     /// frames; the rest are written again, then everything new.
     pub(crate) fn reattach(
         self: &Arc<Self>,
-        frames: Frames<BoxRead>,
         write: BoxWrite,
         received: u64,
+        spawn: SpawnLink<'_>,
     ) -> Result<(), Error> {
         let mut slot = self.link_slot.lock().unwrap();
         if self.is_closed() {
@@ -329,7 +350,7 @@ impl ConnCore {
         if matches!(self.role, SessionRole::Server(_)) {
             self.confirm_pending.store(true, Ordering::Release);
         }
-        slot.reader = Some(super::reader::spawn(self.clone(), frames, slot.generation, slot.cancel.clone()));
+        slot.reader = Some(spawn(self.clone(), slot.generation, slot.cancel.clone()));
         drop(slot);
         self.attached.store(true, Ordering::Release);
         self.attached_watch.send_replace(true);
@@ -617,7 +638,7 @@ impl Link for ConnCore {
             if p.closed
                 || (!self.is_attached()
                     && !self.wait_when_down.load(Ordering::Relaxed)
-                    && !super::dispatch::on_behalf_of_peer())
+                    && !super::behalf::on_behalf_of_peer())
             {
                 return Err(Error::Disconnected);
             }

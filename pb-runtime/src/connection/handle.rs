@@ -6,7 +6,6 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::core::ConnCore;
-use super::handshake::{Intent, Opened};
 use super::link::{Dispatch, Link};
 use crate::Error;
 use crate::config::Config;
@@ -85,18 +84,6 @@ impl ConnectionBuilder {
     pub(crate) fn on_open(mut self, f: impl FnOnce(&Connection) + Send + 'static) -> Self {
         self.on_open = Some(Box::new(f));
         self
-    }
-
-    /// Start the connection over `transport` and wait for the peer's hello.
-    ///
-    /// # Errors
-    ///
-    /// The transport failed, the peer spoke another protocol, or it did not
-    /// answer within [`Config::handshake_timeout`].
-    pub async fn establish(self, transport: Transport) -> Result<Connection, Error> {
-        match self.connect(transport, Intent::Plain).await? {
-            Opened::Fresh(conn) | Opened::Resumed(conn) => Ok(conn),
-        }
     }
 }
 

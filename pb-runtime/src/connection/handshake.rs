@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
-use super::core::{ConnCore, SessionRole, Ticket};
+use super::core::{ConnCore, SessionRole, SpawnLink, Ticket};
 use super::handle::{Connection, ConnectionBuilder};
 use super::resume::Sessions;
 use crate::Error;
@@ -43,6 +43,11 @@ pub(crate) enum Opened {
 
 /// Queues the server's hello on a new connection (which it needs to make).
 type QueuedHello<'a> = Box<dyn FnOnce(&Arc<ConnCore>) -> Result<(), Error> + Send + 'a>;
+
+/// What starts a transport's tasks, reading `frames`.
+fn reader(frames: Frames<BoxRead>) -> SpawnLink<'static> {
+    Box::new(move |core, generation, cancel| super::reader::spawn(core, frames, generation, cancel))
+}
 
 /// Write one frame straight to the transport.
 async fn write_frame(write: &mut BoxWrite, header: &Header, payload: &impl Serialize) -> Result<(), Error> {
@@ -90,6 +95,18 @@ fn payload<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<Option<T>, E
 }
 
 impl ConnectionBuilder {
+    /// Start the connection over `transport` and wait for the peer's hello.
+    ///
+    /// # Errors
+    ///
+    /// The transport failed, the peer spoke another protocol, or it did not
+    /// answer within [`Config::handshake_timeout`](crate::Config::handshake_timeout).
+    pub async fn establish(self, transport: Transport) -> Result<Connection, Error> {
+        match self.connect(transport, Intent::Plain).await? {
+            Opened::Fresh(conn) | Opened::Resumed(conn) => Ok(conn),
+        }
+    }
+
     fn frames(&self, read: BoxRead) -> Frames<BoxRead> {
         let decoder = FrameDecoder::new(self.config.effective_max_frame_len()).with_timeout(self.config.frame_timeout);
         Frames::new(read, decoder)
@@ -113,7 +130,7 @@ impl ConnectionBuilder {
             core.close(e.to_string());
             return Err(e);
         }
-        core.start(frames);
+        core.start(reader(frames));
         let conn = Connection { core };
         if let Some(f) = self.on_open {
             f(&conn);
@@ -164,7 +181,7 @@ impl ConnectionBuilder {
                 return Err(e);
             }
             core.set_secret(*secret);
-            core.reattach(frames, write, *received)?;
+            core.reattach(write, *received, reader(frames))?;
             return Ok(Opened::Resumed(Connection { core: core.clone() }));
         }
         let role = match answer {
@@ -212,13 +229,14 @@ impl ConnectionBuilder {
                 Ok(()) => {
                     let answer = table.resumed_hello(id, fresh, core.received.load(Ordering::Acquire));
                     write_frame(&mut write, &hello(root_iface), &answer).await?;
-                    core.reattach(frames, write, received)?;
+                    core.reattach(write, received, reader(frames))?;
                     return Ok(Opened::Resumed(Connection { core }));
                 }
                 Err(e) => core.close(format!("cannot resume: {e}")),
             }
         }
-        let role = SessionRole::Server(Arc::downgrade(table));
+        let weak: std::sync::Weak<dyn super::core::SessionTable> = Arc::downgrade(table) as _;
+        let role = SessionRole::Server(weak);
         let table = table.clone();
         let grant: QueuedHello<'_> = Box::new(move |core: &Arc<ConnCore>| {
             let answer = table.grant(core, binding)?;

@@ -15,11 +15,13 @@
 //! | `dispatch.rs` | the server side of calls: look up, start, answer |
 //! | `calls.rs` | the client side: `send_call` |
 //! | `reader.rs` | the reader task: frames in, messages handled in order, acknowledged on a session |
+//! | `behalf.rs` | whether the running code is a peer's call (its calls wait for a resume) |
 //! | `handshake.rs` | the hellos, and the choice between a new connection and a resumed session |
 //! | `resume.rs` | a server's table of resumable sessions: identities, how many wait |
 //! | `twisted.rs` | a connection to a Twisted PB peer (banana and jelly), behind the same `Link` |
 //! | `handle.rs` | the public handles: `Connection`, `ConnectionBuilder`, `Stats` |
 
+mod behalf;
 mod calls;
 mod core;
 mod dispatch;
@@ -33,8 +35,8 @@ mod tables;
 mod twisted;
 mod writer;
 
+pub(crate) use behalf::patient;
 pub(crate) use calls::{send_call, send_call_measured};
-pub(crate) use dispatch::patient;
 pub(crate) use handle::WeakConnection;
 pub use handle::{Connection, ConnectionBuilder, Stats};
 pub(crate) use handshake::{Intent, Opened};

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
-use super::core::ConnCore;
+use super::core::{ConnCore, SessionTable};
 use crate::Error;
 use crate::config::Config;
 use crate::wire::resume::{Secret, ServerHello};
@@ -158,6 +158,27 @@ impl Sessions {
     }
 }
 
+impl SessionTable for Sessions {
+    fn grace(&self) -> Duration {
+        self.grace
+    }
+    fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+    fn hold(&self) -> bool {
+        Sessions::hold(self)
+    }
+    fn unhold(&self) {
+        Sessions::unhold(self)
+    }
+    fn remove(&self, id: u64) {
+        Sessions::remove(self, id)
+    }
+    fn confirm(&self, id: u64) {
+        Sessions::confirm(self, id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,7 +189,7 @@ mod tests {
     }
 
     fn core(table: &Arc<Sessions>) -> Arc<ConnCore> {
-        let role = SessionRole::Server(Arc::downgrade(table));
+        let role = SessionRole::Server(Arc::downgrade(table) as std::sync::Weak<dyn SessionTable>);
         ConnCore::new("test".into(), Config::default(), None, Box::new(tokio::io::sink()), role)
     }
 

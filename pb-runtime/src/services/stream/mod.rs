@@ -41,6 +41,7 @@
 //! with `Lost`; producers cannot yet be asked to start again from an
 //! offset. Streams are pb-to-pb (not over Twisted's wire).
 
+mod protocol;
 mod remote;
 mod source;
 
@@ -57,14 +58,8 @@ use crate::Error;
 use crate::connection::RefCx;
 use crate::wire::{self, WireRef};
 
+use protocol::{Boxed, STREAM_IFACE};
 pub use remote::DEFAULT_WINDOW;
-
-/// Interface id of a stream's producer on the wire.
-pub(crate) const STREAM_IFACE: u64 = pb_ids::interface_id("pb.Stream");
-/// Method id of a pull.
-pub(crate) const PULL: u32 = pb_ids::method_id("pull");
-
-type Boxed<T> = Pin<Box<dyn futures_util::Stream<Item = Result<T, Error>> + Send>>;
 
 /// A sequence of `T`s, local or from a peer; see the [module docs](self).
 pub struct Stream<T> {
@@ -239,7 +234,7 @@ pub fn channel<T: Send + 'static>(buffer: usize) -> (Sender<T>, Stream<T>) {
 
 #[cfg(test)]
 mod tests {
-    use super::source::Batch;
+    use super::protocol::{Batch, PULL};
     use crate::Error;
     use crate::wire::{self, Header};
 
@@ -248,7 +243,7 @@ mod tests {
     fn overhead_per_item(size: usize, items: usize) -> f64 {
         let batch = Batch { first: 1 << 40, items: vec![vec![7u8; size]; items], end: None };
         let answer = wire::encode_frame(&Header::Reply { req: 1 << 30, ok: true }, &Ok::<_, Error>(batch)).unwrap();
-        let pull = Header::Call { req: 1 << 30, target: 1 << 20, method: super::PULL };
+        let pull = Header::Call { req: 1 << 30, target: 1 << 20, method: PULL };
         let pull = wire::encode_frame(&pull, &(items as u32,)).unwrap();
         let wire = answer.len() + pull.len() + 2 * wire::frame::PREFIX_LEN;
         (wire - size * items) as f64 / items as f64

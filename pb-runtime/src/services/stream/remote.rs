@@ -13,8 +13,7 @@ use std::task::{Context, Poll, Waker};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use super::PULL;
-use super::source::{Batch, MAX_PULL_ITEMS};
+use super::protocol::{Batch, MAX_PULL_ITEMS, PULL};
 use crate::Error;
 use crate::connection::{RemoteRef, patient, send_call_measured};
 

@@ -5,29 +5,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::{Boxed, PULL, STREAM_IFACE};
+use super::protocol::{Batch, Boxed, MAX_PULL_ITEMS, PULL, STREAM_IFACE};
 use crate::Error;
 use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
 
-/// Most items one pull may ask for.
-pub(crate) const MAX_PULL_ITEMS: u32 = 1 << 16;
 /// Most items of the first answer, before the producer knows their size.
 const FIRST_ANSWER: usize = 16;
-
-/// What a pull answers: the next items, and whether the stream ended.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Batch<T> {
-    /// The number of the batch's first item (items are numbered from 0):
-    /// pulls may reach the producer in another order than they were made,
-    /// and the consumer puts their answers back in order by it.
-    pub(crate) first: u64,
-    pub(crate) items: Vec<T>,
-    /// `Some` once the stream ended: `Ok` at its end, `Err` with its error.
-    pub(crate) end: Option<Result<(), Error>>,
-}
 
 /// The producer's state: the stream, the items it gave, and their size.
 struct Producer<T> {
