@@ -78,11 +78,17 @@ pub use transport::tls;
 pub use transport::{Connect, ConnectFn, Listener, TcpAddr, Transport};
 
 /// Decode call arguments (used by generated dispatch code, which runs while
-/// the connection's decode context is set).
+/// the connection's decode context is set): pb's payload `args`, or the
+/// jelly arguments of a call from a Twisted peer when its connection lends
+/// them (then `args` is empty).
 ///
 /// # Errors
 ///
 /// A decode error, or a bad reference inside the arguments.
 pub fn decode_args<T: serde::de::DeserializeOwned>(args: &[u8]) -> Result<T> {
+    use wire::twisted::jelly;
+    if let Some(decoded) = jelly::hook::lent_args(|args| jelly::from_value::<T>(args)) {
+        return decoded.map_err(Into::into);
+    }
     wire::decode_payload(args)
 }

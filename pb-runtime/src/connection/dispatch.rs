@@ -44,14 +44,24 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
         std::panic::catch_unwind(AssertUnwindSafe(|| object.call(method, args, reply)))
             .unwrap_or_else(|p| Err(Error::Panicked { message: panic_message(p) }))
     });
-    let mut call = match started {
+    let call = match started {
         Ok(call) => call,
         Err(e) => return fault(e),
     };
-    // Poll the method's own (boxed) future once, inline: most calls complete
-    // here, and then no task is made for them. A no-op waker is enough for
-    // the first poll: if the call is pending, the spawned task polls it
-    // again at once with its own.
+    let core = core.clone();
+    drive(call, move |e| {
+        let _ = core.send(link::fault_frame(req, &e));
+    });
+}
+
+/// Run a started call to completion: `fault` sends the error it resolves
+/// to (a panic is [`Error::Panicked`]).
+///
+/// The call's future is polled once inline: most calls complete there, and
+/// then no task is made for them (and calls start in the order they
+/// arrived). A no-op waker is enough for the first poll: if the call is
+/// pending, the spawned task polls it again at once with its own.
+pub(super) fn drive(mut call: CallFuture, fault: impl FnOnce(Error) + Send + 'static) {
     let waker = futures_util::task::noop_waker();
     let first = std::panic::catch_unwind(AssertUnwindSafe(|| {
         on_behalf(|| call.as_mut().poll(&mut std::task::Context::from_waker(&waker)))
@@ -69,7 +79,6 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
         }
         return;
     }
-    let core = core.clone();
     tokio::spawn(async move {
         let call = std::future::poll_fn(move |cx| on_behalf(|| call.as_mut().poll(cx)));
         let result = match AssertUnwindSafe(call).catch_unwind().await {
@@ -77,7 +86,7 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
             Err(p) => Err(Error::Panicked { message: panic_message(p) }),
         };
         if let Err(e) = result {
-            let _ = core.send(link::fault_frame(req, &e));
+            fault(e);
         }
     });
 }
@@ -107,7 +116,7 @@ pub(crate) fn on_behalf_of_peer() -> bool {
     ON_BEHALF.with(std::cell::Cell::get)
 }
 
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+pub(super) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())

@@ -19,6 +19,8 @@ use serde::Serialize;
 use crate::Error;
 use crate::wire::codec::Limits;
 use crate::wire::twisted::banana::Value as JellyValue;
+use crate::wire::twisted::broker::{self, Outcome};
+use crate::wire::twisted::jelly::EncodeOptions;
 use crate::wire::{self, EncodedFrame, Header};
 
 /// Identity of an exported object: its address and interface id. One
@@ -89,7 +91,17 @@ pub(crate) trait Link: Send + Sync + 'static {
 
 /// Completes a call sent over a [`JellyCalls`] link: run by its reader with
 /// the answer's jelly value (`Err`: the peer's failure, or the link was lost).
-pub(crate) type JellySlot = Box<dyn FnOnce(&Arc<dyn Link>, Result<JellyValue, Error>) + Send>;
+pub(crate) type JellySlot = Box<dyn FnOnce(&Arc<dyn Link>, Result<JellyValue, JellyFault>) + Send>;
+
+/// A call over a [`JellyCalls`] link that failed.
+pub(crate) struct JellyFault {
+    /// What failed, as pb's error.
+    pub(crate) error: Error,
+    /// The application's error value, when a pb peer sent it (a failure's
+    /// `pb_error`): the caller decodes it as its method's error type if it
+    /// can.
+    pub(crate) detail: Option<JellyValue>,
+}
 
 /// A link whose calls travel as PB messages with jelly arguments (a Twisted
 /// peer): the format-specific half of sending a call.
@@ -98,8 +110,20 @@ pub(crate) trait JellyCalls: Send + Sync {
     /// `slot` for the answer. Fails with `Disconnected` at once, or the slot
     /// is completed exactly once later.
     fn send_call(&self, req: u64, target: u64, method: &str, args: JellyValue, slot: JellySlot) -> Result<(), Error>;
-    /// Run `f`, a jelly encode or decode, with the link's reference hook lent.
+    /// Run `f`, a jelly encode or decode, with the link's references lent
+    /// (its hook, and its [`RefCx`]: exports an encode made are rolled back
+    /// if `f` fails).
     fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error>;
+    /// Send the reply to the peer's call `req`: an answer or a failure.
+    fn send_outcome(&self, req: u64, outcome: Outcome);
+}
+
+/// A reference met during a jelly decode, as the link's hook resolves it.
+pub(crate) enum JellyRef {
+    /// An object the peer exports (`["remote", luid]`): a counted import.
+    Remote(Arc<RemoteRef>),
+    /// One of our own exports sent back (`["local", luid]`).
+    Local(Arc<dyn Dispatch>),
 }
 
 /// An exported object with its interface erased: the server-side dispatch
@@ -117,6 +141,16 @@ pub trait Dispatch: Send + Sync + 'static {
     fn call(&self, method: u32, args: &Bytes, reply: Reply) -> Result<CallFuture, Error>;
     /// The exported `Arc<dyn Trait>` as `Any`, for identity and downcasts.
     fn object(&self) -> &(dyn Any + Send + Sync);
+    /// The method a peer that calls by name (a Twisted peer) means by
+    /// `name`: its id and its parameters' names. `None` by default.
+    fn method_named(&self, name: &str) -> Option<(u32, &'static [&'static str])> {
+        let _ = name;
+        None
+    }
+    /// The object's interface name, for errors.
+    fn interface_name(&self) -> &'static str {
+        ""
+    }
 }
 
 /// One reference to an object the peer exported, on one connection. When
@@ -164,12 +198,21 @@ pub struct Reply {
     link: Arc<dyn Link>,
     req: u64,
     finished: bool,
+    /// Whether the caller wants the reply (a Twisted caller may not:
+    /// `answerRequired = 0`); pb's own callers always do.
+    answer: bool,
 }
 
 impl Reply {
     /// The reply to call `req`, which holds an in-flight slot.
     pub(crate) fn new(link: Arc<dyn Link>, req: u64) -> Self {
-        Reply { link, req, finished: false }
+        Reply { link, req, finished: false, answer: true }
+    }
+
+    /// The reply to call `req` of a Twisted peer, which holds an in-flight
+    /// slot; nothing is sent when `answer` is false.
+    pub(crate) fn jelly(link: Arc<dyn Link>, req: u64, answer: bool) -> Self {
+        Reply { link, req, finished: false, answer }
     }
 
     /// Give the in-flight slot back (once).
@@ -186,10 +229,47 @@ impl Reply {
     ///
     /// An encode failure (for example the export limit); the caller then
     /// gets that error as the reply.
-    pub fn send<R: Serialize + ?Sized>(mut self, result: &R) -> Result<(), Error> {
+    pub fn send<R: Serialize + ?Sized>(self, result: &R) -> Result<(), Error> {
+        self.send_described(result, &|| None)
+    }
+
+    /// [`send`](Self::send), with the error's text for peers that show
+    /// errors as text (a Twisted failure's value): `text` is called only
+    /// for an `Err` going to such a peer.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_described<R: Serialize + ?Sized>(
+        mut self,
+        result: &R,
+        text: &dyn Fn() -> Option<String>,
+    ) -> Result<(), Error> {
+        if self.link.jelly().is_some() {
+            return self.send_jelly(result, text);
+        }
         let frame = encode_with_refs(&self.link, &Header::Reply { req: self.req, ok: true }, result)?;
         self.finish();
         let _ = self.link.send(frame);
+        Ok(())
+    }
+
+    /// [`send_described`](Self::send_described) to a Twisted peer: an
+    /// answer or a failure, or nothing for a call that wants no answer.
+    fn send_jelly<R: Serialize + ?Sized>(mut self, result: &R, text: &dyn Fn() -> Option<String>) -> Result<(), Error> {
+        if !self.answer {
+            return Ok(()); // a oneway call: nothing is encoded or sent
+        }
+        let link = self.link.clone();
+        let jelly = link.jelly().ok_or_else(|| Error::protocol("not a Twisted link"))?;
+        let mut outcome = None;
+        jelly.with_refs(&mut || {
+            outcome = Some(broker::outcome(result, &EncodeOptions::default(), text)?);
+            Ok(())
+        })?;
+        let outcome = outcome.ok_or_else(|| Error::protocol("the reply was not encoded"))?;
+        self.finish();
+        jelly.send_outcome(self.req, outcome);
         Ok(())
     }
 }
@@ -236,7 +316,9 @@ impl RefCx {
     }
 }
 
-fn with_refs<T>(link: &Arc<dyn Link>, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+/// Run `f`, an encode or decode for `link`, with its [`RefCx`] lent; the
+/// exports an encode made are rolled back if `f` fails.
+pub(crate) fn with_refs<T>(link: &Arc<dyn Link>, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     let cx = RefCx { link: link.clone(), exported: RefCell::new(Vec::new()) };
     let result = REFS.set(&cx, f);
     if result.is_err() {

@@ -1,69 +1,130 @@
-//! A connection to a Twisted Perspective Broker peer: the client side of
-//! PB's handshake, calls as PB messages with jelly arguments, answers and
-//! failures, and the references the peer sends (one `RemoteRef` per
-//! occurrence received, one `decref` when it goes, as Twisted counts).
+//! A connection to a Twisted Perspective Broker peer: PB's handshake (as
+//! the client or as the server), calls as PB messages with jelly
+//! arguments, answers and failures, and references both ways with Twisted's
+//! counts.
 //!
-//! The link implements [`Link`] like pb's own connections, so proxies and
-//! references use it unchanged; its calls go through [`JellyCalls`]. It
-//! serves nothing: a call or reference from the peer to an object of ours
-//! is refused (pb does not export objects to Twisted peers yet).
+//! The link implements [`Link`] like pb's own connections, so proxies,
+//! references and generated dispatch code use it unchanged; its calls go
+//! through [`JellyCalls`].
+//!
+//! | file | owns |
+//! | --- | --- |
+//! | `mod.rs` | the link: its state, the two handshakes, `Link` and `JellyCalls` |
+//! | `io.rs` | the reader and writer tasks |
+//! | `refs.rs` | the reference hook lent to jelly encodes and decodes |
+//! | `serve.rs` | messages from the peer: calls of our objects, answers, releases |
 
-use std::any::Any;
-use std::cell::RefCell;
+mod io;
+mod refs;
+mod serve;
+
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::core::next_conn_id;
-use super::link::{Dispatch, JellyCalls, JellySlot, Link, ObjectKey, RemoteRef, ReplySlot};
-use crate::Error;
+use super::link::{self, Dispatch, JellyCalls, JellySlot, Link, ObjectKey, RemoteRef, ReplySlot};
+use super::tables::Exports;
 use crate::wire::EncodedFrame;
 use crate::wire::twisted::banana::{self, Dialect, Limits, Splitter, Value};
-use crate::wire::twisted::broker::{self, Call, Failure, Message, RequestIds, Target, handshake};
-use crate::wire::twisted::jelly::{Received, RefForm, form, hook, remote_occurrences};
+use crate::wire::twisted::broker::{self, Call, Failure, Message, Outcome, RequestIds, Target, handshake};
+use crate::wire::twisted::jelly::{form, hook};
+use crate::{Config, Error};
+
+use io::read_value;
+use refs::Refs;
 
 /// The luid pb gives the peer's root (Twisted's root goes by the name
 /// `b"root"`, never by a luid).
 pub(crate) const TWISTED_ROOT: u64 = super::tables::ROOT_ID;
 
-/// One connection to a Twisted PB server.
+/// The settings of a link, from [`Config`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    limits: Limits,
+    max_exports: usize,
+    max_in_flight: usize,
+    frame_timeout: Duration,
+    handshake_timeout: Duration,
+}
+
+impl Settings {
+    /// The settings `config` gives a Twisted link.
+    pub(crate) fn from_config(config: &Config) -> Settings {
+        Settings {
+            limits: Limits { max_depth: config.effective_max_depth(), max_len: config.effective_max_frame_len() },
+            max_exports: config.max_exports,
+            max_in_flight: config.max_in_flight,
+            frame_timeout: config.frame_timeout,
+            handshake_timeout: config.handshake_timeout,
+        }
+    }
+}
+
+/// One connection to a Twisted PB peer.
 pub(crate) struct TwistedLink {
     id: u64,
     peer: String,
     dialect: Dialect,
-    limits: Limits,
+    settings: Settings,
     closed: AtomicBool,
+    /// Cancelled when the link closes.
+    closed_token: CancellationToken,
     /// This link, for the references it hands out.
     me: Weak<TwistedLink>,
     out: mpsc::UnboundedSender<Vec<u8>>,
     state: Mutex<State>,
+    /// The object served as `b"root"` (a server's).
+    root: Option<Arc<dyn Dispatch>>,
+    /// The peer's calls running.
+    in_flight: AtomicUsize,
+    /// Set by a server shutting down: new calls are refused.
+    draining: AtomicBool,
 }
 
 #[derive(Default)]
 struct State {
     reqs: RequestIds,
     pending: HashMap<u64, JellySlot>,
+    /// Our objects the peer holds, by luid, counted per send.
+    exports: Exports,
+    /// Objects the peer released since its last message of another kind:
+    /// still resolvable by luid (see `serve.rs`).
+    parked: Vec<(u64, Arc<dyn Dispatch>)>,
+}
+
+/// What a handshake left: the stream halves, and the splitter and buffer
+/// with any bytes read past it.
+struct Opened<R, W> {
+    rd: R,
+    wr: W,
+    splitter: Splitter,
+    buf: BytesMut,
+    dialect: Dialect,
 }
 
 impl TwistedLink {
-    /// Run PB's handshake as the client over `stream`, then start the
-    /// reader and writer tasks. Returns once calls may be sent.
+    /// Run PB's handshake as the client (the server speaks first), then
+    /// start the reader and writer tasks. Returns once calls may be sent.
     ///
     /// # Errors
     ///
     /// An I/O error, or a peer that does not speak PB (no dialect pb knows,
     /// another protocol version).
-    pub(crate) async fn connect<S>(stream: S, peer: String, limits: Limits) -> Result<Arc<TwistedLink>, Error>
+    pub(crate) async fn connect<R, W>(rd: R, wr: W, peer: String, settings: Settings) -> Result<Arc<TwistedLink>, Error>
     where
-        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
     {
-        let (mut rd, mut wr) = tokio::io::split(stream);
-        let mut splitter = Splitter::new(limits);
+        let (mut rd, mut wr) = (rd, wr);
+        let mut splitter = Splitter::new(settings.limits);
         let mut buf = BytesMut::with_capacity(4096);
         let offer = read_value(&mut rd, &mut splitter, &mut buf).await?;
         let (dialect, answer) = handshake::choose(&offer)?;
@@ -71,33 +132,106 @@ impl TwistedLink {
         splitter.set_dialect(dialect);
         hello.extend(Message::Version(broker::VERSION).encode(dialect)?);
         wr.write_all(&hello).await?;
-        match Message::from_value(read_value(&mut rd, &mut splitter, &mut buf).await?)? {
-            Message::Version(v) => handshake::check_version(v)?,
-            _ => return Err(Error::protocol("the peer sent something before its PB version")),
-        }
+        read_version(&mut rd, &mut splitter, &mut buf).await?;
+        Ok(Self::start(Opened { rd, wr, splitter, buf, dialect }, peer, settings, None))
+    }
+
+    /// Run PB's handshake as the server (offer the dialects, take the
+    /// client's pick, exchange versions) within the handshake timeout,
+    /// then start the reader and writer tasks, serving `root` as `b"root"`.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error, a peer that does not speak PB, or one too slow.
+    pub(crate) async fn accept<R, W>(
+        rd: R,
+        wr: W,
+        peer: String,
+        settings: Settings,
+        root: Option<Arc<dyn Dispatch>>,
+    ) -> Result<Arc<TwistedLink>, Error>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
+        let handshake = async move {
+            let (mut rd, mut wr) = (rd, wr);
+            wr.write_all(&banana::encode_to_vec(&handshake::offer(), Dialect::None)?).await?;
+            let mut splitter = Splitter::new(settings.limits);
+            let mut buf = BytesMut::with_capacity(4096);
+            let dialect = handshake::accept(&read_value(&mut rd, &mut splitter, &mut buf).await?)?;
+            splitter.set_dialect(dialect);
+            wr.write_all(&Message::Version(broker::VERSION).encode(dialect)?).await?;
+            read_version(&mut rd, &mut splitter, &mut buf).await?;
+            Ok::<_, Error>(Opened { rd, wr, splitter, buf, dialect })
+        };
+        let opened =
+            tokio::time::timeout(settings.handshake_timeout, handshake).await.map_err(|_| Error::LimitExceeded {
+                what: "PB handshake time (ms)".into(),
+                limit: settings.handshake_timeout.as_millis() as u64,
+            })??;
+        Ok(Self::start(opened, peer, settings, root))
+    }
+
+    fn start<R, W>(opened: Opened<R, W>, peer: String, settings: Settings, root: Option<Arc<dyn Dispatch>>) -> Arc<Self>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
         let (out, rx) = mpsc::unbounded_channel();
         let link = Arc::new_cyclic(|me| TwistedLink {
             id: next_conn_id(),
             me: me.clone(),
             peer,
-            dialect,
-            limits,
+            dialect: opened.dialect,
+            settings,
             closed: AtomicBool::new(false),
+            closed_token: CancellationToken::new(),
             out,
             state: Mutex::new(State::default()),
+            root,
+            in_flight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
         });
-        tokio::spawn(write_loop(wr, rx));
-        tokio::spawn(read_loop(Arc::downgrade(&link), rd, splitter, buf));
-        Ok(link)
+        tokio::spawn(io::write_loop(opened.wr, rx));
+        tokio::spawn(io::read_loop(Arc::downgrade(&link), opened.rd, opened.splitter, opened.buf));
+        link
     }
 
-    /// Close the link: pending calls fail with `ConnectionLost`.
+    /// Close the link: pending calls fail with `ConnectionLost`, and our
+    /// exports are dropped.
     pub(crate) fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            let pending = std::mem::take(&mut self.state.lock().unwrap().pending);
-            drop(pending); // dropping a slot drops its sender: the caller sees ConnectionLost
+            let (pending, exports) = {
+                let mut state = self.state.lock().unwrap();
+                (std::mem::take(&mut state.pending), (state.exports.take(), std::mem::take(&mut state.parked)))
+            };
+            // Dropped outside the lock: a slot's sender (the caller sees
+            // ConnectionLost) and the objects, which may be the user's.
+            drop((pending, exports));
             let _ = self.out.send(Vec::new()); // an empty write stops the writer
+            self.closed_token.cancel();
         }
+    }
+
+    /// Wait until the link is closed.
+    pub(crate) async fn closed(&self) {
+        self.closed_token.cancelled().await;
+    }
+
+    /// Refuse the peer's new calls with [`Error::ShuttingDown`].
+    pub(crate) fn drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// The peer's calls running now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// How many of our objects the peer holds (the root not counted).
+    pub(crate) fn exported(&self) -> usize {
+        self.state.lock().unwrap().exports.len()
     }
 
     fn send_message(&self, message: &Message) -> Result<(), Error> {
@@ -105,55 +239,22 @@ impl TwistedLink {
             return Err(Error::Disconnected);
         }
         let bytes = message.encode(self.dialect)?;
-        if bytes.len() > self.limits.max_len {
-            return Err(Error::LimitExceeded { what: "frame length".into(), limit: self.limits.max_len as u64 });
+        let max = self.settings.limits.max_len;
+        if bytes.len() > max {
+            return Err(Error::LimitExceeded { what: "frame length".into(), limit: max as u64 });
         }
         self.out.send(bytes).map_err(|_| Error::Disconnected)
     }
 
-    /// Handle one message from the peer.
-    fn received(self: &Arc<Self>, message: Message) -> Result<(), Error> {
-        let (req, owed, outcome) = match message {
-            Message::Version(v) => return handshake::check_version(v),
-            Message::Answer { req, value } => (req, remote_occurrences(&value), Ok(value)),
-            Message::Error { req, failure } => {
-                let error = Failure::from_value(&failure).map_or_else(|e| e, |f| f.to_error());
-                (req, remote_occurrences(&failure), Err(error))
-            }
-            Message::Call(call) | Message::CacheCall(call) => {
-                // pb serves nothing to a Twisted peer yet: refuse the call,
-                // and release the references it carried.
-                let mut owed = remote_occurrences(&call.args);
-                owed.extend(remote_occurrences(&call.kw));
-                self.release(owed, Vec::new());
-                let id = match call.target {
-                    Target::Luid(id) => id,
-                    Target::Name(_) => TWISTED_ROOT,
-                };
-                let failure = Failure::from_error(&Error::UnknownObject { id }).to_value();
-                return match broker::reply(&call, Err(failure)) {
-                    Some(reply) => self.send_message(&reply),
-                    None => Ok(()),
-                };
-            }
-            Message::Decref(_) | Message::Decache(_) | Message::Uncache(_) => {
-                return Err(Error::protocol("a Twisted peer released an object pb never sent"));
-            }
-        };
-        let slot = self.state.lock().unwrap().pending.remove(&req);
+    /// Run `f`, a jelly encode or decode, with this link's references lent
+    /// (the hook, and the [`link::RefCx`] exports go through); also returns
+    /// the luids of the counted references the decode made.
+    fn lend<T>(self: &Arc<Self>, f: impl FnOnce() -> Result<T, Error>) -> (Result<T, Error>, Vec<u64>) {
         let link: Arc<dyn Link> = self.clone();
-        let refs = Rc::new(Refs { link: link.clone(), seen: RefCell::default(), imported: RefCell::default() });
-        // An answer to a call whose caller stopped waiting is dropped (its
-        // references are released below).
-        if let Some(slot) = slot {
-            let hook: Rc<dyn hook::RefHook> = refs.clone();
-            let _ = hook::with_hook(&hook, || {
-                slot(&link, outcome);
-                Ok(())
-            });
-        }
-        self.release(owed, refs.imported.take());
-        Ok(())
+        let refs = Rc::new(Refs::new(link.clone()));
+        let hook: Rc<dyn hook::RefHook> = refs.clone();
+        let result = link::with_refs(&link, || Ok(hook::with_hook(&hook, || f().map_err(Into::into))?));
+        (result, refs.take_imported())
     }
 
     /// Send a decref for each reference in `owed` (one per occurrence
@@ -172,104 +273,30 @@ impl TwistedLink {
     }
 }
 
-/// Read one whole banana expression during the handshake.
-async fn read_value<R: AsyncRead + Unpin>(
+impl super::ConnectionBuilder {
+    /// Run PB's handshake as a Twisted server over `transport` (see
+    /// [`TwistedLink::accept`]), serving this builder's root as `b"root"`
+    /// with its settings.
+    ///
+    /// # Errors
+    ///
+    /// As [`TwistedLink::accept`].
+    pub(crate) async fn accept_twisted(self, transport: crate::Transport) -> Result<Arc<TwistedLink>, Error> {
+        let settings = Settings::from_config(&self.config);
+        let (rd, wr, peer) = transport.into_parts();
+        TwistedLink::accept(rd, wr, peer, settings, self.root).await
+    }
+}
+
+/// Read the peer's `["version", n]`, the first message after the dialect.
+async fn read_version<R: AsyncRead + Unpin>(
     rd: &mut R,
     splitter: &mut Splitter,
     buf: &mut BytesMut,
-) -> Result<Value, Error> {
-    loop {
-        if let Some(expr) = splitter.split(buf)? {
-            let (value, _) = banana::decode(&expr.freeze(), splitter.dialect(), splitter.limits().max_depth)?;
-            return Ok(value);
-        }
-        if rd.read_buf(buf).await? == 0 {
-            return Err(Error::ConnectionLost);
-        }
-    }
-}
-
-/// The reader task. It holds the link weakly: when the last proxy and
-/// handle go, the writer's queue closes, the writer shuts the write side,
-/// the peer closes, and this loop ends.
-async fn read_loop<R: AsyncRead + Unpin>(
-    link: Weak<TwistedLink>,
-    mut rd: R,
-    mut splitter: Splitter,
-    mut buf: BytesMut,
-) {
-    let result: Result<(), Error> = async {
-        loop {
-            while let Some(expr) = splitter.split(&mut buf)? {
-                let Some(link) = link.upgrade() else { return Ok(()) };
-                let message = Message::decode(&expr.freeze(), link.dialect, link.limits.max_depth)?;
-                link.received(message)?;
-            }
-            if rd.read_buf(&mut buf).await? == 0 {
-                return Ok(());
-            }
-        }
-    }
-    .await;
-    if let Some(link) = link.upgrade() {
-        if let Err(e) = result {
-            tracing::debug!(peer = %link.peer, error = %e, "closing the Twisted link");
-        }
-        link.close();
-    }
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
-    while let Some(bytes) = rx.recv().await {
-        if bytes.is_empty() || wr.write_all(&bytes).await.is_err() {
-            break;
-        }
-    }
-    let _ = wr.shutdown().await;
-}
-
-/// The link's side of references during one encode or decode.
-///
-/// Decoding, each `["remote", luid]` occurrence becomes a fresh counted
-/// [`RemoteRef`], released with one `decref` (Twisted counts one per
-/// occurrence sent); a `["dereference", n]` of an occurrence already met is
-/// the same reference. Encoding, a proxy to one of the peer's objects goes
-/// back as `["local", luid]`; pb's own objects cannot be sent yet.
-struct Refs {
-    link: Arc<dyn Link>,
-    /// The reference made for each luid met, for its dereferences.
-    seen: RefCell<HashMap<u64, Arc<RemoteRef>>>,
-    /// The luid of each counted reference made.
-    imported: RefCell<Vec<u64>>,
-}
-
-impl hook::RefHook for Refs {
-    fn export(&self, object: &dyn Any) -> Result<RefForm, Error> {
-        match object.downcast_ref::<Option<Arc<RemoteRef>>>() {
-            Some(Some(target)) => target
-                .id_on(self.link.id())
-                .filter(|&id| id != TWISTED_ROOT)
-                .map(RefForm::Local)
-                .ok_or_else(|| Error::protocol("a reference from another connection cannot go to a Twisted peer")),
-            _ => Err(Error::protocol("pb cannot send its own objects to a Twisted peer yet")),
-        }
-    }
-
-    fn import(&self, received: Received) -> Result<Box<dyn Any>, Error> {
-        let RefForm::Remote(luid) = received.form else {
-            return Err(Error::protocol("a Twisted peer sent back an object pb never sent"));
-        };
-        let mut seen = self.seen.borrow_mut();
-        let target = match seen.get(&luid) {
-            Some(target) if !received.first => target.clone(),
-            _ => {
-                let target = self.link.import(luid);
-                self.imported.borrow_mut().push(luid);
-                seen.insert(luid, target.clone());
-                target
-            }
-        };
-        Ok(Box::new(target))
+) -> Result<(), Error> {
+    match Message::from_value(read_value(rd, splitter, buf).await?)? {
+        Message::Version(v) => handshake::check_version(v),
+        _ => Err(Error::protocol("the peer sent something before its PB version")),
     }
 }
 
@@ -293,10 +320,21 @@ impl JellyCalls for TwistedLink {
     }
 
     fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
-        let link: Arc<dyn Link> = self.me.upgrade().ok_or(Error::Disconnected)?;
-        let hook: Rc<dyn hook::RefHook> =
-            Rc::new(Refs { link, seen: RefCell::default(), imported: RefCell::default() });
-        Ok(hook::with_hook(&hook, || f().map_err(Into::into))?)
+        let link = self.me.upgrade().ok_or(Error::Disconnected)?;
+        link.lend(f).0
+    }
+
+    fn send_outcome(&self, req: u64, outcome: Outcome) {
+        let message = match outcome {
+            Outcome::Answer(value) => Message::Answer { req, value },
+            Outcome::Failure(failure) => Message::Error { req, failure: failure.to_value() },
+        };
+        if let Err(e) = self.send_message(&message) {
+            // Too large for the peer, say: it still gets its one reply.
+            tracing::debug!(peer = %self.peer, error = %e, "sending a reply failed");
+            let failure = Failure::from_error(&e).to_value();
+            let _ = self.send_message(&Message::Error { req, failure });
+        }
     }
 }
 
@@ -311,17 +349,25 @@ impl Link for TwistedLink {
         self.closed.load(Ordering::Acquire)
     }
     fn max_frame_len(&self) -> usize {
-        self.limits.max_len
+        self.settings.limits.max_len
     }
     fn limits(&self) -> crate::wire::codec::Limits {
-        crate::wire::codec::Limits { max_depth: self.limits.max_depth, ..Default::default() }
+        crate::wire::codec::Limits { max_depth: self.settings.limits.max_depth, ..Default::default() }
     }
-    fn export(&self, _key: ObjectKey, _make: &mut dyn FnMut() -> Arc<dyn Dispatch>) -> Result<u64, Error> {
-        Err(Error::protocol("pb cannot send objects to a Twisted peer yet"))
+    fn export(&self, key: ObjectKey, make: &mut dyn FnMut() -> Arc<dyn Dispatch>) -> Result<u64, Error> {
+        if self.is_closed() {
+            return Err(Error::Disconnected);
+        }
+        self.state.lock().unwrap().exports.export(key, make, self.settings.max_exports)
     }
-    fn unexport(&self, _id: u64) {}
+    fn unexport(&self, id: u64) {
+        let released = self.state.lock().unwrap().exports.release(id, 1);
+        drop(released); // outside the lock
+    }
     fn exported(&self, id: u64) -> Result<Arc<dyn Dispatch>, Error> {
-        Err(Error::UnknownObject { id })
+        let state = self.state.lock().unwrap();
+        let parked = || state.parked.iter().find(|(luid, _)| *luid == id).map(|(_, object)| object);
+        state.exports.get(id).or_else(parked).cloned().ok_or(Error::UnknownObject { id })
     }
     fn import(&self, id: u64) -> Arc<RemoteRef> {
         // Called from a decode, which holds an `Arc` of this link.
@@ -350,7 +396,9 @@ impl Link for TwistedLink {
     fn abandon(&self, req: u64) {
         self.state.lock().unwrap().pending.remove(&req);
     }
-    fn call_finished(&self) {}
+    fn call_finished(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
     fn jelly(&self) -> Option<&dyn JellyCalls> {
         Some(self)
     }
