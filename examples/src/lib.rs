@@ -6,3 +6,4 @@
 pub mod aurora;
 pub mod demo;
 pub mod seed;
+pub mod twisted;

@@ -13,6 +13,7 @@ pub mod net;
 pub mod pki;
 pub mod raw;
 pub mod session;
+pub mod twisted;
 
 use std::time::Duration;
 

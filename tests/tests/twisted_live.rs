@@ -2,16 +2,17 @@
 //!
 //! The server runs under the Python found in `PB_PYTHON` (else `python3`)
 //! when it can import Twisted; without it each test prints that it skipped
-//! and passes, unless `PB_REQUIRE_TWISTED=1` makes that a failure. The
-//! server binds 127.0.0.1 only and is killed when the test ends, panics
-//! included. `PB_TWISTED_LOG=1` shows the server's log.
+//! and passes, unless `PB_REQUIRE_TWISTED=1` makes that a failure (see
+//! `pb_tests::twisted`). The server binds 127.0.0.1 only and is killed when
+//! the test ends, panics included. `PB_TWISTED_LOG=1` shows the server's
+//! log. `twisted_clients.rs` has the other direction: Twisted clients of
+//! pb servers.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 
 use pb::Error;
+use pb_tests::twisted::{ServerPy, server_py};
 use serde::{Deserialize, Serialize};
 
 /// Twisted's `aurora.User` copyable.
@@ -62,59 +63,14 @@ pub trait Thing {
     async fn ping(&self, x: i64) -> Result<i64, Error>;
 }
 
-/// A running `server.py`: killed on drop.
-struct Server {
-    child: Child,
-    _stdin: Option<ChildStdin>,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self._stdin.take(); // closing stdin stops the server; kill it anyway
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Start `server.py`, or `None` (after saying so) when no Python with
 /// Twisted is available and `PB_REQUIRE_TWISTED` is not set.
-fn server() -> Option<Server> {
-    let python = std::env::var("PB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let required = std::env::var("PB_REQUIRE_TWISTED").is_ok_and(|v| v == "1");
-    let has_twisted = Command::new(&python)
-        .args(["-c", "import twisted.spread.pb"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_twisted {
-        assert!(!required, "PB_REQUIRE_TWISTED=1 but `{python}` cannot import Twisted (set PB_PYTHON)");
-        eprintln!("skipped: `{python}` cannot import Twisted (set PB_PYTHON to a Python with Twisted)");
-        return None;
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../pb-runtime/tests/twisted/server.py");
-    let mut child = Command::new(&python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        // Twisted logs the tracebacks it sends; PB_TWISTED_LOG=1 shows them.
-        .stderr(if std::env::var_os("PB_TWISTED_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
-        .spawn()
-        .expect("start server.py");
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take().expect("server.py's stdout");
-    let mut server = Server { child, _stdin: stdin, port: 0 };
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read server.py's ports");
-    let ports: Vec<u16> =
-        line.strip_prefix("PORTS ").unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
-    server.port = *ports.first().unwrap_or_else(|| panic!("server.py printed {line:?}, not its ports"));
-    Some(server)
+fn server() -> Option<ServerPy> {
+    pb_tests::twisted::python().map(|python| server_py(&python))
 }
 
-async fn root(server: &Server) -> (pb::twisted::TwistedConnection, Arc<dyn TwistedRoot>) {
-    let conn = pb::twisted::connect(("127.0.0.1", server.port)).await.expect("PB handshake with Twisted");
+async fn root(server: &ServerPy) -> (pb::twisted::TwistedConnection, Arc<dyn TwistedRoot>) {
+    let conn = pb::twisted::connect(("127.0.0.1", server.root)).await.expect("PB handshake with Twisted");
     let root = conn.root::<dyn TwistedRoot>();
     (conn, root)
 }

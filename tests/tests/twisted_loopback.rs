@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pb::Error;
+use pb_tests::eventually;
 use serde::{Deserialize, Serialize};
 
 /// A copyable.
@@ -68,7 +69,7 @@ struct Widget {
 }
 
 impl Widget {
-    fn new(live: &Arc<AtomicUsize>) -> Arc<dyn Thing> {
+    fn counted(live: &Arc<AtomicUsize>) -> Arc<dyn Thing> {
         live.fetch_add(1, Ordering::SeqCst);
         Arc::new(Widget { live: live.clone() })
     }
@@ -106,7 +107,7 @@ impl Shop for ShopImpl {
         Ok(format!("{}:{}", user.id, user.name))
     }
     async fn thing(&self) -> Result<Arc<dyn Thing>, Error> {
-        let thing = Widget::new(&self.live);
+        let thing = Widget::counted(&self.live);
         self.things.lock().unwrap().push(thing.clone());
         Ok(thing)
     }
@@ -155,17 +156,6 @@ async fn served() -> (pb::Server, pb::twisted::TwistedConnection, Arc<dyn Shop>)
     let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
     let root = conn.root::<dyn Shop>();
     (server, conn, root)
-}
-
-/// Wait until `f` holds (a decref travels after the call that dropped it).
-async fn eventually(what: &str, f: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("never: {what}");
 }
 
 #[tokio::test]
@@ -228,4 +218,13 @@ async fn a_closed_server_connection_releases_everything() {
     tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("the server closed the connection");
     assert_eq!(conn.exported(), 0);
     assert_eq!(shop.add(1, 2).await, Err(Error::Disconnected));
+}
+
+#[tokio::test]
+async fn the_twisted_client_example_passes_against_the_twisted_server_example() {
+    let server = pb_examples::twisted::server::bind("127.0.0.1:0").await.unwrap();
+    let report = pb_examples::twisted::client::run(server.local_addr()).await.expect("connected");
+    let failed: Vec<_> = report.iter().filter(|(_, o)| o.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(report.len() > 10);
 }
