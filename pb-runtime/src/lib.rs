@@ -18,7 +18,7 @@
 //! | connection | `connection` | one peer: reader and writer tasks, export and import tables, the server side of calls (`dispatch.rs`), the client side (`calls.rs`); what the layers above see of it is the `Link` trait |
 //! | references | `references` | [`Interface`], [`ProxyHandle`], [`Ref`], [`AnyRef`], the interface table, [`describe`], and the hook healing attaches through |
 //! | services | [`registry`], [`cache`], [`login`] | locating objects, cached models, login |
-//! | session | [`session`], [`server`], [`twisted`] | reconnecting clients that heal their handles, servers, and connections to Twisted PB servers |
+//! | session | [`session`], [`server`], [`twisted`] | reconnecting clients that heal their handles, servers (for pb clients and for Twisted PB clients), and connections to Twisted PB servers |
 //!
 //! # Lock invariant
 //!

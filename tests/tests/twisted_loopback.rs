@@ -45,6 +45,7 @@ pub trait Shop {
     async fn panics(&self) -> Result<(), Error>;
     #[pb(name = "getUser")]
     async fn get_user(&self, id: i64) -> Result<User, Error>;
+    async fn slow(&self, ms: u64) -> Result<u64, Error>;
 }
 
 #[pb::remote_interface]
@@ -139,6 +140,10 @@ impl Shop for ShopImpl {
     async fn get_user(&self, id: i64) -> Result<User, Error> {
         Ok(User { id, name: "bob".into() })
     }
+    async fn slow(&self, ms: u64) -> Result<u64, Error> {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        Ok(ms)
+    }
 }
 
 struct Greeter;
@@ -227,4 +232,26 @@ async fn the_twisted_client_example_passes_against_the_twisted_server_example() 
     let failed: Vec<_> = report.iter().filter(|(_, o)| o.is_err()).collect();
     assert!(failed.is_empty(), "{failed:?}");
     assert!(report.len() > 10);
+}
+
+#[tokio::test]
+async fn calls_over_the_limit_are_busy_and_shutdown_lets_calls_finish() {
+    let shop: Arc<dyn Shop> = Arc::new(ShopImpl::default());
+    let config = pb::Config::default().max_in_flight(1);
+    let server = pb::Server::bind_twisted_with("127.0.0.1:0", pb::root::<dyn Shop>(shop), config).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let shop = conn.root::<dyn Shop>();
+    let slow = tokio::spawn({
+        let shop = shop.clone();
+        async move { shop.slow(400).await }
+    });
+    eventually("the slow call runs", || server.twisted_connections().first().is_some_and(|c| c.in_flight() == 1)).await;
+    assert_eq!(shop.add(1, 2).await, Err(Error::Busy));
+    let stop = server.handle();
+    let stopping = tokio::spawn(async move { stop.shutdown(Duration::from_secs(5)).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(shop.add(1, 2).await, Err(Error::ShuttingDown));
+    assert_eq!(slow.await.unwrap(), Ok(400), "the call in flight finished");
+    stopping.await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("closed after the shutdown");
 }
