@@ -334,3 +334,21 @@ async fn slow_peers_are_dropped_by_the_deadlines() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     play(&mut raw, "copyable_result").await;
 }
+
+#[tokio::test]
+async fn the_limits_hold_over_pbs_wire() {
+    let config = Config::default().max_exports(1).max_frame_len(1024);
+    let server = serve(config).await;
+    let mut raw = Raw::open(&server).await;
+    let thing = |req: u64| message(req, root(), b"thing", true, pb_runtime::wire::twisted::jelly::form::tuple([]));
+    raw.send(&thing(1)).await;
+    assert!(matches!(raw.recv_message().await, Message::Answer { req: 1, .. }));
+    raw.send(&thing(2)).await;
+    let f = failure_of(raw.recv_message().await, 2);
+    assert_eq!(f.value, "limit exceeded: exports per connection (limit 1)");
+    assert_eq!(server.twisted_connections()[0].exported(), 1, "the refused export was rolled back");
+    // A message over the frame limit closes the connection.
+    let big = pb_runtime::wire::twisted::jelly::form::tuple([banana::Value::Bytes(Bytes::from(vec![b'x'; 2000]))]);
+    raw.send(&message(3, root(), b"get_user", true, big)).await;
+    assert!(raw.is_closed().await, "a message over the frame limit");
+}
