@@ -48,20 +48,24 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
         Ok(call) => call,
         Err(e) => return fault(e),
     };
-    let core = core.clone();
-    drive(call, move |e| {
-        let _ = core.send(link::fault_frame(req, &e));
+    drive(call, || {
+        let core = core.clone();
+        move |e: Error| {
+            let _ = core.send(link::fault_frame(req, &e));
+        }
     });
 }
 
-/// Run a started call to completion: `fault` sends the error it resolves
-/// to (a panic is [`Error::Panicked`]).
+/// Run a started call to completion: `fault()` makes what sends the error
+/// it resolves to (a panic is [`Error::Panicked`]); it is called only for a
+/// call that fails or has to wait, so a call that completes at once costs
+/// nothing more.
 ///
 /// The call's future is polled once inline: most calls complete there, and
 /// then no task is made for them (and calls start in the order they
 /// arrived). A no-op waker is enough for the first poll: if the call is
 /// pending, the spawned task polls it again at once with its own.
-pub(super) fn drive(mut call: CallFuture, fault: impl FnOnce(Error) + Send + 'static) {
+pub(super) fn drive<F: FnOnce(Error) + Send + 'static>(mut call: CallFuture, fault: impl FnOnce() -> F) {
     let waker = futures_util::task::noop_waker();
     let first = std::panic::catch_unwind(AssertUnwindSafe(|| {
         on_behalf(|| call.as_mut().poll(&mut std::task::Context::from_waker(&waker)))
@@ -75,10 +79,11 @@ pub(super) fn drive(mut call: CallFuture, fault: impl FnOnce(Error) + Send + 'st
         // The reply gives its in-flight slot back before a fault goes out.
         drop(call);
         if let Err(e) = result {
-            fault(e);
+            fault()(e);
         }
         return;
     }
+    let fault = fault();
     tokio::spawn(async move {
         let call = std::future::poll_fn(move |cx| on_behalf(|| call.as_mut().poll(cx)));
         let result = match AssertUnwindSafe(call).catch_unwind().await {

@@ -160,15 +160,17 @@ impl TwistedLink {
         let reply = Reply::jelly(self.clone(), req, answer);
         let (started, imported) = self.lend(|| start(&*object, method, &args, reply));
         self.release(owed, imported);
-        let link = self.clone();
-        let fault = move |e: Error| {
-            if answer {
-                link.send_outcome(req, Outcome::Failure(Failure::from_error(&e)));
+        let fault = || {
+            let link = self.clone();
+            move |e: Error| {
+                if answer {
+                    link.send_outcome(req, Outcome::Failure(Failure::from_error(&e)));
+                }
             }
         };
         match started {
             Ok(call) => drive(call, fault),
-            Err(e) => fault(e),
+            Err(e) => fault()(e),
         }
     }
 
