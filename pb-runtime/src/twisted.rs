@@ -85,6 +85,7 @@
 //! | a decode failure, a panic, `Busy` | a `pb.Error` saying so; the connection stays up |
 //! | an `Arc<dyn Iface>` result or argument | a `RemoteReference` (`["remote", luid]`), counted per send and released by each `decref`; sent back, it arrives as the original `Arc` |
 //! | the client's own `Referenceable` passed in | a proxy implementing the declared trait; released (`decref`) when dropped |
+//! | the root (`["local", b"root"]`) passed back | the root object itself |
 //!
 //! Not served: cacheables (`pb::Cache` refuses to travel over PB's wire),
 //! cred login (`PBClientFactory.login`), `AnyRef` from the client (PB

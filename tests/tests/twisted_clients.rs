@@ -72,6 +72,7 @@ pub trait Shop {
     async fn drop_kept(&self) -> Result<(), Error>;
     async fn poke(&self) -> Result<(), Error>;
     async fn pokes(&self) -> Result<i64, Error>;
+    async fn is_root(&self, shop: Arc<dyn Shop>) -> Result<bool, Error>;
 }
 
 #[pb::remote_interface]
@@ -195,6 +196,10 @@ impl Shop for ShopImpl {
     }
     async fn pokes(&self) -> Result<i64, Error> {
         Ok(self.pokes.load(Ordering::SeqCst))
+    }
+    async fn is_root(&self, shop: Arc<dyn Shop>) -> Result<bool, Error> {
+        let any: &dyn std::any::Any = &*shop;
+        Ok(any.downcast_ref::<ShopImpl>().is_some_and(|s| std::ptr::eq(s, self)))
     }
 }
 

@@ -168,6 +168,9 @@ def shop(root):
     live = yield root.callRemote("live")
     check("released on decref", live == 0, repr(live))
 
+    r = yield root.callRemote("is_root", root)
+    check("the root passed back arrives as the root", r is True, repr(r))
+
     # Our objects by reference: pb calls them back, passes them back, releases them.
     hello = Hello()
     r = yield root.callRemote("call_back", hello, "you")

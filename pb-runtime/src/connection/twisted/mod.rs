@@ -35,7 +35,7 @@ use super::tables::Exports;
 use crate::wire::EncodedFrame;
 use crate::wire::twisted::banana::{self, Dialect, Limits, Splitter, Value};
 use crate::wire::twisted::broker::{self, Call, Failure, Message, Outcome, RequestIds, Target, handshake};
-use crate::wire::twisted::jelly::{form, hook};
+use crate::wire::twisted::jelly::{self, form, hook};
 use crate::{Config, Error};
 
 use io::read_value;
@@ -365,6 +365,10 @@ impl Link for TwistedLink {
         drop(released); // outside the lock
     }
     fn exported(&self, id: u64) -> Result<Arc<dyn Dispatch>, Error> {
+        if id == jelly::ROOT_LUID {
+            // `["local", b"root"]`: our root sent back.
+            return self.root.clone().ok_or(Error::UnknownObject { id });
+        }
         let state = self.state.lock().unwrap();
         let parked = || state.parked.iter().find(|(luid, _)| *luid == id).map(|(_, object)| object);
         state.exports.get(id).or_else(parked).cloned().ok_or(Error::UnknownObject { id })
