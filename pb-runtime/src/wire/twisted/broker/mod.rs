@@ -8,7 +8,7 @@
 //! - [`failure`]: [`Failure`], the `CopyableFailure` of an `error`.
 //! - [`errors`]: pb's [`Error`](crate::Error)s as failures and back.
 //! - [`kwargs`]: [`fold_kwargs`], keyword arguments put at their positions.
-//! - [`outcome`]: a method's `Result` as an answer or a failure.
+//! - [`outcome`](mod@outcome): [`Outcome`], a method's `Result` as an answer or a failure.
 //!
 //! Arguments, results and failures stay jelly [`Value`](super::banana::Value)s
 //! here; the connection decodes them with [`jelly`](super::jelly) into the
