@@ -352,3 +352,34 @@ async fn the_limits_hold_over_pbs_wire() {
     raw.send(&message(3, root(), b"get_user", true, big)).await;
     assert!(raw.is_closed().await, "a message over the frame limit");
 }
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_disconnected() {
+    use pb_runtime::wire::twisted::jelly::{self, form};
+    let server = serve(Config::default().max_queued_bytes(256 << 10)).await;
+    let mut raw = Raw::open(&server).await;
+    let user = jelly::to_value(&User { id: 1, name: "x".repeat(100_000) }).unwrap();
+    let call = message(1, root(), b"put_user", true, form::tuple([user]));
+    // Keep calling, never reading: the answers pile up on the server.
+    let sent = tokio::time::timeout(Duration::from_secs(20), async {
+        for _ in 0..2_000 {
+            if raw.stream.write_all(&call).await.is_err() {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(matches!(sent, Ok(true) | Err(_)), "the server kept reading calls it could not answer");
+    eventually(|| server.twisted_connections().is_empty()).await;
+}
+
+async fn eventually(f: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the connection was not closed");
+}

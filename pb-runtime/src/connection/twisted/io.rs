@@ -1,10 +1,12 @@
 //! The reader and writer tasks of a Twisted link.
 
-use std::sync::Weak;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::TwistedLink;
 use super::serve::PARK_GRACE;
@@ -32,14 +34,17 @@ pub(super) async fn read_value<R: AsyncRead + Unpin>(
 /// The reader task. It holds the link weakly: when the last proxy and
 /// handle go (a client's), or the server lets it go, the writer's queue
 /// closes, the writer shuts the write side, the peer closes, and this loop
-/// ends. An expression begun must be whole within the frame timeout.
+/// ends. It also ends when `stop` is cancelled (the link closed, or the
+/// peer stopped reading). An expression begun must be whole within the
+/// frame timeout.
 pub(super) async fn read_loop<R: AsyncRead + Unpin>(
     link: Weak<TwistedLink>,
     mut rd: R,
     mut splitter: Splitter,
     mut buf: BytesMut,
+    stop: CancellationToken,
 ) {
-    let result: Result<(), Error> = async {
+    let body = async {
         loop {
             while let Some(expr) = splitter.split(&mut buf)? {
                 let Some(link) = link.upgrade() else { return Ok(()) };
@@ -81,8 +86,11 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
                 return Ok(());
             }
         }
-    }
-    .await;
+    };
+    let result: Result<(), Error> = tokio::select! {
+        result = body => result,
+        () = stop.cancelled() => Ok(()),
+    };
     if let Some(link) = link.upgrade() {
         if let Err(e) = result {
             tracing::debug!(peer = %link.peer, error = %e, "closing the Twisted link");
@@ -91,13 +99,19 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
-/// The writer task: writes each queued message; an empty one (or the
-/// queue closing) stops it and shuts the write side.
-pub(super) async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+/// The writer task: writes each queued message (and counts it off
+/// `queued`); an empty one (or the queue closing) stops it and shuts the
+/// write side.
+pub(super) async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+) {
     while let Some(bytes) = rx.recv().await {
         if bytes.is_empty() || wr.write_all(&bytes).await.is_err() {
             break;
         }
+        queued.fetch_sub(bytes.len(), Ordering::AcqRel);
     }
     let _ = wr.shutdown().await;
 }

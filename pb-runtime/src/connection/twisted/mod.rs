@@ -51,6 +51,7 @@ pub(crate) struct Settings {
     limits: Limits,
     max_exports: usize,
     max_in_flight: usize,
+    max_queued_bytes: usize,
     frame_timeout: Duration,
     handshake_timeout: Duration,
 }
@@ -62,6 +63,7 @@ impl Settings {
             limits: Limits { max_depth: config.effective_max_depth(), max_len: config.effective_max_frame_len() },
             max_exports: config.max_exports,
             max_in_flight: config.max_in_flight,
+            max_queued_bytes: config.max_queued_bytes,
             frame_timeout: config.frame_timeout,
             handshake_timeout: config.handshake_timeout,
         }
@@ -77,9 +79,14 @@ pub(crate) struct TwistedLink {
     closed: AtomicBool,
     /// Cancelled when the link closes.
     closed_token: CancellationToken,
+    /// Cancelled to stop the reader (the link closes, or the peer does not
+    /// read).
+    stop: CancellationToken,
     /// This link, for the references it hands out.
     me: Weak<TwistedLink>,
     out: mpsc::UnboundedSender<Vec<u8>>,
+    /// Bytes queued for the writer and not yet written.
+    queued: Arc<AtomicUsize>,
     state: Mutex<State>,
     /// The object served as `b"root"` (a server's).
     root: Option<Arc<dyn Dispatch>>,
@@ -179,7 +186,9 @@ impl TwistedLink {
         W: AsyncWrite + Send + Unpin + 'static,
     {
         let (out, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let link = Arc::new_cyclic(|me| TwistedLink {
+            queued: queued.clone(),
             id: next_conn_id(),
             me: me.clone(),
             peer,
@@ -187,14 +196,15 @@ impl TwistedLink {
             settings,
             closed: AtomicBool::new(false),
             closed_token: CancellationToken::new(),
+            stop: CancellationToken::new(),
             out,
             state: Mutex::new(State::default()),
             root,
             in_flight: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
         });
-        tokio::spawn(io::write_loop(opened.wr, rx));
-        tokio::spawn(io::read_loop(Arc::downgrade(&link), opened.rd, opened.splitter, opened.buf));
+        tokio::spawn(io::write_loop(opened.wr, rx, queued));
+        tokio::spawn(io::read_loop(Arc::downgrade(&link), opened.rd, opened.splitter, opened.buf, link.stop.clone()));
         link
     }
 
@@ -210,6 +220,7 @@ impl TwistedLink {
             // ConnectionLost) and the objects, which may be the user's.
             drop((pending, exports));
             let _ = self.out.send(Vec::new()); // an empty write stops the writer
+            self.stop.cancel();
             self.closed_token.cancel();
         }
     }
@@ -242,6 +253,16 @@ impl TwistedLink {
         let max = self.settings.limits.max_len;
         if bytes.len() > max {
             return Err(Error::LimitExceeded { what: "frame length".into(), limit: max as u64 });
+        }
+        let (n, limit) = (bytes.len(), self.settings.max_queued_bytes);
+        if self.queued.fetch_add(n, Ordering::AcqRel) + n > limit {
+            // A peer that does not read: stop writing (the writer shuts the
+            // write side, the peer's end closes, and so does the link).
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            tracing::warn!(peer = %self.peer, limit, "a Twisted peer does not read; closing");
+            let _ = self.out.send(Vec::new());
+            self.stop.cancel(); // the reader closes the link (not here: a lock may be held)
+            return Err(Error::LimitExceeded { what: "bytes queued for the peer".into(), limit: limit as u64 });
         }
         self.out.send(bytes).map_err(|_| Error::Disconnected)
     }
