@@ -7,3 +7,4 @@ pub mod aurora;
 pub mod demo;
 pub mod log_tail;
 pub mod seed;
+pub mod twisted;

@@ -197,7 +197,11 @@ fn interface_impl(krate: &Path, iface: &Interface) -> TokenStream {
     let infos = iface.methods.iter().map(|m| {
         let (name, id, replay, idempotent, cfgs) = (&m.name, m.id, m.replay, m.idempotent, &m.cfgs);
         let signature = m.signature_hash();
-        quote!(#(#cfgs)* #krate::MethodInfo { name: #name, id: #id, replay: #replay, idempotent: #idempotent, signature: #signature })
+        let params = m.args.iter().map(|a| {
+            let p = a.ident.to_string();
+            p.strip_prefix("r#").map_or(p.clone(), str::to_string)
+        });
+        quote!(#(#cfgs)* #krate::MethodInfo { name: #name, id: #id, replay: #replay, idempotent: #idempotent, signature: #signature, params: &[#(#params),*] })
     });
     let arms = iface.methods.iter().map(|m| dispatch_arm(krate, trait_ident, m));
     let types = iface.methods.iter().map(|m| method_types(krate, m));
@@ -297,15 +301,31 @@ fn dispatch_arm(krate: &Path, trait_ident: &Ident, m: &Method) -> TokenStream {
         let ident = &a.ident;
         quote!(let #ident = #krate::Ref::into_arc(#ident);)
     });
+    // The error's text (its `Display`, if it has one) for peers that show
+    // errors as text (a Twisted failure); computed only when asked for.
+    let text = quote! {
+        let __text = || match &__r {
+            ::core::result::Result::Err(__e) => {
+                #[allow(unused_imports)]
+                use #krate::__private::{ErrorTextDisplay as _, ErrorTextNone as _};
+                (&#krate::__private::ErrorText(__e)).pb_error_text()
+            }
+            ::core::result::Result::Ok(_) => ::core::option::Option::None,
+        };
+    };
     let encode = match &m.ok_ref {
         Some(dyn_ty) => quote! {
+            #text
             let __r: ::core::result::Result<#krate::__private::SerArc<'_, #dyn_ty>, &#err> = match &__r {
                 ::core::result::Result::Ok(v) => ::core::result::Result::Ok(#krate::__private::SerArc(v)),
                 ::core::result::Result::Err(e) => ::core::result::Result::Err(e),
             };
-            __reply.send(&__r)
+            __reply.send_described(&__r, &__text)
         },
-        None => quote!(__reply.send(&__r)),
+        None => quote! {
+            #text
+            __reply.send_described(&__r, &__text)
+        },
     };
     let cfgs = &m.cfgs;
     quote! {

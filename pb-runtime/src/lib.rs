@@ -18,7 +18,7 @@
 //! | connection | `connection` | one peer: reader and writer tasks, export and import tables, the server side of calls (`dispatch.rs`), the client side (`calls.rs`); what the layers above see of it is the `Link` trait |
 //! | references | `references` | [`Interface`], [`ProxyHandle`], [`Ref`], [`AnyRef`], the interface table, [`describe`], and the hook healing attaches through |
 //! | services | [`registry`], [`cache`], [`login`] | locating objects, cached models, login |
-//! | session | [`session`], [`server`], [`twisted`] | reconnecting clients that heal their handles, servers, and connections to Twisted PB servers |
+//! | session | [`session`], [`server`], [`twisted`] | reconnecting clients that heal their handles, servers (for pb clients and for Twisted PB clients), and connections to Twisted PB servers |
 //!
 //! # Lock invariant
 //!
@@ -79,11 +79,17 @@ pub use transport::tls;
 pub use transport::{Connect, ConnectFn, Listener, TcpAddr, Transport};
 
 /// Decode call arguments (used by generated dispatch code, which runs while
-/// the connection's decode context is set).
+/// the connection's decode context is set): pb's payload `args`, or the
+/// jelly arguments of a call from a Twisted peer when its connection lends
+/// them (then `args` is empty).
 ///
 /// # Errors
 ///
 /// A decode error, or a bad reference inside the arguments.
 pub fn decode_args<T: serde::de::DeserializeOwned>(args: &[u8]) -> Result<T> {
+    use wire::twisted::jelly;
+    if let Some(decoded) = jelly::hook::lent_args(|args| jelly::from_value::<T>(args)) {
+        return decoded.map_err(Into::into);
+    }
     wire::decode_payload(args)
 }

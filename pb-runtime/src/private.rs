@@ -27,6 +27,35 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Wire fo
 pub trait RemoteError: From<crate::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static {}
 impl<E: From<crate::Error> + serde::Serialize + serde::de::DeserializeOwned + Send + 'static> RemoteError for E {}
 
+/// A method's error, for its text: `(&ErrorText(e)).pb_error_text()` is
+/// `Some(e.to_string())` when the error type implements `Display`, `None`
+/// otherwise (autoref specialization in generated code).
+pub struct ErrorText<'a, E: ?Sized>(pub &'a E);
+
+/// The probe's first choice: the error's `Display`.
+pub trait ErrorTextDisplay {
+    /// The error's text.
+    fn pb_error_text(&self) -> Option<String>;
+}
+
+impl<E: std::fmt::Display + ?Sized> ErrorTextDisplay for ErrorText<'_, E> {
+    fn pb_error_text(&self) -> Option<String> {
+        Some(self.0.to_string())
+    }
+}
+
+/// The probe's fallback: no text.
+pub trait ErrorTextNone {
+    /// No text.
+    fn pb_error_text(&self) -> Option<String>;
+}
+
+impl<E: ?Sized> ErrorTextNone for &ErrorText<'_, E> {
+    fn pb_error_text(&self) -> Option<String> {
+        None
+    }
+}
+
 /// Compile-time check that `T` crosses the wire by copy.
 pub fn assert_wire<T: Wire>() {}
 

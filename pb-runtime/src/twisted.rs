@@ -1,4 +1,5 @@
-//! Calling Twisted Perspective Broker servers from pb.
+//! Talking to Twisted Perspective Broker peers: calling Twisted servers,
+//! and serving Twisted clients.
 //!
 //! [`connect`] runs PB's handshake with a Twisted server (`pb.PBServerFactory`)
 //! and returns a [`TwistedConnection`]; [`TwistedConnection::root`] is a
@@ -60,27 +61,63 @@
 //! An object the server returns by reference (a `pb.Referenceable`) is a
 //! proxy when the method's result is `Arc<dyn Iface>`; each reference
 //! received is released (`decref`) when its last proxy goes, as Twisted
-//! counts them.
+//! counts them. A pb object passed as an `Arc<dyn Iface>` argument goes to
+//! the server as a `Referenceable` it can call back (see
+//! [Serving Twisted clients](#serving-twisted-clients) for how calls to it
+//! run); one of the server's own objects passed back arrives there as the
+//! original.
 //!
-//! Not here yet: serving objects to Twisted (callbacks), cacheables, cred
-//! login, TLS, reconnecting sessions.
+//! # Serving Twisted clients
+//!
+//! [`Server::bind_twisted`](crate::Server::bind_twisted) serves a root
+//! object to Twisted PB clients (`pb.PBClientFactory`, `getRootObject()`)
+//! on a port of its own: a Twisted server speaks first, a pb client says
+//! hello first, so one port cannot serve both.
+//!
+//! | Twisted client | pb server |
+//! | --- | --- |
+//! | `root.callRemote("get_user", 7)` | the trait method whose wire name is `get_user` (its name, or `#[pb(name = "...")]`; the first declared if several share it); no such method is `NoSuchMethod` |
+//! | keyword arguments | put at their parameters' positions by name (the parameters after the last one given must not be missing: Rust has no defaults) |
+//! | `callRemote(..., pbanswer=False)` | the method runs; nothing is sent back, not even an error |
+//! | the method's `Ok(v)` | the answer `v`, as jelly (see [`wire::twisted::jelly`](crate::wire::twisted::jelly)) |
+//! | an `Err(e)` of the application's error type | a `CopyableFailure` of type `Enum.Variant` (serde's names: `#[serde(rename)]` chooses them), deriving from `pb.Error`, whose value is `e`'s `Display` |
+//! | an `Err(pb::Error)` | Twisted's own kinds: `NoSuchMethod`, `pb.Error("Invalid Object ID")`, `UnauthorizedLogin`...; `Error::Remote { kind, message }` as `kind(message)` |
+//! | a decode failure, a panic, `Busy` | a `pb.Error` saying so; the connection stays up |
+//! | an `Arc<dyn Iface>` result or argument | a `RemoteReference` (`["remote", luid]`), counted per send and released by each `decref`; sent back, it arrives as the original `Arc` |
+//! | the client's own `Referenceable` passed in | a proxy implementing the declared trait; released (`decref`) when dropped |
+//! | the root (`["local", b"root"]`) passed back | the root object itself |
+//!
+//! Not served: cacheables (`pb::Cache` refuses to travel over PB's wire),
+//! cred login (`PBClientFactory.login`), `AnyRef` from the client (PB
+//! references carry no interface), reconnecting sessions, and an object
+//! that is a Twisted peer's root sent back to it.
 
 use std::sync::Arc;
 
 use tokio::net::{TcpStream, ToSocketAddrs};
 
-use crate::connection::{ROOT_ID, RemoteRef, TwistedLink};
+use crate::connection::{ROOT_ID, RemoteRef, TwistedLink, TwistedSettings};
 use crate::references::ProxyHandle;
-use crate::wire::twisted::banana::Limits;
-use crate::{Error, Interface};
+use crate::{Config, Error, Interface};
 
-/// A connection to a Twisted PB server.
+/// A connection to a Twisted PB peer: a server this side called with
+/// [`connect`], or a client of a [`Server`](crate::Server) bound with
+/// [`bind_twisted`](crate::Server::bind_twisted).
 ///
-/// The connection closes when [`close`](Self::close) is called, or when
-/// this handle and every proxy on it are gone, or when the server closes it.
+/// A connection made with [`connect`] closes when [`close`](Self::close)
+/// is called, or when this handle and every proxy on it are gone, or when
+/// the server closes it. A server's connection closes when the client goes
+/// or the server stops.
 #[derive(Clone)]
 pub struct TwistedConnection {
     link: Arc<TwistedLink>,
+}
+
+impl std::fmt::Debug for TwistedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::connection::Link as _;
+        f.debug_struct("TwistedConnection").field("peer", &self.link.peer()).finish_non_exhaustive()
+    }
 }
 
 /// Connect to a Twisted PB server at `addr` over TCP and run PB's handshake.
@@ -93,11 +130,16 @@ pub async fn connect(addr: impl ToSocketAddrs) -> Result<TwistedConnection, Erro
     let stream = TcpStream::connect(addr).await?;
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "twisted peer".into());
-    let link = TwistedLink::connect(stream, peer, Limits::default()).await?;
+    let (rd, wr) = stream.into_split();
+    let link = TwistedLink::connect(rd, wr, peer, TwistedSettings::from_config(&Config::default())).await?;
     Ok(TwistedConnection { link })
 }
 
 impl TwistedConnection {
+    pub(crate) fn new(link: Arc<TwistedLink>) -> Self {
+        TwistedConnection { link }
+    }
+
     /// A proxy to the server's root object (Twisted's `getRootObject`: the
     /// object published as `b"root"`, which is never released).
     pub fn root<T: ?Sized + Interface>(&self) -> Arc<T> {
@@ -106,7 +148,8 @@ impl TwistedConnection {
     }
 
     /// Close the connection: calls in flight fail with
-    /// [`Error::ConnectionLost`], later ones with [`Error::Disconnected`].
+    /// [`Error::ConnectionLost`], later ones with [`Error::Disconnected`];
+    /// the objects the peer held are released.
     pub fn close(&self) {
         self.link.close();
     }
@@ -115,5 +158,44 @@ impl TwistedConnection {
     pub fn is_closed(&self) -> bool {
         use crate::connection::Link as _;
         self.link.is_closed()
+    }
+
+    /// Wait until the connection is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn closed(&self) {
+        self.link.closed().await;
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> &str {
+        use crate::connection::Link as _;
+        self.link.peer()
+    }
+
+    /// How many of this side's objects the peer holds references to now
+    /// (the root not counted): each is released when the peer has sent one
+    /// `decref` per time it was sent.
+    pub fn exported(&self) -> usize {
+        self.link.exported()
+    }
+
+    /// How many of the peer's calls are running now.
+    pub fn in_flight(&self) -> usize {
+        self.link.in_flight()
+    }
+
+    /// Refuse the peer's new calls with [`Error::ShuttingDown`] (a server
+    /// shutting down does this).
+    pub(crate) fn drain(&self) {
+        self.link.drain();
+    }
+
+    /// Process-unique connection number.
+    pub(crate) fn id(&self) -> u64 {
+        use crate::connection::Link as _;
+        self.link.id()
     }
 }

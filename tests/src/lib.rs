@@ -14,6 +14,7 @@ pub mod pki;
 pub mod raw;
 pub mod session;
 pub mod streams;
+pub mod twisted;
 
 use std::time::Duration;
 

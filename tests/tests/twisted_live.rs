@@ -2,16 +2,17 @@
 //!
 //! The server runs under the Python found in `PB_PYTHON` (else `python3`)
 //! when it can import Twisted; without it each test prints that it skipped
-//! and passes, unless `PB_REQUIRE_TWISTED=1` makes that a failure. The
-//! server binds 127.0.0.1 only and is killed when the test ends, panics
-//! included. `PB_TWISTED_LOG=1` shows the server's log.
+//! and passes, unless `PB_REQUIRE_TWISTED=1` makes that a failure (see
+//! `pb_tests::twisted`). The server binds 127.0.0.1 only and is killed when
+//! the test ends, panics included. `PB_TWISTED_LOG=1` shows the server's
+//! log. `twisted_clients.rs` has the other direction: Twisted clients of
+//! pb servers.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 
 use pb::Error;
+use pb_tests::twisted::{ServerPy, server_py};
 use serde::{Deserialize, Serialize};
 
 /// Twisted's `aurora.User` copyable.
@@ -47,6 +48,13 @@ pub trait TwistedRoot {
     async fn thing_as_int(&self) -> Result<i64, Error>;
     #[pb(name = "echo", id = 0x0ec4_0002)]
     async fn echo_thing(&self, thing: Arc<dyn Thing>) -> Result<EchoedThing, Error>;
+    async fn call_back(&self, hello: Arc<dyn Hello>, text: String) -> Result<String, Error>;
+}
+
+/// A callback `server.py`'s `call_back` calls (`ref.callRemote("hello", text)`).
+#[pb::remote_interface]
+pub trait Hello {
+    async fn hello(&self, text: String) -> Result<String, Error>;
 }
 
 /// `server.py`'s `Thing`, a `pb.Referenceable`.
@@ -55,59 +63,14 @@ pub trait Thing {
     async fn ping(&self, x: i64) -> Result<i64, Error>;
 }
 
-/// A running `server.py`: killed on drop.
-struct Server {
-    child: Child,
-    _stdin: Option<ChildStdin>,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self._stdin.take(); // closing stdin stops the server; kill it anyway
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Start `server.py`, or `None` (after saying so) when no Python with
 /// Twisted is available and `PB_REQUIRE_TWISTED` is not set.
-fn server() -> Option<Server> {
-    let python = std::env::var("PB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let required = std::env::var("PB_REQUIRE_TWISTED").is_ok_and(|v| v == "1");
-    let has_twisted = Command::new(&python)
-        .args(["-c", "import twisted.spread.pb"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_twisted {
-        assert!(!required, "PB_REQUIRE_TWISTED=1 but `{python}` cannot import Twisted (set PB_PYTHON)");
-        eprintln!("skipped: `{python}` cannot import Twisted (set PB_PYTHON to a Python with Twisted)");
-        return None;
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../pb-runtime/tests/twisted/server.py");
-    let mut child = Command::new(&python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        // Twisted logs the tracebacks it sends; PB_TWISTED_LOG=1 shows them.
-        .stderr(if std::env::var_os("PB_TWISTED_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
-        .spawn()
-        .expect("start server.py");
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take().expect("server.py's stdout");
-    let mut server = Server { child, _stdin: stdin, port: 0 };
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read server.py's ports");
-    let ports: Vec<u16> =
-        line.strip_prefix("PORTS ").unwrap_or("").split_whitespace().filter_map(|p| p.parse().ok()).collect();
-    server.port = *ports.first().unwrap_or_else(|| panic!("server.py printed {line:?}, not its ports"));
-    Some(server)
+fn server() -> Option<ServerPy> {
+    pb_tests::twisted::python().map(|python| server_py(&python))
 }
 
-async fn root(server: &Server) -> (pb::twisted::TwistedConnection, Arc<dyn TwistedRoot>) {
-    let conn = pb::twisted::connect(("127.0.0.1", server.port)).await.expect("PB handshake with Twisted");
+async fn root(server: &ServerPy) -> (pb::twisted::TwistedConnection, Arc<dyn TwistedRoot>) {
+    let conn = pb::twisted::connect(("127.0.0.1", server.root)).await.expect("PB handshake with Twisted");
     let root = conn.root::<dyn TwistedRoot>();
     (conn, root)
 }
@@ -188,19 +151,47 @@ async fn references_are_proxies_released_exactly() {
 }
 
 #[tokio::test]
-async fn a_local_object_cannot_go_to_twisted_yet() {
+async fn a_pb_object_goes_to_twisted_and_comes_back_as_itself() {
     struct Local;
     #[pb::remote_impl]
     impl Thing for Local {
         async fn ping(&self, x: i64) -> Result<i64, Error> {
-            Ok(x)
+            Ok(x * 10)
         }
     }
     let Some(server) = server() else { return };
-    let (_conn, root) = root(&server).await;
-    let Err(err) = root.echo_thing(Arc::new(Local)).await else { panic!("a local object went to Twisted") };
-    assert!(matches!(&err, Error::Protocol(m) if m.contains("cannot send its own objects")), "{err:?}");
+    let (conn, root) = root(&server).await;
+    let local: Arc<dyn Thing> = Arc::new(Local);
+    // Twisted releases its argument before it answers with it: the object
+    // still arrives as the original.
+    let ((back,), _) = root.echo_thing(local.clone()).await.unwrap();
+    assert!(pb::same_object(back.as_arc(), &local), "the original object came back");
+    assert_eq!(conn.exported(), 0, "Twisted released it");
     assert_eq!(root.exported().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn twisted_calls_pb_objects_back() {
+    struct Greeter;
+    #[pb::remote_impl]
+    impl Hello for Greeter {
+        async fn hello(&self, text: String) -> Result<String, Error> {
+            Ok(format!("hello {text}"))
+        }
+    }
+    let Some(server) = server() else { return };
+    let (conn, root) = root(&server).await;
+    let greeter: Arc<dyn Hello> = Arc::new(Greeter);
+    assert_eq!(root.call_back(greeter.clone(), "from Python".into()).await.unwrap(), "hello from Python");
+    // Twisted's decref of the callback goes out after its answer.
+    for _ in 0..200 {
+        if conn.exported() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(conn.exported(), 0, "Twisted released the callback");
+    assert_eq!(Arc::strong_count(&greeter), 1);
 }
 
 #[tokio::test]

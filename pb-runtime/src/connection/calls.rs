@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use super::link::{self, JellyCalls, JellySlot, Link, RemoteRef, ReplySlot};
+use super::link::{self, JellyCalls, JellyFault, JellySlot, Link, RemoteRef, ReplySlot};
 use crate::Error;
+use crate::wire::twisted::banana::Value as JellyValue;
 use crate::wire::twisted::{self, jelly::form};
 use crate::wire::{self, Header};
 
@@ -127,13 +128,22 @@ where
     let slot: JellySlot = Box::new(move |_, answer| {
         // R is the method's `Result<T, E>`: an answer is its `Ok`, as serde
         // reads an enum variant from jelly (a one-entry dictionary).
-        let decoded = answer.and_then(|value| {
-            let ok = form::dictionary([(form::unicode("Ok"), value)]);
+        let decode = |tag: &str, value: JellyValue| {
+            let tagged = form::dictionary([(form::unicode(tag), value)]);
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                twisted::jelly::from_value::<R>(&ok).map_err(Error::from)
+                twisted::jelly::from_value::<R>(&tagged).map_err(Error::from)
             }))
             .unwrap_or_else(|_| Err(Error::protocol("decoding the answer panicked")))
-        });
+        };
+        let decoded = match answer {
+            Ok(value) => decode("Ok", value),
+            // A pb peer's application error comes back as the method's own
+            // error if it decodes as one; anything else is a pb::Error.
+            Err(JellyFault { error, detail }) => match detail.map(|d| decode("Err", d)) {
+                Some(Ok(r)) => Ok(r),
+                _ => Err(error),
+            },
+        };
         let _ = tx.send(decoded);
     });
     jelly.send_call(req, target, name, args, slot)?;

@@ -45,14 +45,28 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
         std::panic::catch_unwind(AssertUnwindSafe(|| object.call(method, args, reply)))
             .unwrap_or_else(|p| Err(Error::Panicked { message: panic_message(p) }))
     });
-    let mut call = match started {
+    let call = match started {
         Ok(call) => call,
         Err(e) => return fault(e),
     };
-    // Poll the method's own (boxed) future once, inline: most calls complete
-    // here, and then no task is made for them. A no-op waker is enough for
-    // the first poll: if the call is pending, the spawned task polls it
-    // again at once with its own.
+    drive(call, || {
+        let core = core.clone();
+        move |e: Error| {
+            let _ = core.send(link::fault_frame(req, &e));
+        }
+    });
+}
+
+/// Run a started call to completion: `fault()` makes what sends the error
+/// it resolves to (a panic is [`Error::Panicked`]); it is called only for a
+/// call that fails or has to wait, so a call that completes at once costs
+/// nothing more.
+///
+/// The call's future is polled once inline: most calls complete there, and
+/// then no task is made for them (and calls start in the order they
+/// arrived). A no-op waker is enough for the first poll: if the call is
+/// pending, the spawned task polls it again at once with its own.
+pub(super) fn drive<F: FnOnce(Error) + Send + 'static>(mut call: CallFuture, fault: impl FnOnce() -> F) {
     let waker = futures_util::task::noop_waker();
     let first = std::panic::catch_unwind(AssertUnwindSafe(|| {
         on_behalf(|| call.as_mut().poll(&mut std::task::Context::from_waker(&waker)))
@@ -66,11 +80,11 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
         // The reply gives its in-flight slot back before a fault goes out.
         drop(call);
         if let Err(e) = result {
-            fault(e);
+            fault()(e);
         }
         return;
     }
-    let core = core.clone();
+    let fault = fault();
     tokio::spawn(async move {
         let call = std::future::poll_fn(move |cx| on_behalf(|| call.as_mut().poll(cx)));
         let result = match AssertUnwindSafe(call).catch_unwind().await {
@@ -78,12 +92,12 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
             Err(p) => Err(Error::Panicked { message: panic_message(p) }),
         };
         if let Err(e) = result {
-            let _ = core.send(link::fault_frame(req, &e));
+            fault(e);
         }
     });
 }
 
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+pub(super) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())

@@ -19,6 +19,8 @@ use serde::Serialize;
 use crate::Error;
 use crate::wire::codec::Limits;
 use crate::wire::twisted::banana::Value as JellyValue;
+use crate::wire::twisted::broker::{self, Outcome};
+use crate::wire::twisted::jelly::EncodeOptions;
 use crate::wire::{self, EncodedFrame, Header};
 
 /// Identity of an exported object: its address and interface id. One
@@ -112,7 +114,17 @@ impl Drop for StreamCount {
 
 /// Completes a call sent over a [`JellyCalls`] link: run by its reader with
 /// the answer's jelly value (`Err`: the peer's failure, or the link was lost).
-pub(crate) type JellySlot = Box<dyn FnOnce(&Arc<dyn Link>, Result<JellyValue, Error>) + Send>;
+pub(crate) type JellySlot = Box<dyn FnOnce(&Arc<dyn Link>, Result<JellyValue, JellyFault>) + Send>;
+
+/// A call over a [`JellyCalls`] link that failed.
+pub(crate) struct JellyFault {
+    /// What failed, as pb's error.
+    pub(crate) error: Error,
+    /// The application's error value, when a pb peer sent it (a failure's
+    /// `pb_error`): the caller decodes it as its method's error type if it
+    /// can.
+    pub(crate) detail: Option<JellyValue>,
+}
 
 /// A link whose calls travel as PB messages with jelly arguments (a Twisted
 /// peer): the format-specific half of sending a call.
@@ -121,8 +133,20 @@ pub(crate) trait JellyCalls: Send + Sync {
     /// `slot` for the answer. Fails with `Disconnected` at once, or the slot
     /// is completed exactly once later.
     fn send_call(&self, req: u64, target: u64, method: &str, args: JellyValue, slot: JellySlot) -> Result<(), Error>;
-    /// Run `f`, a jelly encode or decode, with the link's reference hook lent.
+    /// Run `f`, a jelly encode or decode, with the link's references lent
+    /// (its hook, and its [`RefCx`]: exports an encode made are rolled back
+    /// if `f` fails).
     fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error>;
+    /// Send the reply to the peer's call `req`: an answer or a failure.
+    fn send_outcome(&self, req: u64, outcome: Outcome);
+}
+
+/// A reference met during a jelly decode, as the link's hook resolves it.
+pub(crate) enum JellyRef {
+    /// An object the peer exports (`["remote", luid]`): a counted import.
+    Remote(Arc<RemoteRef>),
+    /// One of our own exports sent back (`["local", luid]`).
+    Local(Arc<dyn Dispatch>),
 }
 
 /// An exported object with its interface erased: the server-side dispatch
@@ -144,6 +168,16 @@ pub trait Dispatch: Send + Sync + 'static {
     /// calls of its still running may stop (a stream's producer does).
     /// Runs outside the connection's locks. The default does nothing.
     fn released(&self) {}
+    /// The method a peer that calls by name (a Twisted peer) means by
+    /// `name`: its id and its parameters' names. `None` by default.
+    fn method_named(&self, name: &str) -> Option<(u32, &'static [&'static str])> {
+        let _ = name;
+        None
+    }
+    /// The object's interface name, for errors.
+    fn interface_name(&self) -> &'static str {
+        ""
+    }
 }
 
 /// One reference to an object the peer exported, on one connection. When
@@ -191,12 +225,21 @@ pub struct Reply {
     link: Arc<dyn Link>,
     req: u64,
     finished: bool,
+    /// Whether the caller wants the reply (a Twisted caller may not:
+    /// `answerRequired = 0`); pb's own callers always do.
+    answer: bool,
 }
 
 impl Reply {
     /// The reply to call `req`, which holds an in-flight slot.
     pub(crate) fn new(link: Arc<dyn Link>, req: u64) -> Self {
-        Reply { link, req, finished: false }
+        Reply { link, req, finished: false, answer: true }
+    }
+
+    /// The reply to call `req` of a Twisted peer, which holds an in-flight
+    /// slot; nothing is sent when `answer` is false.
+    pub(crate) fn jelly(link: Arc<dyn Link>, req: u64, answer: bool) -> Self {
+        Reply { link, req, finished: false, answer }
     }
 
     /// Give the in-flight slot back (once).
@@ -214,16 +257,62 @@ impl Reply {
     /// An encode failure (for example the export limit); the caller then
     /// gets that error as the reply.
     pub fn send<R: Serialize + ?Sized>(self, result: &R) -> Result<(), Error> {
-        self.send_sized(result).map(|_| ())
+        self.send_described(result, &|| None)
     }
 
-    /// [`send`](Self::send), returning the reply's size in bytes.
-    pub(crate) fn send_sized<R: Serialize + ?Sized>(mut self, result: &R) -> Result<usize, Error> {
+    /// [`send`](Self::send), with the error's text for peers that show
+    /// errors as text (a Twisted failure's value): `text` is called only
+    /// for an `Err` going to such a peer.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_described<R: Serialize + ?Sized>(
+        self,
+        result: &R,
+        text: &dyn Fn() -> Option<String>,
+    ) -> Result<(), Error> {
+        self.send_measured(result, text).map(|_| ())
+    }
+
+    /// [`send`](Self::send), returning the reply's size in bytes (zero to
+    /// a Twisted peer).
+    pub(crate) fn send_sized<R: Serialize + ?Sized>(self, result: &R) -> Result<usize, Error> {
+        self.send_measured(result, &|| None)
+    }
+
+    fn send_measured<R: Serialize + ?Sized>(
+        mut self,
+        result: &R,
+        text: &dyn Fn() -> Option<String>,
+    ) -> Result<usize, Error> {
+        if self.link.jelly().is_some() {
+            return self.send_jelly(result, text).map(|()| 0);
+        }
         let frame = encode_with_refs(&self.link, &Header::Reply { req: self.req, ok: true }, result)?;
         let len = frame.len();
         self.finish();
         let _ = self.link.send(frame);
         Ok(len)
+    }
+
+    /// [`send_described`](Self::send_described) to a Twisted peer: an
+    /// answer or a failure, or nothing for a call that wants no answer.
+    fn send_jelly<R: Serialize + ?Sized>(mut self, result: &R, text: &dyn Fn() -> Option<String>) -> Result<(), Error> {
+        if !self.answer {
+            return Ok(()); // a oneway call: nothing is encoded or sent
+        }
+        let link = self.link.clone();
+        let jelly = link.jelly().ok_or_else(|| Error::protocol("not a Twisted link"))?;
+        let mut outcome = None;
+        jelly.with_refs(&mut || {
+            outcome = Some(broker::outcome(result, &EncodeOptions::default(), text)?);
+            Ok(())
+        })?;
+        let outcome = outcome.ok_or_else(|| Error::protocol("the reply was not encoded"))?;
+        self.finish();
+        jelly.send_outcome(self.req, outcome);
+        Ok(())
     }
 }
 
@@ -269,7 +358,9 @@ impl RefCx {
     }
 }
 
-fn with_refs<T>(link: &Arc<dyn Link>, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+/// Run `f`, an encode or decode for `link`, with its [`RefCx`] lent; the
+/// exports an encode made are rolled back if `f` fails.
+pub(crate) fn with_refs<T>(link: &Arc<dyn Link>, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     let cx = RefCx { link: link.clone(), exported: RefCell::new(Vec::new()) };
     let result = REFS.set(&cx, f);
     if result.is_err() {

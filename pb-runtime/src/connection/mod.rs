@@ -18,7 +18,7 @@
 //! | `behalf.rs` | whether the running code is a peer's call (its calls wait for a resume) |
 //! | `handshake.rs` | the hellos, and the choice between a new connection and a resumed session |
 //! | `resume.rs` | a server's table of resumable sessions: identities, how many wait |
-//! | `twisted.rs` | a connection to a Twisted PB peer (banana and jelly), behind the same `Link` |
+//! | `twisted/` | a connection to a Twisted PB peer (banana and jelly), behind the same `Link`: client and server handshakes, calls both ways |
 //! | `handle.rs` | the public handles: `Connection`, `ConnectionBuilder`, `Stats` |
 
 mod behalf;
@@ -42,7 +42,7 @@ pub use handle::{Connection, ConnectionBuilder, Stats};
 pub(crate) use handshake::{Intent, Opened};
 pub(crate) use link::Dispatch;
 pub use link::{CallFuture, Reply};
-pub(crate) use link::{Link, RefCx, RemoteRef, StreamCount};
+pub(crate) use link::{JellyRef, Link, RefCx, RemoteRef, StreamCount};
 pub(crate) use resume::Sessions;
 pub(crate) use tables::ROOT_ID;
-pub(crate) use twisted::TwistedLink;
+pub(crate) use twisted::{Settings as TwistedSettings, TwistedLink};

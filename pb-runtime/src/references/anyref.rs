@@ -22,9 +22,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::info::MethodInfo;
 use super::interface::Interface;
 use super::proxy::ProxyHandle;
-use super::reference::wire_ref;
+use super::reference::{jelly_form, wire_ref};
 use crate::Error;
-use crate::connection::{RefCx, RemoteRef};
+use crate::connection::{Dispatch, JellyRef, RefCx, RemoteRef};
+use crate::wire::twisted::jelly::{RefForm, hook};
 use crate::wire::{self, WireRef};
 
 /// One interface known to this process (registered by `#[remote_interface]`).
@@ -67,6 +68,7 @@ trait Erased: Send + Sync {
     /// `&Arc<T>` as `Any`, for [`AnyRef::downcast`].
     fn as_any(&self) -> &(dyn Any + Send + Sync);
     fn to_wire(&self, cx: &RefCx) -> Result<WireRef, Error>;
+    fn to_jelly(&self, cx: &RefCx) -> Result<RefForm, Error>;
     fn proxy_handle(&self) -> Option<ProxyHandle>;
     /// Strong references to the object.
     fn holders(&self) -> usize;
@@ -86,6 +88,9 @@ impl<T: ?Sized + Interface> Erased for Typed<T> {
     }
     fn to_wire(&self, cx: &RefCx) -> Result<WireRef, Error> {
         wire_ref(&self.0, cx)
+    }
+    fn to_jelly(&self, cx: &RefCx) -> Result<RefForm, Error> {
+        jelly_form(&self.0, cx)
     }
     fn proxy_handle(&self) -> Option<ProxyHandle> {
         T::proxy_handle(&self.0).cloned()
@@ -195,6 +200,21 @@ impl AnyRef {
 
 impl Serialize for AnyRef {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if hook::is_lent() {
+            // A jelly encode for a Twisted peer.
+            let form = RefCx::with(|cx| {
+                let cx = cx.ok_or_else(|| S::Error::custom("a reference can only go to a Twisted peer in a call"))?;
+                let result = match &self.0 {
+                    Repr::Typed(e) => e.to_jelly(cx),
+                    Repr::Untyped { rref, .. } => match rref.id_on(cx.link().id()) {
+                        Some(id) => Ok(RefForm::Local(id)),
+                        None => Err(Error::protocol("a reference of an unknown interface cannot go to a Twisted peer")),
+                    },
+                };
+                result.map_err(|e| S::Error::custom(hook::fail(e)))
+            })?;
+            return form.serialize(s);
+        }
         let wire = RefCx::with(|cx| {
             let cx = cx.ok_or_else(|| S::Error::custom("pb references can only be serialized by a pb connection"))?;
             let result = match &self.0 {
@@ -215,21 +235,38 @@ impl Serialize for AnyRef {
 
 impl<'de> Deserialize<'de> for AnyRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if hook::is_lent() {
+            // From a Twisted peer: only our own objects sent back can be
+            // typed (PB references carry no interface).
+            let result = match hook::deserialize_ref::<JellyRef, D>(d)? {
+                JellyRef::Local(object) => erase_export(&*object).ok_or_else(|| Error::WrongInterface {
+                    expected: "an interface linked into this process".into(),
+                    found: object.interface_id(),
+                }),
+                JellyRef::Remote(_) => Err(Error::protocol(
+                    "a Twisted peer's object cannot arrive as an AnyRef (PB references carry no interface); declare `Arc<dyn Iface>`",
+                )),
+            };
+            return result.map_err(|e| D::Error::custom(hook::fail(e)));
+        }
         let wire = WireRef::deserialize(d)?;
         RefCx::with(|cx| {
             let cx = cx.ok_or_else(|| D::Error::custom("pb references can only be deserialized by a pb connection"))?;
             let result = match wire {
-                WireRef::Receiver { id } => cx.link().exported(id).and_then(|object| {
-                    // Every exported object's interface is linked in (it was
-                    // exported from here): find its entry to erase it.
-                    inventory::iter::<InterfaceEntry>()
-                        .filter(|e| e.id == object.interface_id())
-                        .find_map(|e| (e.erase)(object.object()))
-                        .ok_or(Error::UnknownObject { id })
-                }),
+                WireRef::Receiver { id } => {
+                    cx.link().exported(id).and_then(|object| erase_export(&*object).ok_or(Error::UnknownObject { id }))
+                }
                 WireRef::Sender { id, iface } => Ok(AnyRef::remote(cx.link().import(id), iface)),
             };
             result.map_err(|e| D::Error::custom(wire::fail(e)))
         })
     }
+}
+
+/// One of our exports as an [`AnyRef`]. Every exported object's interface
+/// is linked in (it was exported from here): its entry erases it.
+fn erase_export(object: &dyn Dispatch) -> Option<AnyRef> {
+    inventory::iter::<InterfaceEntry>()
+        .filter(|e| e.id == object.interface_id())
+        .find_map(|e| (e.erase)(object.object()))
 }

@@ -41,6 +41,16 @@ impl<T: ?Sized + Interface> Dispatch for Dispatcher<T> {
     fn object(&self) -> &(dyn Any + Send + Sync) {
         &self.0
     }
+
+    fn method_named(&self, name: &str) -> Option<(u32, &'static [&'static str])> {
+        // Several methods may share a wire name (with ids set apart): the
+        // first declared answers to it.
+        T::METHODS.iter().find(|m| m.name == name).map(|m| (m.id, m.params))
+    }
+
+    fn interface_name(&self) -> &'static str {
+        T::NAME
+    }
 }
 
 /// Export `object` as an `Arc<dyn Dispatch>`.

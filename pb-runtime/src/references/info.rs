@@ -3,7 +3,8 @@
 /// What the runtime knows about one method of an interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MethodInfo {
-    /// The method's name as written in the trait.
+    /// The method's name on the wire: as written in the trait, or its
+    /// `#[pb(name = "...")]`.
     pub name: &'static str,
     /// Its stable id on the wire.
     pub id: u32,
@@ -15,6 +16,9 @@ pub struct MethodInfo {
     /// with paths reduced to their last segment): peers compare it to tell
     /// whether a method changed. See [`crate::describe`].
     pub signature: u64,
+    /// The names of its parameters, in order (a Twisted caller's keyword
+    /// arguments are put at their positions by these names).
+    pub params: &'static [&'static str],
 }
 
 /// The name of method `method` among `methods`.

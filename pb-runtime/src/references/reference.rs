@@ -13,8 +13,8 @@ use super::dispatcher::dispatcher;
 use super::interface::Interface;
 use super::proxy::ProxyHandle;
 use crate::Error;
-use crate::connection::{RefCx, RemoteRef};
-use crate::wire::twisted::jelly::hook;
+use crate::connection::{JellyRef, ROOT_ID, RefCx};
+use crate::wire::twisted::jelly::{RefForm, hook};
 use crate::wire::{self, WireRef};
 
 /// A reference to an object, for use *inside* copyable data.
@@ -100,10 +100,13 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Ref<T> {
 /// or when the connection's export limit is reached.
 pub fn serialize_arc<T: ?Sized + Interface, S: Serializer>(object: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
     if hook::is_lent() {
-        // A jelly encode for a Twisted peer: only the peer's own objects
-        // can go back to it (the hook refuses anything else).
-        let target = T::proxy_handle(object).map(ProxyHandle::target);
-        return hook::serialize_ref(&target, s);
+        // A jelly encode for a Twisted peer.
+        let form = RefCx::with(|cx| {
+            let cx =
+                cx.ok_or_else(|| S::Error::custom("a reference can only go to a Twisted peer in a call or reply"))?;
+            jelly_form(object, cx).map_err(|e| S::Error::custom(hook::fail(e)))
+        })?;
+        return form.serialize(s);
     }
     let wire = RefCx::with(|cx| {
         let cx = cx.ok_or_else(|| S::Error::custom("pb references can only be serialized by a pb connection"))?;
@@ -125,6 +128,24 @@ pub(crate) fn wire_ref<T: ?Sized + Interface>(object: &Arc<T>, cx: &RefCx) -> Re
     Ok(WireRef::Sender { id, iface: T::ID })
 }
 
+/// How `object` travels to a Twisted peer on the connection of `cx`: the
+/// peer's own object (`["local", luid]`) if it is a proxy to one, else an
+/// export of ours (`["remote", luid]`), counted once more per send.
+pub(crate) fn jelly_form<T: ?Sized + Interface>(object: &Arc<T>, cx: &RefCx) -> Result<RefForm, Error> {
+    if let Some(handle) = T::proxy_handle(object)
+        && let Some(id) = handle.id_on(cx.link().id())
+    {
+        if id == ROOT_ID {
+            // Twisted names its root `b"root"`; it has no luid to send back.
+            return Err(Error::protocol("a Twisted peer's root object cannot be sent back to it"));
+        }
+        return Ok(RefForm::Local(id));
+    }
+    let key = (Arc::as_ptr(object) as *const () as usize, T::ID);
+    let id = cx.export(key, &mut || dispatcher(object.clone()))?;
+    Ok(RefForm::Remote(id))
+}
+
 /// Our export `id` on the connection of `cx`, typed as `T`.
 pub(crate) fn exported<T: ?Sized + Interface>(cx: &RefCx, id: u64) -> Result<Arc<T>, Error> {
     let object = cx.link().exported(id)?;
@@ -144,9 +165,15 @@ pub(crate) fn exported<T: ?Sized + Interface>(cx: &RefCx, id: u64) -> Result<Arc
 pub fn deserialize_arc<'de, T: ?Sized + Interface, D: Deserializer<'de>>(d: D) -> Result<Arc<T>, D::Error> {
     if hook::is_lent() {
         // A jelly decode from a Twisted peer: its references carry no
-        // interface, so the method's declared one is trusted.
-        let target = hook::deserialize_ref::<Arc<RemoteRef>, D>(d)?;
-        return Ok(T::proxy(ProxyHandle::new(target, T::NAME, T::METHODS)));
+        // interface, so the method's declared one is trusted; our own
+        // objects sent back arrive as the original `Arc`.
+        return match hook::deserialize_ref::<JellyRef, D>(d)? {
+            JellyRef::Remote(target) => Ok(T::proxy(ProxyHandle::new(target, T::NAME, T::METHODS))),
+            JellyRef::Local(object) => object.object().downcast_ref::<Arc<T>>().cloned().ok_or_else(|| {
+                let found = object.interface_id();
+                D::Error::custom(hook::fail(Error::WrongInterface { expected: T::NAME.to_string(), found }))
+            }),
+        };
     }
     let wire = WireRef::deserialize(d)?;
     RefCx::with(|cx| {

@@ -237,6 +237,11 @@ impl<S: Cacheable> Cache<S> {
 impl<S: Cacheable> Serialize for Cache<S> {
     fn serialize<Se: Serializer>(&self, s: Se) -> Result<Se::Ok, Se::Error> {
         use serde::ser::Error as _;
+        if crate::wire::twisted::jelly::hook::is_lent() {
+            return Err(Se::Error::custom(
+                "a pb::Cache cannot go to a Twisted peer (cacheables are not supported over PB's wire yet)",
+            ));
+        }
         if let Some(feed) = self.feed_on_encoding_connection() {
             // Going back to the peer it mirrors: send that peer's own feed,
             // which arrives there as the original cache (like a proxy sent
@@ -265,6 +270,11 @@ impl<S: Cacheable> Serialize for Cache<S> {
 impl<'de, S: Cacheable> Deserialize<'de> for Cache<S> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
+        if crate::wire::twisted::jelly::hook::is_lent() {
+            return Err(D::Error::custom(
+                "a pb::Cache cannot come from a Twisted peer (cacheables are not supported over PB's wire yet)",
+            ));
+        }
         let wire = CacheWire::deserialize(d)?;
         if wire.model != S::NAME {
             return Err(D::Error::custom(format_args!(

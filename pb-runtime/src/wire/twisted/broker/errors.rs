@@ -20,7 +20,7 @@ use super::super::jelly;
 use super::failure::Failure;
 use crate::Error;
 
-const PB_ERROR: &str = "twisted.spread.pb.Error";
+pub(crate) const PB_ERROR: &str = "twisted.spread.pb.Error";
 const NO_SUCH_METHOD: &str = "twisted.spread.flavors.NoSuchMethod";
 const UNAUTHORIZED: &str = "twisted.cred.error.UnauthorizedLogin";
 const DEAD_REFERENCE: &str = "twisted.spread.pb.DeadReferenceError";

@@ -17,7 +17,7 @@ use serde::forward_to_deserialize_any;
 use super::super::banana::{BigInt, Value};
 use super::error::{Error, Result};
 use super::form::{self, names};
-use super::refs::{REF_NAME, RefForm};
+use super::refs::{REF_NAME, ROOT_LUID, RefForm};
 use crate::wire::twisted::banana::limits::limit_error;
 
 /// Options of jelly decoding.
@@ -150,6 +150,8 @@ fn classify(value: &Value) -> Result<Form<'_>> {
         }
         (names::LIST | names::TUPLE | names::SET | names::FROZENSET, items) => Form::Seq(items),
         (names::DICTIONARY, entries) => Form::Dict(entries),
+        // The receiver's root, which PB names instead of numbering.
+        (names::LOCAL, [Value::Bytes(b)]) if &b[..] == b"root" => Form::Ref(RefForm::Local(ROOT_LUID)),
         (names::REMOTE | names::LOCAL, [Value::Int(n)]) => {
             let luid = u64::try_from(*n).map_err(|_| Error::new(format_args!("bad reference luid {n}")))?;
             Form::Ref(RefForm::from_kind(head, luid).ok_or_else(|| Error::new("reference kind"))?)

@@ -107,10 +107,32 @@ pub fn with_hook<T>(hook: &Rc<dyn RefHook>, f: impl FnOnce() -> super::error::Re
     result.map_err(|e| lent.error.into_inner().map(super::error::Error).unwrap_or(e))
 }
 
+/// Remember `e` as the structured error of the lent hook's encode or
+/// decode (if one is running), and return it: for reference types that
+/// resolve references without the hook, so [`with_hook`] still returns
+/// their error rather than serde's text of it.
+pub fn fail(e: crate::Error) -> crate::Error {
+    if HOOK.is_set() { HOOK.with(|lent| lent.fail(e)) } else { e }
+}
+
 /// Whether a hook is lent to the encode or decode running on this thread
 /// (reference types that also travel in other formats ask this first).
 pub fn is_lent() -> bool {
     HOOK.is_set()
+}
+
+scoped_tls::scoped_thread_local!(static ARGS: crate::wire::twisted::banana::Value);
+
+/// Run `f` (the start of a call from a Twisted peer) with `args`, the
+/// call's jelly arguments, lent: the generated dispatch code decodes them
+/// through [`lent_args`] instead of pb's own payload.
+pub fn with_args<T>(args: &crate::wire::twisted::banana::Value, f: impl FnOnce() -> T) -> T {
+    ARGS.set(args, f)
+}
+
+/// `f` applied to the arguments lent by [`with_args`], if any are.
+pub fn lent_args<R>(f: impl FnOnce(&crate::wire::twisted::banana::Value) -> R) -> Option<R> {
+    ARGS.is_set().then(|| ARGS.with(f))
 }
 
 /// Serialize `object` as a reference through the lent hook.

@@ -57,7 +57,7 @@ pub mod ser;
 
 pub use de::{DecodeOptions, from_value, from_value_with};
 pub use error::{Error, Result};
-pub use refs::{REF_NAME, Received, RefForm, remote_occurrences};
+pub use refs::{REF_NAME, ROOT_LUID, Received, RefForm, remote_occurrences};
 pub use ser::{CopyTags, EncodeOptions, Serializer, to_value, to_value_with};
 
 use bytes::Bytes;

@@ -40,6 +40,11 @@ use crate::wire::twisted::banana::Value;
 /// references (a NUL byte first, so no Rust type can clash with it).
 pub const REF_NAME: &str = "\0pb.twisted.ref";
 
+/// The luid a decode gives `["local", b"root"]`: the receiver's root
+/// object sent back to it (PB names the root `b"root"` rather than giving it
+/// a luid; exported objects have luids from 1 up).
+pub const ROOT_LUID: u64 = 0;
+
 /// How a reference travels in jelly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RefForm {
@@ -220,5 +225,13 @@ mod tests {
         let local = Value::List(vec![Value::bytes(b"local"), Value::Int(3)]);
         let value = form::tuple([shared, deref, lookalike, copy, local, remote(5)]);
         assert_eq!(remote_occurrences(&value), vec![5, 7, 5]);
+    }
+
+    #[test]
+    fn the_root_sent_back_by_name_is_local_root_luid() {
+        let root = Value::List(vec![Value::bytes(b"local"), Value::bytes(b"root")]);
+        assert_eq!(super::super::from_value::<RefForm>(&root).unwrap(), RefForm::Local(ROOT_LUID));
+        let other = Value::List(vec![Value::bytes(b"local"), Value::bytes(b"other")]);
+        assert!(super::super::from_value::<RefForm>(&other).is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! Servers: publish a root object (usually a registry) on a listener.
+//! Servers: publish a root object (usually a registry) on a listener, to
+//! pb's own clients or to Twisted PB clients.
 
 use std::collections::HashMap;
 use std::io;
@@ -13,10 +14,50 @@ use tokio_util::sync::CancellationToken;
 use crate::connection::{Opened, Sessions};
 pub use crate::references::{IntoRoot, Root, root};
 pub use crate::transport::Listener;
+use crate::twisted::TwistedConnection;
+
+mod twisted;
 use crate::{Config, Connection, ConnectionBuilder, Error, Transport};
 
+/// An open connection of a server: pb's own, or a Twisted client's.
+#[derive(Clone)]
+enum Served {
+    Pb(Connection),
+    Twisted(TwistedConnection),
+}
+
+impl Served {
+    fn close(&self) {
+        match self {
+            Served::Pb(c) => c.close(),
+            Served::Twisted(c) => c.close(),
+        }
+    }
+    fn drain(&self) {
+        match self {
+            Served::Pb(c) => c.drain(),
+            Served::Twisted(c) => c.drain(),
+        }
+    }
+    fn in_flight(&self) -> usize {
+        match self {
+            Served::Pb(c) => c.stats().in_flight,
+            Served::Twisted(c) => c.in_flight(),
+        }
+    }
+}
+
+/// The protocol a server speaks on its listener.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// pb's own.
+    Pb,
+    /// Twisted Perspective Broker's (banana and jelly).
+    Twisted,
+}
+
 struct ServerState {
-    connections: Mutex<HashMap<u64, Connection>>,
+    connections: Mutex<HashMap<u64, Served>>,
     /// Accepted transports still in their handshake.
     handshaking: AtomicUsize,
     /// The accept loop, until the server stops.
@@ -138,6 +179,15 @@ impl Server {
         root: impl IntoRoot,
         config: Config,
     ) -> Result<Server, Error> {
+        Server::bind_protocol(addr, root, config, Protocol::Pb).await
+    }
+
+    async fn bind_protocol(
+        addr: impl tokio::net::ToSocketAddrs,
+        root: impl IntoRoot,
+        config: Config,
+        protocol: Protocol,
+    ) -> Result<Server, Error> {
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr).await?.collect();
         let listener = match listen_tcp(&addrs, config.listen_backlog) {
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
@@ -160,7 +210,7 @@ impl Server {
             other => other?,
         };
         let local = listener.local_addr()?;
-        let mut server = Server::serve(listener, root, config);
+        let mut server = Server::start(listener, root, config, protocol);
         server.local_addr = Some(local);
         *server.shared.addr.lock().unwrap() = Some(local);
         tracing::info!(addr = %local, "listening");
@@ -169,6 +219,10 @@ impl Server {
 
     /// Serve `root` on every transport `listener` yields.
     pub fn serve(listener: impl Listener, root: impl IntoRoot, config: Config) -> Server {
+        Server::start(listener, root, config, Protocol::Pb)
+    }
+
+    fn start(listener: impl Listener, root: impl IntoRoot, config: Config, protocol: Protocol) -> Server {
         let root = root.into_root();
         let shared = Arc::new(ServerState {
             connections: Mutex::new(HashMap::new()),
@@ -209,7 +263,10 @@ impl Server {
                     }
                     shared.handshaking.fetch_add(1, Ordering::AcqRel);
                     let builder = root().config(config.clone());
-                    tokio::spawn(serve_one(shared.clone(), builder, transport));
+                    match protocol {
+                        Protocol::Pb => tokio::spawn(serve_one(shared.clone(), builder, transport)),
+                        Protocol::Twisted => tokio::spawn(twisted::serve_one(shared.clone(), builder, transport)),
+                    };
                 }
             }
         });
@@ -238,9 +295,15 @@ impl Server {
         ServerHandle { shared: self.shared.clone() }
     }
 
-    /// The open connections.
+    /// The open connections (of pb's own protocol).
     pub fn connections(&self) -> Vec<Connection> {
         self.handle().connections()
+    }
+
+    /// The open connections of Twisted clients (a server bound with
+    /// [`Server::bind_twisted`]).
+    pub fn twisted_connections(&self) -> Vec<TwistedConnection> {
+        self.handle().twisted_connections()
     }
 
     /// How many accepted transports are still in their handshake (bounded in
@@ -296,9 +359,16 @@ impl Server {
 }
 
 impl ServerHandle {
-    /// The server's open connections.
+    /// The server's open connections (of pb's own protocol).
     pub fn connections(&self) -> Vec<Connection> {
-        self.shared.connections.lock().unwrap().values().cloned().collect()
+        let conns = self.shared.connections.lock().unwrap();
+        conns.values().filter_map(|c| if let Served::Pb(c) = c { Some(c.clone()) } else { None }).collect()
+    }
+
+    /// The server's open connections of Twisted clients.
+    pub fn twisted_connections(&self) -> Vec<TwistedConnection> {
+        let conns = self.shared.connections.lock().unwrap();
+        conns.values().filter_map(|c| if let Served::Twisted(c) = c { Some(c.clone()) } else { None }).collect()
     }
 
     /// As [`Server::shutdown`].
@@ -306,12 +376,12 @@ impl ServerHandle {
         if let Some(accept) = self.shared.accept.lock().unwrap().take() {
             accept.abort();
         }
-        let conns = self.connections();
+        let conns: Vec<Served> = self.shared.connections.lock().unwrap().values().cloned().collect();
         for c in &conns {
             c.drain();
         }
         let drained = tokio::time::timeout(deadline, async {
-            while conns.iter().any(|c| c.stats().in_flight > 0) {
+            while conns.iter().any(|c| c.in_flight() > 0) {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })
@@ -360,7 +430,7 @@ fn stop(shared: &ServerState) {
         }
         accept.abort();
     }
-    let conns: Vec<Connection> = shared.connections.lock().unwrap().drain().map(|(_, c)| c).collect();
+    let conns: Vec<Served> = shared.connections.lock().unwrap().drain().map(|(_, c)| c).collect();
     for c in conns {
         c.close();
     }
@@ -419,7 +489,7 @@ async fn serve_one(shared: Arc<ServerState>, builder: ConnectionBuilder, transpo
             conn.close();
             return;
         }
-        conns.insert(id, conn.clone());
+        conns.insert(id, Served::Pb(conn.clone()));
     }
     tracing::info!(%peer, "client connected");
     conn.closed().await;

@@ -1,0 +1,87 @@
+//! The API of Twisted's reference PB server (`pb-runtime/tests/twisted/server.py`)
+//! as pb traits, a pb server of it for Twisted clients ([`server`]), and a
+//! pb client that runs every call of it against a Twisted server
+//! ([`client`]).
+//!
+//! `server.py`'s root has `remote_echo(*args, **kw)`, `remote_get_user`,
+//! `remote_put_user` (the copyable `aurora.User`), `remote_thing` (a
+//! `Referenceable` with `remote_ping`), `remote_call_back(ref, text)`,
+//! `remote_fail` (`pb.Error("nope")`), `remote_boom` (`ValueError("boom")`),
+//! `remote_users`/`remote_add_user` (a cacheable) and `remote_exported`
+//! (how many of its objects the client holds, root included); a second
+//! port serves a cred portal (alice/secret, `perspective_whoami`).
+//!
+//! What pb does not cover of it: `echo` with any arguments (a Rust method
+//! has one signature: here a string, an int, a list and a dict), the
+//! cacheable `users` (pb caches do not travel over PB's wire yet), and the
+//! portal (cred login is not supported yet).
+
+pub mod client;
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pb::Error;
+use serde::{Deserialize, Serialize};
+
+/// `server.py`'s copyable user: `User(pb.Copyable)` with the copy tag
+/// `b"aurora.User"` (and `RemoteUser` registered for it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "aurora.User")]
+pub struct User {
+    /// Its id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+}
+
+/// A dict of ints, as `echo` carries it.
+pub type Dict = BTreeMap<String, i64>;
+
+/// What `echo(s, n, l, d)` answers: `[args, kw]`.
+pub type Echoed = ((String, i64, Vec<i64>, Dict), Dict);
+
+/// The root object of `server.py`.
+#[pb::remote_interface]
+pub trait ReferenceRoot {
+    /// `[args, kw]` of the call.
+    async fn echo(&self, s: String, n: i64, l: Vec<i64>, d: Dict) -> Result<Echoed, Error>;
+    /// The user `id`, named alice.
+    async fn get_user(&self, id: i64) -> Result<User, Error>;
+    /// The user's id and name.
+    async fn put_user(&self, user: User) -> Result<(i64, String), Error>;
+    /// A new thing, by reference.
+    async fn thing(&self) -> Result<Arc<dyn Thing>, Error>;
+    /// What `hello.hello(text)` answers.
+    async fn call_back(&self, hello: Arc<dyn Hello>, text: String) -> Result<String, Error>;
+    /// Fails with `twisted.spread.pb.Error("nope")`.
+    async fn fail(&self) -> Result<(), Error>;
+    /// Fails with `builtins.ValueError("boom")`.
+    async fn boom(&self) -> Result<(), Error>;
+    /// Adds a user to the cacheable list (`None`).
+    async fn add_user(&self, name: String) -> Result<(), Error>;
+    /// How many of the server's objects the client holds, root included.
+    async fn exported(&self) -> Result<i64, Error>;
+}
+
+/// `server.py`'s `Thing`, a `pb.Referenceable`.
+#[pb::remote_interface]
+pub trait Thing {
+    /// `x + 1`.
+    async fn ping(&self, x: i64) -> Result<i64, Error>;
+}
+
+/// A callback the client passes to `call_back`.
+#[pb::remote_interface]
+pub trait Hello {
+    /// A greeting for `text`.
+    async fn hello(&self, text: String) -> Result<String, Error>;
+}
+
+/// A method no server has, to call by name.
+#[pb::remote_interface]
+pub trait Missing {
+    /// Not there: `NoSuchMethod` from Twisted, `UnknownMethod` for pb.
+    async fn no_such_method(&self) -> Result<(), Error>;
+}

@@ -1,0 +1,79 @@
+//! A pb server of `server.py`'s root API for Twisted PB clients (see the
+//! [module docs](super) for what it lacks): run it with
+//! `cargo run -p pb-examples --example twisted_server`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pb::Error;
+
+use super::{Dict, Echoed, Hello, ReferenceRoot, Thing, User};
+
+/// The root object: `server.py`'s `Root`. Like it, it counts the objects
+/// one client holds (serve one test client at a time).
+#[derive(Default)]
+pub struct Root {
+    /// Things alive: each is held by the client's references only.
+    live: Arc<AtomicUsize>,
+    users: Mutex<Vec<String>>,
+}
+
+/// `server.py`'s `Thing`; counted in its root's `live` while it exists.
+struct Counted {
+    live: Arc<AtomicUsize>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[pb::remote_impl]
+impl Thing for Counted {
+    async fn ping(&self, x: i64) -> Result<i64, Error> {
+        x.checked_add(1).ok_or_else(|| Error::Remote { kind: "builtins.OverflowError".into(), message: "x + 1".into() })
+    }
+}
+
+#[pb::remote_impl]
+impl ReferenceRoot for Root {
+    async fn echo(&self, s: String, n: i64, l: Vec<i64>, d: Dict) -> Result<Echoed, Error> {
+        Ok(((s, n, l, d), Dict::new()))
+    }
+    async fn get_user(&self, id: i64) -> Result<User, Error> {
+        Ok(User { id, name: "alice".into() })
+    }
+    async fn put_user(&self, user: User) -> Result<(i64, String), Error> {
+        Ok((user.id, user.name))
+    }
+    async fn thing(&self) -> Result<Arc<dyn Thing>, Error> {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Ok(Arc::new(Counted { live: self.live.clone() }))
+    }
+    async fn call_back(&self, hello: Arc<dyn Hello>, text: String) -> Result<String, Error> {
+        hello.hello(text).await
+    }
+    async fn fail(&self) -> Result<(), Error> {
+        Err(Error::Remote { kind: "twisted.spread.pb.Error".into(), message: "nope".into() })
+    }
+    async fn boom(&self) -> Result<(), Error> {
+        Err(Error::Remote { kind: "builtins.ValueError".into(), message: "boom".into() })
+    }
+    async fn add_user(&self, name: String) -> Result<(), Error> {
+        self.users.lock().unwrap().push(name);
+        Ok(())
+    }
+    async fn exported(&self) -> Result<i64, Error> {
+        Ok(1 + self.live.load(Ordering::SeqCst) as i64)
+    }
+}
+
+/// Serve a new [`Root`] to Twisted clients on `addr`.
+///
+/// # Errors
+///
+/// The address could not be bound.
+pub async fn bind(addr: impl tokio::net::ToSocketAddrs) -> Result<pb::Server, Error> {
+    pb::Server::bind_twisted(addr, pb::root::<dyn ReferenceRoot>(Arc::new(Root::default()))).await
+}

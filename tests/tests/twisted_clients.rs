@@ -1,0 +1,250 @@
+//! Real Twisted PB clients of pb servers bound with `Server::bind_twisted`,
+//! and the Twisted examples against real Twisted.
+//!
+//! The clients are `tests/twisted/client.py` (checks print `ok`/`FAIL`
+//! lines; exit 0 only if all pass), run under the Python that
+//! `pb_tests::twisted` finds: where there is no Python with Twisted each
+//! test prints that it skipped and passes, unless `PB_REQUIRE_TWISTED=1`.
+//! `PB_TWISTED_LOG=1` shows what the scripts print.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pb::{Blob, Error};
+use pb_tests::twisted::{client_py, python, server_py};
+use serde::{Deserialize, Serialize};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The copyable `aurora.User`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "aurora.User")]
+pub struct User {
+    id: i64,
+    name: String,
+}
+
+/// Plain values, as a Python dict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mixed {
+    flag: bool,
+    ratio: f64,
+    data: Blob,
+    nothing: Option<i64>,
+    tags: BTreeMap<String, i64>,
+    names: Vec<String>,
+    big: i64,
+}
+
+/// The shop's application error: reaches Python as `ShopError.<Variant>`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+pub enum ShopError {
+    /// No user with this id.
+    #[error("no user {0}")]
+    NotFound(i64),
+    /// A transport failure.
+    #[error(transparent)]
+    Pb(#[from] Error),
+}
+
+#[pb::remote_interface]
+pub trait Shop {
+    async fn add(&self, a: i64, b: i64) -> Result<i64, Error>;
+    async fn greet(&self, name: String, greeting: String, punct: String) -> Result<String, Error>;
+    #[pb(name = "getName")]
+    async fn get_name(&self, id: i64) -> Result<String, Error>;
+    async fn get_user(&self, id: i64) -> Result<User, ShopError>;
+    async fn put_user(&self, user: User) -> Result<(i64, String), Error>;
+    async fn mixed(&self, m: Mixed) -> Result<Mixed, Error>;
+    async fn users(&self) -> Result<Vec<User>, Error>;
+    async fn fail(&self) -> Result<(), Error>;
+    async fn panics(&self) -> Result<(), Error>;
+    async fn thing(&self) -> Result<Arc<dyn Thing>, Error>;
+    async fn same(&self, thing: Arc<dyn Thing>) -> Result<i64, Error>;
+    async fn same_twice(&self, a: Arc<dyn Thing>, b: Arc<dyn Thing>) -> Result<Vec<i64>, Error>;
+    async fn live(&self) -> Result<usize, Error>;
+    async fn call_back(&self, hello: Arc<dyn Hello>, text: String) -> Result<String, Error>;
+    async fn keep(&self, hello: Arc<dyn Hello>) -> Result<(), Error>;
+    async fn call_kept(&self, text: String) -> Result<String, Error>;
+    async fn echo_hello(&self, hello: Arc<dyn Hello>) -> Result<Arc<dyn Hello>, Error>;
+    async fn drop_kept(&self) -> Result<(), Error>;
+    async fn poke(&self) -> Result<(), Error>;
+    async fn pokes(&self) -> Result<i64, Error>;
+    async fn is_root(&self, shop: Arc<dyn Shop>) -> Result<bool, Error>;
+}
+
+#[pb::remote_interface]
+pub trait Thing {
+    async fn ping(&self, x: i64) -> Result<i64, Error>;
+    async fn serial(&self) -> Result<i64, Error>;
+}
+
+/// Python's `Hello(pb.Referenceable)`.
+#[pb::remote_interface]
+pub trait Hello {
+    async fn hello(&self, text: String) -> Result<String, Error>;
+}
+
+/// A thing, counted in its shop's `live` while it exists.
+struct Widget {
+    serial: i64,
+    live: Arc<AtomicUsize>,
+}
+
+impl Drop for Widget {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[pb::remote_impl]
+impl Thing for Widget {
+    async fn ping(&self, x: i64) -> Result<i64, Error> {
+        Ok(x + 1)
+    }
+    async fn serial(&self) -> Result<i64, Error> {
+        Ok(self.serial)
+    }
+}
+
+#[derive(Default)]
+struct ShopImpl {
+    live: Arc<AtomicUsize>,
+    serials: AtomicI64,
+    kept: Mutex<Option<Arc<dyn Hello>>>,
+    pokes: AtomicI64,
+}
+
+/// The serial of `thing` if it is one of our own widgets (not a proxy).
+fn serial_of(thing: &Arc<dyn Thing>) -> i64 {
+    let any: &dyn std::any::Any = &**thing;
+    any.downcast_ref::<Widget>().map_or(-1, |w| w.serial)
+}
+
+#[pb::remote_impl]
+impl Shop for ShopImpl {
+    async fn add(&self, a: i64, b: i64) -> Result<i64, Error> {
+        Ok(a + b)
+    }
+    async fn greet(&self, name: String, greeting: String, punct: String) -> Result<String, Error> {
+        Ok(format!("{greeting} {name}{punct}"))
+    }
+    async fn get_name(&self, id: i64) -> Result<String, Error> {
+        Ok(format!("user {id}"))
+    }
+    async fn get_user(&self, id: i64) -> Result<User, ShopError> {
+        match id {
+            1 => Ok(User { id, name: "alice".into() }),
+            _ => Err(ShopError::NotFound(id)),
+        }
+    }
+    async fn put_user(&self, user: User) -> Result<(i64, String), Error> {
+        Ok((user.id, user.name))
+    }
+    async fn mixed(&self, mut m: Mixed) -> Result<Mixed, Error> {
+        m.ratio *= 2.0;
+        m.names.push("!".into());
+        Ok(m)
+    }
+    async fn users(&self) -> Result<Vec<User>, Error> {
+        Ok(vec![User { id: 1, name: "alice".into() }, User { id: 2, name: "bob".into() }])
+    }
+    async fn fail(&self) -> Result<(), Error> {
+        Err(Error::LimitExceeded { what: "shelf space".into(), limit: 3 })
+    }
+    async fn panics(&self) -> Result<(), Error> {
+        panic!("on purpose")
+    }
+    async fn thing(&self) -> Result<Arc<dyn Thing>, Error> {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        let serial = self.serials.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(Arc::new(Widget { serial, live: self.live.clone() }))
+    }
+    async fn same(&self, thing: Arc<dyn Thing>) -> Result<i64, Error> {
+        Ok(serial_of(&thing))
+    }
+    async fn same_twice(&self, a: Arc<dyn Thing>, b: Arc<dyn Thing>) -> Result<Vec<i64>, Error> {
+        Ok(vec![serial_of(&a), serial_of(&b)])
+    }
+    async fn live(&self) -> Result<usize, Error> {
+        Ok(self.live.load(Ordering::SeqCst))
+    }
+    async fn call_back(&self, hello: Arc<dyn Hello>, text: String) -> Result<String, Error> {
+        hello.hello(text).await
+    }
+    async fn keep(&self, hello: Arc<dyn Hello>) -> Result<(), Error> {
+        *self.kept.lock().unwrap() = Some(hello);
+        Ok(())
+    }
+    async fn call_kept(&self, text: String) -> Result<String, Error> {
+        let kept = self.kept.lock().unwrap().clone();
+        kept.ok_or(Error::UnknownObject { id: 0 })?.hello(text).await
+    }
+    async fn echo_hello(&self, hello: Arc<dyn Hello>) -> Result<Arc<dyn Hello>, Error> {
+        Ok(hello)
+    }
+    async fn drop_kept(&self) -> Result<(), Error> {
+        let kept = self.kept.lock().unwrap().take();
+        drop(kept);
+        Ok(())
+    }
+    async fn poke(&self) -> Result<(), Error> {
+        self.pokes.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn pokes(&self) -> Result<i64, Error> {
+        Ok(self.pokes.load(Ordering::SeqCst))
+    }
+    async fn is_root(&self, shop: Arc<dyn Shop>) -> Result<bool, Error> {
+        let any: &dyn std::any::Any = &*shop;
+        Ok(any.downcast_ref::<ShopImpl>().is_some_and(|s| std::ptr::eq(s, self)))
+    }
+}
+
+fn assert_passed(ran: &pb_tests::twisted::Ran) {
+    assert!(ran.success && ran.failures().is_empty(), "client.py failed: {:?}\n{}", ran.failures(), ran.stderr);
+    assert!(ran.stdout.lines().any(|l| l.starts_with("ok ")), "client.py checked nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twisted_client_calls_a_pb_server() {
+    let Some(python) = python() else { return };
+    let shop = Arc::new(ShopImpl::default());
+    let server = pb::Server::bind_twisted("127.0.0.1:0", pb::root::<dyn Shop>(shop.clone())).await.unwrap();
+    let port = server.local_addr().port().to_string();
+    let ran = client_py(&python, &["shop".into(), port], LIMIT).await;
+    assert_passed(&ran);
+    // The pb side of the counts, after the client has gone.
+    pb_tests::eventually("the client's connection is closed", || server.twisted_connections().is_empty()).await;
+    assert_eq!(shop.live.load(Ordering::SeqCst), 0, "every thing released");
+    assert!(shop.kept.lock().unwrap().is_none());
+    assert_eq!(shop.pokes.load(Ordering::SeqCst), 3, "each oneway call ran once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_client_for_server_py_passes_against_server_py() {
+    let Some(python) = python() else { return };
+    let server = server_py(&python);
+    let ran = client_py(&python, &["api".into(), server.root.to_string()], LIMIT).await;
+    assert_passed(&ran);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_client_for_server_py_passes_against_the_twisted_server_example() {
+    let Some(python) = python() else { return };
+    let server = pb_examples::twisted::server::bind("127.0.0.1:0").await.unwrap();
+    let ran = client_py(&python, &["api".into(), server.local_addr().port().to_string()], LIMIT).await;
+    assert_passed(&ran);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_twisted_client_example_passes_against_server_py() {
+    let Some(python) = python() else { return };
+    let server = server_py(&python);
+    let report = pb_examples::twisted::client::run(("127.0.0.1", server.root)).await.expect("connected");
+    let failed: Vec<_> = report.iter().filter(|(_, o)| o.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(report.len() > 10);
+}

@@ -1,0 +1,225 @@
+"""A Twisted PB client of pb's own, for the live tests (tests/tests/twisted_clients.rs).
+
+Usage:
+  python client.py api ROOT_PORT    the root API of the reference server
+                                    (pb-runtime/tests/twisted/server.py): runs against it,
+                                    and against `cargo run -p pb-examples --example twisted_server`
+  python client.py shop ROOT_PORT   the pb server of tests/tests/twisted_clients.rs
+
+Connects to 127.0.0.1 only. Prints "ok NAME" for each check passed and
+"FAIL NAME: why" for each one failed; exits 0 only if every check passed,
+within 30 s.
+"""
+import gc
+import sys
+
+from twisted.internet import defer, reactor
+from twisted.spread import flavors, pb
+
+RESULTS = []
+
+
+def check(name, cond, detail=""):
+    RESULTS.append(bool(cond))
+    print(("ok " + name) if cond else ("FAIL %s: %s" % (name, detail)), flush=True)
+
+
+class User(pb.Copyable, pb.RemoteCopy):
+    """The copyable aurora.User, both ways."""
+
+    def __init__(self, id=0, name=""):
+        self.id, self.name = id, name
+
+    def getTypeToCopy(self):
+        return b"aurora.User"
+
+
+pb.setUnjellyableForClass(b"aurora.User", User)
+
+
+class Hello(pb.Referenceable):
+    """A callback passed to the server."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def remote_hello(self, text):
+        self.calls += 1
+        return "hello " + text
+
+
+def outcome(d):
+    """A Deferred of ("answer", result) or ("failure", Failure)."""
+    return d.addCallbacks(lambda r: ("answer", r), lambda f: ("failure", f))
+
+
+def held(root):
+    """How many of our objects the server holds."""
+    gc.collect()
+    return len(root.broker.localObjects)
+
+
+@defer.inlineCallbacks
+def expect_failure(name, d, kind, value, parent=None):
+    k, f = yield outcome(d)
+    ok = k == "failure" and f.check(kind) and f.value == value and (parent is None or f.check(parent))
+    check(name, ok, repr((k, getattr(f, "type", f), getattr(f, "value", None), getattr(f, "parents", None))))
+
+
+@defer.inlineCallbacks
+def api(root):
+    """server.py's root API."""
+    r = yield root.callRemote("echo", "héllo", 2**40, [1, 2, 3], {"a": 1, "b": -2})
+    check("echo", list(r[0]) == ["héllo", 2**40, [1, 2, 3], {"a": 1, "b": -2}] and r[1] == {}, repr(r))
+    u = yield root.callRemote("get_user", 7)
+    check("get_user", isinstance(u, User) and (u.id, u.name) == (7, "alice"), repr(vars(u)))
+    r = yield root.callRemote("put_user", User(9, "bob"))
+    check("put_user", list(r) == [9, "bob"], repr(r))
+    users = yield defer.gatherResults([root.callRemote("get_user", i) for i in range(50)])
+    check("50 concurrent calls", [u.id for u in users] == list(range(50)), repr(users))
+    n = yield root.callRemote("exported")
+    check("exported: the root", n == 1, repr(n))
+    thing = yield root.callRemote("thing")
+    x = yield thing.callRemote("ping", 41)
+    check("thing.ping", x == 42, repr(x))
+    n = yield root.callRemote("exported")
+    check("exported: root and thing", n == 2, repr(n))
+    del thing
+    gc.collect()
+    n = yield root.callRemote("exported")
+    check("exported: thing released", n == 1, repr(n))
+    hello = Hello()
+    r = yield root.callRemote("call_back", hello, "from Python")
+    check("call_back", r == "hello from Python" and hello.calls == 1, repr(r))
+    yield root.callRemote("exported")  # a round trip: the server's decref has arrived
+    check("call_back: the server released the callback", held(root) == 0, repr(root.broker.localObjects))
+    yield expect_failure("fail", root.callRemote("fail"), pb.Error, "nope")
+    yield expect_failure("boom", root.callRemote("boom"), ValueError, "boom")
+    yield expect_failure(
+        "no such method", root.callRemote("no_such_method"), flavors.NoSuchMethod, "No such method: remote_no_such_method"
+    )
+    r = yield root.callRemote("add_user", "carol")
+    check("add_user", r is None, repr(r))
+    n = yield root.callRemote("exported")
+    check("exported: at the end", n == 1, repr(n))
+
+
+@defer.inlineCallbacks
+def shop(root):
+    """The pb server of tests/tests/twisted_clients.rs."""
+    # Calls, keyword arguments folded by name, a method renamed on the wire.
+    r = yield root.callRemote("add", 2, 3)
+    check("add", r == 5, repr(r))
+    r = yield root.callRemote("add", a=2, b=3)
+    check("add with keywords", r == 5, repr(r))
+    r = yield root.callRemote("add", 2, b=40)
+    check("add with a keyword after a positional", r == 42, repr(r))
+    r = yield root.callRemote("greet", "bob", punct="!", greeting="hi")
+    check("keywords in any order", r == "hi bob!", repr(r))
+    r = yield root.callRemote("getName", 5)
+    check("#[pb(name)] answers by its wire name", r == "user 5", repr(r))
+    # Bad calls: failures that say what is wrong, and the connection survives.
+    yield expect_failure("unknown keyword", root.callRemote("add", 1, c=2), pb.Error,
+                         'protocol error: unexpected PB keyword argument "c"')
+    k, f = yield outcome(root.callRemote("add", "two", 3))
+    check("wrong argument type", k == "failure" and f.check(pb.Error) and "protocol error" in f.value,
+          repr((k, getattr(f, "value", f))))
+    k, f = yield outcome(root.callRemote("greet", "bob", "hi"))
+    check("missing argument", k == "failure" and f.check(pb.Error), repr((k, getattr(f, "value", f))))
+    yield expect_failure("no such method", root.callRemote("nope"), flavors.NoSuchMethod, "No such method: remote_nope",
+                         AttributeError)
+    r = yield root.callRemote("add", 1, 1)
+    check("the connection survives bad calls", r == 2, repr(r))
+
+    # Copyables and plain values both ways.
+    u = yield root.callRemote("get_user", 1)
+    check("copyable from pb", isinstance(u, User) and (u.id, u.name) == (1, "alice"), repr(vars(u)))
+    r = yield root.callRemote("put_user", User(9, "eve"))
+    check("copyable to pb", list(r) == [9, "eve"], repr(r))
+    sent = {"flag": True, "ratio": 1.5, "data": b"\x00\xff", "nothing": None, "tags": {"a": 1}, "names": ["x", "é"],
+            "big": 2**62}
+    r = yield root.callRemote("mixed", sent)
+    want = dict(sent, ratio=3.0, names=["x", "é", "!"])
+    check("values both ways", r == want, repr(r))
+    users = yield root.callRemote("users")
+    check("a list of copyables", [(u.id, u.name) for u in users] == [(1, "alice"), (2, "bob")], repr(users))
+
+    # Errors: an application error names its enum and variant.
+    yield expect_failure("application error", root.callRemote("get_user", 7), "ShopError.NotFound", "no user 7", pb.Error)
+    k, f = yield outcome(root.callRemote("get_user", 7))
+    check("application error type", k == "failure" and f.type == b"ShopError.NotFound", repr(getattr(f, "type", f)))
+    yield expect_failure("pb error", root.callRemote("fail"), pb.Error, "limit exceeded: shelf space (limit 3)")
+    yield expect_failure("panic", root.callRemote("panics"), pb.Error,
+                         "the remote implementation panicked: on purpose")
+
+    # A pb object by reference: called, passed back as itself, released.
+    thing = yield root.callRemote("thing")
+    x = yield thing.callRemote("ping", 41)
+    check("thing.ping", x == 42, repr(x))
+    serial = yield thing.callRemote("serial")
+    same = yield root.callRemote("same", thing)
+    check("a reference passed back arrives as the original", same == serial and serial > 0, repr((same, serial)))
+    twice = yield root.callRemote("same_twice", thing, thing)
+    check("twice in one call", twice == [serial, serial], repr(twice))
+    live = yield root.callRemote("live")
+    check("pb holds the thing for us", live == 1, repr(live))
+    del thing
+    gc.collect()
+    live = yield root.callRemote("live")
+    check("released on decref", live == 0, repr(live))
+
+    r = yield root.callRemote("is_root", root)
+    check("the root passed back arrives as the root", r is True, repr(r))
+
+    # Our objects by reference: pb calls them back, passes them back, releases them.
+    hello = Hello()
+    r = yield root.callRemote("call_back", hello, "you")
+    check("pb calls our object back", r == "hello you" and hello.calls == 1, repr(r))
+    check("pb released it", held(root) == 0, repr(root.broker.localObjects))
+    yield root.callRemote("keep", hello)
+    check("pb keeps a reference", held(root) == 1, repr(root.broker.localObjects))
+    r = yield root.callRemote("call_kept", "again")
+    check("and calls it later", r == "hello again" and hello.calls == 2, repr(r))
+    back = yield root.callRemote("echo_hello", hello)
+    check("our object passed back is itself", back is hello, repr(back))
+    yield root.callRemote("drop_kept")
+    check("every reference released", held(root) == 0, repr(root.broker.localObjects))
+
+    # Oneway calls: run, and never answered.
+    for _ in range(3):
+        r = root.callRemote("poke", pbanswer=False)
+        check("a oneway call returns nothing", r is None, repr(r))
+    pokes = yield root.callRemote("pokes")
+    check("oneway calls ran, in order", pokes == 3, repr(pokes))
+    r = yield root.callRemote("add", 20, 22)
+    check("no stray answer came", r == 42, repr(r))
+
+
+def main():
+    mode, port = sys.argv[1], int(sys.argv[2])
+    run = {"api": api, "shop": shop}[mode]
+    factory = pb.PBClientFactory()
+    reactor.connectTCP("127.0.0.1", port, factory)
+
+    @defer.inlineCallbacks
+    def go():
+        try:
+            root = yield factory.getRootObject()
+            yield run(root)
+        except Exception as e:
+            check("no unexpected error", False, repr(e))
+        if reactor.running:
+            reactor.stop()
+
+    def too_slow():
+        check("finished within 30 s", False, "timed out")
+        reactor.stop()
+
+    reactor.callWhenRunning(go)
+    reactor.callLater(30, too_slow)
+    reactor.run()
+    sys.exit(0 if RESULTS and all(RESULTS) else 1)
+
+
+if __name__ == "__main__":
+    main()
