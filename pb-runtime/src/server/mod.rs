@@ -265,7 +265,7 @@ impl Server {
                     let builder = root().config(config.clone());
                     match protocol {
                         Protocol::Pb => tokio::spawn(serve_one(shared.clone(), builder, transport)),
-                        Protocol::Twisted => tokio::spawn(twisted::serve_one(shared.clone(), builder, transport)),
+                        Protocol::Twisted => tokio::spawn(serve_one_twisted(shared.clone(), builder, transport)),
                     };
                 }
             }
@@ -495,4 +495,32 @@ async fn serve_one(shared: Arc<ServerState>, builder: ConnectionBuilder, transpo
     conn.closed().await;
     shared.connections.lock().unwrap().remove(&id);
     tracing::info!(%peer, reason = conn.close_reason().unwrap_or_default(), "client disconnected");
+}
+
+/// Accept one Twisted client: PB's handshake, then serve it until it goes.
+async fn serve_one_twisted(shared: Arc<ServerState>, builder: ConnectionBuilder, transport: Transport) {
+    let peer = transport.peer().to_string();
+    let conn = match builder.accept_twisted(transport).await {
+        Ok(link) => TwistedConnection::new(link),
+        Err(e) => {
+            shared.handshaking.fetch_sub(1, Ordering::AcqRel);
+            tracing::info!(%peer, error = %e, "Twisted PB handshake failed");
+            return;
+        }
+    };
+    let id = conn.id();
+    {
+        let mut conns = shared.connections.lock().unwrap();
+        shared.handshaking.fetch_sub(1, Ordering::AcqRel);
+        if shared.stopped.is_cancelled() {
+            drop(conns);
+            conn.close();
+            return;
+        }
+        conns.insert(id, Served::Twisted(conn.clone()));
+    }
+    tracing::info!(%peer, "Twisted client connected");
+    conn.closed().await;
+    shared.connections.lock().unwrap().remove(&id);
+    tracing::info!(%peer, "Twisted client disconnected");
 }

@@ -1,11 +1,7 @@
 //! Servers for Twisted PB clients: [`Server::bind_twisted`].
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-
-use super::{Protocol, Served, Server, ServerState};
-use crate::twisted::TwistedConnection;
-use crate::{Config, ConnectionBuilder, Error, IntoRoot, Listener, Transport};
+use super::{Protocol, Server};
+use crate::{Config, Error, IntoRoot, Listener};
 
 impl Server {
     /// Listen on a TCP address and serve `root` to Twisted Perspective
@@ -64,32 +60,4 @@ impl Server {
     pub fn serve_twisted(listener: impl Listener, root: impl IntoRoot, config: Config) -> Server {
         Server::start(listener, root, config, Protocol::Twisted)
     }
-}
-
-/// Accept one Twisted client: PB's handshake, then serve it until it goes.
-pub(super) async fn serve_one(shared: Arc<ServerState>, builder: ConnectionBuilder, transport: Transport) {
-    let peer = transport.peer().to_string();
-    let conn = match builder.accept_twisted(transport).await {
-        Ok(link) => TwistedConnection::new(link),
-        Err(e) => {
-            shared.handshaking.fetch_sub(1, Ordering::AcqRel);
-            tracing::info!(%peer, error = %e, "Twisted PB handshake failed");
-            return;
-        }
-    };
-    let id = conn.id();
-    {
-        let mut conns = shared.connections.lock().unwrap();
-        shared.handshaking.fetch_sub(1, Ordering::AcqRel);
-        if shared.stopped.is_cancelled() {
-            drop(conns);
-            conn.close();
-            return;
-        }
-        conns.insert(id, Served::Twisted(conn.clone()));
-    }
-    tracing::info!(%peer, "Twisted client connected");
-    conn.closed().await;
-    shared.connections.lock().unwrap().remove(&id);
-    tracing::info!(%peer, "Twisted client disconnected");
 }

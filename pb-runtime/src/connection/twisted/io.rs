@@ -2,17 +2,39 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::TwistedLink;
-use super::serve::PARK_GRACE;
 use crate::Error;
 use crate::wire::twisted::banana::{self, Splitter, Value};
 use crate::wire::twisted::broker::Message;
+
+/// How long objects the peer released stay resolvable, waiting for the
+/// message that may name them, when the peer sends nothing else (see
+/// `serve.rs`).
+pub(super) const PARK_GRACE: Duration = Duration::from_secs(1);
+
+/// What the reader task needs of its link (a `TwistedLink`).
+pub(super) trait Inbox: Send + Sync + 'static {
+    /// Decode one expression as a PB message.
+    fn decode(&self, expr: &bytes::Bytes) -> Result<Message, Error>;
+    /// Handle a message from the peer.
+    fn received(self: &Arc<Self>, message: Message) -> Result<(), Error>;
+    /// How long one message may take to arrive once begun.
+    fn frame_timeout(&self) -> Duration;
+    /// Whether released objects wait for a message that may name them.
+    fn has_parked(&self) -> bool;
+    /// Let them go.
+    fn unpark(&self);
+    /// Close the link.
+    fn close(&self);
+    /// The peer, for logs.
+    fn peer(&self) -> &str;
+}
 
 /// Read one whole banana expression during the handshake.
 pub(super) async fn read_value<R: AsyncRead + Unpin>(
@@ -37,8 +59,8 @@ pub(super) async fn read_value<R: AsyncRead + Unpin>(
 /// ends. It also ends when `stop` is cancelled (the link closed, or the
 /// peer stopped reading). An expression begun must be whole within the
 /// frame timeout.
-pub(super) async fn read_loop<R: AsyncRead + Unpin>(
-    link: Weak<TwistedLink>,
+pub(super) async fn read_loop<L: Inbox, R: AsyncRead + Unpin>(
+    link: Weak<L>,
     mut rd: R,
     mut splitter: Splitter,
     mut buf: BytesMut,
@@ -48,11 +70,10 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
         loop {
             while let Some(expr) = splitter.split(&mut buf)? {
                 let Some(link) = link.upgrade() else { return Ok(()) };
-                let message = Message::decode(&expr.freeze(), link.dialect, link.settings.limits.max_depth)?;
+                let message = link.decode(&expr.freeze())?;
                 link.received(message)?;
             }
-            let Some((frame_timeout, parked)) = link.upgrade().map(|l| (l.settings.frame_timeout, l.has_parked()))
-            else {
+            let Some((frame_timeout, parked)) = link.upgrade().map(|l| (l.frame_timeout(), l.has_parked())) else {
                 return Ok(());
             };
             if parked && !splitter.has_begun() {
@@ -93,7 +114,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
     };
     if let Some(link) = link.upgrade() {
         if let Err(e) = result {
-            tracing::debug!(peer = %link.peer, error = %e, "closing the Twisted link");
+            tracing::debug!(peer = %link.peer(), error = %e, "closing the Twisted link");
         }
         link.close();
     }

@@ -38,7 +38,7 @@ use crate::wire::twisted::broker::{self, Call, Failure, Message, Outcome, Reques
 use crate::wire::twisted::jelly::{self, form, hook};
 use crate::{Config, Error};
 
-use io::read_value;
+use io::{Inbox, read_value};
 use refs::Refs;
 
 /// The luid pb gives the peer's root (Twisted's root goes by the name
@@ -294,7 +294,7 @@ impl TwistedLink {
     }
 }
 
-impl super::ConnectionBuilder {
+impl super::handle::ConnectionBuilder {
     /// Run PB's handshake as a Twisted server over `transport` (see
     /// [`TwistedLink::accept`]), serving this builder's root as `b"root"`
     /// with its settings.
@@ -318,6 +318,30 @@ async fn read_version<R: AsyncRead + Unpin>(
     match Message::from_value(read_value(rd, splitter, buf).await?)? {
         Message::Version(v) => handshake::check_version(v),
         _ => Err(Error::protocol("the peer sent something before its PB version")),
+    }
+}
+
+impl Inbox for TwistedLink {
+    fn decode(&self, expr: &bytes::Bytes) -> Result<Message, Error> {
+        Message::decode(expr, self.dialect, self.settings.limits.max_depth)
+    }
+    fn received(self: &Arc<Self>, message: Message) -> Result<(), Error> {
+        TwistedLink::received(self, message)
+    }
+    fn frame_timeout(&self) -> Duration {
+        self.settings.frame_timeout
+    }
+    fn has_parked(&self) -> bool {
+        TwistedLink::has_parked(self)
+    }
+    fn unpark(&self) {
+        TwistedLink::unpark(self)
+    }
+    fn close(&self) {
+        TwistedLink::close(self)
+    }
+    fn peer(&self) -> &str {
+        &self.peer
     }
 }
 

@@ -13,7 +13,6 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -25,10 +24,6 @@ use crate::wire::twisted::broker::message::ROOT;
 use crate::wire::twisted::broker::{Call, Failure, Message, Outcome, Target, fold_kwargs, handshake};
 use crate::wire::twisted::jelly::{hook, remote_occurrences};
 
-/// How long an object the peer released stays resolvable when the peer
-/// sends nothing else (see [`TwistedLink::received`]).
-pub(super) const PARK_GRACE: Duration = Duration::from_secs(1);
-
 impl TwistedLink {
     /// Handle one message from the peer. An error closes the link (as
     /// Twisted drops a connection that breaks the protocol).
@@ -36,7 +31,7 @@ impl TwistedLink {
     /// An object the peer releases (its last `decref`) is parked: it stays
     /// resolvable by its luid until the peer's next answer or error has
     /// been handled, its next call arrives, or it sends nothing for
-    /// [`PARK_GRACE`]. Twisted sends the decrefs of a call's arguments
+    /// `io::PARK_GRACE`. Twisted sends the decrefs of a call's arguments
     /// before the call's answer (they die when its method returns, the
     /// answer goes out after, in the same write), so an object of ours
     /// passed to a Twisted method that returns it comes back as
