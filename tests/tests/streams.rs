@@ -234,3 +234,15 @@ async fn streams_per_connection_are_limited_and_released_ones_free_their_place()
     }
     assert!(again.unwrap().next().await.unwrap().is_ok(), "a released stream's place is free again");
 }
+
+#[tokio::test]
+async fn a_sink_sends_items_then_finishes_with_the_calls_result() {
+    let (_numbers, server) = serve().await;
+    let client = Client::connect(server.local_addr()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    let upload = pb::Sink::new(4, move |items| async move { feed.upload(items).await });
+    for i in 0..500u64 {
+        upload.send(vec![i as u8; 300]).await.unwrap();
+    }
+    assert_eq!(upload.finish().await, Ok((500, 150_000)));
+}

@@ -4,7 +4,8 @@
 //!
 //! A `Stream<T>` is serde data: return it from a method (server
 //! streaming), pass it as an argument (client streaming: the receiving half
-//! of a [`channel`]), or nest it in copied data. It travels by reference:
+//! of a [`channel`], or a [`Sink`] that bundles the channel with the call),
+//! or nest it in copied data. It travels by reference:
 //! the sender exports the stream's producer, and the receiver gets a
 //! `Stream<T>` that implements [`futures_util::Stream`] with items
 //! `Result<T, pb::Error>`.
@@ -230,6 +231,69 @@ pub fn channel<T: Send + 'static>(buffer: usize) -> (Sender<T>, Stream<T>) {
     let (tx, mut rx) = tokio::sync::mpsc::channel(buffer.max(1));
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     (Sender { tx }, Stream::new(stream))
+}
+
+/// The sending end of a call that takes a stream (client streaming): send
+/// items into it, then [`finish`](Sink::finish) for the call's result.
+///
+/// ```ignore
+/// let upload = pb::Sink::new(16, move |items| async move { files.upload(items).await });
+/// for chunk in chunks {
+///     upload.send(chunk).await?; // waits while the server is a window behind
+/// }
+/// let stored = upload.finish().await?; // the call's own Result
+/// ```
+pub struct Sink<T, R> {
+    tx: Option<Sender<T>>,
+    call: tokio::task::JoinHandle<R>,
+}
+
+impl<T, R> std::fmt::Debug for Sink<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink").field("finished", &self.call.is_finished()).finish()
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> Sink<T, R> {
+    /// Start the call `start` with the receiving stream of a [`channel`] of
+    /// `buffer` items, as a task of its own.
+    pub fn new<F, Fut>(buffer: usize, start: F) -> Self
+    where
+        F: FnOnce(Stream<T>) -> Fut,
+        Fut: std::future::Future<Output = R> + Send + 'static,
+    {
+        let (tx, stream) = channel(buffer);
+        Sink { tx: Some(tx), call: tokio::spawn(start(stream)) }
+    }
+
+    /// Send an item, waiting while the stream's consumer is a window behind.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] once the call stopped reading (its result
+    /// is what [`finish`](Self::finish) returns).
+    pub async fn send(&self, item: T) -> Result<(), Error> {
+        match &self.tx {
+            Some(tx) => tx.send(item).await,
+            None => Err(Error::Disconnected),
+        }
+    }
+
+    /// End the stream and wait for the call's result.
+    ///
+    /// # Panics
+    ///
+    /// If the call panicked: its panic goes on here.
+    pub async fn finish(mut self) -> R {
+        drop(self.tx.take());
+        match (&mut self.call).await {
+            Ok(result) => result,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("the call of a pb::Sink stopped: {e}"),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
