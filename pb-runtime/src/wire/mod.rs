@@ -102,7 +102,7 @@ pub enum Header {
     },
     /// The sender is closing the connection; payload: a UTF-8 reason.
     Goodbye,
-    /// The sender has received `received` numbered frames of this session
+    /// The sender has received `received` numbered frames of the connection
     /// (numbered frames: see `wire::resume`): the receiver may forget them.
     Ack {
         /// Numbered frames received so far.
