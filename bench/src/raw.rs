@@ -317,20 +317,30 @@ impl Caller for RawClient {
         write.write_all(&request).await?;
         let mut buf = vec![0u8; BUF];
         let (mut start, mut end) = (0usize, 0usize);
-        let mut bytes = 0u64;
-        for i in 0..count {
-            // The length prefix.
-            while end - start < 4 {
-                if start > 0 {
-                    buf.copy_within(start..end, 0);
-                    (start, end) = (0, end - start);
+        // Make `n` bytes available at `start`, moving what is left to the
+        // front when the buffer's end is near.
+        async fn fill_to(
+            read: &mut OwnedReadHalf,
+            buf: &mut [u8],
+            (start, end): (&mut usize, &mut usize),
+            n: usize,
+        ) -> Result<(), BoxError> {
+            while *end - *start < n {
+                if *start > 0 {
+                    buf.copy_within(*start..*end, 0);
+                    (*start, *end) = (0, *end - *start);
                 }
-                let n = read.read(&mut buf[end..]).await?;
-                if n == 0 {
+                let got = read.read(&mut buf[*end..]).await?;
+                if got == 0 {
                     return Err("raw stream ended early".into());
                 }
-                end += n;
+                *end += got;
             }
+            Ok(())
+        }
+        let mut bytes = 0u64;
+        for i in 0..count {
+            fill_to(&mut read, &mut buf, (&mut start, &mut end), 4).await?;
             let len = u32::from_le_bytes(buf[start..start + 4].try_into().expect("4 bytes")) as usize;
             start += 4;
             if len > MAX_FRAME {
@@ -345,17 +355,7 @@ impl Caller for RawClient {
                 read.read_exact(&mut item[have..]).await?;
                 item
             } else {
-                while end - start < len {
-                    if start > 0 {
-                        buf.copy_within(start..end, 0);
-                        (start, end) = (0, end - start);
-                    }
-                    let n = read.read(&mut buf[end..]).await?;
-                    if n == 0 {
-                        return Err("raw stream ended early".into());
-                    }
-                    end += n;
-                }
+                fill_to(&mut read, &mut buf, (&mut start, &mut end), len).await?;
                 let item = buf[start..start + len].to_vec();
                 start += len;
                 item

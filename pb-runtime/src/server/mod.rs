@@ -480,21 +480,28 @@ async fn serve_one(shared: Arc<ServerState>, builder: ConnectionBuilder, transpo
         }
     };
     let id = conn.id();
-    {
-        let mut conns = shared.connections.lock().unwrap();
-        shared.handshaking.fetch_sub(1, Ordering::AcqRel);
-        if shared.stopped.is_cancelled() {
-            // Stopped while this one was in its handshake.
-            drop(conns);
-            conn.close();
-            return;
-        }
-        conns.insert(id, Served::Pb(conn.clone()));
+    if !admit(&shared, id, Served::Pb(conn.clone())) {
+        return;
     }
     tracing::info!(%peer, "client connected");
     conn.closed().await;
     shared.connections.lock().unwrap().remove(&id);
     tracing::info!(%peer, reason = conn.close_reason().unwrap_or_default(), "client disconnected");
+}
+
+/// Count a connection out of its handshake and into the server's; false
+/// (and the connection closed) if the server stopped meanwhile.
+fn admit(shared: &ServerState, id: u64, served: Served) -> bool {
+    let mut conns = shared.connections.lock().unwrap();
+    shared.handshaking.fetch_sub(1, Ordering::AcqRel);
+    if shared.stopped.is_cancelled() {
+        // Stopped while this one was in its handshake.
+        drop(conns);
+        served.close();
+        return false;
+    }
+    conns.insert(id, served);
+    true
 }
 
 /// Accept one Twisted client: PB's handshake, then serve it until it goes.
@@ -509,15 +516,8 @@ async fn serve_one_twisted(shared: Arc<ServerState>, builder: ConnectionBuilder,
         }
     };
     let id = conn.id();
-    {
-        let mut conns = shared.connections.lock().unwrap();
-        shared.handshaking.fetch_sub(1, Ordering::AcqRel);
-        if shared.stopped.is_cancelled() {
-            drop(conns);
-            conn.close();
-            return;
-        }
-        conns.insert(id, Served::Twisted(conn.clone()));
+    if !admit(&shared, id, Served::Twisted(conn.clone())) {
+        return;
     }
     tracing::info!(%peer, "Twisted client connected");
     conn.closed().await;
