@@ -406,3 +406,13 @@ async fn three_hops_both_cut_downstream_first_healed_upstream_first() {
 async fn three_hops_both_cut_downstream_first_healed_downstream_first() {
     chain_outage(&[Hop::Down, Hop::Up], &[Hop::Down, Hop::Up]).await;
 }
+
+#[tokio::test]
+async fn events_subscribed_during_a_resume_start_with_its_end_not_a_disconnect() {
+    let r = rig(fast()).await;
+    r.proxy.cut();
+    eventually("the session notices", || !r.client.is_connected()).await;
+    let mut events = r.client.events();
+    r.proxy.heal();
+    assert_eq!(kind(&next_event(&mut events).await), "resumed");
+}

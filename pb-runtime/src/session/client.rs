@@ -69,7 +69,7 @@ impl ClientBuilder {
         let connector: Arc<dyn Connect> = Arc::new(connector);
         let peer = connector.describe();
         let (events, _) = broadcast::channel(64);
-        let (status, _) = watch::channel(Status { connected: true, generation: 0 });
+        let (status, _) = watch::channel(Status { connected: true, resuming: false, generation: 0 });
         let intent = if self.config.resume { Intent::Open } else { Intent::Plain };
         let (Opened::Fresh(conn) | Opened::Resumed(conn)) = connect_once(&self.config, &*connector, intent).await?;
         let shared = Arc::new_cyclic(|me| SessionCore {
@@ -171,14 +171,19 @@ impl Client {
     }
 
     /// The session's events: first the current state (`Connected`, or
-    /// `Disconnected` during an outage), then every change. The stream does
-    /// not borrow the client (it can be moved or spawned apart from it).
+    /// `Disconnected` during an outage the session could not resume;
+    /// nothing while it is resuming, which ends in `Resumed` or
+    /// `Disconnected`), then every change. The stream does not borrow the
+    /// client (it can be moved or spawned apart from it).
     pub fn events(&self) -> impl Stream<Item = SessionEvent> + Send + Unpin + use<> {
         let rx = self.shared.events.subscribe();
-        let first = if self.is_connected() {
-            SessionEvent::Connected { peer: self.shared.peer() }
+        let status = *self.shared.status.borrow();
+        let first = if status.connected {
+            Some(SessionEvent::Connected { peer: self.shared.peer() })
+        } else if status.resuming {
+            None
         } else {
-            SessionEvent::Disconnected { peer: self.shared.peer(), reason: "outage in progress".into() }
+            Some(SessionEvent::Disconnected { peer: self.shared.peer(), reason: "outage in progress".into() })
         };
         let rest = futures_util::stream::unfold(rx, |mut rx| async move {
             loop {
@@ -191,7 +196,7 @@ impl Client {
                 }
             }
         });
-        Box::pin(futures_util::StreamExt::chain(futures_util::stream::iter([first]), rest))
+        Box::pin(futures_util::StreamExt::chain(futures_util::stream::iter(first), rest))
     }
 
     /// Whether the link is up (and healed).

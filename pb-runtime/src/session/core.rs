@@ -29,6 +29,9 @@ enum Resume {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Status {
     pub(super) connected: bool,
+    /// The link is down and the session is resuming (no `Disconnected`
+    /// was reported).
+    pub(super) resuming: bool,
     /// Increments after each heal.
     pub(super) generation: u64,
 }
@@ -214,8 +217,13 @@ impl SessionCore {
                 // A session: the link goes down, calls in flight wait.
                 conn.core.link_lost(None, &reason);
                 tracing::info!(%peer, %reason, "link lost; resuming");
-                self.status.send_modify(|s| s.connected = false);
-                match self.resume(&conn, &mut backoff).await {
+                self.status.send_modify(|s| {
+                    s.connected = false;
+                    s.resuming = true;
+                });
+                let resumed = self.resume(&conn, &mut backoff).await;
+                self.status.send_modify(|s| s.resuming = false);
+                match resumed {
                     Resume::Done(outage) => {
                         tracing::info!(%peer, ?outage, "session resumed");
                         self.status.send_modify(|s| {
