@@ -175,6 +175,7 @@ pub fn run(target: crate::Kind, server: SocketAddr, relay: bool, server_pid: Opt
             crate::Kind::Pb if relay => Client::Pb(rpc_pb::PbClient::through_relay(server).await?),
             crate::Kind::Pb => Client::Pb(rpc_pb::PbClient::connect(server).await?),
             crate::Kind::PbSession => Client::Pb(rpc_pb::PbClient::session(server).await?),
+            crate::Kind::PbTwisted => return Err("pb-twisted is a server for Twisted clients only".into()),
         })
     })?;
     let meter = Meter::new(server_pid);

@@ -129,6 +129,9 @@ pub enum Kind {
     /// pb through a resumable session (`pb::Client`): the same server, a
     /// client that numbers and keeps its frames for resumes.
     PbSession,
+    /// pb serving Twisted PB clients (`Server::bind_twisted`; a server
+    /// only, for `bench/twisted/run.sh`).
+    PbTwisted,
 }
 
 /// `--malloc-default` was given: the child processes get it too.
@@ -203,6 +206,12 @@ async fn serve(target: Kind, upstream: Option<SocketAddr>) -> Result<(), BoxErro
             proc::announce_and_watch_parent(port);
             let format = if target == Kind::Tarpc { rpc_tarpc::Format::Bincode } else { rpc_tarpc::Format::Postcard };
             rpc_tarpc::serve(listener, format).await?;
+        }
+        Kind::PbTwisted => {
+            drop(listener);
+            let server = rpc_pb::serve_twisted(&format!("127.0.0.1:{port}")).await?;
+            proc::announce_and_watch_parent(server.local_addr().port());
+            std::future::pending::<()>().await;
         }
         Kind::Pb | Kind::PbSession => {
             drop(listener); // pb binds its own; the port is free again at once

@@ -97,6 +97,14 @@ pub async fn serve(addr: &str, upstream: Option<SocketAddr>) -> Result<(pb::Serv
     Ok((server, session))
 }
 
+/// Serve the benchmark root to Twisted PB clients on `addr` (PB's wire:
+/// banana and jelly), for the comparison with a Twisted server
+/// (`bench/twisted/`).
+pub async fn serve_twisted(addr: &str) -> Result<pb::Server, BoxError> {
+    let root = Arc::new(BenchServer { upstream: None }) as Arc<dyn Bench>;
+    Ok(pb::Server::bind_twisted_with(addr, root, server_config()).await?)
+}
+
 /// A client connection: a proxy to a `Bench` object.
 #[derive(Clone)]
 pub struct PbClient {
