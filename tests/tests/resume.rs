@@ -416,3 +416,54 @@ async fn events_subscribed_during_a_resume_start_with_its_end_not_a_disconnect()
     r.proxy.heal();
     assert_eq!(kind(&next_event(&mut events).await), "resumed");
 }
+
+/// A raw hello with `payload`; what the server answers (`None`: it closed).
+async fn raw_hello(addr: std::net::SocketAddr, payload: &[u8]) -> Option<bytes::Bytes> {
+    use futures_util::SinkExt;
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut framed = tokio_util::codec::Framed::new(stream, tokio_util::codec::LengthDelimitedCodec::new());
+    let hello = pb::wire::Header::Hello { magic: 0x7062_0001, version: 1, root: None };
+    framed.send(pb_tests::raw::frame(&hello, payload)).await.unwrap();
+    let frame = tokio::time::timeout(Duration::from_secs(5), framed.next()).await.expect("an answer or a close")?;
+    let frame = frame.ok()?.freeze();
+    let (header, rest) = pb::wire::decode_frame(&frame).unwrap();
+    assert!(matches!(header, pb::wire::Header::Hello { .. }), "{header:?}");
+    Some(rest)
+}
+
+#[tokio::test]
+async fn hostile_resume_hellos_are_refused_and_cost_the_server_nothing() {
+    let r = rig(fast()).await;
+    let addr = r.server.local_addr();
+    // Garbage, a truncated resume, a resume with a variant that does not exist.
+    let mut truncated = vec![1u8, 0x80, 0x01];
+    truncated.extend_from_slice(&[7; 10]);
+    for payload in [vec![0xff; 40], truncated, vec![9, 1, 2, 3]] {
+        assert!(raw_hello(addr, &payload).await.is_none(), "closed on {payload:?}");
+    }
+    // A well-formed resume of a session that does not exist: a new session
+    // of its own (resumed: None).
+    let mut forged = vec![1u8, 42];
+    forged.extend_from_slice(&[0xaa; 32]);
+    forged.push(0);
+    let answer = raw_hello(addr, &forged).await.expect("a hello back");
+    assert_eq!(answer.first(), Some(&0), "not resumed");
+    assert!(answer.len() > 33, "with an identity of its own");
+    // The real session goes on. The refused hellos left nothing behind;
+    // the forger holds what any new client holds: its own new session,
+    // which waits its grace period once its link is gone.
+    assert_eq!(r.ledger.record(1, 0).await, Ok(1));
+    eventually("the refused ones are gone", || r.server.connections().len() <= 2).await;
+    assert!(r.server.detached_sessions() <= 1);
+    assert!(r.server.connections().iter().any(|c| c.stats().attached), "the real session is attached");
+}
+
+#[tokio::test]
+async fn acknowledging_frames_never_sent_closes_the_connection() {
+    let r = rig(fast()).await;
+    let (mut raw, _) = pb_tests::raw::RawPeer::connect(r.server.local_addr()).await;
+    raw.send(&pb::wire::Header::Ack { received: 1_000 }, &[]).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async { while raw.recv().await.is_some() {} }).await;
+    assert!(closed.is_ok(), "the server closed the connection");
+    assert_eq!(r.ledger.record(2, 0).await, Ok(2), "and serves its other clients");
+}
