@@ -79,6 +79,8 @@ pub enum TypeDesc {
     PbError,
     /// A type that does not describe itself: its Rust name.
     Opaque(String),
+    /// A stream of items of this type (`pb::Stream<T>`).
+    Stream(Box<TypeDesc>),
 }
 
 /// A named record or enum.

@@ -19,3 +19,9 @@ where
         }
     }
 }
+
+impl<T: Describe> Describe for stream::Stream<T> {
+    fn describe(cx: &mut TypeCx) -> TypeDesc {
+        TypeDesc::Stream(Box::new(T::describe(cx)))
+    }
+}

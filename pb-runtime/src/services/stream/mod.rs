@@ -41,6 +41,9 @@
 //! large items is written as one frame. A stream that cannot resume ends
 //! with `Lost`; producers cannot yet be asked to start again from an
 //! offset. Streams are pb-to-pb (not over Twisted's wire).
+//!
+//! A `Stream<T>` describes itself as `stream<T>` ([`crate::describe`]), as
+//! `.pbidl` schemas write it.
 
 mod protocol;
 mod remote;
@@ -311,6 +314,14 @@ mod tests {
         let pull = wire::encode_frame(&pull, &(items as u32,)).unwrap();
         let wire = answer.len() + pull.len() + 2 * wire::frame::PREFIX_LEN;
         (wire - size * items) as f64 / items as f64
+    }
+
+    #[test]
+    fn a_stream_describes_itself_with_its_items() {
+        use crate::describe::types::{Describe, TypeCx, TypeDesc};
+        let mut cx = TypeCx::default();
+        let desc = <super::Stream<Vec<String>> as Describe>::describe(&mut cx);
+        assert_eq!(desc, TypeDesc::Stream(Box::new(TypeDesc::List(Box::new(TypeDesc::String)))));
     }
 
     #[test]
