@@ -39,6 +39,8 @@ pub struct Method {
     pub ok_ref: Option<Type>,
     /// `T` is written `Cache<S>` (any path ending in `Cache`): a cached model.
     pub ok_cache: bool,
+    /// `T` is written `Stream<T>` (any path ending in `Stream`): a stream.
+    pub ok_stream: bool,
     /// `E` of `Result<T, E>`.
     pub err: Type,
 }
@@ -81,10 +83,15 @@ pub fn arc_dyn(ty: &Type) -> Option<Type> {
 
 /// Whether `ty` is written `Cache<S>` (or `pb::Cache<S>`, ...).
 pub fn is_cache(ty: &Type) -> bool {
+    is_path_to(ty, "Cache")
+}
+
+/// Whether `ty` is written `Name<X>` (any path ending in `Name`).
+pub fn is_path_to(ty: &Type, name: &str) -> bool {
     let Type::Path(p) = ty else { return false };
     p.qself.is_none()
         && p.path.segments.last().is_some_and(|last| {
-            last.ident == "Cache" && matches!(&last.arguments, PathArguments::AngleBracketed(a) if a.args.len() == 1)
+            last.ident == name && matches!(&last.arguments, PathArguments::AngleBracketed(a) if a.args.len() == 1)
         })
 }
 
@@ -155,8 +162,8 @@ impl Interface {
                     if m.replay && m.args.iter().any(|a| a.by_ref.is_some()) {
                         cx.error(&f.sig.inputs, "#[pb(replay)] methods are re-run on a new connection: their arguments must be copies, not references");
                     }
-                    if m.replay && m.ok_ref.is_none() && !m.ok_cache {
-                        cx.error(&f.sig.output, "#[pb(replay)] rebuilds a reference after an outage: the method must return `Result<Arc<dyn Iface>, E>` or `Result<pb::Cache<S>, E>`");
+                    if m.replay && m.ok_ref.is_none() && !m.ok_cache && !m.ok_stream {
+                        cx.error(&f.sig.output, "#[pb(replay)] rebuilds a reference after an outage: the method must return `Result<Arc<dyn Iface>, E>`, `Result<pb::Cache<S>, E>` or `Result<pb::Stream<T>, E>`");
                     }
                     if pb_ids::is_reserved_method_id(m.id) {
                         cx.error(&f.sig.ident, format!("method id {:#x} is reserved by pb (interface descriptions); set a different `#[pb(id = ...)]`", m.id));
@@ -248,6 +255,7 @@ impl Method {
             args,
             ok_ref: arc_dyn(&ok),
             ok_cache: is_cache(&ok),
+            ok_stream: is_path_to(&ok, "Stream"),
             ok,
             err,
         })

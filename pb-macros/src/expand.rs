@@ -156,6 +156,9 @@ fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
         (None, true) if m.ok_cache => {
             Some((quote!(let __v = __r;), quote!(#krate::__private::track_replay_cache::<_, _, #err>)))
         }
+        (None, true) if m.ok_stream => {
+            Some((quote!(let __v = __r;), quote!(#krate::__private::track_replay_stream::<_, _, #err>)))
+        }
         _ => None,
     };
     let block: syn::Block = match track {

@@ -4,6 +4,7 @@ pub use crate::cache::track_replay_cache;
 pub use crate::connection::{CallFuture, Reply};
 pub use crate::references::types::{DescribeKnown, DescribeOpaque, Probe};
 pub use crate::references::{InterfaceEntry, SerArc, track_replay};
+pub use crate::stream::track_replay_stream;
 pub use crate::{ProxyHandle, decode_args};
 pub use inventory;
 pub use serde;

@@ -1,7 +1,7 @@
 //! A service with streams, for the stream tests.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 
@@ -14,6 +14,15 @@ pub trait Feed {
     async fn endless(&self, size: usize) -> Result<pb::Stream<Vec<u8>>, pb::Error>;
     /// Items `0..n`, then the error `Busy`.
     async fn failing(&self, n: u64) -> Result<pb::Stream<u64>, pb::Error>;
+    /// The numbers `from..to`, from a producer with a cursor: asked again
+    /// after a session that could not resume, it goes on where its
+    /// consumer stopped.
+    #[pb(replay)]
+    async fn tail(&self, from: u64, to: u64) -> Result<pb::Stream<u64>, pb::Error>;
+    /// The numbers `from..to`, asked again after a session that could not
+    /// resume, from a producer without a cursor.
+    #[pb(replay)]
+    async fn numbers_again(&self, from: u64, to: u64) -> Result<pb::Stream<u64>, pb::Error>;
     /// How many items and bytes `items` had (client streaming).
     async fn upload(&self, items: pb::Stream<Vec<u8>>) -> Result<(u64, u64), pb::Error>;
 }
@@ -25,6 +34,8 @@ pub struct Numbers {
     pub produced: Arc<AtomicU64>,
     /// Set when the endless producer is dropped.
     pub dropped: Arc<AtomicBool>,
+    /// Where each `tail` producer was started (its cursor's `next`).
+    pub opened: Arc<Mutex<Vec<u64>>>,
 }
 
 /// Sets a flag when dropped (the producer's state).
@@ -52,6 +63,16 @@ impl Feed for Numbers {
     async fn failing(&self, n: u64) -> Result<pb::Stream<u64>, pb::Error> {
         let items = (0..n).map(Ok).chain(std::iter::once(Err(pb::Error::Busy)));
         Ok(pb::Stream::new(futures_util::stream::iter(items)))
+    }
+    async fn tail(&self, from: u64, to: u64) -> Result<pb::Stream<u64>, pb::Error> {
+        let opened = self.opened.clone();
+        Ok(pb::Stream::with_cursor(move |next| {
+            opened.lock().unwrap().push(next);
+            futures_util::stream::iter((from + next).min(to)..to).map(Ok)
+        }))
+    }
+    async fn numbers_again(&self, from: u64, to: u64) -> Result<pb::Stream<u64>, pb::Error> {
+        Ok(pb::Stream::iter(from..to))
     }
     async fn upload(&self, mut items: pb::Stream<Vec<u8>>) -> Result<(u64, u64), pb::Error> {
         let (mut n, mut bytes) = (0, 0);

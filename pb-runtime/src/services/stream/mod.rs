@@ -25,8 +25,20 @@
 //!
 //! Pulls are ordinary calls of the session: when a resumable session
 //! resumes, a pull in flight is answered once, and the stream goes on with
-//! no item lost or repeated. When the session cannot resume, the stream
-//! ends with [`Error::Lost`] carrying how many items arrived.
+//! no item lost or repeated.
+//!
+//! When the session cannot resume (the server restarted, the outage
+//! outlasted the grace period), a stream returned by a `#[pb(replay)]`
+//! method waits for the session to heal, which asks the method again (with
+//! the same arguments) and tells the fresh producer to start at the item
+//! the consumer needs next. A producer made with [`Stream::with_cursor`]
+//! starts there (like a Kafka consumer at its offset), and the stream goes
+//! on with no item lost or repeated; a relay passing such a stream on
+//! passes the request upstream, so this works through relays restarted as
+//! well as servers. Any other stream (no cursor, not from a replayed
+//! method, or a heal that does not come within the session's
+//! `retry_wait`) ends with [`Error::Lost`] carrying how many items
+//! arrived: never a gap, a duplicate or a hang.
 //!
 //! # Cancellation
 //!
@@ -38,15 +50,15 @@
 //!
 //! Items are not split across frames: an item must fit in one frame
 //! ([`Config::max_frame_len`](crate::Config::max_frame_len)), and a batch of
-//! large items is written as one frame. A stream that cannot resume ends
-//! with `Lost`; producers cannot yet be asked to start again from an
-//! offset. Streams are pb-to-pb (not over Twisted's wire).
+//! large items is written as one frame. Streams are pb-to-pb (not over
+//! Twisted's wire).
 //!
 //! A `Stream<T>` describes itself as `stream<T>` ([`crate::describe`]), as
 //! `.pbidl` schemas write it.
 
 mod protocol;
 mod remote;
+mod replay;
 mod source;
 
 use std::pin::Pin;
@@ -64,23 +76,59 @@ use crate::wire::{self, WireRef};
 
 use protocol::{Boxed, STREAM_IFACE};
 pub use remote::DEFAULT_WINDOW;
+pub use replay::track_replay_stream;
 
 /// A sequence of `T`s, local or from a peer; see the [module docs](self).
 pub struct Stream<T> {
     inner: Mutex<Inner<T>>,
 }
 
-enum Inner<T> {
+pub(crate) enum Inner<T> {
     Local(Boxed<T>),
+    /// A local producer that can start at any item.
+    Cursor(Cursor<T>),
     Remote(remote::Remote<T>),
     /// Sent to a peer (or consumed).
     Gone,
+}
+
+/// A producer with a cursor: opens its items from any item on.
+pub(crate) struct Cursor<T> {
+    open: Box<dyn FnMut(u64) -> Boxed<T> + Send>,
+    /// The items being read, opened at item 0 at the first read.
+    current: Option<Boxed<T>>,
+}
+
+impl<T> Cursor<T> {
+    /// Read from item `next` on.
+    pub(crate) fn start_at(&mut self, next: u64) {
+        self.current = Some((self.open)(next));
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + Send + 'static> futures_util::Stream for Inner<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.get_mut() {
+            Inner::Local(s) => s.poll_next_unpin(cx),
+            Inner::Cursor(c) => {
+                if c.current.is_none() {
+                    c.start_at(0);
+                }
+                c.current.as_mut().map_or(Poll::Ready(None), |s| s.poll_next_unpin(cx))
+            }
+            Inner::Remote(r) => r.poll_next_unpin(cx),
+            Inner::Gone => Poll::Ready(None),
+        }
+    }
 }
 
 impl<T> std::fmt::Debug for Stream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match &*self.inner.lock().unwrap() {
             Inner::Local(_) => "local",
+            Inner::Cursor(_) => "local, with a cursor",
             Inner::Remote(_) => "remote",
             Inner::Gone => "sent",
         };
@@ -93,6 +141,28 @@ impl<T: Send + 'static> Stream<T> {
     /// first `Err`).
     pub fn new(stream: impl futures_util::Stream<Item = Result<T, Error>> + Send + 'static) -> Self {
         Stream { inner: Mutex::new(Inner::Local(Box::pin(stream))) }
+    }
+
+    /// A stream with a cursor, like a Kafka offset: `resume_from(next)`
+    /// returns the items from number `next` on (items are numbered from 0;
+    /// the stream starts with `resume_from(0)`).
+    ///
+    /// When such a stream is the result of a `#[pb(replay)]` method and its
+    /// consumer's session cannot resume (the server restarted, or the
+    /// outage outlasted the grace period), the session asks the method
+    /// again once it is back, and the fresh stream is started with
+    /// `resume_from(n)` where `n` is the number of items that arrived: the
+    /// consumer goes on with no item lost or repeated. A stream without a
+    /// cursor ends with [`Error::Lost`] there instead. A relay that passes
+    /// such a stream on (returns its upstream's stream, not yet read) passes
+    /// the resume upstream.
+    pub fn with_cursor<F, S>(mut resume_from: F) -> Self
+    where
+        F: FnMut(u64) -> S + Send + 'static,
+        S: futures_util::Stream<Item = Result<T, Error>> + Send + 'static,
+    {
+        let open = Box::new(move |next| -> Boxed<T> { Box::pin(resume_from(next)) });
+        Stream { inner: Mutex::new(Inner::Cursor(Cursor { open, current: None })) }
     }
 
     /// A stream of the items of `iter`.
@@ -126,12 +196,14 @@ where
     type Item = Result<T, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut inner = self.inner.lock().unwrap();
-        match &mut *inner {
-            Inner::Local(s) => s.poll_next_unpin(cx),
-            Inner::Remote(r) => r.poll_next_unpin(cx),
-            Inner::Gone => Poll::Ready(None),
-        }
+        self.inner.lock().unwrap().poll_next_unpin(cx)
+    }
+}
+
+impl<T> Stream<T> {
+    /// What the stream holds, leaving it sent.
+    fn take(&self) -> Inner<T> {
+        std::mem::replace(&mut *self.inner.lock().unwrap(), Inner::Gone)
     }
 }
 
@@ -139,11 +211,9 @@ impl<T: Serialize + serde::de::DeserializeOwned + Send + 'static> Serialize for 
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let wire = RefCx::with(|cx| {
             let cx = cx.ok_or_else(|| S::Error::custom("a pb::Stream can only be sent by a pb connection"))?;
-            let taken = std::mem::replace(&mut *self.inner.lock().unwrap(), Inner::Gone);
-            let stream: Boxed<T> = match taken {
-                Inner::Local(s) => s,
-                Inner::Remote(r) => Box::pin(r),
+            let stream = match self.take() {
                 Inner::Gone => return Err(S::Error::custom("this pb::Stream was already sent or consumed")),
+                stream => stream,
             };
             let count = cx.link().open_stream().map_err(|e| S::Error::custom(wire::fail(e)))?;
             let source = source::Source::new(stream, count, cx.link().max_frame_len() / 2);
@@ -175,10 +245,7 @@ impl<'de, T: Serialize + serde::de::DeserializeOwned + Send + 'static> Deseriali
                         let e = Error::WrongInterface { expected: "pb.Stream".into(), found: object.interface_id() };
                         return Err(D::Error::custom(wire::fail(e)));
                     };
-                    match source.take() {
-                        Some(stream) => Inner::Local(stream),
-                        None => Inner::Gone,
-                    }
+                    source.take()
                 }
             };
             Ok(Stream { inner: Mutex::new(inner) })

@@ -11,6 +11,9 @@ use crate::Error;
 pub(crate) const STREAM_IFACE: u64 = pb_ids::interface_id("pb.Stream");
 /// Method id of a pull.
 pub(crate) const PULL: u32 = pb_ids::method_id("pull");
+/// Method id of a resume: start the producer at an item (a fresh producer,
+/// after a session that could not resume; see `Stream::with_cursor`).
+pub(crate) const RESUME: u32 = pb_ids::method_id("resume");
 /// Most items one pull may ask for.
 pub(crate) const MAX_PULL_ITEMS: u32 = 1 << 16;
 

@@ -4,6 +4,11 @@
 //! and starts the next pull if the window has room, so the window stays
 //! full while the consumer reads (also when the consumer is itself a
 //! peer's pull, at a relay) and empties only when it stops reading.
+//!
+//! A stream returned by a `#[pb(replay)]` method is healed with its
+//! session (see [`super::replay`]): when the session cannot resume, pulls
+//! that failed with the link wait for the heal, which asks the method
+//! again and starts the fresh producer at the next item.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -13,9 +18,10 @@ use std::task::{Context, Poll, Waker};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use super::protocol::{Batch, MAX_PULL_ITEMS, PULL};
+use super::protocol::{Batch, MAX_PULL_ITEMS, PULL, RESUME};
 use crate::Error;
-use crate::connection::{RemoteRef, patient, send_call_measured};
+use crate::connection::{RemoteRef, patient, send_call, send_call_measured};
+use crate::references::heal::HealSlot;
 
 /// The default window of a received stream: at most this many bytes of
 /// items asked for or held at once.
@@ -29,11 +35,21 @@ const FIRST_PULL: u32 = 16;
 /// A stream a peer sends: pulls its items while its window has room.
 pub(crate) struct Remote<T> {
     shared: Arc<Mutex<Shared<T>>>,
-    target: Arc<RemoteRef>,
 }
 
 /// What the pulls and the consumer share.
-struct Shared<T> {
+pub(super) struct Shared<T> {
+    /// The producer's export.
+    target: Arc<RemoteRef>,
+    /// Changes each time the stream moves to a fresh producer: answers to
+    /// pulls made before are dropped.
+    epoch: u64,
+    /// The session heals this stream (a replayed method's result).
+    heal: Option<HealSlot>,
+    /// A pull failed with the link, and the stream waits for its heal.
+    broken: bool,
+    /// A heal is starting a fresh producer: no pulls meanwhile.
+    moving: bool,
     items: VecDeque<T>,
     /// Answers that arrived ahead of an earlier one (by their first item).
     early: Vec<(Batch<T>, usize)>,
@@ -47,7 +63,8 @@ struct Shared<T> {
     /// `Some(Some(e))` an error.
     end: Option<Option<Error>>,
     finished: bool,
-    /// Items that arrived.
+    /// Number of the next item to arrive (items that arrived, counting
+    /// from where the producer started).
     arrived: u64,
     window: usize,
     /// Bytes per item seen so far (zero: none yet).
@@ -65,6 +82,11 @@ impl<T> Unpin for Remote<T> {}
 impl<T> Remote<T> {
     pub(crate) fn new(target: Arc<RemoteRef>, window: usize) -> Self {
         let shared = Shared {
+            target,
+            epoch: 0,
+            heal: None,
+            broken: false,
+            moving: false,
             items: VecDeque::new(),
             early: Vec::new(),
             next_pull: 0,
@@ -79,7 +101,7 @@ impl<T> Remote<T> {
             waker: None,
             started: false,
         };
-        Remote { shared: Arc::new(Mutex::new(shared)), target }
+        Remote { shared: Arc::new(Mutex::new(shared)) }
     }
 
     pub(crate) fn received(&self) -> u64 {
@@ -89,6 +111,27 @@ impl<T> Remote<T> {
     pub(crate) fn set_window(&mut self, bytes: usize) {
         self.shared.lock().unwrap().window = bytes.max(1);
     }
+
+    /// What the healer holds.
+    pub(super) fn shared(&self) -> &Arc<Mutex<Shared<T>>> {
+        &self.shared
+    }
+
+    /// Whether nothing was pulled yet (a fresh producer can still be
+    /// started at any item).
+    pub(super) fn untouched(&self) -> bool {
+        let s = self.shared.lock().unwrap();
+        !s.started && s.arrived == 0 && s.pulls.is_empty()
+    }
+
+    /// Ask the producer to start at item `next` (nothing pulled yet): what
+    /// a relay does when its own consumer resumes from there.
+    pub(super) async fn start_at(&self, next: u64) -> Result<(), Error> {
+        let target = self.shared.lock().unwrap().target.clone();
+        send_call::<_, Result<(), Error>>(&target, RESUME, || Some("resume"), &(next,)).await??;
+        self.shared.lock().unwrap().arrived = next;
+        Ok(())
+    }
 }
 
 impl<T> Drop for Remote<T> {
@@ -97,6 +140,14 @@ impl<T> Drop for Remote<T> {
         let pulls = std::mem::take(&mut self.shared.lock().unwrap().pulls);
         for (_, pull) in pulls {
             pull.abort();
+        }
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.heal.take() {
+            slot.forget();
         }
     }
 }
@@ -116,7 +167,7 @@ impl<T> Shared<T> {
     /// at all held or asked for: one item larger than the window still
     /// comes, alone).
     fn has_room(&self) -> bool {
-        if !self.started || self.stopped || self.pulls.len() >= IN_FLIGHT {
+        if !self.started || self.stopped || self.broken || self.moving || self.pulls.len() >= IN_FLIGHT {
             return false;
         }
         let per_item = self.item_bytes.max(1) as u64;
@@ -124,13 +175,24 @@ impl<T> Shared<T> {
         held == 0 || (held + u64::from(self.pull_size())) * per_item <= self.window as u64
     }
 
+    /// Whether the stream still needs its producer (for the healer).
+    pub(super) fn is_open(&self) -> bool {
+        !self.stopped
+    }
+
     /// Take an answer, and every one it lets through, in item order.
-    fn absorb(&mut self, answer: Result<(Batch<T>, usize), Error>) {
+    /// Returns whether the stream must wait for its session's heal.
+    fn absorb(&mut self, answer: Result<(Batch<T>, usize), Error>) -> bool {
         match answer {
             Ok(a) => self.early.push(a),
+            Err(e) if e.is_link_failure() && self.heal.is_some() => {
+                self.broken = true;
+                return true;
+            }
             Err(e) => {
                 let e = if e.is_link_failure() { Error::Lost { last: self.arrived } } else { e };
-                return self.stop(Some(e));
+                self.stop(Some(e));
+                return false;
             }
         }
         // The batch starting at the next item (an empty one last: it only
@@ -150,12 +212,14 @@ impl<T> Shared<T> {
             self.arrived += n as u64;
             self.items.extend(batch.items);
             if let Some(end) = batch.end {
-                return self.stop(end.err());
+                self.stop(end.err());
+                break;
             }
         }
+        false
     }
 
-    fn stop(&mut self, end: Option<Error>) {
+    pub(super) fn stop(&mut self, end: Option<Error>) {
         if self.stopped {
             return;
         }
@@ -166,35 +230,118 @@ impl<T> Shared<T> {
             pull.abort();
         }
     }
+
+    /// Leave the current producer: from now on, answers to its pulls are
+    /// dropped. Returns the item the next producer must start at.
+    pub(super) fn leave(&mut self) -> u64 {
+        self.epoch += 1;
+        self.moving = true;
+        self.early.clear();
+        self.asked = 0;
+        for (_, pull) in std::mem::take(&mut self.pulls) {
+            pull.abort();
+        }
+        self.arrived
+    }
+
+    /// Go on with the producer at `target`, started at the next item.
+    pub(super) fn adopt(&mut self, target: Arc<RemoteRef>) {
+        self.target = target;
+        self.moving = false;
+        self.broken = false;
+    }
+
+    pub(super) fn set_heal(&mut self, slot: HealSlot) -> bool {
+        if self.heal.is_some() {
+            return false;
+        }
+        self.heal = Some(slot);
+        true
+    }
+
+    /// The producer's export.
+    pub(super) fn target(&self) -> Arc<RemoteRef> {
+        self.target.clone()
+    }
+
+    /// Number of the next item to arrive.
+    pub(super) fn arrived(&self) -> u64 {
+        self.arrived
+    }
+
+    pub(super) fn take_waker(&mut self) -> Option<Waker> {
+        self.waker.take()
+    }
+}
+
+/// Wait for the heal of a stream whose pull failed with its link: a heal
+/// that does not come (the session gave up, or the wait timed out) or does
+/// not move the stream to a fresh producer ends it with [`Error::Lost`].
+fn await_heal<T: Send + 'static>(shared: &Arc<Mutex<Shared<T>>>, epoch: u64) {
+    let Some(healer) = shared.lock().unwrap().heal.as_ref().and_then(HealSlot::healer) else {
+        let mut s = shared.lock().unwrap();
+        let last = s.arrived;
+        s.stop(Some(Error::Lost { last }));
+        return;
+    };
+    let generation = healer.generation();
+    let weak = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        healer.link_failed();
+        let healed = healer.wait_healed(generation).await;
+        drop(healer);
+        let Some(shared) = weak.upgrade() else { return };
+        let waker = {
+            let mut s = shared.lock().unwrap();
+            // Healed (a fresh producer adopted) or moving to one now.
+            if healed && (s.epoch != epoch || s.moving) {
+                return;
+            }
+            if s.epoch == epoch && s.broken {
+                let last = s.arrived;
+                s.stop(Some(Error::Lost { last }));
+            }
+            s.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    });
 }
 
 /// Start pulls while the window has room.
-fn top_up<T: DeserializeOwned + Send + 'static>(shared: &Arc<Mutex<Shared<T>>>, target: &Arc<RemoteRef>) {
+pub(super) fn top_up<T: DeserializeOwned + Send + 'static>(shared: &Arc<Mutex<Shared<T>>>) {
     let mut s = shared.lock().unwrap();
     while s.has_room() {
-        let (n, max) = (s.next_pull, s.pull_size());
+        let (n, max, epoch) = (s.next_pull, s.pull_size(), s.epoch);
         s.next_pull += 1;
         s.asked += u64::from(max);
-        let (weak, target2) = (Arc::downgrade(shared), target.clone());
+        let (weak, target) = (Arc::downgrade(shared), s.target.clone());
         // A pull waits for its session to resume, like a call in flight.
         let task = tokio::spawn(patient(async move {
-            let answer = send_call_measured::<_, Result<Batch<T>, Error>>(&target2, PULL, || Some("pull"), &(max,))
+            let answer = send_call_measured::<_, Result<Batch<T>, Error>>(&target, PULL, || Some("pull"), &(max,))
                 .await
                 .and_then(|(result, bytes)| result.map(|batch| (batch, bytes)));
+            drop(target);
             let Some(shared) = weak.upgrade() else { return };
-            let waker = {
+            let (waker, broken) = {
                 let mut s = shared.lock().unwrap();
+                if s.epoch != epoch {
+                    // An answer of a producer the stream left.
+                    return;
+                }
                 s.asked = s.asked.saturating_sub(u64::from(max));
                 s.pulls.retain(|(k, _)| *k != n);
-                if !s.stopped {
-                    s.absorb(answer);
-                }
-                s.waker.take()
+                let broken = if s.stopped || s.broken { false } else { s.absorb(answer) };
+                (s.waker.take(), broken)
             };
+            if broken {
+                await_heal(&shared, epoch);
+            }
             if let Some(w) = waker {
                 w.wake();
             }
-            top_up(&shared, &target2);
+            top_up(&shared);
         }));
         if !task.is_finished() {
             s.pulls.push((n, task));
@@ -222,7 +369,7 @@ impl<T: DeserializeOwned + Send + 'static> futures_util::Stream for Remote<T> {
                 Poll::Pending
             }
         };
-        top_up(&this.shared, &this.target);
+        top_up(&this.shared);
         result
     }
 }

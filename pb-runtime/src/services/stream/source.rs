@@ -6,9 +6,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Batch, Boxed, MAX_PULL_ITEMS, PULL, STREAM_IFACE};
+use super::Inner;
+use super::protocol::{Batch, MAX_PULL_ITEMS, PULL, RESUME, STREAM_IFACE};
 use crate::Error;
 use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
 
@@ -17,7 +19,8 @@ const FIRST_ANSWER: usize = 16;
 
 /// The producer's state: the stream, the items it gave, and their size.
 struct Producer<T> {
-    stream: Option<Boxed<T>>,
+    /// `Gone` once it ended (or went home).
+    stream: Inner<T>,
     given: u64,
     /// Bytes per item in the answers so far (zero: none yet).
     item_bytes: usize,
@@ -34,8 +37,8 @@ pub(crate) struct Taker<T> {
 
 impl<T> Taker<T> {
     /// The producer back, when a stream comes home (sent back by the peer).
-    pub(crate) fn take(&self) -> Option<Boxed<T>> {
-        self.stream.try_lock().ok().and_then(|mut s| s.stream.take())
+    pub(crate) fn take(&self) -> Inner<T> {
+        self.stream.try_lock().map_or(Inner::Gone, |mut s| std::mem::replace(&mut s.stream, Inner::Gone))
     }
 }
 
@@ -46,10 +49,10 @@ pub(crate) struct Source<T> {
     _count: StreamCount,
 }
 
-impl<T: Serialize + Send + 'static> Source<T> {
+impl<T: Serialize + DeserializeOwned + Send + 'static> Source<T> {
     /// The export of `stream`, answering with at most `max_batch` bytes.
-    pub(crate) fn new(stream: Boxed<T>, count: StreamCount, max_batch: usize) -> Arc<Self> {
-        let producer = Producer { stream: Some(stream), given: 0, item_bytes: 0 };
+    pub(crate) fn new(stream: Inner<T>, count: StreamCount, max_batch: usize) -> Arc<Self> {
+        let producer = Producer { stream, given: 0, item_bytes: 0 };
         let taker = Taker {
             stream: tokio::sync::Mutex::new(producer),
             max_batch: max_batch.max(1),
@@ -59,18 +62,25 @@ impl<T: Serialize + Send + 'static> Source<T> {
     }
 }
 
-impl<T: Serialize + Send + 'static> Dispatch for Source<T> {
+impl<T: Serialize + DeserializeOwned + Send + 'static> Dispatch for Source<T> {
     fn interface_id(&self) -> u64 {
         STREAM_IFACE
     }
 
     fn call(&self, method: u32, args: &Bytes, reply: Reply) -> Result<CallFuture, Error> {
-        if method != PULL {
-            return Err(Error::UnknownMethod { interface: "pb.Stream".into(), method, name: None });
+        match method {
+            PULL => {
+                let (max,): (u32,) = crate::decode_args(args)?;
+                let max = max.clamp(1, MAX_PULL_ITEMS) as usize;
+                Ok(Box::pin(pull(self.taker.clone(), max, reply)))
+            }
+            RESUME => {
+                let (next,): (u64,) = crate::decode_args(args)?;
+                let taker = self.taker.clone();
+                Ok(Box::pin(async move { reply.send(&resume(taker, next).await) }))
+            }
+            _ => Err(Error::UnknownMethod { interface: "pb.Stream".into(), method, name: None }),
         }
-        let (max,): (u32,) = crate::decode_args(args)?;
-        let max = max.clamp(1, MAX_PULL_ITEMS) as usize;
-        Ok(Box::pin(pull(self.taker.clone(), max, reply)))
     }
 
     fn object(&self) -> &(dyn Any + Send + Sync) {
@@ -82,9 +92,36 @@ impl<T: Serialize + Send + 'static> Dispatch for Source<T> {
     }
 }
 
+/// Start the producer at item `next`: a consumer whose session could not
+/// resume goes on with a fresh producer (the same method, asked again).
+/// Only a producer with a cursor, or one that is itself a stream from a
+/// peer not yet read (a relay's), can start elsewhere than where it is.
+async fn resume<T: DeserializeOwned + Send + 'static>(taker: Arc<Taker<T>>, next: u64) -> Result<(), Error> {
+    let mut guard = tokio::select! {
+        biased;
+        () = taker.cancel.cancelled() => return Err(Error::Disconnected),
+        guard = taker.stream.lock() => guard,
+    };
+    if guard.given == next {
+        return Ok(());
+    }
+    let last = guard.given;
+    match &mut guard.stream {
+        Inner::Cursor(cursor) if last == 0 => cursor.start_at(next),
+        Inner::Remote(remote) if last == 0 && remote.untouched() => remote.start_at(next).await?,
+        _ => return Err(Error::Lost { last }),
+    }
+    guard.given = next;
+    Ok(())
+}
+
 /// Answer one pull: wait for one item, then take what else is ready, up to
 /// `max`. Pulls run one at a time; each answer says where its items start.
-async fn pull<T: Serialize + Send + 'static>(taker: Arc<Taker<T>>, max: usize, reply: Reply) -> Result<(), Error> {
+async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
+    taker: Arc<Taker<T>>,
+    max: usize,
+    reply: Reply,
+) -> Result<(), Error> {
     let mut guard = tokio::select! {
         biased;
         () = taker.cancel.cancelled() => return Err(Error::Disconnected),
@@ -99,14 +136,15 @@ async fn pull<T: Serialize + Send + 'static>(taker: Arc<Taker<T>>, max: usize, r
     let mut items = Vec::new();
     let mut end = None;
     let first = guard.given;
-    if let Some(stream) = guard.stream.as_mut() {
+    if !matches!(guard.stream, Inner::Gone) {
+        let stream = &mut guard.stream;
         while items.len() < max {
             let next = if items.is_empty() {
                 tokio::select! {
                     biased;
                     () = taker.cancel.cancelled() => {
                         // The consumer is gone: drop the producer now.
-                        guard.stream = None;
+                        guard.stream = Inner::Gone;
                         return Err(Error::Disconnected);
                     }
                     next = stream.next() => next,
@@ -133,7 +171,7 @@ async fn pull<T: Serialize + Send + 'static>(taker: Arc<Taker<T>>, max: usize, r
         end = Some(Ok(()));
     }
     if end.is_some() {
-        guard.stream = None;
+        guard.stream = Inner::Gone;
     }
     let n = items.len();
     guard.given += n as u64;
