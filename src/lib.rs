@@ -282,7 +282,7 @@ pub use pb_runtime::{
     Transport,
 };
 pub use pb_runtime::{IntoRoot, Root, root};
-pub use pb_runtime::{Sink, Stream, channel, stream};
+pub use pb_runtime::{Sender, Sink, Stream, channel, stream};
 pub use pb_runtime::{backoff, cache, describe, login, server, session, twisted};
 
 /// Fault injection for tests and demos: a TCP proxy that cuts and

@@ -69,7 +69,7 @@ pub use server::{Server, ServerHandle};
 pub use services::cache::{self, Cache, Cacheable, Change, Model};
 pub use services::login;
 pub use services::registry::{self, Listing, Locator, Registry};
-pub use services::stream::{self, Sink, Stream, channel};
+pub use services::stream::{self, Sender, Sink, Stream, channel};
 pub use session::backoff::{self, BackoffConfig};
 pub use session::{Client, ClientBuilder, SessionConfig, SessionEvent};
 #[cfg(feature = "test-util")]

@@ -23,8 +23,25 @@ pub trait Feed {
     /// resume, from a producer without a cursor.
     #[pb(replay)]
     async fn numbers_again(&self, from: u64, to: u64) -> Result<pb::Stream<u64>, pb::Error>;
+    /// Sends `0..n` into `to` (the sending half of the caller's channel)
+    /// from a task of its own, and returns at once.
+    async fn push(&self, to: pb::Sender<u64>, n: u64) -> Result<(), pb::Error>;
+    /// Sends `size`-byte items into `to` without end, from a task of its
+    /// own, and returns at once.
+    async fn push_blobs(&self, to: pb::Sender<Vec<u8>>, size: usize) -> Result<(), pb::Error>;
+    /// Runs `job`: its results go to the job's sender; returns how many.
+    async fn run(&self, job: Job) -> Result<u64, pb::Error>;
     /// How many items and bytes `items` had (client streaming).
     async fn upload(&self, items: pb::Stream<Vec<u8>>) -> Result<(u64, u64), pb::Error>;
+}
+
+/// Work whose results go to the caller's channel (a sender inside data).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Job {
+    /// How many results.
+    pub count: u64,
+    /// Where they go.
+    pub results: pb::Sender<String>,
 }
 
 /// The feed, with counters the tests read.
@@ -36,6 +53,10 @@ pub struct Numbers {
     pub dropped: Arc<AtomicBool>,
     /// Where each `tail` producer was started (its cursor's `next`).
     pub opened: Arc<Mutex<Vec<u64>>>,
+    /// Items `push` sent.
+    pub pushed: Arc<AtomicU64>,
+    /// Set when a `push` stopped because its consumer was gone.
+    pub push_refused: Arc<AtomicBool>,
 }
 
 /// Sets a flag when dropped (the producer's state).
@@ -73,6 +94,38 @@ impl Feed for Numbers {
     }
     async fn numbers_again(&self, from: u64, to: u64) -> Result<pb::Stream<u64>, pb::Error> {
         Ok(pb::Stream::iter(from..to))
+    }
+    async fn push(&self, to: pb::Sender<u64>, n: u64) -> Result<(), pb::Error> {
+        let (pushed, refused) = (self.pushed.clone(), self.push_refused.clone());
+        tokio::spawn(async move {
+            for i in 0..n {
+                if to.send(i).await.is_err() {
+                    refused.store(true, Ordering::SeqCst);
+                    return;
+                }
+                pushed.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Ok(())
+    }
+    async fn push_blobs(&self, to: pb::Sender<Vec<u8>>, size: usize) -> Result<(), pb::Error> {
+        let (pushed, refused) = (self.pushed.clone(), self.push_refused.clone());
+        tokio::spawn(async move {
+            loop {
+                if to.send(vec![7; size]).await.is_err() {
+                    refused.store(true, Ordering::SeqCst);
+                    return;
+                }
+                pushed.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Ok(())
+    }
+    async fn run(&self, job: Job) -> Result<u64, pb::Error> {
+        for i in 0..job.count {
+            job.results.send(format!("result {i}")).await?;
+        }
+        Ok(job.count)
     }
     async fn upload(&self, mut items: pb::Stream<Vec<u8>>) -> Result<(u64, u64), pb::Error> {
         let (mut n, mut bytes) = (0, 0);

@@ -5,7 +5,10 @@
 //! A `Stream<T>` is serde data: return it from a method (server
 //! streaming), pass it as an argument (client streaming: the receiving half
 //! of a [`channel`], or a [`Sink`] that bundles the channel with the call),
-//! or nest it in copied data. It travels by reference:
+//! or nest it in copied data. The sending half of a channel, a [`Sender`],
+//! travels too: a peer given one sends into the channel, and its items
+//! come out of the channel's stream here (streamed back with the same
+//! flow control). It travels by reference:
 //! the sender exports the stream's producer, and the receiver gets a
 //! `Stream<T>` that implements [`futures_util::Stream`] with items
 //! `Result<T, pb::Error>`.
@@ -59,6 +62,7 @@
 mod protocol;
 mod remote;
 mod replay;
+mod sender;
 mod source;
 
 use std::pin::Pin;
@@ -77,6 +81,7 @@ use crate::wire::{self, WireRef};
 use protocol::{Boxed, STREAM_IFACE};
 pub use remote::DEFAULT_WINDOW;
 pub use replay::track_replay_stream;
+pub use sender::{Sender, channel};
 
 /// A sequence of `T`s, local or from a peer; see the [module docs](self).
 pub struct Stream<T> {
@@ -251,56 +256,6 @@ impl<'de, T: Serialize + serde::de::DeserializeOwned + Send + 'static> Deseriali
             Ok(Stream { inner: Mutex::new(inner) })
         })
     }
-}
-
-/// The sending half of a [`channel`]: items sent here come out of its
-/// [`Stream`], wherever that was passed.
-pub struct Sender<T> {
-    tx: tokio::sync::mpsc::Sender<Result<T, Error>>,
-}
-
-impl<T> Clone for Sender<T> {
-    fn clone(&self) -> Self {
-        Sender { tx: self.tx.clone() }
-    }
-}
-
-impl<T> std::fmt::Debug for Sender<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender").field("closed", &self.tx.is_closed()).finish()
-    }
-}
-
-impl<T: Send + 'static> Sender<T> {
-    /// Send an item, waiting while the stream's consumer is a window behind.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Disconnected`] once the stream's consumer is gone (its
-    /// receiving end dropped, its connection closed).
-    pub async fn send(&self, item: T) -> Result<(), Error> {
-        self.tx.send(Ok(item)).await.map_err(|_| Error::Disconnected)
-    }
-
-    /// End the stream with `error` (the consumer gets it as its last item).
-    pub async fn fail(self, error: Error) {
-        let _ = self.tx.send(Err(error)).await;
-    }
-
-    /// Whether the stream's consumer is gone.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-}
-
-/// A channel whose receiving half is a [`Stream`]: send items with
-/// [`Sender::send`] (at most `buffer` wait in the channel, beyond the
-/// consumer's window), and pass the stream as an argument or result; the
-/// stream ends when every sender is dropped.
-pub fn channel<T: Send + 'static>(buffer: usize) -> (Sender<T>, Stream<T>) {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(buffer.max(1));
-    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    (Sender { tx }, Stream::new(stream))
 }
 
 /// The sending end of a call that takes a stream (client streaming): send

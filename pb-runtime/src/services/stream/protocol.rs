@@ -14,6 +14,10 @@ pub(crate) const PULL: u32 = pb_ids::method_id("pull");
 /// Method id of a resume: start the producer at an item (a fresh producer,
 /// after a session that could not resume; see `Stream::with_cursor`).
 pub(crate) const RESUME: u32 = pb_ids::method_id("resume");
+/// Interface id of a channel's entry (an exported `Sender`).
+pub(crate) const SENDER_IFACE: u64 = pb_ids::interface_id("pb.Sender");
+/// Method id of an attach: the peer's stream of what it sends.
+pub(crate) const ATTACH: u32 = pb_ids::method_id("attach");
 /// Most items one pull may ask for.
 pub(crate) const MAX_PULL_ITEMS: u32 = 1 << 16;
 
