@@ -15,10 +15,16 @@
 //!
 //! # Flow control
 //!
-//! The receiver pulls: it asks for a batch of items (at most a window's
-//! worth of bytes, [`DEFAULT_WINDOW`], sized from the items it has seen so
-//! far), with at most two requests in flight, and only while it is being
-//! polled. The producer runs only to fill a request: it is never ahead of
+//! The receiver pulls: it asks for a batch of items (half a window's
+//! worth of bytes, sized from the items it has seen so far), with at most
+//! two requests in flight, and only while it is being polled. The window
+//! adapts to the end-to-end rate: every few round trips of pulls the
+//! receiver measures how fast its consumer reads and how long a pull
+//! takes to be answered (at a relay, that includes the trip upstream),
+//! and holds four round trips' worth of reading, between 64 KiB and the
+//! most allowed ([`DEFAULT_WINDOW`], or [`Stream::window`]). A consumer
+//! held back by the window reads about a window per round trip, so its
+//! window grows back to the most; a slow consumer holds little. The producer runs only to fill a request: it is never ahead of
 //! its consumer by more than one batch, and a consumer that stops reading
 //! stops the producer. A relay that passes a stream on pulls upstream only
 //! as its own consumer pulls, holding at most its own window: backpressure
@@ -184,8 +190,11 @@ impl<T: Send + 'static> Stream<T> {
     }
 
     /// The most bytes of items asked for at once, on a stream received
-    /// from a peer (default [`DEFAULT_WINDOW`]); the stream holds about
-    /// this much (two requests of half of it), plus one item.
+    /// from a peer (default [`Config::stream_window`](crate::Config::stream_window),
+    /// 1 MiB); the stream holds at most this much (two requests of half of
+    /// it), plus one item. Within it, the window adapts to what the
+    /// consumer reads: a few round trips' worth of its measured rate, but
+    /// not below 64 KiB (see the [module docs](self#flow-control)).
     pub fn window(self, bytes: usize) -> Self {
         if let Inner::Remote(r) = &mut *self.inner.lock().unwrap() {
             r.set_window(bytes);

@@ -29,6 +29,10 @@ pub const DEFAULT_WINDOW: usize = 1 << 20;
 
 /// Requests in flight at once: one being answered while the other travels.
 const IN_FLIGHT: usize = 2;
+/// The smallest window a stream adapts down to.
+pub(super) const MIN_WINDOW: usize = 64 << 10;
+/// Round trips of the consumer's reading the window covers.
+const TRIPS: f64 = 4.0;
 /// Items the first pull asks for (before item sizes are known).
 const FIRST_PULL: u32 = 16;
 
@@ -66,7 +70,16 @@ pub(super) struct Shared<T> {
     /// Number of the next item to arrive (items that arrived, counting
     /// from where the producer started).
     arrived: u64,
+    /// The window in use: what the consumer reads in a few round trips
+    /// of pulls, between [`MIN_WINDOW`] and `max_window`.
     window: usize,
+    /// The most the window may be (`Config::stream_window`, or set).
+    max_window: usize,
+    /// Pull round trips (answer time, end to end), smoothed, in seconds.
+    trip: f64,
+    /// Items the consumer took since `rate_since`.
+    taken: u64,
+    rate_since: std::time::Instant,
     /// Bytes per item seen so far (zero: none yet).
     item_bytes: usize,
     /// Items asked for and not yet arrived.
@@ -96,6 +109,10 @@ impl<T> Remote<T> {
             finished: false,
             arrived: 0,
             window: window.max(1),
+            max_window: window.max(1),
+            trip: 0.0,
+            taken: 0,
+            rate_since: std::time::Instant::now(),
             item_bytes: 0,
             asked: 0,
             waker: None,
@@ -109,7 +126,9 @@ impl<T> Remote<T> {
     }
 
     pub(crate) fn set_window(&mut self, bytes: usize) {
-        self.shared.lock().unwrap().window = bytes.max(1);
+        let mut s = self.shared.lock().unwrap();
+        s.max_window = bytes.max(1);
+        s.window = s.max_window;
     }
 
     /// What the healer holds.
@@ -173,6 +192,26 @@ impl<T> Shared<T> {
         let per_item = self.item_bytes.max(1) as u64;
         let held = self.items.len() as u64 + self.asked;
         held == 0 || (held + u64::from(self.pull_size())) * per_item <= self.window as u64
+    }
+
+    /// A pull was answered after `trip`: adapt the window to what the
+    /// consumer reads in [`TRIPS`] round trips (measured over at least a
+    /// few round trips), between [`MIN_WINDOW`] and the most allowed. A
+    /// consumer held back by the window reads about a window per trip, so
+    /// the window grows back to the most; a slow consumer needs little.
+    fn adapt(&mut self, trip: std::time::Duration, now: std::time::Instant) {
+        let trip = trip.as_secs_f64();
+        self.trip = if self.trip == 0.0 { trip } else { 0.875 * self.trip + 0.125 * trip };
+        let elapsed = now.duration_since(self.rate_since).as_secs_f64();
+        if elapsed < (8.0 * self.trip).max(0.05) || self.item_bytes == 0 {
+            return;
+        }
+        let rate = (self.taken as f64 * self.item_bytes as f64) / elapsed;
+        let want = (TRIPS * rate * self.trip) as usize;
+        let floor = MIN_WINDOW.min(self.max_window);
+        self.window = want.clamp(floor, self.max_window);
+        self.taken = 0;
+        self.rate_since = now;
     }
 
     /// Whether the stream still needs its producer (for the healer).
@@ -319,9 +358,11 @@ pub(super) fn top_up<T: DeserializeOwned + Send + 'static>(shared: &Arc<Mutex<Sh
         let (weak, target) = (Arc::downgrade(shared), s.target.clone());
         // A pull waits for its session to resume, like a call in flight.
         let task = tokio::spawn(patient(async move {
+            let sent = std::time::Instant::now();
             let answer = send_call_measured::<_, Result<Batch<T>, Error>>(&target, PULL, || Some("pull"), &(max,))
                 .await
                 .and_then(|(result, bytes)| result.map(|batch| (batch, bytes)));
+            let answered = std::time::Instant::now();
             drop(target);
             let Some(shared) = weak.upgrade() else { return };
             let (waker, broken) = {
@@ -332,6 +373,9 @@ pub(super) fn top_up<T: DeserializeOwned + Send + 'static>(shared: &Arc<Mutex<Sh
                 }
                 s.asked = s.asked.saturating_sub(u64::from(max));
                 s.pulls.retain(|(k, _)| *k != n);
+                if answer.is_ok() {
+                    s.adapt(answered - sent, answered);
+                }
                 let broken = if s.stopped || s.broken { false } else { s.absorb(answer) };
                 (s.waker.take(), broken)
             };
@@ -358,6 +402,7 @@ impl<T: DeserializeOwned + Send + 'static> futures_util::Stream for Remote<T> {
             let mut s = this.shared.lock().unwrap();
             s.started = true;
             if let Some(item) = s.items.pop_front() {
+                s.taken += 1;
                 Poll::Ready(Some(Ok(item)))
             } else if s.finished {
                 Poll::Ready(None)
