@@ -1,0 +1,113 @@
+//! Hostile stream peers, on raw frames: one that never pulls, one that
+//! asks for too much, one that asks to start at items never sent, one that
+//! sends nonsense to a stream. Each gets an error or nothing, never more
+//! work or memory than an honest peer; the stream and the connection go on.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pb::wire::WireRef;
+use pb::{Error, Server};
+use pb_tests::raw::{RawPeer, fault};
+use pb_tests::streams::{Feed, Numbers};
+
+fn method(name: &str) -> u32 {
+    <dyn Feed as pb::Interface>::METHODS.iter().find(|m| m.name == name).expect("a Feed method").id
+}
+
+/// The stream protocol's method ids (`pb_ids::method_id` of their names).
+const PULL: &str = "pull";
+const RESUME: &str = "resume";
+
+fn args<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_allocvec(v).unwrap()
+}
+
+/// A pull's answer: the first item's number, the items, the end if any.
+type Batch<T> = (u64, Vec<T>, Option<Result<(), Error>>);
+
+async fn serve() -> (Arc<Numbers>, Server, RawPeer) {
+    let numbers = Arc::new(Numbers::default());
+    let server = Server::bind("127.0.0.1:0", pb::root::<dyn Feed>(numbers.clone())).await.unwrap();
+    let (raw, _) = RawPeer::connect(server.local_addr()).await;
+    (numbers, server, raw)
+}
+
+/// Call `name` on the root with `a`; the id of the stream it returns.
+async fn open(raw: &mut RawPeer, name: &str, a: &[u8]) -> u64 {
+    let (ok, payload) = raw.call(0, method(name), a).await;
+    assert!(ok, "{:?}", fault(&payload));
+    match postcard::from_bytes::<Result<WireRef, Error>>(&payload).unwrap().unwrap() {
+        WireRef::Sender { id, .. } => id,
+        other => panic!("expected a stream, got {other:?}"),
+    }
+}
+
+async fn pull<T: serde::de::DeserializeOwned>(raw: &mut RawPeer, stream: u64, max: u32) -> Result<Batch<T>, Error> {
+    let (ok, payload) = raw.call(stream, pb_ids::method_id(PULL), &args(&(max,))).await;
+    assert!(ok, "a pull is answered: {:?}", fault(&payload));
+    postcard::from_bytes(&payload).unwrap()
+}
+
+async fn resume(raw: &mut RawPeer, stream: u64, next: u64) -> Result<(), Error> {
+    let (ok, payload) = raw.call(stream, pb_ids::method_id(RESUME), &args(&(next,))).await;
+    assert!(ok, "a resume is answered: {:?}", fault(&payload));
+    postcard::from_bytes(&payload).unwrap()
+}
+
+#[tokio::test]
+async fn a_peer_that_never_pulls_costs_no_production() {
+    let (numbers, _server, mut raw) = serve().await;
+    let _stream = open(&mut raw, "endless", &args(&(1024usize,))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(numbers.produced.load(Ordering::SeqCst), 0, "nothing produced before a pull");
+}
+
+#[tokio::test]
+async fn a_greedy_pull_is_clamped() {
+    let (_numbers, _server, mut raw) = serve().await;
+    let stream = open(&mut raw, "endless", &args(&(1024usize,))).await;
+    let (first, items, end) = pull::<Vec<u8>>(&mut raw, stream, u32::MAX).await.unwrap();
+    assert_eq!((first, end), (0, None));
+    assert!(!items.is_empty() && items.len() <= 16, "{} items in the first answer", items.len());
+    let (first, items, _) = pull::<Vec<u8>>(&mut raw, stream, u32::MAX).await.unwrap();
+    assert_eq!(first, 16);
+    // At most half of a frame's bytes (16 MiB frames: 8 MiB of 1 KiB items).
+    assert!(items.len() <= (pb::Config::default().max_frame_len / 2) / 1024, "{} items", items.len());
+}
+
+#[tokio::test]
+async fn starting_at_an_item_never_sent_is_refused_and_the_stream_goes_on() {
+    let (_numbers, _server, mut raw) = serve().await;
+    // Without a cursor: only "where it is" is accepted.
+    let stream = open(&mut raw, "numbers", &args(&(0u64, 100u64))).await;
+    let (_, items, _) = pull::<u64>(&mut raw, stream, 10).await.unwrap();
+    assert_eq!(items, (0..10).collect::<Vec<_>>());
+    assert_eq!(resume(&mut raw, stream, 1_000_000).await, Err(Error::Lost { last: 10 }));
+    assert_eq!(resume(&mut raw, stream, 3).await, Err(Error::Lost { last: 10 }));
+    assert_eq!(resume(&mut raw, stream, 10).await, Ok(()));
+    let (first, items, _) = pull::<u64>(&mut raw, stream, 5).await.unwrap();
+    assert_eq!((first, items), (10, vec![10, 11, 12, 13, 14]), "nothing skipped, nothing repeated");
+
+    // With a cursor, once items were given: no jumping about either.
+    let tail = open(&mut raw, "tail", &args(&(0u64, 100u64))).await;
+    pull::<u64>(&mut raw, tail, 5).await.unwrap();
+    assert_eq!(resume(&mut raw, tail, 50).await, Err(Error::Lost { last: 5 }));
+    let (first, items, _) = pull::<u64>(&mut raw, tail, 2).await.unwrap();
+    assert_eq!((first, items), (5, vec![5, 6]));
+}
+
+#[tokio::test]
+async fn nonsense_to_a_stream_gets_errors_and_the_connection_goes_on() {
+    let (_numbers, _server, mut raw) = serve().await;
+    let stream = open(&mut raw, "numbers", &args(&(0u64, 100u64))).await;
+    let (ok, payload) = raw.call(stream, 0xdead_beef, &[]).await;
+    assert!(!ok);
+    assert!(matches!(fault(&payload), Error::UnknownMethod { method: 0xdead_beef, .. }));
+    let (ok, payload) = raw.call(stream, pb_ids::method_id(PULL), &[0xff; 9]).await;
+    assert!(!ok);
+    assert!(matches!(fault(&payload), Error::Protocol(_)), "{:?}", fault(&payload));
+    let (first, items, _) = pull::<u64>(&mut raw, stream, 3).await.unwrap();
+    assert_eq!((first, items), (0, vec![0, 1, 2]));
+}
