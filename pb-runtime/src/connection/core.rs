@@ -397,6 +397,13 @@ impl ConnCore {
         self.check_queued(queued)
     }
 
+    /// Queue a bulk frame (a stream's answer): calls' frames overtake it.
+    pub(crate) fn send_bulk(&self, frame: EncodedFrame) -> Result<(), Error> {
+        self.check_open(&frame)?;
+        let queued = self.outbox.push_bulk(frame);
+        self.check_queued(queued)
+    }
+
     /// Queue a frame without writing it; true if the queue was empty (the
     /// caller then owes a [`Outbox::flush`]).
     fn queue(&self, frame: EncodedFrame) -> Result<bool, Error> {
@@ -627,6 +634,10 @@ impl Link for ConnCore {
 
     fn send(&self, frame: EncodedFrame) -> Result<(), Error> {
         ConnCore::send(self, frame)
+    }
+
+    fn send_bulk(&self, frame: EncodedFrame) -> Result<(), Error> {
+        ConnCore::send_bulk(self, frame)
     }
 
     fn send_call(&self, req: u64, frame: EncodedFrame, slot: ReplySlot) -> Result<bool, Error> {

@@ -79,6 +79,11 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn next_req(&self) -> u64;
     /// Queue a frame. Frames leave in the order queued.
     fn send(&self, frame: EncodedFrame) -> Result<(), Error>;
+    /// Queue a bulk frame (a stream's answer): frames queued with
+    /// [`send`](Link::send), even later, may leave before it.
+    fn send_bulk(&self, frame: EncodedFrame) -> Result<(), Error> {
+        self.send(frame)
+    }
     /// Register `slot` for the reply to `req`, then send `frame`. Fails with
     /// `Disconnected` at once, or the slot is completed exactly once later.
     ///
@@ -272,19 +277,21 @@ impl Reply {
         result: &R,
         text: &dyn Fn() -> Option<String>,
     ) -> Result<(), Error> {
-        self.send_measured(result, text).map(|_| ())
+        self.send_measured(result, text, false).map(|_| ())
     }
 
-    /// [`send`](Self::send), returning the reply's size in bytes (zero to
-    /// a Twisted peer).
-    pub(crate) fn send_sized<R: Serialize + ?Sized>(self, result: &R) -> Result<usize, Error> {
-        self.send_measured(result, &|| None)
+    /// [`send`](Self::send) as a bulk frame (a stream's answer), returning
+    /// the reply's size in bytes (zero to a Twisted peer): replies to calls
+    /// queued after it may leave first.
+    pub(crate) fn send_bulk_sized<R: Serialize + ?Sized>(self, result: &R) -> Result<usize, Error> {
+        self.send_measured(result, &|| None, true)
     }
 
     fn send_measured<R: Serialize + ?Sized>(
         mut self,
         result: &R,
         text: &dyn Fn() -> Option<String>,
+        bulk: bool,
     ) -> Result<usize, Error> {
         if self.link.jelly().is_some() {
             return self.send_jelly(result, text).map(|()| 0);
@@ -292,7 +299,7 @@ impl Reply {
         let frame = encode_with_refs(&self.link, &Header::Reply { req: self.req, ok: true }, result)?;
         let len = frame.len();
         self.finish();
-        let _ = self.link.send(frame);
+        let _ = if bulk { self.link.send_bulk(frame) } else { self.link.send(frame) };
         Ok(len)
     }
 

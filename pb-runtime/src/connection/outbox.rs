@@ -65,15 +65,23 @@ struct Queue {
     /// `control` holds more than acknowledgements, which may wait for the
     /// next batch: it is written even without one.
     urgent: bool,
+    /// Bulk frames (a stream's answers), in the order sent: each batch
+    /// takes every frame of `frames` first, then bulk frames up to
+    /// [`BULK_PER_BATCH`] bytes (at least one), so a call's reply queued
+    /// behind a stream's answers overtakes them.
+    bulk: VecDeque<EncodedFrame>,
     corked: bool,
 }
 
 impl Queue {
     /// Whether there is something to write now.
     fn has_work(&self) -> bool {
-        !self.frames.is_empty() || (self.urgent && !self.control.is_empty())
+        !self.frames.is_empty() || !self.bulk.is_empty() || (self.urgent && !self.control.is_empty())
     }
 }
+
+/// Bytes of bulk frames one batch takes (at least one frame).
+const BULK_PER_BATCH: usize = 256 << 10;
 
 /// The numbered frames a peer has not acknowledged yet, kept to send again
 /// after an outage, within a byte budget.
@@ -260,6 +268,23 @@ impl Outbox {
         queued
     }
 
+    /// Queue a bulk frame (a stream's answer): written after the frames
+    /// queued with [`push`](Self::push), even those queued later, a batch's
+    /// worth at a time. Returns the frame bytes queued and not yet written.
+    pub(crate) fn push_bulk(&self, frame: EncodedFrame) -> usize {
+        let len = frame.len();
+        let queued = self.queued.fetch_add(len, Ordering::AcqRel) + len;
+        let corked = {
+            let mut q = self.queue.lock().unwrap();
+            q.bulk.push_back(frame);
+            q.corked
+        };
+        if !corked {
+            self.write_here();
+        }
+        queued
+    }
+
     /// Queue a per-transport frame (a ping, a pong, a server's hello): never
     /// numbered nor kept for a resume.
     pub(crate) fn push_control(&self, frame: EncodedFrame) {
@@ -435,16 +460,17 @@ impl Outbox {
 
     /// Drop every queued frame (the writer is gone).
     pub(crate) fn clear(&self) {
-        let (frames, control) = {
+        let (frames, control, bulk) = {
             let mut q = self.queue.lock().unwrap();
-            (std::mem::take(&mut q.frames), std::mem::take(&mut q.control))
+            (std::mem::take(&mut q.frames), std::mem::take(&mut q.control), std::mem::take(&mut q.bulk))
         };
-        drop((frames, control));
+        drop((frames, control, bulk));
     }
 
     /// Frames waiting in the queue (not counting a batch being written).
     pub(crate) fn queued_frames(&self) -> usize {
-        self.queue.lock().unwrap().frames.len()
+        let q = self.queue.lock().unwrap();
+        q.frames.len() + q.bulk.len()
     }
 
     /// Whether frames are waiting in the queue (not counting a batch being
@@ -502,6 +528,13 @@ impl Outbox {
                 let control = {
                     let mut q = self.queue.lock().unwrap();
                     std::mem::swap(&mut q.frames, &mut side.batch);
+                    let mut bulk = 0;
+                    while bulk < BULK_PER_BATCH
+                        && let Some(frame) = q.bulk.pop_front()
+                    {
+                        bulk += frame.len();
+                        side.batch.push(frame);
+                    }
                     let take = !q.control.is_empty() && (q.urgent || !side.batch.is_empty());
                     q.urgent = false;
                     take.then(|| std::mem::take(&mut q.control))
@@ -756,6 +789,29 @@ mod tests {
         task.await.unwrap().unwrap();
         assert_eq!(reader.await.unwrap(), frames);
         assert_eq!(outbox.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn calls_frames_overtake_queued_bulk_frames_a_batch_at_a_time() {
+        let (a, b) = tokio::io::duplex(8 << 20);
+        let outbox = Outbox::new(Box::new(a));
+        outbox.cork(true);
+        // Four stream answers of 200 KiB, then a reply queued after them.
+        let bulk: Vec<Bytes> = (0..4u8).map(|i| Bytes::from(vec![i; 200 << 10])).collect();
+        for f in &bulk {
+            outbox.push_bulk(f.clone().into());
+        }
+        let reply = Bytes::from_static(b"reply");
+        outbox.push(reply.clone().into());
+        outbox.cork(false);
+        finish(&outbox).await;
+        assert_eq!(outbox.queued(), 0);
+        let mut read = FramedRead::new(b, LengthDelimitedCodec::builder().max_frame_length(1 << 20).new_codec());
+        // The reply leaves first; bulk frames keep their own order.
+        assert_eq!(read.next().await.unwrap().unwrap().freeze(), reply);
+        for f in bulk {
+            assert_eq!(read.next().await.unwrap().unwrap().freeze(), f);
+        }
     }
 
     #[tokio::test]

@@ -18,6 +18,10 @@ pub(crate) const RESUME: u32 = pb_ids::method_id("resume");
 pub(crate) const SENDER_IFACE: u64 = pb_ids::interface_id("pb.Sender");
 /// Method id of an attach: the peer's stream of what it sends.
 pub(crate) const ATTACH: u32 = pb_ids::method_id("attach");
+/// Most bytes of items one answer carries (one item larger than this goes
+/// alone): answers are bulk frames, written a chunk at a time, and calls'
+/// frames overtake those still queued.
+pub(crate) const CHUNK: usize = 256 << 10;
 /// Most items one pull may ask for.
 pub(crate) const MAX_PULL_ITEMS: u32 = 1 << 16;
 

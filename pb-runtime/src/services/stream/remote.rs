@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Waker};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use super::protocol::{Batch, MAX_PULL_ITEMS, PULL, RESUME};
+use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME};
 use crate::Error;
 use crate::connection::{RemoteRef, patient, send_call, send_call_measured};
 use crate::references::heal::HealSlot;
@@ -27,8 +27,11 @@ use crate::references::heal::HealSlot;
 /// items asked for or held at once.
 pub const DEFAULT_WINDOW: usize = 1 << 20;
 
-/// Requests in flight at once: one being answered while the other travels.
+/// Requests in flight at once, at least: one being answered while the
+/// other travels.
 const IN_FLIGHT: usize = 2;
+/// Requests in flight at once, at most (a large window in chunks).
+const MAX_IN_FLIGHT: usize = 8;
 /// The smallest window a stream adapts down to.
 pub(super) const MIN_WINDOW: usize = 64 << 10;
 /// Round trips of the consumer's reading the window covers.
@@ -172,13 +175,19 @@ impl<T> Drop for Shared<T> {
 }
 
 impl<T> Shared<T> {
-    /// Items to ask for: half a window's worth, by the sizes seen so far.
+    /// Items to ask for: half a window's worth, by the sizes seen so far,
+    /// and at most what one answer carries.
     fn pull_size(&self) -> u32 {
         if self.item_bytes == 0 {
             return FIRST_PULL;
         }
-        let n = (self.window / IN_FLIGHT) / self.item_bytes;
+        let n = (self.window / IN_FLIGHT).min(CHUNK) / self.item_bytes;
         (n as u32).clamp(1, MAX_PULL_ITEMS)
+    }
+
+    /// Requests in flight at once: enough chunks to cover the window.
+    fn in_flight(&self) -> usize {
+        (self.window / CHUNK).clamp(IN_FLIGHT, MAX_IN_FLIGHT)
     }
 
     /// Whether another pull fits: fewer than [`IN_FLIGHT`] running, and
@@ -186,7 +195,7 @@ impl<T> Shared<T> {
     /// at all held or asked for: one item larger than the window still
     /// comes, alone).
     fn has_room(&self) -> bool {
-        if !self.started || self.stopped || self.broken || self.moving || self.pulls.len() >= IN_FLIGHT {
+        if !self.started || self.stopped || self.broken || self.moving || self.pulls.len() >= self.in_flight() {
             return false;
         }
         let per_item = self.item_bytes.max(1) as u64;

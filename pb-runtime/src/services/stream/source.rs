@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use super::Inner;
-use super::protocol::{Batch, MAX_PULL_ITEMS, PULL, RESUME, STREAM_IFACE};
+use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME, STREAM_IFACE};
 use crate::Error;
 use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
 
@@ -55,7 +55,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Source<T> {
         let producer = Producer { stream, given: 0, item_bytes: 0 };
         let taker = Taker {
             stream: tokio::sync::Mutex::new(producer),
-            max_batch: max_batch.max(1),
+            max_batch: max_batch.clamp(1, CHUNK),
             cancel: CancellationToken::new(),
         };
         Arc::new(Source { taker: Arc::new(taker), _count: count })
@@ -175,7 +175,7 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
     }
     let n = items.len();
     guard.given += n as u64;
-    let bytes = reply.send_sized(&Ok::<_, Error>(Batch { first, items, end }))?;
+    let bytes = reply.send_bulk_sized(&Ok::<_, Error>(Batch { first, items, end }))?;
     if let Some(per_item) = bytes.checked_div(n) {
         guard.item_bytes = per_item.max(1);
     }
