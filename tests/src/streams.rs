@@ -29,10 +29,46 @@ pub trait Feed {
     /// Sends `size`-byte items into `to` without end, from a task of its
     /// own, and returns at once.
     async fn push_blobs(&self, to: pb::Sender<Vec<u8>>, size: usize) -> Result<(), pb::Error>;
+    /// `0..n` as [`Counted`] items (which count their decodes).
+    async fn counted(&self, n: u64) -> Result<pb::Stream<Counted>, pb::Error>;
+    /// `n` objects by reference, the `i`th answering `i`.
+    async fn objects(&self, n: u64) -> Result<pb::Stream<pb::Ref<dyn Numbered>>, pb::Error>;
     /// Runs `job`: its results go to the job's sender; returns how many.
     async fn run(&self, job: Job) -> Result<u64, pb::Error>;
     /// How many items and bytes `items` had (client streaming).
     async fn upload(&self, items: pb::Stream<Vec<u8>>) -> Result<(u64, u64), pb::Error>;
+}
+
+/// An object by reference, as a stream's item.
+#[pb::remote_interface]
+pub trait Numbered {
+    /// Its number.
+    async fn number(&self) -> Result<u64, pb::Error>;
+}
+
+/// A [`Numbered`] object.
+pub struct Number(pub u64);
+
+#[pb::remote_impl]
+impl Numbered for Number {
+    async fn number(&self) -> Result<u64, pb::Error> {
+        Ok(self.0)
+    }
+}
+
+/// Decodes of [`Counted`] values in this process.
+pub static DECODED: AtomicU64 = AtomicU64::new(0);
+
+/// A number that counts its decodes in [`DECODED`] (to see what a relay
+/// decodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Counted(pub u64);
+
+impl<'de> serde::Deserialize<'de> for Counted {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        DECODED.fetch_add(1, Ordering::SeqCst);
+        u64::deserialize(d).map(Counted)
+    }
 }
 
 /// Work whose results go to the caller's channel (a sender inside data).
@@ -120,6 +156,12 @@ impl Feed for Numbers {
             }
         });
         Ok(())
+    }
+    async fn counted(&self, n: u64) -> Result<pb::Stream<Counted>, pb::Error> {
+        Ok(pb::Stream::iter((0..n).map(Counted)))
+    }
+    async fn objects(&self, n: u64) -> Result<pb::Stream<pb::Ref<dyn Numbered>>, pb::Error> {
+        Ok(pb::Stream::iter((0..n).map(|i| pb::Ref::new(Arc::new(Number(i)) as Arc<dyn Numbered>))))
     }
     async fn run(&self, job: Job) -> Result<u64, pb::Error> {
         for i in 0..job.count {

@@ -137,3 +137,34 @@ async fn a_million_items_cross_a_relay_killed_and_restarted_exactly_once_with_a_
     assert_eq!(opened[0], 0);
     assert!(opened[1] > 400_000, "the restarted relay passed the consumer's place upstream: {opened:?}");
 }
+
+#[tokio::test]
+async fn a_million_items_cross_a_restart_of_the_server_behind_a_relay_exactly_once_with_a_cursor() {
+    let numbers = Arc::new(Numbers::default());
+    let server = Server::bind("127.0.0.1:0", pb::Registry::local().serve::<dyn Feed>(numbers.clone())).await.unwrap();
+    let addr = server.local_addr();
+    let proxy = FaultProxy::start(addr).await.unwrap();
+    let (_relay_session, relay_server) = relay(proxy.addr(), "").await;
+    let client = Client::builder().config(fast()).connect_tcp(relay_server.local_addr().to_string()).await.unwrap();
+    let feed = client.get::<dyn Feed>().await.unwrap();
+    let mut stream = feed.tail(0, N).await.unwrap();
+    let fresh = Arc::new(Numbers::default());
+    let mut server = Some(server);
+    let (count, error) = read_all(&mut stream, |n| {
+        (n == 300_000).then(|| {
+            let (proxy, server, fresh) = (&proxy, server.take(), fresh.clone());
+            async move {
+                proxy.cut();
+                drop(server);
+                let restarted = rebind(addr, pb::Registry::local().serve::<dyn Feed>(fresh)).await;
+                std::mem::forget(restarted);
+                proxy.heal();
+            }
+        })
+    })
+    .await;
+    assert_eq!((count, error), (N, None));
+    let opened = fresh.opened.lock().unwrap().clone();
+    assert_eq!(opened.len(), 1, "the restarted server opened the stream once: {opened:?}");
+    assert!(opened[0] > 300_000, "where the relay's consumer was: {opened:?}");
+}

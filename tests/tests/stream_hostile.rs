@@ -27,6 +27,10 @@ fn args<T: serde::Serialize>(v: &T) -> Vec<u8> {
 /// A pull's answer: the first item's number, the items, the end if any.
 type Batch<T> = (u64, Vec<T>, Option<Result<(), Error>>);
 
+/// A pull's answer on the wire: the first item's number, how many items,
+/// whether they hold no references, their bytes, the end if any.
+type WireBatch = (u64, u32, bool, Vec<u8>, Option<Result<(), Error>>);
+
 async fn serve() -> (Arc<Numbers>, Server, RawPeer) {
     let numbers = Arc::new(Numbers::default());
     let server = Server::bind("127.0.0.1:0", pb::root::<dyn Feed>(numbers.clone())).await.unwrap();
@@ -47,7 +51,16 @@ async fn open(raw: &mut RawPeer, name: &str, a: &[u8]) -> u64 {
 async fn pull<T: serde::de::DeserializeOwned>(raw: &mut RawPeer, stream: u64, max: u32) -> Result<Batch<T>, Error> {
     let (ok, payload) = raw.call(stream, pb_ids::method_id(PULL), &args(&(max,))).await;
     assert!(ok, "a pull is answered: {:?}", fault(&payload));
-    postcard::from_bytes(&payload).unwrap()
+    let (first, count, plain, bytes, end) = postcard::from_bytes::<Result<WireBatch, Error>>(&payload).unwrap()?;
+    assert!(plain, "numbers and bytes hold no references");
+    let (mut items, mut rest) = (Vec::new(), &bytes[..]);
+    for _ in 0..count {
+        let (item, after) = postcard::take_from_bytes::<T>(rest).unwrap();
+        items.push(item);
+        rest = after;
+    }
+    assert!(rest.is_empty());
+    Ok((first, items, end))
 }
 
 async fn resume(raw: &mut RawPeer, stream: u64, next: u64) -> Result<(), Error> {

@@ -119,7 +119,7 @@ impl Header {
 }
 
 /// A reference to an object, as it travels inside a payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum WireRef {
     /// An object exported by the sender of the message.
     Sender {
@@ -133,6 +133,37 @@ pub enum WireRef {
         /// Id in the receiver's export table.
         id: u64,
     },
+}
+
+/// [`WireRef`]'s shape on the wire (what `Serialize` writes).
+#[derive(Serialize)]
+#[serde(rename = "WireRef")]
+enum WireRefShape {
+    Sender { id: u64, iface: u64 },
+    Receiver { id: u64 },
+}
+
+std::thread_local! {
+    /// References written on this thread (see [`refs_written`]).
+    static REFS_WRITTEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many references were serialized on this thread so far: an encode
+/// that leaves it unchanged wrote plain data (a stream's items that can be
+/// passed on as bytes).
+pub(crate) fn refs_written() -> u64 {
+    REFS_WRITTEN.with(std::cell::Cell::get)
+}
+
+impl Serialize for WireRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        REFS_WRITTEN.with(|n| n.set(n.get() + 1));
+        match *self {
+            WireRef::Sender { id, iface } => WireRefShape::Sender { id, iface },
+            WireRef::Receiver { id } => WireRefShape::Receiver { id },
+        }
+        .serialize(s)
+    }
 }
 
 /// Start a frame: the header, ready for a payload to be appended.
@@ -178,8 +209,13 @@ pub(crate) fn is_goodbye(frame: &[u8]) -> bool {
 /// [`Config::max_decoded_len`](crate::Config::max_decoded_len)), or the
 /// defaults outside a connection's decode.
 pub(crate) fn decode_payload<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let limits = DecodeCx::with(|cx| cx.map_or_else(codec::Limits::default, context::WireCx::limits));
-    decode_payload_with(bytes, limits)
+    decode_payload_with(bytes, decode_limits())
+}
+
+/// The limits of the decode running on this thread (the defaults outside
+/// a connection's decode).
+pub(crate) fn decode_limits() -> codec::Limits {
+    DecodeCx::with(|cx| cx.map_or_else(codec::Limits::default, context::WireCx::limits))
 }
 
 /// Decode a payload that must fill the whole slice, nested no deeper than

@@ -15,20 +15,32 @@
 //!
 //! # Flow control
 //!
-//! The receiver pulls: it asks for a batch of items (half a window's
-//! worth of bytes, sized from the items it has seen so far), with at most
-//! two requests in flight, and only while it is being polled. The window
-//! adapts to the end-to-end rate: every few round trips of pulls the
-//! receiver measures how fast its consumer reads and how long a pull
-//! takes to be answered (at a relay, that includes the trip upstream),
-//! and holds four round trips' worth of reading, between 64 KiB and the
-//! most allowed ([`DEFAULT_WINDOW`], or [`Stream::window`]). A consumer
-//! held back by the window reads about a window per round trip, so its
-//! window grows back to the most; a slow consumer holds little. The producer runs only to fill a request: it is never ahead of
-//! its consumer by more than one batch, and a consumer that stops reading
-//! stops the producer. A relay that passes a stream on pulls upstream only
-//! as its own consumer pulls, holding at most its own window: backpressure
-//! is end to end.
+//! The receiver pulls: it asks for items in requests of at most 256 KiB
+//! (sized from the items it has seen so far), with enough of them in
+//! flight to cover its window (two to eight), and only while it is being
+//! polled. The producer runs only to answer a request: it is never ahead
+//! of its consumer by more than the window, and a consumer that stops
+//! reading stops the producer.
+//!
+//! The window adapts to the end-to-end rate: every few round trips of
+//! requests the receiver measures how fast its consumer reads and how long
+//! a request takes to be answered, and holds four round trips' worth of
+//! reading, between 64 KiB and the most allowed ([`DEFAULT_WINDOW`], or
+//! [`Stream::window`]). A consumer held back by the window reads about a
+//! window per round trip, so its window grows back to the most; a slow
+//! consumer holds little.
+//!
+//! A relay that passes a stream on (returns a peer's stream it has not
+//! read) passes each of its consumer's requests upstream as it is, and the
+//! answer back: backpressure is end to end, the relay holds only the
+//! answers crossing it, and round trips are measured end to end. Items
+//! without references cross the relay as the bytes they came in, never
+//! decoded there; items with references are decoded and encoded again
+//! (their references become the relay's own).
+//!
+//! Answers are bulk frames: a call's reply queued behind a stream's
+//! answers leaves before those not yet written, so a stream delays other
+//! calls on its connection by at most the answer being written.
 //!
 //! # Outages
 //!
@@ -57,9 +69,10 @@
 //!
 //! # What is not here
 //!
-//! Items are not split across frames: an item must fit in one frame
-//! ([`Config::max_frame_len`](crate::Config::max_frame_len)), and a batch of
-//! large items is written as one frame. Streams are pb-to-pb (not over
+//! One item is not split across frames: an item must fit in one frame
+//! ([`Config::max_frame_len`](crate::Config::max_frame_len)), and one larger
+//! than 256 KiB goes alone in its answer, written whole. Items are encoded
+//! on their own, then copied into the answer (`pb::Blob` items too). Streams are pb-to-pb (not over
 //! Twisted's wire).
 //!
 //! A `Stream<T>` describes itself as `stream<T>` ([`crate::describe`]), as

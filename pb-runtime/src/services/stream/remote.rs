@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Waker};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME};
+use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME, Relayed};
 use crate::Error;
 use crate::connection::{RemoteRef, patient, send_call, send_call_measured};
 use crate::references::heal::HealSlot;
@@ -57,6 +57,9 @@ pub(super) struct Shared<T> {
     broken: bool,
     /// A heal is starting a fresh producer: no pulls meanwhile.
     moving: bool,
+    /// A relay passes the stream on: its consumer's pulls go upstream as
+    /// they are, and nothing is read here.
+    forwarding: bool,
     items: VecDeque<T>,
     /// Answers that arrived ahead of an earlier one (by their first item).
     early: Vec<(Batch<T>, usize)>,
@@ -103,6 +106,7 @@ impl<T> Remote<T> {
             heal: None,
             broken: false,
             moving: false,
+            forwarding: false,
             items: VecDeque::new(),
             early: Vec::new(),
             next_pull: 0,
@@ -144,6 +148,18 @@ impl<T> Remote<T> {
     pub(super) fn untouched(&self) -> bool {
         let s = self.shared.lock().unwrap();
         !s.started && s.arrived == 0 && s.pulls.is_empty()
+    }
+
+    /// For a relay passing the stream on: whether its consumer's pulls may
+    /// go upstream as they are (the stream was never read here; from then
+    /// on it never is).
+    pub(super) fn forward(&self) -> bool {
+        let mut s = self.shared.lock().unwrap();
+        if s.started && !s.forwarding {
+            return false;
+        }
+        s.forwarding = true;
+        true
     }
 
     /// Ask the producer to start at item `next` (nothing pulled yet): what
@@ -355,6 +371,71 @@ fn await_heal<T: Send + 'static>(shared: &Arc<Mutex<Shared<T>>>, epoch: u64) {
             w.wake();
         }
     });
+}
+
+/// A pull of a relay's consumer, passed upstream as it is: plain items
+/// go on as the bytes they came in. A pull that fails with the link waits
+/// for the stream's heal (a replayed method) and goes to the fresh
+/// producer; without a heal the answer is [`Error::Lost`].
+pub(super) async fn forward_pull<T>(shared: Arc<Mutex<Shared<T>>>, max: u32) -> Result<Relayed<T>, Error>
+where
+    T: serde::Serialize + DeserializeOwned + Send + 'static,
+{
+    loop {
+        let (target, epoch) = {
+            let s = shared.lock().unwrap();
+            (s.target.clone(), s.epoch)
+        };
+        let answer = patient(send_call::<_, Result<Relayed<T>, Error>>(&target, PULL, || Some("pull"), &(max,))).await;
+        drop(target);
+        match answer {
+            Ok(Ok(relayed)) => {
+                let (first, count) = relayed.span();
+                let mut s = shared.lock().unwrap();
+                if s.epoch == epoch {
+                    s.arrived = s.arrived.max(first + count);
+                }
+                return Ok(relayed);
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(e) if e.is_link_failure() => {
+                if !healed(&shared, epoch).await {
+                    let last = shared.lock().unwrap().arrived;
+                    return Err(Error::Lost { last });
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Wait for the heal of a stream whose producer's link failed (at
+/// `epoch`): true once it moved to a fresh producer.
+async fn healed<T>(shared: &Arc<Mutex<Shared<T>>>, epoch: u64) -> bool {
+    let healer = shared.lock().unwrap().heal.as_ref().and_then(HealSlot::healer);
+    let Some(healer) = healer else { return false };
+    let generation = healer.generation();
+    healer.link_failed();
+    let came = healer.wait_healed(generation).await;
+    drop(healer);
+    // The session is back; the stream's own heal may still be starting its
+    // fresh producer.
+    for _ in 0..500 {
+        {
+            let s = shared.lock().unwrap();
+            if s.stopped {
+                return false;
+            }
+            if s.epoch != epoch && !s.moving {
+                return true;
+            }
+            if !came && !s.moving {
+                return false;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
 }
 
 /// Start pulls while the window has room.

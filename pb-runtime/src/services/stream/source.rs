@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use super::Inner;
 use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME, STREAM_IFACE};
+use super::{Inner, remote};
 use crate::Error;
 use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
 
@@ -127,6 +127,24 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
         () = taker.cancel.cancelled() => return Err(Error::Disconnected),
         guard = taker.stream.lock() => guard,
     };
+    // A relay passing a peer's stream on: the pull goes upstream as it is,
+    // without holding the producer (pulls run side by side, like the
+    // consumer's), and plain items pass as bytes.
+    if let Inner::Remote(remote) = &guard.stream
+        && remote.forward()
+    {
+        let shared = remote.shared().clone();
+        drop(guard);
+        let answer = tokio::select! {
+            biased;
+            () = taker.cancel.cancelled() => return Err(Error::Disconnected),
+            answer = remote::forward_pull(shared, max as u32) => answer,
+        };
+        return match answer {
+            Ok(relayed) => reply.send_bulk_sized(&Ok::<_, Error>(relayed)).map(|_| ()),
+            Err(e) => reply.send(&Err::<(), Error>(e)),
+        };
+    }
     // However much the peer asks for, an answer holds at most `max_batch`
     // bytes, by the sizes of earlier answers.
     let max = match guard.item_bytes {

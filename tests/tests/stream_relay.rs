@@ -1,0 +1,57 @@
+//! A relay passing a stream on: items without references go through as
+//! the bytes they came in (never decoded at the relay); items with
+//! references are decoded and sent on as the relay's own references.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::StreamExt;
+use pb::{Client, Server};
+use pb_tests::streams::{DECODED, Feed, Numbers};
+
+/// A server, a relay forwarding its registry, and a client of the relay.
+async fn relayed() -> (Server, Client, Server, Client) {
+    let numbers = Arc::new(Numbers::default());
+    let server = Server::bind("127.0.0.1:0", pb::Registry::local().serve::<dyn Feed>(numbers)).await.unwrap();
+    let session = Client::connect(server.local_addr()).await.unwrap();
+    let relay = Server::bind("127.0.0.1:0", pb::Registry::forwarding(session.registry().unwrap())).await.unwrap();
+    let client = Client::connect(relay.local_addr()).await.unwrap();
+    (server, session, relay, client)
+}
+
+#[tokio::test]
+async fn plain_items_cross_a_relay_without_being_decoded_there() {
+    let (_server, _session, _relay, client) = relayed().await;
+    let feed = client.get::<dyn Feed>().await.unwrap();
+    let before = DECODED.load(Ordering::SeqCst);
+    let mut stream = feed.counted(100_000).await.unwrap();
+    let mut next = 0;
+    while let Some(item) = stream.next().await {
+        assert_eq!(item.unwrap().0, next);
+        next += 1;
+    }
+    assert_eq!(next, 100_000);
+    // Relay and client share this process: each item was decoded once,
+    // by the client.
+    assert_eq!(DECODED.load(Ordering::SeqCst) - before, 100_000);
+}
+
+#[tokio::test]
+async fn items_with_references_cross_a_relay_as_working_proxies() {
+    let (_server, session, relay, client) = relayed().await;
+    let exported_at_relay = || relay.connections().iter().map(|c| c.stats().exports).sum::<usize>();
+    let before = exported_at_relay();
+    let feed = client.get::<dyn Feed>().await.unwrap();
+    let mut stream = feed.objects(300).await.unwrap();
+    let mut objects = Vec::new();
+    while let Some(item) = stream.next().await {
+        objects.push(item.unwrap().into_arc());
+    }
+    for (i, object) in objects.iter().enumerate() {
+        assert_eq!(object.number().await, Ok(i as u64), "object {i} answers through the relay");
+    }
+    assert!(exported_at_relay() >= 300, "the relay exports its proxies to the client");
+    drop((objects, stream, feed));
+    pb_tests::eventually("the relay's exports are released", || exported_at_relay() == before).await;
+    pb_tests::eventually("and its imports from the server", || session.connection().stats().imports == 0).await;
+}
