@@ -172,6 +172,18 @@ impl hygiene_streams::BoardApply for hygiene_streams::Board {
     fn apply_event(&mut self, _: &hygiene_streams::BoardEvent) {}
 }
 
+impl hygiene_senders::BoardApply for hygiene_senders::Board {
+    fn apply_event(&mut self, _: &hygiene_senders::BoardEvent) {}
+}
+
+impl senders::BoardApply for senders::Board {
+    fn apply_event(&mut self, event: &senders::BoardEvent) {
+        match event {
+            senders::BoardEvent::Posted(e) => self.events.push(e.clone()),
+        }
+    }
+}
+
 impl streams::BoardApply for streams::Board {
     fn apply_event(&mut self, event: &streams::BoardEvent) {
         match event {
@@ -348,7 +360,7 @@ mod sending {
 
     use pb::StreamExt;
 
-    use super::senders::{Counter, Event, Hub, Pipe, Route, Subscription};
+    use super::senders::{Board, BoardEvent, Counter, Event, Hub, Pipe, Route, Subscription};
 
     struct Tally(AtomicU64);
 
@@ -366,6 +378,7 @@ mod sending {
 
     /// The hub: what the inbox's senders send comes out of `received`.
     struct Server {
+        board: pb::Model<Board>,
         inbox: pb::Sender<String>,
         received: tokio::sync::Mutex<pb::Stream<String>>,
     }
@@ -444,6 +457,10 @@ mod sending {
                 }
             }
         }
+        async fn boards(&self, to: pb::Sender<pb::Cache<Board>>) -> Result<(), pb::Error> {
+            to.send(self.board.cache()).await?;
+            to.send(self.board.cache()).await
+        }
         async fn pipe(&self, pipe: Pipe) -> Result<(), pb::Error> {
             let Pipe { mut input, output } = pipe;
             let mut sum = 0;
@@ -470,7 +487,10 @@ mod sending {
 
     async fn hub() -> (Arc<dyn Hub>, pb::Connection, pb::Connection) {
         let (inbox, received) = pb::channel(4);
-        let root: Arc<dyn Hub> = Arc::new(Server { inbox, received: tokio::sync::Mutex::new(received) });
+        let board = pb::Model::new(Board { events: Vec::new() });
+        board.apply(BoardEvent::Posted(Event { seq: 7, text: "pinned".into() }));
+        let received = tokio::sync::Mutex::new(received);
+        let root: Arc<dyn Hub> = Arc::new(Server { board, inbox, received });
         let (s, c) = pb::Transport::memory_pair();
         let (server, client) =
             tokio::join!(pb::Connection::builder().root(root).establish(s), pb::Connection::builder().establish(c));
@@ -540,6 +560,15 @@ mod sending {
         assert_eq!(all(got_events).await[0].text, "both");
         assert_eq!(all(got_counts).await, [2]);
         assert_eq!(hub.route(Route::Nowhere).await.unwrap(), 0);
+
+        // Caches as items.
+        let (tx, rx) = pb::channel(2);
+        hub.boards(tx).await.unwrap();
+        let boards = all(rx).await;
+        assert_eq!(boards.len(), 2);
+        for cache in boards {
+            assert_eq!(cache.state().events[0].text, "pinned");
+        }
 
         // A stream in and a sender out, in one record.
         let (tx, rx) = pb::channel(1);

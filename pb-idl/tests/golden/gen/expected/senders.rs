@@ -73,6 +73,49 @@ pub trait Counter {
     async fn add(&self, n: u64) -> ::core::result::Result<u64, ::pb::Error>;
 }
 
+/// A board of events, followed through caches.
+///
+/// A model: the state every cache of it mirrors (`pb::Model` on the owner, `pb::Cache` on observers).
+#[derive(
+    ::core::fmt::Debug,
+    ::core::clone::Clone,
+    ::core::cmp::PartialEq,
+    ::core::cmp::Eq,
+    ::pb::__private::serde::Serialize,
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
+)]
+#[serde(crate = "::pb::__private::serde")]
+pub struct Board {
+    pub events: ::std::vec::Vec<Event>,
+}
+/// A change to [`Board`]: observers receive these in order.
+#[derive(
+    ::core::fmt::Debug,
+    ::core::clone::Clone,
+    ::core::cmp::PartialEq,
+    ::core::cmp::Eq,
+    ::pb::__private::serde::Serialize,
+    ::pb::__private::serde::Deserialize,
+    ::pb::Describe
+)]
+#[serde(crate = "::pb::__private::serde")]
+pub enum BoardEvent {
+    Posted(Event),
+}
+/// How a [`BoardEvent`] changes a [`Board`]: implement it once; the owner and every cache apply the same events.
+pub trait BoardApply {
+    /// Apply `event` to the state. Must be deterministic.
+    fn apply_event(&mut self, event: &BoardEvent);
+}
+impl ::pb::Cacheable for Board {
+    type Event = BoardEvent;
+    const NAME: &'static str = "senders.Board";
+    fn apply(&mut self, event: &BoardEvent) {
+        <Self as BoardApply>::apply_event(self, event)
+    }
+}
+
 /// Every place a sender can be.
 #[::pb::remote_interface(name = "senders.Hub")]
 pub trait Hub {
@@ -128,6 +171,11 @@ pub trait Hub {
         to: ::std::collections::BTreeMap<::std::string::String, ::pb::Sender<u64>>,
     ) -> ::core::result::Result<(), ::pb::Error>;
     async fn route(&self, route: Route) -> ::core::result::Result<u32, ::pb::Error>;
+    /// Sends caches of the board.
+    async fn boards(
+        &self,
+        to: ::pb::Sender<::pb::Cache<Board>>,
+    ) -> ::core::result::Result<(), ::pb::Error>;
     /// Sums the input into the output.
     async fn pipe(&self, pipe: Pipe) -> ::core::result::Result<(), ::pb::Error>;
     /// A sender can be sent again: each sending attaches one more stream

@@ -235,6 +235,52 @@ class CounterClient:
         return self.reference.callRemote("add", n)
 
 
+class BoardEvent:
+    """An event of model ``senders.Board``, passed by value to Board.changed.
+
+    Variants:
+        Posted(Event)
+    """
+
+    @staticmethod
+    def Posted(arg0):
+        """``Posted(Event)``."""
+        return {"Posted": arg0}
+
+
+class Board(pb.RemoteCache):
+    """A board of events, followed through caches.
+
+    Model ``senders.Board``, followed through a cache: its owner sends the state once
+    (setCopyableState), then each change as a call of observe_<Event>. A schema
+    cannot carry code: override apply_<Event> to say how each event changes the
+    state (as Rust implements the model's Apply trait), and changed to hear of
+    each change. Each cache received is an instance of Board; to receive a
+    subclass instead, register it: pb.setUnjellyableForClass(b"senders.Board", Subclass).
+
+    State:
+        events (list<Event>)
+    """
+
+    def setCopyableState(self, state):
+        self.events = state["events"]
+
+    def observe_Posted(self, arg0):
+        """``Posted(Event)``: apply it, then call changed."""
+        self.apply_Posted(arg0)
+        self.changed(BoardEvent.Posted(arg0))
+
+    def apply_Posted(self, arg0):
+        """How ``Posted`` changes the state: override it."""
+        raise NotImplementedError("senders.Board: apply_Posted")
+
+    def changed(self, event):
+        """Called after each event is applied, with the event (see BoardEvent): override it."""
+
+
+pb.setUnjellyableForClass(b"senders.Board", Board)
+
+
 class Hub(pb.Referenceable):
     """Every place a sender can be.
 
@@ -279,6 +325,9 @@ class Hub(pb.Referenceable):
     # passes pb senders, which do not cross to Twisted (see the module docs).
 
     # No remote_route: ``route(route: Route) -> u32``
+    # passes pb senders, which do not cross to Twisted (see the module docs).
+
+    # No remote_boards: ``boards(to: sender<Board>)``
     # passes pb senders, which do not cross to Twisted (see the module docs).
 
     # No remote_pipe: ``pipe(pipe: Pipe)``
@@ -366,6 +415,13 @@ class HubClient:
     def route(self, route):
         """``route(route: Route) -> u32``: passes pb senders, which do not cross to Twisted"""
         raise NotImplementedError("senders.Hub.route: pb senders do not cross to Twisted")
+
+    def boards(self, to):
+        """Sends caches of the board.
+
+        ``boards(to: sender<Board>)``: passes pb senders, which do not cross to Twisted
+        """
+        raise NotImplementedError("senders.Hub.boards: pb senders do not cross to Twisted")
 
     def pipe(self, pipe):
         """Sums the input into the output.
