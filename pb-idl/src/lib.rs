@@ -109,8 +109,8 @@
 //! by value is an error.
 //!
 //! A `stream<T>`'s items are any data type: records, `ref<I>` (a
-//! `pb::Ref<dyn I>`), models (caches), `stream<U>`. A stream is sent once
-//! (its items go to its first receiver), so it cannot be a map key, be
+//! `pb::Ref<dyn I>`), models (caches), `stream<U>`, `sender<U>`. A stream
+//! is sent once (its items go to its first receiver), so it cannot be a map key, be
 //! part of a model's state or events (copied to every cache), or be an
 //! argument of a `@replay` or `@idempotent` method (which sends its
 //! arguments again), directly or inside a record (`resent-stream`); and a
@@ -123,8 +123,8 @@
 //! sender; not a map key, nor in a model's state or events. Unlike a
 //! stream it can be sent again (each sending adds one more stream into its
 //! channel), so a `@replay` or `@idempotent` method may take one, and a
-//! type holding one derives `Clone` (not `PartialEq`). `sender` is
-//! reserved too.
+//! type holding one derives `Clone` unless a stream in it prevents that
+//! (never `PartialEq`). `sender` is reserved too.
 //!
 //! Interface descriptions (`pb::describe::check`) compare a hash of each
 //! method's types, each reduced to its last path segment. A hand-written
