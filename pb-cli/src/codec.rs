@@ -117,6 +117,10 @@ impl Encoder<'_> {
                 "at {at}: `{}` is a stream, which `pb call` cannot build from JSON",
                 self.schema.display(ty)
             )),
+            Ty::Sender(_) => Err(format!(
+                "at {at}: `{}` is a sender, which `pb call` cannot build from JSON",
+                self.schema.display(ty)
+            )),
             Ty::Invalid => Err(format!("at {at}: an invalid type in the schema")),
         }
     }
@@ -345,6 +349,9 @@ impl Decoder<'_> {
             }
             Ty::Stream(_) => {
                 return Err(format!("`{}` is a stream, which `pb call` cannot print", self.schema.display(ty)));
+            }
+            Ty::Sender(_) => {
+                return Err(format!("`{}` is a sender, which `pb call` cannot print", self.schema.display(ty)));
             }
             Ty::Invalid => return Err("an invalid type in the schema".into()),
         })

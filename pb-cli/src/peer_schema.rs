@@ -96,6 +96,7 @@ impl Writer<'_> {
             TypeDesc::Map(k, v) => format!("map<{}, {}>", self.ty(k)?, self.ty(v)?),
             TypeDesc::Named(i) => self.named(*i)?,
             TypeDesc::Stream(t) => format!("stream<{}>", self.ty(t)?),
+            TypeDesc::Sender(t) => format!("sender<{}>", self.ty(t)?),
             TypeDesc::Ref(iface) => return Err(format!("takes or returns a reference to `{iface}`")),
             TypeDesc::Cache { name, .. } => return Err(format!("a cached model `{name}` inside other data")),
             TypeDesc::Opaque(rust) => {

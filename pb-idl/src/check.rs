@@ -1,6 +1,6 @@
 //! Whole-schema checks, after every name is resolved: recursive types,
 //! interface identities, package modules, which traits the generated types
-//! can derive, and where streams cannot go.
+//! can derive, and where streams and senders cannot go.
 
 use std::collections::HashMap;
 
@@ -29,7 +29,7 @@ fn data_fields(def: &Def) -> Vec<&Field> {
     }
 }
 
-/// Declarations a type contains inline (no `list`, `map`, `box`, `ref` or `stream` in between).
+/// Declarations a type contains inline (no `list`, `map`, `box`, `ref`, `stream` or `sender` in between).
 fn inline_defs(ty: &Ty, out: &mut Vec<DefId>) {
     match ty {
         Ty::Def(d) => out.push(*d),
@@ -181,11 +181,11 @@ fn package_modules(schema: &Schema, diags: &mut Vec<Diagnostic>) {
 }
 
 /// Whether `ty` can derive `PartialEq` (`eq == false`) or `Eq` (`eq == true`):
-/// references (`pb::Ref`), streams (`pb::Stream`) and caches (`pb::Cache`)
-/// have neither, floats no `Eq`.
+/// references (`pb::Ref`), streams (`pb::Stream`), senders (`pb::Sender`)
+/// and caches (`pb::Cache`) have neither, floats no `Eq`.
 fn ty_ok(ty: &Ty, schema: &Schema, eq: bool) -> bool {
     match ty {
-        Ty::Ref(_) | Ty::Stream(_) => false,
+        Ty::Ref(_) | Ty::Stream(_) | Ty::Sender(_) => false,
         Ty::Prim(Prim::F32 | Prim::F64) => !eq,
         Ty::List(t) | Ty::Option(t) | Ty::Box(t) => ty_ok(t, schema, eq),
         Ty::Map(k, v) => ty_ok(k, schema, eq) && ty_ok(v, schema, eq),
@@ -205,9 +205,11 @@ fn event_fields(def: &Def) -> Vec<&Field> {
     }
 }
 
-/// `PartialEq` needs no references, streams or caches inside, `Eq` no
-/// floats either; `Clone` needs no streams ([`Def::streams`]). A fixpoint
-/// over the declaration graph, so recursion through `box` is fine.
+/// `PartialEq` needs no references, streams, senders or caches inside, `Eq`
+/// no floats either; `Clone` needs no streams ([`Def::streams`]: a sender
+/// clones). Which declarations hold senders ([`Def::senders`]) is found on
+/// the way. A fixpoint over the declaration graph, so recursion through
+/// `box` is fine.
 fn derives(schema: &mut Schema) {
     loop {
         let mut changed = false;
@@ -218,12 +220,15 @@ fn derives(schema: &mut Schema) {
             let partial_eq = fields.iter().all(|f| ty_ok(&f.ty, schema, false));
             let eq = partial_eq && fields.iter().all(|f| ty_ok(&f.ty, schema, true));
             let streams = fields.iter().any(|f| schema.holds_stream(&f.ty));
+            let senders = fields.iter().any(|f| schema.holds_sender(&f.ty));
             let def = &mut schema.defs[i];
-            let (partial_eq, eq, streams) = (def.partial_eq && partial_eq, def.eq && eq, def.streams || streams);
-            if def.partial_eq != partial_eq || def.eq != eq || def.streams != streams {
+            let (partial_eq, eq) = (def.partial_eq && partial_eq, def.eq && eq);
+            let (streams, senders) = (def.streams || streams, def.senders || senders);
+            if def.partial_eq != partial_eq || def.eq != eq || def.streams != streams || def.senders != senders {
                 def.partial_eq = partial_eq;
                 def.eq = eq;
                 def.streams = streams;
+                def.senders = senders;
                 changed = true;
             }
         }
@@ -233,7 +238,7 @@ fn derives(schema: &mut Schema) {
     }
 }
 
-/// A model's state and events are plain data: no references, no streams, no caches.
+/// A model's state and events are plain data: no references, no streams or senders, no caches.
 fn model_data(schema: &Schema, diags: &mut Vec<Diagnostic>) {
     for def in &schema.defs {
         if !matches!(def.kind, DefKind::Model { .. }) {
@@ -244,10 +249,10 @@ fn model_data(schema: &Schema, diags: &mut Vec<Diagnostic>) {
         for f in fields {
             if !ty_ok(&f.ty, schema, false) {
                 diags.push(
-                    Diagnostic::error(Kind::ModelData, f.ty_span, format!("the data of model `{}` cannot hold references, streams or models", def.name))
-                        .label("holds a `ref<...>`, a `stream<...>` or a model, directly or inside another type")
+                    Diagnostic::error(Kind::ModelData, f.ty_span, format!("the data of model `{}` cannot hold references, streams, senders or models", def.name))
+                        .label("holds a `ref<...>`, a `stream<...>`, a `sender<...>` or a model, directly or inside another type")
                         .with(def.span, "model declared here")
-                        .hint("a model's state and events are copied to every cache: keep them plain data, and return references and streams from methods"),
+                        .hint("a model's state and events are copied to every cache: keep them plain data, and return references, streams and senders from methods"),
                 );
             }
         }
@@ -257,8 +262,10 @@ fn model_data(schema: &Schema, diags: &mut Vec<Diagnostic>) {
 /// A `@replay` or `@idempotent` method sends its arguments again (on a new
 /// connection, or after healing), but a stream is sent once: its items go
 /// to the first receiver. So such a method takes no stream, directly or
-/// inside its arguments' declarations. (Replay's other rule, no references,
-/// is checked where the method is resolved.)
+/// inside its arguments' declarations. A sender may be sent again (each
+/// sending attaches one more stream to its channel), so senders are not
+/// checked here. (Replay's other rule, no references, is checked where the
+/// method is resolved.)
 fn resent_streams(schema: &Schema, diags: &mut Vec<Diagnostic>) {
     for def in &schema.defs {
         let DefKind::Interface(i) = &def.kind else { continue };

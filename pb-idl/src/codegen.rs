@@ -169,6 +169,11 @@ impl Cx<'_> {
                 let t = self.ty(t, false);
                 quote!(#pb::Stream<#t>)
             }
+            // As a stream: the same type everywhere, its items data.
+            Ty::Sender(t) => {
+                let t = self.ty(t, false);
+                quote!(#pb::Sender<#t>)
+            }
             Ty::Def(d) => {
                 let p = self.path(*d);
                 match self.schema.defs.get(*d).map(|d| &d.kind) {
@@ -182,7 +187,7 @@ impl Cx<'_> {
     fn derives(&self, def: &Def) -> TokenStream {
         let pb = self.pb;
         let mut d = vec![quote!(::core::fmt::Debug)];
-        // A stream is sent once: `pb::Stream` has no `Clone`.
+        // A stream is sent once: `pb::Stream` has no `Clone` (`pb::Sender` has).
         if !def.streams {
             d.push(quote!(::core::clone::Clone));
         }

@@ -16,6 +16,7 @@
 //! | method argument added or removed | breaking (arguments are positional; there are no defaults on the wire) |
 //! | argument, result, or error type changed | breaking |
 //! | a `stream<T>`'s item type changed (as a `list<T>`'s element type), or a `list<T>` made a `stream<T>` or back | breaking (a stream travels as a reference, its items in replies of their own) |
+//! | a `sender<T>`'s item type changed (as a stream's), or a `stream<T>` made a `sender<T>` or back | breaking (a sender's items travel the other way, in a stream of the receiver's) |
 //! | argument renamed | compatible |
 //! | `@replay` or `@idempotent` added or removed | compatible (caller-side behavior) |
 //! | `@local` method added, removed, or changed; local made remote | compatible (not on the wire) |
@@ -133,6 +134,7 @@ fn wire(schema: &Schema, ty: &Ty, iface: &dyn Fn(DefId) -> String) -> String {
         Ty::Option(t) => format!("option<{}>", wire(schema, t, iface)),
         Ty::Box(t) => format!("box<{}>", wire(schema, t, iface)),
         Ty::Stream(t) => format!("stream<{}>", wire(schema, t, iface)),
+        Ty::Sender(t) => format!("sender<{}>", wire(schema, t, iface)),
         Ty::Map(k, v) => format!("map<{}, {}>", wire(schema, k, iface), wire(schema, v, iface)),
         _ => schema.display(ty),
     }

@@ -5,11 +5,13 @@
 //! tuple, enum, `Option`, newtype, sequence and map it enters (see
 //! `pb-runtime/src/wire/depth.rs`). In schema terms: a record, an enum or
 //! error, an `option`, a `list`, a `map`, `bytes` (a byte sequence), a
-//! `ref` and a `stream` (each an enum on the wire) are a level each; `box`
-//! and the scalars are none. A method's arguments travel as one tuple, one
-//! more level. A stream is a level where it is sent (a reference); its
-//! items travel in replies to pulls, each three levels down (the reply's
-//! `Result`, the batch, a struct, and the batch's list).
+//! `ref`, a `stream` and a `sender` (each an enum on the wire) are a level
+//! each; `box` and the scalars are none. A method's arguments travel as one
+//! tuple, one more level. A stream is a level where it is sent (a
+//! reference); its items travel in replies to pulls, each three levels down
+//! (the reply's `Result`, the batch, a struct, and the batch's list). A
+//! sender too: its items travel back in a stream of the receiver's, pulled
+//! by the side that sent the sender.
 //!
 //! A declaration whose values nest deeper than the limit once every
 //! `option` holds a value and every `list` and `map` an entry is legal but
@@ -26,7 +28,7 @@ pub(crate) const DEFAULT_MAX_DEPTH: usize = 64;
 /// How many declarations of a long chain are named at each end.
 const CHAIN_ENDS: usize = 4;
 
-/// Levels above a stream's item in the reply to a pull: the reply's
+/// Levels above a stream's (or a sender's) item in the reply to a pull: the reply's
 /// `Result`, the batch (a struct) and its list of items.
 const ITEM_LEVELS: usize = 3;
 
@@ -106,8 +108,8 @@ pub(crate) fn check(schema: &Schema, diags: &mut Vec<Diagnostic>) {
     stream_items(&cx, diags);
 }
 
-/// Warn about streams whose fully filled items, in the reply to a pull,
-/// nest deeper than the limit (unless the item's declaration is
+/// Warn about streams and senders whose fully filled items, in the reply
+/// to a pull, nest deeper than the limit (unless the item's declaration is
 /// itself too deep: that one is reported already).
 fn stream_items(cx: &Cx<'_>, diags: &mut Vec<Diagnostic>) {
     let schema = cx.schema;
@@ -125,7 +127,7 @@ fn stream_items(cx: &Cx<'_>, diags: &mut Vec<Diagnostic>) {
     for (ty, span) in places {
         let mut items = Vec::new();
         streams_in(ty, &mut items);
-        for item in items {
+        for (kind, item) in items {
             let (levels, inner) = cx.ty(item);
             let levels = levels + ITEM_LEVELS;
             if levels <= DEFAULT_MAX_DEPTH || inner.is_some_and(|d| cx.levels(d) > DEFAULT_MAX_DEPTH) {
@@ -137,7 +139,7 @@ fn stream_items(cx: &Cx<'_>, diags: &mut Vec<Diagnostic>) {
                     Kind::NestingDepth,
                     span,
                     format!(
-                        "a fully filled item of `stream<{}>` nests {levels} levels deep, deeper than peers decode by default ({DEFAULT_MAX_DEPTH})",
+                        "a fully filled item of `{kind}<{}>` nests {levels} levels deep, deeper than peers decode by default ({DEFAULT_MAX_DEPTH})",
                         schema.display(item)
                     ),
                 )
@@ -148,12 +150,17 @@ fn stream_items(cx: &Cx<'_>, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The item types of the streams in `ty`, nested streams' too (not through
-/// declarations: their fields are places of their own).
-fn streams_in<'t>(ty: &'t Ty, out: &mut Vec<&'t Ty>) {
+/// The item types of the streams and senders in `ty` (each with `stream`
+/// or `sender`), nested ones' too (not through declarations: their fields
+/// are places of their own).
+fn streams_in<'t>(ty: &'t Ty, out: &mut Vec<(&'static str, &'t Ty)>) {
     match ty {
         Ty::Stream(t) => {
-            out.push(t);
+            out.push(("stream", t));
+            streams_in(t, out);
+        }
+        Ty::Sender(t) => {
+            out.push(("sender", t));
             streams_in(t, out);
         }
         Ty::List(t) | Ty::Option(t) | Ty::Box(t) => streams_in(t, out),
@@ -195,8 +202,8 @@ fn fields(def: &Def) -> Vec<&Field> {
     }
 }
 
-/// The declarations a type holds by value (not through `ref` or `stream`:
-/// a stream's items travel in messages of their own).
+/// The declarations a type holds by value (not through `ref`, `stream` or
+/// `sender`: their items travel in messages of their own).
 fn defs_in(ty: &Ty, out: &mut Vec<DefId>) {
     match ty {
         Ty::Def(d) => out.push(*d),
@@ -205,7 +212,7 @@ fn defs_in(ty: &Ty, out: &mut Vec<DefId>) {
             defs_in(k, out);
             defs_in(v, out);
         }
-        Ty::Prim(_) | Ty::Unit | Ty::Invalid | Ty::Ref(_) | Ty::Stream(_) => {}
+        Ty::Prim(_) | Ty::Unit | Ty::Invalid | Ty::Ref(_) | Ty::Stream(_) | Ty::Sender(_) => {}
     }
 }
 
@@ -289,7 +296,7 @@ impl Cx<'_> {
     /// Levels of a fully filled value of `ty`, and the first declaration on its deepest path.
     fn ty(&self, ty: &Ty) -> (usize, Option<DefId>) {
         match ty {
-            Ty::Prim(Prim::Bytes) | Ty::Ref(_) | Ty::Stream(_) => (1, None),
+            Ty::Prim(Prim::Bytes) | Ty::Ref(_) | Ty::Stream(_) | Ty::Sender(_) => (1, None),
             Ty::Prim(_) | Ty::Unit | Ty::Invalid => (0, None),
             Ty::Box(t) => self.ty(t),
             Ty::List(t) | Ty::Option(t) => {

@@ -247,7 +247,9 @@ impl Resolver<'_> {
                         .hint("return `ref<Iface>` or a model, or remove `@replay`"),
                 );
             }
-            // A stream argument is reported once, by the check of streams sent again.
+            // A stream argument is reported once, by the check of streams sent
+            // again. A sender is exported anew on the new connection: it passes
+            // (and the references among its items are the receiver's to send).
             for (a, arg) in args.iter().zip(&m.args) {
                 if a.ty.has_ref() && !a.ty.has_stream() {
                     self.diags.push(

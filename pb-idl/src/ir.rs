@@ -43,13 +43,26 @@ impl Schema {
 
     /// Whether a stream is inside `ty`, directly or through a declaration
     /// that holds one ([`Def::streams`]; not through `ref`: an object is
-    /// not its data).
+    /// not its data; nor through `sender`: its items are sent by the peer).
     pub fn holds_stream(&self, ty: &Ty) -> bool {
         match ty {
             Ty::Stream(_) => true,
             Ty::List(t) | Ty::Option(t) | Ty::Box(t) => self.holds_stream(t),
             Ty::Map(k, v) => self.holds_stream(k) || self.holds_stream(v),
             Ty::Def(d) => self.defs.get(*d).is_some_and(|d| d.streams),
+            Ty::Prim(_) | Ty::Unit | Ty::Ref(_) | Ty::Sender(_) | Ty::Invalid => false,
+        }
+    }
+
+    /// Whether a sender is inside `ty`, directly (a stream's items
+    /// included) or through a declaration that holds one
+    /// ([`Def::senders`]; not through `ref`).
+    pub fn holds_sender(&self, ty: &Ty) -> bool {
+        match ty {
+            Ty::Sender(_) => true,
+            Ty::List(t) | Ty::Option(t) | Ty::Box(t) | Ty::Stream(t) => self.holds_sender(t),
+            Ty::Map(k, v) => self.holds_sender(k) || self.holds_sender(v),
+            Ty::Def(d) => self.defs.get(*d).is_some_and(|d| d.senders),
             Ty::Prim(_) | Ty::Unit | Ty::Ref(_) | Ty::Invalid => false,
         }
     }
@@ -63,6 +76,7 @@ impl Schema {
             Ty::Option(t) => format!("option<{}>", self.display(t)),
             Ty::Box(t) => format!("box<{}>", self.display(t)),
             Ty::Stream(t) => format!("stream<{}>", self.display(t)),
+            Ty::Sender(t) => format!("sender<{}>", self.display(t)),
             Ty::Map(k, v) => format!("map<{}, {}>", self.display(k), self.display(v)),
             Ty::Ref(d) => format!("ref<{}>", self.qualified(*d)),
             Ty::Def(d) => self.qualified(*d),
@@ -121,6 +135,10 @@ pub struct Def {
     /// A stream is sent once, so such a type derives no `Clone`, cannot be
     /// re-sent (`@replay`, `@idempotent`) and cannot cross to Twisted.
     pub streams: bool,
+    /// Whether a sender is inside, directly or through other declarations.
+    /// Such a type cannot cross to Twisted; a sender can be cloned and sent
+    /// again, so it derives `Clone` if nothing else prevents it.
+    pub senders: bool,
 }
 
 /// What a declaration is.
@@ -288,6 +306,10 @@ pub enum Ty {
     /// `stream<T>`: a sequence of `T`s sent by reference and pulled item by
     /// item (`pb::Stream<T>`).
     Stream(Box<Ty>),
+    /// `sender<T>`: the sending half of a channel of `T`s, sent by
+    /// reference; what the receiver sends comes out of the channel's stream
+    /// on the sending side (`pb::Sender<T>`).
+    Sender(Box<Ty>),
     /// A record, enum or error; for a model, a cache of it.
     Def(DefId),
     /// Did not resolve (an error was reported).
@@ -295,7 +317,9 @@ pub enum Ty {
 }
 
 impl Ty {
-    /// Whether a reference appears anywhere in the type (not through other declarations).
+    /// Whether a reference is passed with a value of the type: anywhere in
+    /// it, a stream's items included (not through other declarations, nor
+    /// in a sender's items: the receiver sends those back).
     pub fn has_ref(&self) -> bool {
         match self {
             Ty::Ref(_) => true,
@@ -306,7 +330,8 @@ impl Ty {
     }
 
     /// Whether a stream appears anywhere in the type (not through other
-    /// declarations: see [`Schema::holds_stream`]).
+    /// declarations: see [`Schema::holds_stream`]; nor in a sender's items:
+    /// the receiver sends those back).
     pub fn has_stream(&self) -> bool {
         match self {
             Ty::Stream(_) => true,

@@ -100,6 +100,7 @@
 //! | `box<T>` | `Box<T>`: the indirection a recursive record needs |
 //! | `ref<I>` | `Arc<dyn I>` as a method argument or result, `pb::Ref<dyn I>` inside data |
 //! | `stream<T>` | `pb::Stream<T>`: a sequence of `T`s sent by reference and pulled with backpressure; a result streams from the server, an argument from the client, and it may sit inside data or be an item of another stream (see below) |
+//! | `sender<T>` | `pb::Sender<T>`: the sending half of a channel (`pb::channel`), sent by reference: what its receiver sends comes out of the channel's `pb::Stream<T>` on the side that sent it, with a stream's backpressure. It goes where a stream goes (see below) |
 //! | record, enum, error | the generated type |
 //! | model `M` | `pb::Cache<M>`: a cache of the model (see `model` below) |
 //! | `pkg.Name` | a type of an imported package: `super::pkg::Name` |
@@ -108,13 +109,22 @@
 //! by value is an error.
 //!
 //! A `stream<T>`'s items are any data type: records, `ref<I>` (a
-//! `pb::Ref<dyn I>`), models (caches), `stream<U>`. A stream is sent once
-//! (its items go to its first receiver), so it cannot be a map key, be
+//! `pb::Ref<dyn I>`), models (caches), `stream<U>`, `sender<U>`. A stream
+//! is sent once (its items go to its first receiver), so it cannot be a map key, be
 //! part of a model's state or events (copied to every cache), or be an
 //! argument of a `@replay` or `@idempotent` method (which sends its
 //! arguments again), directly or inside a record (`resent-stream`); and a
 //! type holding one derives no `Clone` (nor `PartialEq`). `stream` is
 //! reserved, as the other built-in names are.
+//!
+//! A `sender<T>` goes where a stream goes, with the same item types: an
+//! argument (the callee sends to the caller), a result (the caller sends
+//! to the callee), inside data, or an item of a stream or of another
+//! sender; not a map key, nor in a model's state or events. Unlike a
+//! stream it can be sent again (each sending adds one more stream into its
+//! channel), so a `@replay` or `@idempotent` method may take one, and a
+//! type holding one derives `Clone` unless a stream in it prevents that
+//! (never `PartialEq`). `sender` is reserved too.
 //!
 //! Interface descriptions (`pb::describe::check`) compare a hash of each
 //! method's types, each reduced to its last path segment. A hand-written
@@ -127,7 +137,7 @@
 //!
 //! - `record`: a struct of named fields. It derives `Debug`, serde,
 //!   `Clone` when its fields allow (no streams), and `PartialEq`/`Eq` when
-//!   they allow (no references or streams; no floats for `Eq`). Enums and
+//!   they allow (no references, streams or senders; no floats for `Eq`). Enums and
 //!   errors derive the same way. Its serde name is `package.Name`: postcard ignores
 //!   it, and on Twisted's wire it is the copy tag (`pb.Copyable`) that a
 //!   Python peer registers.
@@ -146,7 +156,7 @@
 //!   the method's `throws`, else the interface's `throws`, else `pb::Error`.
 //!   Its wire name is `package.Name`.
 //! - `model`: a cached model (pb's Cacheable): its state and its change
-//!   events, both plain data (no references, streams or other models). It generates
+//!   events, both plain data (no references, streams, senders or other models). It generates
 //!   `M` (the state, a struct), `MEvent` (an enum), `impl pb::Cacheable for
 //!   M` with the model's wire name (`package.M` unless `@name`), and a
 //!   trait `MApply` that the crate implements to say how an event changes
@@ -167,8 +177,8 @@
 //!
 //! | attribute | on | meaning |
 //! | --- | --- | --- |
-//! | `@replay` | method | safe to re-run after an outage to rebuild the reference or cache it returns: must return `ref<I>` or a model, takes no references or streams |
-//! | `@idempotent` | method | safe to run twice: retried once after healing; takes no streams (it may return one: a retry gets a new one) |
+//! | `@replay` | method | safe to re-run after an outage to rebuild the reference or cache it returns: must return `ref<I>` or a model, takes no references or streams (a `sender<T>` is fine: it is sent anew) |
+//! | `@idempotent` | method | safe to run twice: retried once after healing; takes no streams (it may return one: a retry gets a new one; it may take a `sender<T>`) |
 //! | `@local` | method | runs on the caller's side, never crosses the wire. A schema cannot carry code, so a local method takes no arguments and returns the constant after `=`: `@local describe() -> string = "users";` (implementors may override it) |
 //! | `@name("x")` | interface, method, model | wire name (ids are derived from it) |
 //! | `@id(N)` | interface, method | wire id |
@@ -210,12 +220,13 @@
 //!
 //! Peers refuse to decode a message nested deeper than
 //! `pb::Config::max_depth` (64 by default; a record, an enum, an `option`,
-//! a `list`, a `map`, `bytes`, a `ref` and a `stream` are a level each, a
-//! method's argument tuple one more). A declaration or method whose fully
-//! filled values go deeper gets a warning naming the chain of declarations.
-//! A stream's items travel in replies of their own, three levels below the
-//! top (the reply's `Result`, a batch, its list): an item type that goes
-//! deeper there gets a warning too.
+//! a `list`, a `map`, `bytes`, a `ref`, a `stream` and a `sender` are a
+//! level each, a method's argument tuple one more). A declaration or method
+//! whose fully filled values go deeper gets a warning naming the chain of
+//! declarations. A stream's items travel in replies of their own, three
+//! levels below the top (the reply's `Result`, a batch, its list), and so
+//! do a sender's (in a stream its receiver sends back): an item type that
+//! goes deeper there gets a warning too.
 //!
 //! # Diagnostics
 //!
@@ -254,6 +265,7 @@
 //! | `model M` | `M(pb.RemoteCache)`, registered for the model's wire name: `setCopyableState`, and per event `observe_<Event>`, which calls `apply_<Event>` (to override: the schema cannot carry code) and then the hook `changed(event)`; `MEvent` builds the events |
 //! | `interface I` | `I(pb.Referenceable)` with a `remote_<wire name>` stub per method raising `NotImplementedError`, to implement in Python; `IClient(reference)`, one method per method doing `reference.callRemote("<wire name>", ...)` (a `@local` one returns its constant) |
 //! | `stream<T>` | nothing: pb's streams do not cross to Twisted. A method passing one (an argument or result, or inside a record or enum) has no `remote_` stub, a comment in its place saying why, and its `IClient` method raises `NotImplementedError`; a record or enum holding one says so in its docstring |
+//! | `sender<T>` | nothing, as `stream<T>`: a sender's items come back in a pb stream |
 //!
 //! `bytes` is a list of ints on this wire (the Rust side's `Vec<u8>` is a
 //! jelly list; Python refuses a list as a dict key, so a non-empty

@@ -12,7 +12,7 @@ pub const RUST_KEYWORDS: &[&str] = &[
 /// Built-in type names of the schema language.
 pub const BUILTIN_TYPES: &[&str] = &[
     "bool", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64", "string", "bytes", "list", "map",
-    "option", "box", "ref", "stream",
+    "option", "box", "ref", "stream", "sender",
 ];
 
 /// Keywords of the schema language (contextual: reserved as type names).

@@ -26,7 +26,9 @@
 //!   inside a record or enum, gets no `remote_` stub (a comment says why)
 //!   and a client method that raises `NotImplementedError`, and a record or
 //!   enum holding one says so in its docstring. The rest of the schema is
-//!   generated as usual.
+//!   generated as usual;
+//! - a `sender<T>` does not cross to Twisted either (what its receiver
+//!   sends is streamed back over pb's wire): it is treated as a stream.
 //!
 //! Python names that are keywords, or would hide what the module or Twisted
 //! use, get a `_` suffix; the names on the wire never change. What cannot be
@@ -64,6 +66,24 @@ const CACHE_NAMES: &[&str] =
 /// What the docstring of a record or enum holding a stream adds.
 const STREAMS_NOTE: &[&str] =
     &["", "It holds a pb stream, which does not cross to Twisted: neither does it", "(see the module docs)."];
+
+/// What the docstring of a record or enum holding a sender (and no stream) adds.
+const SENDERS_NOTE: &[&str] =
+    &["", "It holds a pb sender, which does not cross to Twisted: neither does it", "(see the module docs)."];
+
+/// What the docstring of a record or enum holding both adds.
+const BOTH_NOTE: &[&str] =
+    &["", "It holds pb streams and senders, which do not cross to Twisted: neither", "does it (see the module docs)."];
+
+/// The docstring note of a declaration holding streams or senders, if it holds any.
+fn pb_only_note(def: &Def) -> &'static [&'static str] {
+    match (def.streams, def.senders) {
+        (true, false) => STREAMS_NOTE,
+        (false, true) => SENDERS_NOTE,
+        (true, true) => BOTH_NOTE,
+        (false, false) => &[],
+    }
+}
 
 /// Attributes of a generated client.
 const CLIENT_NAMES: &[&str] = &["reference"];
@@ -211,6 +231,7 @@ impl Cx<'_> {
             Ty::Map(k, v) => format!("map<{}, {}>", self.ty(k), self.ty(v)),
             Ty::Ref(d) => format!("ref<{}>", self.def_name(*d)),
             Ty::Stream(t) => format!("stream<{}>", self.ty(t)),
+            Ty::Sender(t) => format!("sender<{}>", self.ty(t)),
             Ty::Def(d) => self.def_name(*d),
             Ty::Invalid => "?".into(),
         }
@@ -316,9 +337,7 @@ impl Cx<'_> {
         }
         doc.push(format!("Record ``{tag}``, passed by copy: jelly sends it under that copy"));
         doc.push(format!("tag, with a dict of its fields. A copy received is a {remote}."));
-        if def.streams {
-            doc.extend(STREAMS_NOTE.iter().map(|l| l.to_string()));
-        }
+        doc.extend(pb_only_note(def).iter().map(|l| l.to_string()));
         if !fields.is_empty() {
             doc.push(String::new());
             doc.push("Fields:".into());
@@ -381,9 +400,7 @@ impl Cx<'_> {
             doc.push("Its transport-failure variant ``Pb`` is pb's own; a Python exception".into());
             doc.push("reaches pb as pb::Error::Remote, not as this type.".into());
         }
-        if def.streams {
-            doc.extend(STREAMS_NOTE.iter().map(|l| l.to_string()));
-        }
+        doc.extend(pb_only_note(def).iter().map(|l| l.to_string()));
         self.variant_class(out, class, doc, variants);
     }
 
@@ -499,10 +516,10 @@ impl Cx<'_> {
         out.line(0, &format!("class {class}(pb.Referenceable):"));
         out.doc(1, &doc);
         for m in i.methods.iter().filter(|m| m.local.is_none()) {
-            if self.streams(m) {
+            if let Some(what) = self.pb_only(m) {
                 out.blank();
                 out.comment_at(1, &format!("No remote_{}: {}", m.wire_name, self.signature(m)));
-                out.comment_at(1, "passes pb streams, which do not cross to Twisted (see the module docs).");
+                out.comment_at(1, &format!("passes pb {what}, which do not cross to Twisted (see the module docs)."));
                 continue;
             }
             if !text::is_identifier(&m.wire_name) {
@@ -540,9 +557,9 @@ impl Cx<'_> {
             let params = idents(m.args.iter().map(|a| a.name.as_str()), PARAM_NAMES);
             let args: String = params.iter().map(|p| format!(", {p}")).collect();
             out.line(1, &format!("def {name}(self{args}):"));
-            if self.streams(m) {
-                out.doc(2, &self.method_doc(m, ": passes pb streams, which do not cross to Twisted"));
-                let why = format!("{wire}.{}: pb streams do not cross to Twisted", m.wire_name);
+            if let Some(what) = self.pb_only(m) {
+                out.doc(2, &self.method_doc(m, &format!(": passes pb {what}, which do not cross to Twisted")));
+                let why = format!("{wire}.{}: pb {what} do not cross to Twisted", m.wire_name);
                 out.line(2, &format!("raise NotImplementedError({})", py_str(&why)));
                 continue;
             }
@@ -552,10 +569,19 @@ impl Cx<'_> {
         Ok(())
     }
 
-    /// Whether a method passes a stream: in an argument or its result,
-    /// directly or inside a declaration.
-    fn streams(&self, m: &Method) -> bool {
-        m.args.iter().any(|a| self.schema.holds_stream(&a.ty)) || self.schema.holds_stream(&m.ret)
+    /// What pb-only values a method passes (`streams`, `senders`, or
+    /// `streams and senders`), in an argument or its result, directly or
+    /// inside a declaration; `None` if it passes neither.
+    fn pb_only(&self, m: &Method) -> Option<&'static str> {
+        let mut types = m.args.iter().map(|a| &a.ty).chain([&m.ret]);
+        let streams = types.clone().any(|t| self.schema.holds_stream(t));
+        let senders = types.any(|t| self.schema.holds_sender(t));
+        match (streams, senders) {
+            (true, false) => Some("streams"),
+            (false, true) => Some("senders"),
+            (true, true) => Some("streams and senders"),
+            (false, false) => None,
+        }
     }
 
     /// A method's docs and its schema signature.

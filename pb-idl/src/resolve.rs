@@ -135,6 +135,7 @@ impl Resolver<'_> {
             partial_eq: true,
             eq: true,
             streams: false,
+            senders: false,
         });
         self.schema.packages[package].defs.push(id);
         self.kinds.push(item.kind.keyword());
@@ -324,7 +325,7 @@ impl Resolver<'_> {
     pub(crate) fn ty(&mut self, file: FileId, t: &ast::Type) -> Ty {
         if let [single] = t.path.as_slice() {
             let arity = match single.name.as_str() {
-                "list" | "option" | "box" | "ref" | "stream" => Some(1),
+                "list" | "option" | "box" | "ref" | "stream" | "sender" => Some(1),
                 "map" => Some(2),
                 _ => None,
             };
@@ -352,6 +353,7 @@ impl Resolver<'_> {
                     "option" => Ty::Option(Box::new(self.ty(file, &t.args[0]))),
                     "box" => Ty::Box(Box::new(self.ty(file, &t.args[0]))),
                     "stream" => Ty::Stream(Box::new(self.ty(file, &t.args[0]))),
+                    "sender" => Ty::Sender(Box::new(self.ty(file, &t.args[0]))),
                     "ref" => self.reference(file, &t.args[0]),
                     _ => {
                         let k = self.ty(file, &t.args[0]);
@@ -403,6 +405,8 @@ impl Resolver<'_> {
             let name = self.schema.display(k);
             let hint = if matches!(k, Ty::Stream(_)) {
                 "a stream is items still to come, not a value to look up: map keys are integers, `bool`, `string` or `bytes`"
+            } else if matches!(k, Ty::Sender(_)) {
+                "a sender is a way to send items, not a value to look up: map keys are integers, `bool`, `string` or `bytes`"
             } else {
                 "map keys are integers, `bool`, `string` or `bytes`; use `list<...>` of a record for other keys"
             };
@@ -420,6 +424,8 @@ impl Resolver<'_> {
         if builtin {
             let hint = if t.name() == "stream" {
                 "a stream travels by reference already: write `stream<...>` without `ref<...>`"
+            } else if t.name() == "sender" {
+                "a sender travels by reference already: write `sender<...>` without `ref<...>`"
             } else {
                 "`ref<...>` passes an object by reference; data is passed by copy without it"
             };
@@ -521,7 +527,8 @@ impl Resolver<'_> {
             "Option" | "optional" | "Optional" => Some("`option<T>`"),
             "Box" => Some("`box<T>`"),
             "Arc" | "Ref" => Some("`ref<Iface>`"),
-            "Stream" | "Iterator" | "Channel" => Some("`stream<T>`"),
+            "Stream" | "Iterator" | "Channel" | "Receiver" => Some("`stream<T>`"),
+            "Sender" | "Sink" => Some("`sender<T>`"),
             "int" | "long" | "isize" | "usize" => Some("`i64` or `u64`"),
             "float" | "double" => Some("`f64`"),
             "boolean" | "Bool" => Some("`bool`"),

@@ -17,6 +17,9 @@ mod kitchen_sink {
 mod streams {
     include!("golden/gen/expected/streams.rs");
 }
+mod senders {
+    include!("golden/gen/expected/senders.rs");
+}
 
 /// Generated code names only absolute paths.
 #[no_implicit_prelude]
@@ -26,6 +29,10 @@ mod hygiene {
 #[no_implicit_prelude]
 mod hygiene_streams {
     include!("golden/gen/expected/streams.rs");
+}
+#[no_implicit_prelude]
+mod hygiene_senders {
+    include!("golden/gen/expected/senders.rs");
 }
 
 use pb::Interface;
@@ -163,6 +170,18 @@ fn local_methods_return_their_constants() {
 
 impl hygiene_streams::BoardApply for hygiene_streams::Board {
     fn apply_event(&mut self, _: &hygiene_streams::BoardEvent) {}
+}
+
+impl hygiene_senders::BoardApply for hygiene_senders::Board {
+    fn apply_event(&mut self, _: &hygiene_senders::BoardEvent) {}
+}
+
+impl senders::BoardApply for senders::Board {
+    fn apply_event(&mut self, event: &senders::BoardEvent) {
+        match event {
+            senders::BoardEvent::Posted(e) => self.events.push(e.clone()),
+        }
+    }
 }
 
 impl streams::BoardApply for streams::Board {
@@ -327,5 +346,263 @@ mod streaming {
         // `Line` holds none: it derives everything.
         let line = Line { seq: 1, text: "a".into() };
         assert_eq!(line.clone(), line);
+    }
+}
+
+/// `sender<T>` as an argument, a result, a field, inside other types, an
+/// item of a stream, with references and streams as items, and taken by
+/// `@idempotent` and `@replay` methods: the generated trait served and
+/// called over a connection.
+mod sending {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use pb::StreamExt;
+
+    use super::senders::{Board, BoardEvent, Counter, Event, Hub, Pipe, Route, Subscription};
+
+    struct Tally(AtomicU64);
+
+    #[pb::remote_impl]
+    impl Counter for Tally {
+        async fn add(&self, n: u64) -> Result<u64, pb::Error> {
+            Ok(self.0.fetch_add(n, Ordering::SeqCst) + n)
+        }
+    }
+
+    fn tally(start: u64) -> pb::Ref<dyn Counter> {
+        let counter: Arc<dyn Counter> = Arc::new(Tally(AtomicU64::new(start)));
+        pb::Ref::new(counter)
+    }
+
+    /// The hub: what the inbox's senders send comes out of `received`.
+    struct Server {
+        board: pb::Model<Board>,
+        inbox: pb::Sender<String>,
+        received: tokio::sync::Mutex<pb::Stream<String>>,
+    }
+
+    #[pb::remote_impl]
+    impl Hub for Server {
+        async fn events(&self, n: u32, to: pb::Sender<Event>) -> Result<u32, pb::Error> {
+            for seq in 0..u64::from(n) {
+                to.send(Event { seq, text: format!("event {seq}") }).await?;
+            }
+            Ok(n)
+        }
+        async fn subscribe(&self, sub: Subscription) -> Result<u32, pb::Error> {
+            sub.events.send(Event { seq: 0, text: sub.topic }).await?;
+            Ok(1)
+        }
+        async fn inbox(&self) -> Result<pb::Sender<String>, pb::Error> {
+            Ok(self.inbox.clone())
+        }
+        async fn received(&self, n: u32) -> Result<Vec<String>, pb::Error> {
+            let mut lines = self.received.lock().await;
+            let mut out = Vec::new();
+            while out.len() < n as usize {
+                match lines.next().await {
+                    Some(line) => out.push(line?),
+                    None => break,
+                }
+            }
+            Ok(out)
+        }
+        async fn counters(&self, n: u32, to: pb::Sender<pb::Ref<dyn Counter>>) -> Result<(), pb::Error> {
+            for i in 0..n {
+                to.send(tally(u64::from(i) * 100)).await?;
+            }
+            Ok(())
+        }
+        async fn fan(&self, mut to: pb::Stream<pb::Sender<u64>>) -> Result<u32, pb::Error> {
+            let mut i = 0;
+            while let Some(tx) = to.next().await {
+                tx?.send(u64::from(i)).await?;
+                i += 1;
+            }
+            Ok(i)
+        }
+        async fn batches(&self, count: u32, size: u32, to: pb::Sender<pb::Stream<u64>>) -> Result<(), pb::Error> {
+            for _ in 0..count {
+                to.send(pb::Stream::iter(0..u64::from(size))).await?;
+            }
+            Ok(())
+        }
+        async fn maybe(&self, to: Option<pb::Sender<u64>>) -> Result<bool, pb::Error> {
+            match to {
+                Some(tx) => tx.send(7).await.map(|()| true),
+                None => Ok(false),
+            }
+        }
+        async fn several(&self, to: Vec<pb::Sender<u64>>) -> Result<(), pb::Error> {
+            for (i, tx) in (0u64..).zip(&to) {
+                tx.send(i).await?;
+            }
+            Ok(())
+        }
+        async fn by_name(&self, to: BTreeMap<String, pb::Sender<u64>>) -> Result<(), pb::Error> {
+            for (name, tx) in &to {
+                tx.send(name.len() as u64).await?;
+            }
+            Ok(())
+        }
+        async fn route(&self, route: Route) -> Result<u32, pb::Error> {
+            match route {
+                Route::Nowhere => Ok(0),
+                Route::To(tx) => tx.send("routed".into()).await.map(|()| 1),
+                Route::Both { events, counts } => {
+                    events.send(Event { seq: 1, text: "both".into() }).await?;
+                    counts.send(2).await.map(|()| 2)
+                }
+            }
+        }
+        async fn boards(&self, to: pb::Sender<pb::Cache<Board>>) -> Result<(), pb::Error> {
+            to.send(self.board.cache()).await?;
+            to.send(self.board.cache()).await
+        }
+        async fn pipe(&self, pipe: Pipe) -> Result<(), pb::Error> {
+            let Pipe { mut input, output } = pipe;
+            let mut sum = 0;
+            while let Some(n) = input.next().await {
+                sum += n?;
+            }
+            output.send(sum).await
+        }
+        async fn ping(&self, to: pb::Sender<u64>) -> Result<(), pb::Error> {
+            to.send(1).await
+        }
+        async fn follow(&self, counters: pb::Sender<pb::Ref<dyn Counter>>) -> Result<Arc<dyn Counter>, pb::Error> {
+            let counter = tally(10);
+            counters.send(counter.clone()).await?;
+            Ok(counter.into_arc())
+        }
+    }
+
+    /// Every item of a stream, until it ends (every sender into it gone).
+    async fn all<T: serde::de::DeserializeOwned + Send + 'static>(s: pb::Stream<T>) -> Vec<T> {
+        let items = tokio::time::timeout(std::time::Duration::from_secs(10), s.map(|item| item.unwrap()).collect());
+        items.await.expect("the stream ends once its senders are gone")
+    }
+
+    async fn hub() -> (Arc<dyn Hub>, pb::Connection, pb::Connection) {
+        let (inbox, received) = pb::channel(4);
+        let board = pb::Model::new(Board { events: Vec::new() });
+        board.apply(BoardEvent::Posted(Event { seq: 7, text: "pinned".into() }));
+        let received = tokio::sync::Mutex::new(received);
+        let root: Arc<dyn Hub> = Arc::new(Server { board, inbox, received });
+        let (s, c) = pb::Transport::memory_pair();
+        let (server, client) =
+            tokio::join!(pb::Connection::builder().root(root).establish(s), pb::Connection::builder().establish(c));
+        let (server, client) = (server.unwrap(), client.unwrap());
+        (client.root::<dyn Hub>().unwrap(), server, client)
+    }
+
+    #[tokio::test]
+    async fn senders_go_both_ways_and_inside_data() {
+        let (hub, _s, _c) = hub().await;
+
+        // An argument: the server sends into the client's channel.
+        let (tx, rx) = pb::channel(4);
+        assert_eq!(hub.events(3, tx).await.unwrap(), 3);
+        assert_eq!(all(rx).await.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+
+        // Inside a record, which clones: each copy sends into the channel.
+        let (tx, rx) = pb::channel(4);
+        let sub = Subscription { topic: "news".into(), events: tx };
+        assert_eq!(hub.subscribe(sub.clone()).await.unwrap(), 1);
+        assert_eq!(hub.subscribe(sub).await.unwrap(), 1);
+        assert_eq!(all(rx).await.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["news", "news"]);
+
+        // A result: the client sends into the server's channel.
+        let inbox = hub.inbox().await.unwrap();
+        inbox.send("a".into()).await.unwrap();
+        inbox.send("b".into()).await.unwrap();
+        assert_eq!(hub.received(2).await.unwrap(), ["a", "b"]);
+
+        // References as items.
+        let (tx, rx) = pb::channel(4);
+        hub.counters(2, tx).await.unwrap();
+        let counters = all(rx).await;
+        assert_eq!(counters.len(), 2);
+        assert_eq!(counters[1].add(5).await.unwrap(), 105);
+
+        // Senders as the items of a stream.
+        let ((a, from_a), (b, from_b)) = (pb::channel(1), pb::channel(1));
+        assert_eq!(hub.fan(pb::Stream::iter([a, b])).await.unwrap(), 2);
+        assert_eq!((all(from_a).await, all(from_b).await), (vec![0], vec![1]));
+
+        // Streams as the items of a sender.
+        let (tx, rx) = pb::channel(4);
+        hub.batches(2, 3, tx).await.unwrap();
+        let mut got = Vec::new();
+        for batch in all(rx).await {
+            got.push(all(batch).await);
+        }
+        assert_eq!(got, [vec![0, 1, 2], vec![0, 1, 2]]);
+
+        // Inside other types.
+        let (tx, rx) = pb::channel(1);
+        assert!(hub.maybe(Some(tx)).await.unwrap());
+        assert_eq!(all(rx).await, [7]);
+        assert!(!hub.maybe(None).await.unwrap());
+        let ((a, from_a), (b, from_b)) = (pb::channel(1), pb::channel(1));
+        hub.several(vec![a, b]).await.unwrap();
+        assert_eq!((all(from_a).await, all(from_b).await), (vec![0], vec![1]));
+        let (tx, rx) = pb::channel(1);
+        hub.by_name([("three".to_string(), tx)].into()).await.unwrap();
+        assert_eq!(all(rx).await, [5]);
+        let (tx, rx) = pb::channel(1);
+        assert_eq!(hub.route(Route::To(tx)).await.unwrap(), 1);
+        assert_eq!(all(rx).await, ["routed"]);
+        let ((events, got_events), (counts, got_counts)) = (pb::channel(1), pb::channel(1));
+        assert_eq!(hub.route(Route::Both { events, counts }).await.unwrap(), 2);
+        assert_eq!(all(got_events).await[0].text, "both");
+        assert_eq!(all(got_counts).await, [2]);
+        assert_eq!(hub.route(Route::Nowhere).await.unwrap(), 0);
+
+        // Caches as items.
+        let (tx, rx) = pb::channel(2);
+        hub.boards(tx).await.unwrap();
+        let boards = all(rx).await;
+        assert_eq!(boards.len(), 2);
+        for cache in boards {
+            assert_eq!(cache.state().events[0].text, "pinned");
+        }
+
+        // A stream in and a sender out, in one record.
+        let (tx, rx) = pb::channel(1);
+        hub.pipe(Pipe { input: pb::Stream::iter(1..=4), output: tx }).await.unwrap();
+        assert_eq!(all(rx).await, [10]);
+
+        // `@idempotent` and `@replay` methods take senders.
+        let (tx, rx) = pb::channel(2);
+        hub.ping(tx.clone()).await.unwrap();
+        hub.ping(tx).await.unwrap();
+        assert_eq!(all(rx).await, [1, 1]);
+        let (tx, mut rx) = pb::channel(1);
+        let counter = hub.follow(tx).await.unwrap();
+        assert_eq!(counter.add(1).await.unwrap(), 11);
+        let sent = rx.next().await.unwrap().unwrap();
+        assert_eq!(sent.add(1).await.unwrap(), 12, "the same counter");
+    }
+
+    #[test]
+    fn types_holding_senders_derive_clone_not_eq() {
+        let (tx, _rx) = pb::channel::<u64>(1);
+        let route = Route::Both { events: pb::channel(1).0, counts: tx };
+        assert!(format!("{:?}", route.clone()).contains("Sender"));
+        let pipe = Pipe { input: pb::Stream::iter([1]), output: pb::channel(1).0 };
+        assert!(format!("{pipe:?}").contains("Sender"));
+    }
+
+    #[test]
+    fn senders_describe_themselves() {
+        use pb::describe::types::{Describe, Shape, TypeCx, TypeDesc, TypeTable};
+        let mut cx = TypeCx::default();
+        let TypeDesc::Named(i) = <Subscription as Describe>::describe(&mut cx) else { panic!("a named record") };
+        let table = TypeTable::new(Vec::new(), cx);
+        let Shape::Record(fields) = &table.types[i as usize].shape else { panic!("a record") };
+        assert!(matches!(&fields[1].ty, TypeDesc::Sender(item) if matches!(**item, TypeDesc::Named(_))), "{fields:?}");
     }
 }

@@ -151,3 +151,20 @@ fn what_python_cannot_express_is_an_error() {
     );
     assert!(!out.exists(), "nothing is written");
 }
+
+#[test]
+fn senders_use_the_pb_path() {
+    let out = out_dir("senders");
+    pb_idl::Config::new()
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .pb_path("crate::my_pb")
+        .compile(&["tests/golden/gen/senders.pbidl"], &["tests/golden/gen"])
+        .unwrap();
+    let code = std::fs::read_to_string(out.join("senders.rs")).unwrap();
+    assert!(code.contains("pub events: crate::my_pb::Sender<Event>,"), "{code}");
+    assert!(code.contains("crate::my_pb::Sender<crate::my_pb::Ref<dyn Counter>>"), "{code}");
+    assert!(code.contains("crate::my_pb::Stream<crate::my_pb::Sender<u64>>"), "{code}");
+    assert!(code.contains("crate::my_pb::Sender<crate::my_pb::Stream<u64>>"), "{code}");
+    assert!(!code.contains("::pb::"), "{code}");
+}

@@ -127,3 +127,26 @@ fn stream_items_count_the_reply_to_a_pull() {
         checked.render()
     );
 }
+
+#[test]
+fn sender_items_count_the_reply_to_a_pull_as_stream_items_do() {
+    // A sender's items come back in a stream its receiver attaches: the
+    // same replies to pulls, so the same limit. The sender itself is one
+    // level where it is sent.
+    let text = format!(
+        "{}interface I {{ a(to: sender<L31>); b() -> sender<option<L31>>; c(to: sender<stream<L31>>); d(to: stream<sender<option<L31>>>); }}\nrecord S {{ s: sender<L32> }}\n",
+        schema(32)
+    );
+    let checked = pb_idl::check_str("deep.pbidl", &text);
+    let messages: Vec<&str> = checked.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "a fully filled item of `sender<option<deep.L31>>` nests 65 levels deep, deeper than peers decode by default (64)",
+            "a fully filled item of `sender<option<deep.L31>>` nests 65 levels deep, deeper than peers decode by default (64)",
+            "a fully filled item of `sender<deep.L32>` nests 66 levels deep, deeper than peers decode by default (64)",
+        ],
+        "{}",
+        checked.render()
+    );
+}

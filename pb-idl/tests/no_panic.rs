@@ -9,6 +9,7 @@ const VALID: &[&str] = &[
     include_str!("golden/gen/kitchen.pbidl"),
     include_str!("golden/gen/interop.pbidl"),
     include_str!("golden/gen/streams.pbidl"),
+    include_str!("golden/gen/senders.pbidl"),
     include_str!("../../examples/schemas/aurora.pbidl"),
     include_str!("../../examples/schemas/log_tail.pbidl"),
 ];
@@ -50,6 +51,7 @@ const TOKENS: &[&str] = &[
     "option",
     "box",
     "stream",
+    "sender",
     "u64",
     "string",
     "bytes",

@@ -288,6 +288,7 @@ fn golden_modules_import_and_escape_what_python_cannot_take_as_is() {
         .collect();
     assert!(modules.len() >= 7 && modules.iter().any(|m| m == "lambda_"), "{modules:?}");
     assert!(modules.iter().any(|m| m == "streams"), "{modules:?}");
+    assert!(modules.iter().any(|m| m == "senders"), "{modules:?}");
     let script = format!("{PRELUDE}\nimport {}\n{CHECK_EDGE}", modules.join(", "));
     let path = std::env::temp_dir().join(format!("pb-idl-python-{}-edge.py", std::process::id()));
     std::fs::write(&path, script).unwrap();
@@ -346,6 +347,16 @@ except NotImplementedError as e:
     check("streaming client message", str(e), "streams.Feed.tail: pb streams do not cross to Twisted")
 check("holder docs", "does not cross to Twisted" in streams.Upload.__doc__, True)
 check("plain docs", "does not cross to Twisted" in streams.Line.__doc__, False)
+
+# Neither do senders.
+check("no sender stubs", [m for m in dir(senders.Hub) if m.startswith("remote_")], ["remote_received"])
+try:
+    senders.HubClient(Calls()).events(1, None)
+    sys.exit("a client method passing a sender must raise")
+except NotImplementedError as e:
+    check("sender client message", str(e), "senders.Hub.events: pb senders do not cross to Twisted")
+check("sender holder docs", "It holds a pb sender" in senders.Subscription.__doc__, True)
+check("both holder docs", "It holds pb streams and senders" in senders.Pipe.__doc__, True)
 "#;
 
 /// A Python server, killed on drop.

@@ -81,6 +81,8 @@ pub enum TypeDesc {
     Opaque(String),
     /// A stream of items of this type (`pb::Stream<T>`).
     Stream(Box<TypeDesc>),
+    /// The sending half of a channel of items of this type (`pb::Sender<T>`).
+    Sender(Box<TypeDesc>),
 }
 
 /// A named record or enum.

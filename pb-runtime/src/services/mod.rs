@@ -25,3 +25,9 @@ impl<T: Describe> Describe for stream::Stream<T> {
         TypeDesc::Stream(Box::new(T::describe(cx)))
     }
 }
+
+impl<T: Describe> Describe for stream::Sender<T> {
+    fn describe(cx: &mut TypeCx) -> TypeDesc {
+        TypeDesc::Sender(Box::new(T::describe(cx)))
+    }
+}

@@ -369,6 +369,14 @@ mod tests {
     }
 
     #[test]
+    fn a_sender_describes_itself_with_its_items() {
+        use crate::describe::types::{Describe, TypeCx, TypeDesc};
+        let mut cx = TypeCx::default();
+        let desc = <super::Sender<Option<u32>> as Describe>::describe(&mut cx);
+        assert_eq!(desc, TypeDesc::Sender(Box::new(TypeDesc::Option(Box::new(TypeDesc::U32)))));
+    }
+
+    #[test]
     fn framing_costs_at_most_16_bytes_per_item() {
         // What the window asks for at a time: 512 items of 1 KiB, 8 of
         // 64 KiB; and the first pull's 16 items.

@@ -7,6 +7,9 @@
 //! reads them, with the same backpressure as any stream. Each `Sender` a
 //! peer receives is one stream into the channel: items from one arrive in
 //! the order sent; items from several interleave.
+//!
+//! A `Sender<T>` describes itself as `sender<T>` ([`crate::describe`]), as
+//! `.pbidl` schemas write it.
 
 use std::any::Any;
 use std::sync::Arc;

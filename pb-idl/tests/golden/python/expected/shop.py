@@ -24,6 +24,8 @@ these classes and Rust built from the same schema exchange these values:
   one (as an argument or result, or inside a record or enum) has no remote_
   stub, and its client method raises NotImplementedError; a record or enum
   that holds one says so.
+- sender<T>: does not cross to Twisted either: what the receiver of a pb
+  sender sends is streamed back over pb's wire. It is treated as a stream.
 
 Import the modules of the packages this one imports too: importing a module
 registers its copy tags with jelly.
