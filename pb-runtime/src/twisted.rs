@@ -92,13 +92,15 @@
 //! references carry no interface), reconnecting sessions, and an object
 //! that is a Twisted peer's root sent back to it.
 
+pub(crate) mod cred;
+
 use std::sync::Arc;
 
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 use crate::connection::{ROOT_ID, RemoteRef, TwistedLink, TwistedSettings};
 use crate::references::ProxyHandle;
-use crate::{Config, Error, Interface};
+use crate::{Config, Error, Interface, Transport};
 
 /// A connection to a Twisted PB peer: a server this side called with
 /// [`connect`], or a client of a [`Server`](crate::Server) bound with
@@ -128,11 +130,30 @@ impl std::fmt::Debug for TwistedConnection {
 /// peer does not speak PB version 6.
 pub async fn connect(addr: impl ToSocketAddrs) -> Result<TwistedConnection, Error> {
     let stream = TcpStream::connect(addr).await?;
-    let _ = stream.set_nodelay(true);
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "twisted peer".into());
-    let (rd, wr) = stream.into_split();
-    let link = TwistedLink::connect(rd, wr, peer, TwistedSettings::from_config(&Config::default())).await?;
+    connect_transport(Transport::tcp(stream), &Config::default()).await
+}
+
+/// Run PB's handshake as the client over `transport`, with `config`'s
+/// limits: a TLS stream to a Twisted `listenSSL` port (see
+/// [`tls`](crate::tls): `TlsConnect` opens one), a Unix socket, an
+/// in-memory pair. [`connect`] is this over TCP with default settings.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the transport fails, [`Error::Protocol`] when the
+/// peer does not speak PB version 6.
+pub async fn connect_transport(transport: Transport, config: &Config) -> Result<TwistedConnection, Error> {
+    let (rd, wr, peer) = transport.into_parts();
+    let link = TwistedLink::connect(rd, wr, peer, TwistedSettings::from_config(config)).await?;
     Ok(TwistedConnection { link })
+}
+
+/// Twisted PB's answer to a login challenge, `md5(md5(password) +
+/// challenge)` (`twisted.spread.pb.respond`): what a client sends a portal
+/// instead of its password. [`TwistedConnection::login`] computes it; this
+/// is for code that runs the exchange by hand.
+pub fn respond(challenge: &[u8], password: &[u8]) -> [u8; 16] {
+    crate::services::md5::respond(challenge, password)
 }
 
 impl TwistedConnection {

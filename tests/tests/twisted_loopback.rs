@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pb::Error;
+use pb::login::{Credentials, Portal};
+use pb::{Blob, Error};
+use pb_examples::twisted::Avatar;
 use pb_tests::eventually;
 use serde::{Deserialize, Serialize};
 
@@ -155,6 +157,17 @@ impl Hello for Greeter {
     }
 }
 
+/// Twisted's portal root and challenger, called by hand.
+#[pb::remote_interface]
+pub trait PortalCalls {
+    async fn login(&self, username: Blob) -> Result<(Blob, pb::Ref<dyn Challenge>), Error>;
+}
+
+#[pb::remote_interface]
+pub trait Challenge {
+    async fn respond(&self, response: Blob, mind: Option<i64>) -> Result<Arc<dyn Avatar>, Error>;
+}
+
 async fn served() -> (pb::Server, pb::twisted::TwistedConnection, Arc<dyn Shop>) {
     let shop: Arc<dyn Shop> = Arc::new(ShopImpl::default());
     let server = pb::Server::bind_twisted("127.0.0.1:0", pb::root::<dyn Shop>(shop)).await.unwrap();
@@ -254,4 +267,102 @@ async fn calls_over_the_limit_are_busy_and_shutdown_lets_calls_finish() {
     assert_eq!(slow.await.unwrap(), Ok(400), "the call in flight finished");
     stopping.await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("closed after the shutdown");
+}
+
+/// The avatar of [`portal`]'s users.
+struct Perspective(String);
+
+#[pb::remote_impl]
+impl Avatar for Perspective {
+    async fn whoami(&self) -> Result<String, Error> {
+        Ok(self.0.clone())
+    }
+}
+
+/// alice/secret and anonymous users, checked through `check_password`;
+/// `attempts` refusals per connection, `timeout` to log in.
+fn portal(attempts: u32, timeout: Duration) -> Portal {
+    Portal::new(|c: Credentials| async move {
+        let name = if c.is_anonymous() {
+            "anonymous".to_string()
+        } else if c.username == "alice" && c.check_password("secret") {
+            c.username
+        } else {
+            return Err(Error::Unauthorized);
+        };
+        Ok(pb::AnyRef::new::<dyn Avatar>(Arc::new(Perspective(name))))
+    })
+    .max_attempts(attempts)
+    .login_timeout(timeout)
+}
+
+#[tokio::test]
+async fn a_portal_serves_password_and_anonymous_logins_over_pbs_wire() {
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(3, Duration::from_secs(30))).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    // Before login the root is the portal: the avatar's methods are not there.
+    let Err(Error::UnknownMethod { .. }) = conn.root::<dyn Avatar>().whoami().await else { panic!("reachable") };
+    let alice = conn.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+    let anonymous = conn.login::<dyn Avatar>(&Credentials::anonymous()).await.unwrap();
+    assert_eq!(anonymous.whoami().await.unwrap(), "anonymous");
+    assert_eq!(alice.whoami().await.unwrap(), "alice", "both avatars live on one connection");
+    // Only the avatars are held: the challenger was released after the login.
+    let served = server.twisted_connections()[0].clone();
+    eventually("the challenger is released", || served.exported() == 2).await;
+    drop((alice, anonymous));
+    eventually("the avatars are released", || served.exported() == 0).await;
+}
+
+#[tokio::test]
+async fn a_portal_refuses_wrong_passwords_and_closes_after_its_attempts() {
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(2, Duration::from_secs(30))).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    for wrong in [Credentials::new("alice", "guess"), Credentials::new("mallory", "secret")] {
+        assert_eq!(conn.login::<dyn Avatar>(&wrong).await.err(), Some(Error::Unauthorized), "{wrong:?}");
+    }
+    tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("closed after 2 refusals");
+    // A fresh connection starts with fresh attempts.
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    assert_eq!(conn.login::<dyn Avatar>(&Credentials::new("alice", "guess")).await.err(), Some(Error::Unauthorized));
+    let alice = conn.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice", "a right password within the attempts works");
+}
+
+#[tokio::test]
+async fn a_portal_closes_a_connection_that_does_not_log_in_in_time() {
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(3, Duration::from_millis(200))).await.unwrap();
+    let idle = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let logged_in = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let alice = logged_in.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), idle.closed()).await.expect("closed after the login timeout");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!logged_in.is_closed(), "a connection that logged in stays");
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+}
+
+#[tokio::test]
+async fn a_challenge_answers_one_response() {
+    // pb's portal, called as Twisted's client would call it, by hand: a
+    // response replayed on the same challenge is refused.
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(3, Duration::from_secs(30))).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let root = conn.root::<dyn PortalCalls>();
+    let (challenge, challenger) = root.login(Blob::from(b"alice".to_vec())).await.unwrap();
+    assert_eq!(challenge.len(), 16);
+    let (again, _) = root.login(Blob::from(b"alice".to_vec())).await.unwrap();
+    assert_ne!(challenge, again, "each login gets its own challenge");
+    let response = Blob::from(pb::twisted::respond(&challenge, b"secret").to_vec());
+    let avatar = challenger.respond(response.clone(), None).await.unwrap();
+    assert_eq!(avatar.whoami().await.unwrap(), "alice");
+    assert_eq!(challenger.respond(response, None).await.err(), Some(Error::Unauthorized));
+}
+
+#[tokio::test]
+async fn the_portal_example_serves_the_client_example() {
+    let server = pb_examples::twisted::server::bind_portal("127.0.0.1:0").await.unwrap();
+    let report = pb_examples::twisted::client::run_portal(server.local_addr()).await.expect("connected");
+    assert_eq!(report.len(), 2, "{report:?}");
+    let failed: Vec<_> = report.iter().filter(|(_, o)| o.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
 }

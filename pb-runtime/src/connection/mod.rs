@@ -37,7 +37,7 @@ mod writer;
 
 pub(crate) use behalf::patient;
 pub(crate) use calls::{send_call, send_call_measured};
-pub(crate) use handle::WeakConnection;
+pub(crate) use handle::OnOpenTwisted;
 pub use handle::{Connection, ConnectionBuilder, Stats};
 pub(crate) use handshake::{Intent, Opened};
 pub(crate) use link::Dispatch;

@@ -27,6 +27,7 @@ mod root;
 pub mod types;
 
 pub use anyref::{AnyRef, InterfaceEntry, interface_name};
+pub(crate) use dispatcher::dispatcher;
 pub use info::MethodInfo;
 pub use interface::Interface;
 pub use proxy::ProxyHandle;
