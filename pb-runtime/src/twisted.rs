@@ -93,6 +93,9 @@
 //! that is a Twisted peer's root sent back to it.
 
 pub(crate) mod cred;
+mod session;
+
+pub use session::{TwistedSession, TwistedSessionBuilder};
 
 use std::sync::Arc;
 
@@ -181,6 +184,31 @@ impl TwistedConnection {
         self.link.is_closed()
     }
 
+    /// Call the root's method `method` with no arguments and wait for the
+    /// answer; any answer, a failure too, proves the link is up.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] or [`Error::ConnectionLost`]: the link is down.
+    pub(crate) async fn ping(&self, method: &str) -> Result<(), Error> {
+        use crate::connection::{JellyCalls, Link as _};
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let req = self.link.next_req();
+        let args = crate::wire::twisted::jelly::form::tuple([]);
+        let slot: crate::connection::JellySlot = Box::new(move |_, outcome| {
+            let _ = tx.send(outcome.err().map(|fault| fault.error));
+        });
+        JellyCalls::send_call(&*self.link, req, ROOT_ID, method, args, slot)?;
+        let abandon = AbandonOnDrop { link: &self.link, req };
+        let answered = rx.await;
+        std::mem::forget(abandon);
+        match answered {
+            Ok(Some(e)) if e.is_link_failure() => Err(e),
+            Ok(_) => Ok(()),
+            Err(_) => Err(Error::ConnectionLost),
+        }
+    }
+
     /// Wait until the connection is closed.
     ///
     /// # Cancel safety
@@ -218,5 +246,18 @@ impl TwistedConnection {
     pub(crate) fn id(&self) -> u64 {
         use crate::connection::Link as _;
         self.link.id()
+    }
+}
+
+/// Forgets a call whose caller stopped waiting.
+struct AbandonOnDrop<'a> {
+    link: &'a Arc<TwistedLink>,
+    req: u64,
+}
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        use crate::connection::Link as _;
+        self.link.abandon(self.req);
     }
 }

@@ -13,8 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pb::login::{Credentials, Portal};
+use pb::tls::{self, TlsListener};
 use pb::{Blob, Error};
 use pb_examples::twisted::Avatar;
+use pb_tests::pki::Authority;
 use pb_tests::twisted::{client_py, python, server_py};
 use serde::{Deserialize, Serialize};
 
@@ -260,6 +262,30 @@ async fn a_twisted_client_logs_in_to_a_pb_portal() {
     for check in ["portal: whoami", "anonymous login", "login with a mind", "the attempt limit closes the connection"] {
         assert!(ran.stdout.contains(&format!("ok {check}\n")), "{check} did not pass:\n{}", ran.stdout);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twisted_client_logs_in_to_a_pb_portal_over_tls() {
+    let Some(python) = python() else { return };
+    if !pb_tests::twisted::has_pyopenssl(&python) {
+        return;
+    }
+    let ca = Authority::new("pb test ca");
+    let (chain, key) = ca.server();
+    let listener = TlsListener::bind("127.0.0.1:0", tls::server_config(chain, key, None).unwrap()).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _server = pb::Server::serve_twisted(listener, portal(), pb::Config::default());
+    let ca_file = std::env::temp_dir().join(format!("pb-twisted-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let args = ["portal".into(), port.to_string(), ca_file.to_string_lossy().into_owned()];
+    let ran = client_py(&python, &args, LIMIT).await;
+    let _ = std::fs::remove_file(&ca_file);
+    assert_passed(&ran);
+    assert!(
+        ran.stdout.contains("ok portal: whoami\n") && ran.stdout.contains("ok anonymous login\n"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,10 +7,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pb::fault::FaultProxy;
 use pb::login::{Credentials, Portal};
-use pb::{Blob, Error};
+use pb::tls::{self, TlsConnect, TlsListener};
+use pb::twisted::TwistedSession;
+use pb::{Blob, Error, SessionEvent};
 use pb_examples::twisted::Avatar;
 use pb_tests::eventually;
+use pb_tests::pki::Authority;
+use pb_tests::session::{fast, next_event};
 use serde::{Deserialize, Serialize};
 
 /// A copyable.
@@ -365,4 +370,93 @@ async fn the_portal_example_serves_the_client_example() {
     assert_eq!(report.len(), 2, "{report:?}");
     let failed: Vec<_> = report.iter().filter(|(_, o)| o.is_err()).collect();
     assert!(failed.is_empty(), "{failed:?}");
+}
+
+#[tokio::test]
+async fn logins_and_sessions_work_over_tls() {
+    let ca = Authority::new("pb test ca");
+    let (chain, key) = ca.server();
+    let listener = TlsListener::bind("127.0.0.1:0", tls::server_config(chain, key, None).unwrap()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = pb::Server::serve_twisted(listener, portal(3, Duration::from_secs(30)), pb::Config::default());
+    let connect =
+        TlsConnect::new(addr.to_string(), "localhost", tls::client_config(ca.roots(), None).unwrap()).unwrap();
+    let conn =
+        pb::twisted::connect_transport(connect.transport().await.unwrap(), &pb::Config::default()).await.unwrap();
+    let alice = conn.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+    assert!(conn.peer().starts_with("tls:"));
+    let session = TwistedSession::builder().config(fast()).connect_with(connect).await.unwrap();
+    let anonymous = session.login::<dyn Avatar>(Credentials::anonymous()).await.unwrap();
+    assert_eq!(anonymous.whoami().await.unwrap(), "anonymous");
+    assert_eq!(server.twisted_connections().len(), 2);
+    // A client that does not trust the server's authority gets no connection.
+    let stranger = tls::client_config(Authority::new("someone else").roots(), None).unwrap();
+    let untrusting = TlsConnect::new(addr.to_string(), "localhost", stranger).unwrap();
+    assert!(untrusting.transport().await.is_err());
+}
+
+#[tokio::test]
+async fn a_session_heals_its_root_and_avatar_after_an_outage() {
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(3, Duration::from_secs(30))).await.unwrap();
+    let shop =
+        pb::Server::bind_twisted("127.0.0.1:0", pb::root::<dyn Shop>(Arc::new(ShopImpl::default()))).await.unwrap();
+    let to_portal = FaultProxy::start(server.local_addr()).await.unwrap();
+    let to_shop = FaultProxy::start(shop.local_addr()).await.unwrap();
+    let logged = TwistedSession::builder().config(fast()).connect_tcp(to_portal.addr()).await.unwrap();
+    let rooted = TwistedSession::builder().config(fast()).connect_tcp(to_shop.addr()).await.unwrap();
+    let alice = logged.login::<dyn Avatar>(Credentials::new("alice", "secret")).await.unwrap();
+    let root = rooted.root::<dyn Shop>();
+    let thing = root.thing().await.unwrap(); // a plain reference: not healed
+    assert_eq!((alice.whoami().await.unwrap(), root.add(1, 2).await.unwrap()), ("alice".to_string(), 3));
+    let (mut avatar_events, mut root_events) = (logged.events(), rooted.events());
+    assert!(matches!(next_event(&mut avatar_events).await, SessionEvent::Connected { .. }));
+    to_portal.cut();
+    to_shop.cut();
+    assert!(matches!(next_event(&mut avatar_events).await, SessionEvent::Disconnected { .. }));
+    assert!(matches!(next_event(&mut root_events).await, SessionEvent::Connected { .. }));
+    assert!(matches!(next_event(&mut root_events).await, SessionEvent::Disconnected { .. }));
+    assert!(!logged.is_connected());
+    assert_eq!(alice.whoami().await.err(), Some(Error::Disconnected));
+    to_portal.heal();
+    to_shop.heal();
+    let SessionEvent::Reconnected { healed, failed, .. } = next_event(&mut avatar_events).await else { panic!() };
+    assert_eq!((healed, failed), (1, 0));
+    assert!(matches!(next_event(&mut root_events).await, SessionEvent::Reconnected { healed: 1, .. }));
+    assert_eq!(alice.whoami().await.unwrap(), "alice", "the avatar logged in again");
+    assert_eq!(root.add(2, 2).await.unwrap(), 4, "the root is the new connection's");
+    assert_eq!(thing.ping(1).await.err(), Some(Error::Disconnected), "a plain reference stays dead");
+    assert_eq!(server.twisted_connections().len(), 1, "the old connection is gone");
+    // Dropped proxies are no longer healed.
+    drop(alice);
+    assert_eq!(logged.tracked(), 0);
+}
+
+#[tokio::test]
+async fn a_session_whose_login_is_refused_after_an_outage_gives_it_up() {
+    let accept = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let gate = accept.clone();
+    let picky = Portal::new(move |c: Credentials| {
+        let accept = gate.load(Ordering::SeqCst) && c.check_password("secret");
+        async move {
+            if !accept {
+                return Err(Error::Unauthorized);
+            }
+            Ok(pb::AnyRef::new::<dyn Avatar>(Arc::new(Perspective(c.username))))
+        }
+    });
+    let server = pb::Server::bind_twisted("127.0.0.1:0", picky).await.unwrap();
+    let proxy = FaultProxy::start(server.local_addr()).await.unwrap();
+    let session = TwistedSession::builder().config(fast()).connect_tcp(proxy.addr()).await.unwrap();
+    let alice = session.login::<dyn Avatar>(Credentials::new("alice", "secret")).await.unwrap();
+    let mut events = session.events();
+    next_event(&mut events).await; // connected
+    accept.store(false, Ordering::SeqCst); // the password changed meanwhile
+    proxy.cut();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Disconnected { .. }));
+    proxy.heal();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Reconnected { healed: 0, failed: 0, .. }));
+    let SessionEvent::Refused { error, .. } = next_event(&mut events).await else { panic!("not refused") };
+    assert_eq!(error, Error::Unauthorized);
+    assert_eq!(alice.whoami().await.err(), Some(Error::Unauthorized));
 }

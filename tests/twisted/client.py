@@ -7,8 +7,10 @@ Usage:
                                     and against `cargo run -p pb-examples --example twisted_server`;
                                     with PORTAL_PORT, logs in to its portal too (alice/secret)
   python client.py shop ROOT_PORT   the pb server of tests/tests/twisted_clients.rs
-  python client.py portal PORT      the pb portal of tests/tests/twisted_clients.rs (alice/secret,
-                                    anonymous users allowed, 2 attempts per connection)
+  python client.py portal PORT [CA_PEM]
+                                    the pb portal of tests/tests/twisted_clients.rs (alice/secret,
+                                    anonymous users allowed, 2 attempts per connection); with
+                                    CA_PEM, over TLS to a server certified for localhost by it
 
 Connects to 127.0.0.1 only. Prints "ok NAME" for each check passed and
 "FAIL NAME: why" for each one failed; exits 0 only if every check passed,
@@ -200,10 +202,16 @@ def shop(root):
     check("no stray answer came", r == 42, repr(r))
 
 
+TLS = []  # the client's TLS options, when the portal mode runs over TLS
+
+
 def connect(port):
-    """A PBClientFactory connected to 127.0.0.1:port."""
+    """A PBClientFactory connected to 127.0.0.1:port (over TLS if TLS is set)."""
     factory = pb.PBClientFactory()
-    reactor.connectTCP("127.0.0.1", port, factory)
+    if TLS:
+        reactor.connectSSL("127.0.0.1", port, factory, TLS[0])
+    else:
+        reactor.connectTCP("127.0.0.1", port, factory)
     return factory
 
 
@@ -264,9 +272,14 @@ def portal(port):
 
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
-    portal_port = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    portal_port = int(sys.argv[3]) if len(sys.argv) > 3 and mode == "api" else 0
     if mode == "portal":
         run = None
+        if len(sys.argv) > 3:
+            from twisted.internet import ssl
+
+            with open(sys.argv[3]) as ca:
+                TLS.append(ssl.optionsForClientTLS("localhost", ssl.Certificate.loadPEM(ca.read())))
     else:
         run = {"api": api, "shop": shop}[mode]
         factory = connect(port)

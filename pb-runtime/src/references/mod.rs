@@ -20,7 +20,7 @@ mod dispatcher;
 pub(crate) mod heal;
 mod info;
 mod interface;
-mod proxy;
+pub(crate) mod proxy;
 mod reference;
 pub(crate) mod replay;
 mod root;
