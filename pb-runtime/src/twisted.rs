@@ -67,6 +67,32 @@
 //! run); one of the server's own objects passed back arrives there as the
 //! original.
 //!
+//! # Logging in
+//!
+//! [`TwistedConnection::login`] logs in to a cred portal
+//! (`pb.PBServerFactory(portal)`) as Twisted's `PBClientFactory.login`
+//! does: PB's MD5 challenge/response for [`Credentials::new`](crate::login::Credentials::new), or
+//! `loginAnonymous` for [`Credentials::anonymous`](crate::login::Credentials::anonymous). The avatar is a proxy
+//! of any `#[remote_interface]` trait: its method `whoami` calls the
+//! avatar's `perspective_whoami`. A refused login is [`Error::Unauthorized`].
+//!
+//! # Reconnecting sessions
+//!
+//! [`TwistedSession`] is [`Client`](crate::Client) for Twisted servers: it
+//! reconnects with backoff after an outage and heals the proxies it handed
+//! out in place (the root, and avatars, which log in again with the same
+//! credentials). See [its docs](TwistedSession#detecting-outages) for how
+//! it notices an outage (PB has no ping).
+//!
+//! # TLS
+//!
+//! Twisted's `listenSSL`/`connectSSL` carry the same bytes over TLS:
+//! [`connect_transport`] runs PB's handshake over a transport a
+//! `pb::tls::TlsConnect` opens (a [`TwistedSession`]
+//! takes the connector itself), and
+//! [`Server::serve_twisted`](crate::Server::serve_twisted) serves Twisted
+//! clients on a `pb::tls::TlsListener` (feature `tls`).
+//!
 //! # Serving Twisted clients
 //!
 //! [`Server::bind_twisted`](crate::Server::bind_twisted) serves a root
@@ -86,10 +112,13 @@
 //! | an `Arc<dyn Iface>` result or argument | a `RemoteReference` (`["remote", luid]`), counted per send and released by each `decref`; sent back, it arrives as the original `Arc` |
 //! | the client's own `Referenceable` passed in | a proxy implementing the declared trait; released (`decref`) when dropped |
 //! | the root (`["local", b"root"]`) passed back | the root object itself |
+//! | `factory.login(UsernamePassword(b"alice", b"secret"))` to a server bound with a [`Portal`](crate::login::Portal) | PB's challenge/response: the checker gets [`Credentials::challenge_response`](crate::login::Credentials::challenge_response), which [`Credentials::check_password`](crate::login::Credentials::check_password) verifies (the password never travels); the avatar it returns is the client's; wrong answers count against the portal's attempt limit, and its login timeout applies (see [`login`](crate::login#twisted-clients)) |
+//! | `factory.login(Anonymous())` | `loginAnonymous`: the checker gets [`Credentials::anonymous`](crate::login::Credentials::anonymous), which no password checks against, and decides |
+//! | `avatar.callRemote("whoami")` (`perspective_whoami` in Twisted) | the avatar trait's method whose wire name is `whoami` |
 //!
 //! Not served: cacheables (`pb::Cache` refuses to travel over PB's wire),
-//! cred login (`PBClientFactory.login`), `AnyRef` from the client (PB
-//! references carry no interface), reconnecting sessions, and an object
+//! `AnyRef` from the client (PB references carry no interface), a login's
+//! `mind` (ignored; a reference passed as one is released), and an object
 //! that is a Twisted peer's root sent back to it.
 
 pub(crate) mod cred;
@@ -138,7 +167,7 @@ pub async fn connect(addr: impl ToSocketAddrs) -> Result<TwistedConnection, Erro
 
 /// Run PB's handshake as the client over `transport`, with `config`'s
 /// limits: a TLS stream to a Twisted `listenSSL` port (see
-/// [`tls`](crate::tls): `TlsConnect` opens one), a Unix socket, an
+/// `pb::tls`: `TlsConnect` opens one), a Unix socket, an
 /// in-memory pair. [`connect`] is this over TCP with default settings.
 ///
 /// # Errors

@@ -257,6 +257,7 @@ def portal(port):
     avatar = yield factory.login(credentials.UsernamePassword(b"alice", b"secret"), Hello())
     me = yield avatar.callRemote("whoami")
     check("login with a mind", me == "alice", repr(me))
+    check("pb released the mind", held(avatar) == 0, repr(avatar.broker.localObjects))
     factory.disconnect()
     # Unknown user, then a second wrong password: the connection closes.
     factory = connect(port)

@@ -1,28 +1,4 @@
 //! Reconnecting sessions to Twisted PB servers: [`TwistedSession`].
-//!
-//! Like pb's own [`Client`](crate::Client), a session reconnects with
-//! backoff after an outage and heals the proxies it handed out, so the
-//! application keeps its `Arc`s: the root ([`TwistedSession::root`]) is a
-//! fresh reference to `b"root"` on the new connection, and an avatar
-//! ([`TwistedSession::login`]) logs in again with the same credentials.
-//! PB has no resumption: calls in flight when the link drops fail with
-//! [`Error::ConnectionLost`], calls during the outage with
-//! [`Error::Disconnected`]; a method declared `#[pb(idempotent)]` is sent
-//! once more after the session heals. Other references (returned by
-//! methods) are the old connection's and fail for good, as in Twisted.
-//!
-//! # Detecting outages
-//!
-//! PB has no ping. A session notices an outage when the connection closes:
-//! the server closes it or goes away (EOF, a reset), a read or a write
-//! fails, or a call fails on it. A link that goes silent without failing
-//! (a black hole) is noticed only by calling something: with
-//! [`TwistedSessionBuilder::ping_method`] the session calls that method of
-//! the root every [`SessionConfig::ping_interval`], and counts the link
-//! down if no answer comes within [`SessionConfig::ping_timeout`]. Any
-//! answer proves the link (a failure too: even a `NoSuchMethod`), so the
-//! method needs no particular result; a cheap one with no arguments is
-//! best. [`SessionConfig::resume`] and `wait_for_resume` do not apply.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -50,8 +26,31 @@ type Refetched = Pin<Box<dyn Future<Output = Result<Arc<RemoteRef>, Error>> + Se
 type Refetch = Arc<dyn Fn(TwistedConnection) -> Refetched + Send + Sync>;
 
 /// A reconnecting session to a Twisted PB server. Cheap to clone; dropping
-/// every clone (or calling [`close`](Self::close)) ends the session. See
-/// the [module docs](self) for what heals and how outages are noticed.
+/// every clone (or calling [`close`](Self::close)) ends the session.
+///
+/// Like pb's own [`Client`](crate::Client), a session reconnects with
+/// backoff after an outage and heals the proxies it handed out, so the
+/// application keeps its `Arc`s: the root ([`TwistedSession::root`]) is a
+/// fresh reference to `b"root"` on the new connection, and an avatar
+/// ([`TwistedSession::login`]) logs in again with the same credentials.
+/// PB has no resumption: calls in flight when the link drops fail with
+/// [`Error::ConnectionLost`], calls during the outage with
+/// [`Error::Disconnected`]; a method declared `#[pb(idempotent)]` is sent
+/// once more after the session heals. Other references (returned by
+/// methods) are the old connection's and fail for good, as in Twisted.
+///
+/// # Detecting outages
+///
+/// PB has no ping. A session notices an outage when the connection closes:
+/// the server closes it or goes away (EOF, a reset), a read or a write
+/// fails, or a call fails on it. A link that goes silent without failing
+/// (a black hole) is noticed only by calling something: with
+/// [`TwistedSessionBuilder::ping_method`] the session calls that method of
+/// the root every [`SessionConfig::ping_interval`], and counts the link
+/// down if no answer comes within [`SessionConfig::ping_timeout`]. Any
+/// answer proves the link (a failure too: even a `NoSuchMethod`), so the
+/// method needs no particular result; a cheap one with no arguments is
+/// best. [`SessionConfig::resume`] and `wait_for_resume` do not apply.
 ///
 /// ```no_run
 /// # use pb_runtime as pb; // applications write `pb::...`
@@ -109,7 +108,7 @@ impl TwistedSessionBuilder {
 
     /// Call the root's method `name` (no arguments) at each ping interval
     /// to notice a link that went silent (see the
-    /// [module docs](self#detecting-outages)).
+    /// [`TwistedSession`](TwistedSession#detecting-outages)).
     pub fn ping_method(mut self, name: impl Into<String>) -> Self {
         self.ping = Some(name.into());
         self
@@ -124,7 +123,7 @@ impl TwistedSessionBuilder {
         self.connect_with(Tcp(addr.into().as_str().to_string())).await
     }
 
-    /// Connect through `connector` (TLS: [`TlsConnect`](crate::tls::TlsConnect),
+    /// Connect through `connector` (TLS: `pb::tls::TlsConnect`,
     /// a Unix socket, ...), again after each outage.
     ///
     /// # Errors
