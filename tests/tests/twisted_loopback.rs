@@ -53,6 +53,8 @@ pub trait Shop {
     #[pb(name = "getUser")]
     async fn get_user(&self, id: i64) -> Result<User, Error>;
     async fn slow(&self, ms: u64) -> Result<u64, Error>;
+    #[pb(idempotent)]
+    async fn slow_twice(&self, ms: u64) -> Result<u64, Error>;
 }
 
 #[pb::remote_interface]
@@ -150,6 +152,9 @@ impl Shop for ShopImpl {
     async fn slow(&self, ms: u64) -> Result<u64, Error> {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         Ok(ms)
+    }
+    async fn slow_twice(&self, ms: u64) -> Result<u64, Error> {
+        self.slow(ms).await
     }
 }
 
@@ -459,4 +464,21 @@ async fn a_session_whose_login_is_refused_after_an_outage_gives_it_up() {
     let SessionEvent::Refused { error, .. } = next_event(&mut events).await else { panic!("not refused") };
     assert_eq!(error, Error::Unauthorized);
     assert_eq!(alice.whoami().await.err(), Some(Error::Unauthorized));
+}
+
+#[tokio::test]
+async fn an_idempotent_call_lost_in_an_outage_is_sent_again_after_healing() {
+    let shop =
+        pb::Server::bind_twisted("127.0.0.1:0", pb::root::<dyn Shop>(Arc::new(ShopImpl::default()))).await.unwrap();
+    let proxy = FaultProxy::start(shop.local_addr()).await.unwrap();
+    let session = TwistedSession::builder().config(fast()).connect_tcp(proxy.addr()).await.unwrap();
+    let root = session.root::<dyn Shop>();
+    let (idempotent, plain) = (root.clone(), root.clone());
+    let twice = tokio::spawn(async move { idempotent.slow_twice(300).await });
+    let once = tokio::spawn(async move { plain.slow(300).await });
+    eventually("both calls run", || shop.twisted_connections().first().is_some_and(|c| c.in_flight() == 2)).await;
+    proxy.cut();
+    assert_eq!(once.await.unwrap(), Err(Error::ConnectionLost), "a plain call is not sent again");
+    proxy.heal();
+    assert_eq!(twice.await.unwrap(), Ok(300), "sent again on the healed link");
 }
