@@ -37,7 +37,8 @@ type Refetch = Arc<dyn Fn(TwistedConnection) -> Refetched + Send + Sync>;
 /// [`Error::ConnectionLost`], calls during the outage with
 /// [`Error::Disconnected`]; a method declared `#[pb(idempotent)]` is sent
 /// once more after the session heals. Other references (returned by
-/// methods) are the old connection's and fail for good, as in Twisted.
+/// methods, `#[pb(replay)]` ones included) are the old connection's and
+/// fail for good, as in Twisted.
 ///
 /// # Detecting outages
 ///
@@ -362,7 +363,8 @@ impl Core {
                 biased;
                 () = self.cancel.cancelled() => return None,
                 () = conn.closed() => return Some("connection closed".into()),
-                () = self.kick.notified() => continue,
+                // A call failed on the link: check it now.
+                () = self.kick.notified() => {}
                 _ = ticks.tick() => {}
             }
             if let Some(method) = &self.ping {
