@@ -3,6 +3,7 @@
 //! suite, without Python. The live tests (`twisted_live.rs`,
 //! `twisted_clients.rs`) run the same against real Twisted.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -176,6 +177,20 @@ pub trait PortalCalls {
 #[pb::remote_interface]
 pub trait Challenge {
     async fn respond(&self, response: Blob, mind: Option<i64>) -> Result<Arc<dyn Avatar>, Error>;
+}
+
+/// The portal's methods called with arguments of the wrong types.
+#[pb::remote_interface]
+pub trait Garbled {
+    #[pb(name = "login")]
+    async fn login_with_a_number(&self, username: i64) -> Result<(), Error>;
+    #[pb(name = "loginAnonymous")]
+    async fn login_anonymous_with_nothing(&self) -> Result<(), Error>;
+    #[pb(name = "respond")]
+    async fn respond_with_a_dict(&self, response: BTreeMap<String, i64>, mind: Option<i64>) -> Result<(), Error>;
+    /// The portal's `login`, its challenger typed as garbled too.
+    #[pb(name = "login", id = 0x6a7b_0001)]
+    async fn login_garbled(&self, username: Blob) -> Result<(Blob, pb::Ref<dyn Garbled>), Error>;
 }
 
 async fn served() -> (pb::Server, pb::twisted::TwistedConnection, Arc<dyn Shop>) {
@@ -366,6 +381,27 @@ async fn a_challenge_answers_one_response() {
     let avatar = challenger.respond(response.clone(), None).await.unwrap();
     assert_eq!(avatar.whoami().await.unwrap(), "alice");
     assert_eq!(challenger.respond(response, None).await.err(), Some(Error::Unauthorized));
+}
+
+#[tokio::test]
+async fn garbled_logins_get_errors_and_count_for_nothing() {
+    // One attempt allowed: a garbled call that counted would close the connection.
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(1, Duration::from_secs(30))).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let garbled = conn.root::<dyn Garbled>();
+    assert!(matches!(garbled.login_with_a_number(7).await, Err(Error::Protocol(_))));
+    assert!(matches!(garbled.login_anonymous_with_nothing().await, Err(Error::Protocol(_))));
+    let (_, challenger) = garbled.login_garbled(Blob::from(b"alice".to_vec())).await.unwrap();
+    let r = challenger.respond_with_a_dict(BTreeMap::from([("a".to_string(), 1)]), None).await;
+    assert!(matches!(r, Err(Error::Protocol(_))), "{r:?}");
+    let alice = conn.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice", "nothing counted, nothing closed");
+    // A long response is just a wrong one: it uses up the attempt.
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let (_, challenger) = conn.root::<dyn PortalCalls>().login(Blob::from(b"alice".to_vec())).await.unwrap();
+    let respond = challenger.respond(Blob::from(vec![0u8; 100_000]), None).await;
+    assert_eq!(respond.err(), Some(Error::Unauthorized));
+    tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("the one attempt is used up");
 }
 
 #[tokio::test]

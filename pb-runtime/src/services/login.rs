@@ -115,7 +115,9 @@ pub struct Credentials {
     pub username: String,
     /// The secret (a password, a token) when the client sent it as it is;
     /// empty for a challenge response or an anonymous login, whose checks
-    /// go through [`check_password`](Self::check_password).
+    /// go through [`check_password`](Self::check_password) (a checker
+    /// that compares this field refuses them, unless it takes an empty
+    /// password).
     pub password: String,
     #[serde(skip)]
     proof: Proof,
@@ -147,8 +149,8 @@ impl Credentials {
 
     /// The credentials of `username` answering a Twisted PB login
     /// challenge: `response` is `md5(md5(password) + challenge)`
-    /// (`twisted.spread.pb.respond`). A Twisted server's portal makes
-    /// these; [`check_password`](Self::check_password) verifies them.
+    /// (`twisted.spread.pb.respond`). A [`Portal`] serving Twisted clients
+    /// makes these; [`check_password`](Self::check_password) verifies them.
     pub fn challenge_response(username: impl Into<String>, challenge: &[u8], response: &[u8]) -> Self {
         Credentials {
             username: username.into(),
