@@ -1,11 +1,15 @@
 //! Real Twisted for the live tests: a Python that imports it, the
-//! reference server (`pb-runtime/tests/twisted/server.py`) and the
-//! project's own Twisted client (`tests/twisted/client.py`).
+//! reference server (`pb-runtime/tests/twisted/server.py`), a portal with
+//! anonymous logins and TLS (`tests/twisted/portal.py`) and the project's
+//! own Twisted client (`tests/twisted/client.py`).
 //!
 //! The interpreter is `PB_PYTHON`, else `python3`, used only if it can
 //! import Twisted; without it a test prints that it skipped and passes,
-//! unless `PB_REQUIRE_TWISTED=1` makes that a failure. `PB_TWISTED_LOG=1`
-//! shows the Python processes' logs.
+//! unless `PB_REQUIRE_TWISTED=1` makes that a failure. The TLS tests also
+//! need pyOpenSSL in it (`pip install pyopenssl service_identity`, or a
+//! `PYTHONPATH` holding them): without it they print that they skipped,
+//! whatever `PB_REQUIRE_TWISTED` says. `PB_TWISTED_LOG=1` shows the Python
+//! processes' logs.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, Stdio};

@@ -1,5 +1,6 @@
-//! Real Twisted PB clients of pb servers bound with `Server::bind_twisted`,
-//! and the Twisted examples against real Twisted.
+//! Real Twisted PB clients of pb servers bound with `Server::bind_twisted`
+//! (a root, and a portal they log in to, over TCP and TLS), and the
+//! Twisted examples against real Twisted.
 //!
 //! The clients are `tests/twisted/client.py` (checks print `ok`/`FAIL`
 //! lines; exit 0 only if all pass), run under the Python that

@@ -1,4 +1,7 @@
-//! pb calling a real Twisted PB server (`pb-runtime/tests/twisted/server.py`).
+//! pb calling a real Twisted PB server (`pb-runtime/tests/twisted/server.py`),
+//! logging in to Twisted portals (`server.py`'s, and `tests/twisted/portal.py`
+//! for anonymous logins, restarts and TLS) and reconnecting to them with
+//! `TwistedSession`.
 //!
 //! The server runs under the Python found in `PB_PYTHON` (else `python3`)
 //! when it can import Twisted; without it each test prints that it skipped
