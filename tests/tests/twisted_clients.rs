@@ -266,6 +266,16 @@ async fn a_twisted_client_logs_in_to_a_pb_portal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pb_portal_closes_a_twisted_client_that_does_not_log_in() {
+    let Some(python) = python() else { return };
+    let server =
+        pb::Server::bind_twisted("127.0.0.1:0", portal().login_timeout(Duration::from_millis(500))).await.unwrap();
+    let ran = client_py(&python, &["idle".into(), server.local_addr().port().to_string()], LIMIT).await;
+    assert_passed(&ran);
+    assert!(ran.stdout.contains("ok the login timeout closes the connection"), "{}", ran.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_twisted_client_logs_in_to_a_pb_portal_over_tls() {
     let Some(python) = python() else { return };
     if !pb_tests::twisted::has_pyopenssl(&python) {

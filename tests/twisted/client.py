@@ -7,6 +7,8 @@ Usage:
                                     and against `cargo run -p pb-examples --example twisted_server`;
                                     with PORTAL_PORT, logs in to its portal too (alice/secret)
   python client.py shop ROOT_PORT   the pb server of tests/tests/twisted_clients.rs
+  python client.py idle PORT        connects to a pb portal, gets its root and waits: the portal's
+                                    login timeout must close the connection within 5 s
   python client.py portal PORT [CA_PEM]
                                     the pb portal of tests/tests/twisted_clients.rs (alice/secret,
                                     anonymous users allowed, 2 attempts per connection); with
@@ -271,10 +273,24 @@ def portal(port):
     check("the attempt limit closes the connection", gone, "still open")
 
 
+@defer.inlineCallbacks
+def idle(port):
+    """A client that never logs in."""
+    factory = connect(port)
+    root = yield factory.getRootObject()
+    check("the portal's root", root is not None, repr(root))
+    gone = False
+    for _ in range(5):
+        gone = yield closed(factory)
+        if gone:
+            break
+    check("the login timeout closes the connection", gone, "still open after 10 s")
+
+
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
     portal_port = int(sys.argv[3]) if len(sys.argv) > 3 and mode == "api" else 0
-    if mode == "portal":
+    if mode in ("portal", "idle"):
         run = None
         if len(sys.argv) > 3:
             from twisted.internet import ssl
@@ -288,7 +304,9 @@ def main():
     @defer.inlineCallbacks
     def go():
         try:
-            if run is None:
+            if mode == "idle":
+                yield idle(port)
+            elif run is None:
                 yield portal(port)
             else:
                 root = yield factory.getRootObject()
