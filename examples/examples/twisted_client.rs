@@ -8,9 +8,9 @@
 //! ```
 //!
 //! `ROOT` is the root object's port on 127.0.0.1 (or a `host:port`).
-//! `PORTAL` is accepted and not used: pb does not log in to a Twisted
-//! portal yet (cred), so its checks are reported as skipped; the cacheable
-//! `users` is skipped too (see `pb_examples::twisted`).
+//! `PORTAL` is the portal's: the client logs in as alice and calls the
+//! avatar's `whoami` (no portal checks without it, or with `0`). The
+//! cacheable `users` is skipped (see `pb_examples::twisted`).
 
 use std::process::ExitCode;
 
@@ -21,8 +21,16 @@ async fn main() -> ExitCode {
         eprintln!("usage: twisted_client ROOT [PORTAL]   (ports on 127.0.0.1, or host:port)");
         return ExitCode::from(2);
     };
-    let addr = if root.contains(':') { root.clone() } else { format!("127.0.0.1:{root}") };
-    let run = pb_examples::twisted::client::run(addr.as_str());
+    let full = |port: &String| if port.contains(':') { port.clone() } else { format!("127.0.0.1:{port}") };
+    let addr = full(root);
+    let portal = args.get(1).filter(|p| *p != "0").map(full);
+    let run = async {
+        let mut report = pb_examples::twisted::client::run(addr.as_str()).await?;
+        if let Some(portal) = &portal {
+            report.extend(pb_examples::twisted::client::run_portal(portal.as_str()).await?);
+        }
+        Ok::<_, pb::Error>(report)
+    };
     let report = match tokio::time::timeout(std::time::Duration::from_secs(30), run).await {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => {
@@ -39,9 +47,6 @@ async fn main() -> ExitCode {
             Ok(()) => println!("ok {name}"),
             Err(why) => println!("FAIL {name}: {why}"),
         }
-    }
-    if args.get(1).is_some_and(|p| p != "0") {
-        println!("skipped portal login: pb does not log in to Twisted portals yet");
     }
     println!("skipped users: pb caches do not travel over PB's wire yet");
     if report.iter().all(|(_, o)| o.is_ok()) { ExitCode::SUCCESS } else { ExitCode::FAILURE }

@@ -1,21 +1,23 @@
 //! A pb server for Twisted PB clients, with the root API of Twisted's
 //! reference server (`pb-runtime/tests/twisted/server.py`): a Twisted
 //! client written for that server runs against this one unchanged, for the
-//! calls pb serves (see `pb_examples::twisted`: no cacheable `users`, and no
-//! portal).
+//! calls pb serves (see `pb_examples::twisted`: no cacheable `users`), and
+//! logs in to its portal (alice/secret, an avatar with `whoami`) on a
+//! second port.
 //!
 //! ```sh
 //! cargo run -p pb-examples --example twisted_server
 //! ```
 //!
-//! It binds 127.0.0.1 only, on a port the system picks, prints
-//! `PORTS <root> <portal>` as `server.py` does, with `0` for the portal it
-//! does not serve, and serves until its standard input closes.
+//! It binds 127.0.0.1 only, on ports the system picks, prints
+//! `PORTS <root> <portal>` as `server.py` does, and serves until its
+//! standard input closes.
 
 #[tokio::main]
 async fn main() -> Result<(), pb::Error> {
     let server = pb_examples::twisted::server::bind("127.0.0.1:0").await?;
-    println!("PORTS {} 0", server.local_addr().port());
+    let portal = pb_examples::twisted::server::bind_portal("127.0.0.1:0").await?;
+    println!("PORTS {} {}", server.local_addr().port(), portal.local_addr().port());
     // Serve until stdin closes (the test or shell that started us is gone).
     let (closed, stdin_closed) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
@@ -23,6 +25,9 @@ async fn main() -> Result<(), pb::Error> {
         let _ = closed.send(());
     });
     let _ = stdin_closed.await;
-    server.shutdown(std::time::Duration::from_secs(1)).await;
+    tokio::join!(
+        server.shutdown(std::time::Duration::from_secs(1)),
+        portal.shutdown(std::time::Duration::from_secs(1))
+    );
     Ok(())
 }

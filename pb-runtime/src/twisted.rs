@@ -67,6 +67,32 @@
 //! run); one of the server's own objects passed back arrives there as the
 //! original.
 //!
+//! # Logging in
+//!
+//! [`TwistedConnection::login`] logs in to a cred portal
+//! (`pb.PBServerFactory(portal)`) as Twisted's `PBClientFactory.login`
+//! does: PB's MD5 challenge/response for [`Credentials::new`](crate::login::Credentials::new), or
+//! `loginAnonymous` for [`Credentials::anonymous`](crate::login::Credentials::anonymous). The avatar is a proxy
+//! of any `#[remote_interface]` trait: its method `whoami` calls the
+//! avatar's `perspective_whoami`. A refused login is [`Error::Unauthorized`].
+//!
+//! # Reconnecting sessions
+//!
+//! [`TwistedSession`] is [`Client`](crate::Client) for Twisted servers: it
+//! reconnects with backoff after an outage and heals the proxies it handed
+//! out in place (the root, and avatars, which log in again with the same
+//! credentials). See [its docs](TwistedSession#detecting-outages) for how
+//! it notices an outage (PB has no ping).
+//!
+//! # TLS
+//!
+//! Twisted's `listenSSL`/`connectSSL` carry the same bytes over TLS:
+//! [`connect_transport`] runs PB's handshake over a transport a
+//! `pb::tls::TlsConnect` opens (a [`TwistedSession`]
+//! takes the connector itself), and
+//! [`Server::serve_twisted`](crate::Server::serve_twisted) serves Twisted
+//! clients on a `pb::tls::TlsListener` (feature `tls`).
+//!
 //! # Serving Twisted clients
 //!
 //! [`Server::bind_twisted`](crate::Server::bind_twisted) serves a root
@@ -86,11 +112,19 @@
 //! | an `Arc<dyn Iface>` result or argument | a `RemoteReference` (`["remote", luid]`), counted per send and released by each `decref`; sent back, it arrives as the original `Arc` |
 //! | the client's own `Referenceable` passed in | a proxy implementing the declared trait; released (`decref`) when dropped |
 //! | the root (`["local", b"root"]`) passed back | the root object itself |
+//! | `factory.login(UsernamePassword(b"alice", b"secret"))` to a server bound with a [`Portal`](crate::login::Portal) | PB's challenge/response: the checker gets [`Credentials::challenge_response`](crate::login::Credentials::challenge_response), which [`Credentials::check_password`](crate::login::Credentials::check_password) verifies (the password never travels); the avatar it returns is the client's; wrong answers count against the portal's attempt limit, and its login timeout applies (see [`login`](crate::login#twisted-clients)) |
+//! | `factory.login(Anonymous())` | `loginAnonymous`: the checker gets [`Credentials::anonymous`](crate::login::Credentials::anonymous), which no password checks against, and decides |
+//! | `avatar.callRemote("whoami")` (`perspective_whoami` in Twisted) | the avatar trait's method whose wire name is `whoami` |
 //!
 //! Not served: cacheables (`pb::Cache` refuses to travel over PB's wire),
-//! cred login (`PBClientFactory.login`), `AnyRef` from the client (PB
-//! references carry no interface), reconnecting sessions, and an object
+//! `AnyRef` from the client (PB references carry no interface), a login's
+//! `mind` (ignored; a reference passed as one is released), and an object
 //! that is a Twisted peer's root sent back to it.
+
+pub(crate) mod cred;
+mod session;
+
+pub use session::{TwistedSession, TwistedSessionBuilder};
 
 use std::sync::Arc;
 
@@ -98,7 +132,7 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 
 use crate::connection::{ROOT_ID, RemoteRef, TwistedLink, TwistedSettings};
 use crate::references::ProxyHandle;
-use crate::{Config, Error, Interface};
+use crate::{Config, Error, Interface, Transport};
 
 /// A connection to a Twisted PB peer: a server this side called with
 /// [`connect`], or a client of a [`Server`](crate::Server) bound with
@@ -128,11 +162,30 @@ impl std::fmt::Debug for TwistedConnection {
 /// peer does not speak PB version 6.
 pub async fn connect(addr: impl ToSocketAddrs) -> Result<TwistedConnection, Error> {
     let stream = TcpStream::connect(addr).await?;
-    let _ = stream.set_nodelay(true);
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "twisted peer".into());
-    let (rd, wr) = stream.into_split();
-    let link = TwistedLink::connect(rd, wr, peer, TwistedSettings::from_config(&Config::default())).await?;
+    connect_transport(Transport::tcp(stream), &Config::default()).await
+}
+
+/// Run PB's handshake as the client over `transport`, with `config`'s
+/// limits: a TLS stream to a Twisted `listenSSL` port (see
+/// `pb::tls`: `TlsConnect` opens one), a Unix socket, an
+/// in-memory pair. [`connect`] is this over TCP with default settings.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the transport fails, [`Error::Protocol`] when the
+/// peer does not speak PB version 6.
+pub async fn connect_transport(transport: Transport, config: &Config) -> Result<TwistedConnection, Error> {
+    let (rd, wr, peer) = transport.into_parts();
+    let link = TwistedLink::connect(rd, wr, peer, TwistedSettings::from_config(config)).await?;
     Ok(TwistedConnection { link })
+}
+
+/// Twisted PB's answer to a login challenge, `md5(md5(password) +
+/// challenge)` (`twisted.spread.pb.respond`): what a client sends a portal
+/// instead of its password. [`TwistedConnection::login`] computes it; this
+/// is for code that runs the exchange by hand.
+pub fn respond(challenge: &[u8], password: &[u8]) -> [u8; 16] {
+    crate::services::md5::respond(challenge, password)
 }
 
 impl TwistedConnection {
@@ -158,6 +211,31 @@ impl TwistedConnection {
     pub fn is_closed(&self) -> bool {
         use crate::connection::Link as _;
         self.link.is_closed()
+    }
+
+    /// Call the root's method `method` with no arguments and wait for the
+    /// answer; any answer, a failure too, proves the link is up.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] or [`Error::ConnectionLost`]: the link is down.
+    pub(crate) async fn ping(&self, method: &str) -> Result<(), Error> {
+        use crate::connection::{JellyCalls, Link as _};
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let req = self.link.next_req();
+        let args = crate::wire::twisted::jelly::form::tuple([]);
+        let slot: crate::connection::JellySlot = Box::new(move |_, outcome| {
+            let _ = tx.send(outcome.err().map(|fault| fault.error));
+        });
+        JellyCalls::send_call(&*self.link, req, ROOT_ID, method, args, slot)?;
+        let abandon = AbandonOnDrop { link: &self.link, req };
+        let answered = rx.await;
+        std::mem::forget(abandon);
+        match answered {
+            Ok(Some(e)) if e.is_link_failure() => Err(e),
+            Ok(_) => Ok(()),
+            Err(_) => Err(Error::ConnectionLost),
+        }
     }
 
     /// Wait until the connection is closed.
@@ -197,5 +275,18 @@ impl TwistedConnection {
     pub(crate) fn id(&self) -> u64 {
         use crate::connection::Link as _;
         self.link.id()
+    }
+}
+
+/// Forgets a call whose caller stopped waiting.
+struct AbandonOnDrop<'a> {
+    link: &'a Arc<TwistedLink>,
+    req: u64,
+}
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        use crate::connection::Link as _;
+        self.link.abandon(self.req);
     }
 }

@@ -50,4 +50,15 @@ impl Authority {
     pub fn server(&self) -> Identity {
         self.issue(&["localhost", "127.0.0.1"])
     }
+
+    /// A server certificate for `localhost` and 127.0.0.1 as PEM (for
+    /// servers that read files, such as Twisted's): the certificate chain
+    /// (leaf first) and the PKCS#8 private key.
+    pub fn server_pem(&self) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (format!("{}{}", cert.pem(), self.issuer.pem()), key.serialize_pem())
+    }
 }

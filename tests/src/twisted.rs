@@ -1,11 +1,15 @@
 //! Real Twisted for the live tests: a Python that imports it, the
-//! reference server (`pb-runtime/tests/twisted/server.py`) and the
-//! project's own Twisted client (`tests/twisted/client.py`).
+//! reference server (`pb-runtime/tests/twisted/server.py`), a portal with
+//! anonymous logins and TLS (`tests/twisted/portal.py`) and the project's
+//! own Twisted client (`tests/twisted/client.py`).
 //!
 //! The interpreter is `PB_PYTHON`, else `python3`, used only if it can
 //! import Twisted; without it a test prints that it skipped and passes,
-//! unless `PB_REQUIRE_TWISTED=1` makes that a failure. `PB_TWISTED_LOG=1`
-//! shows the Python processes' logs.
+//! unless `PB_REQUIRE_TWISTED=1` makes that a failure. The TLS tests also
+//! need pyOpenSSL in it (`pip install pyopenssl service_identity`, or a
+//! `PYTHONPATH` holding them): without it they print that they skipped,
+//! whatever `PB_REQUIRE_TWISTED` says. `PB_TWISTED_LOG=1` shows the Python
+//! processes' logs.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -13,6 +17,10 @@ use std::time::{Duration, Instant};
 
 /// `server.py`, the reference Twisted PB server.
 pub const SERVER_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../pb-runtime/tests/twisted/server.py");
+
+/// `portal.py`, a Twisted portal (alice/secret and anonymous users), over
+/// TCP or TLS, on a port of the test's choice.
+pub const PORTAL_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/twisted/portal.py");
 
 /// `client.py`, the project's Twisted PB client.
 pub const CLIENT_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/twisted/client.py");
@@ -86,6 +94,75 @@ pub fn server_py(python: &str) -> ServerPy {
     let [root, portal] = ports[..] else { panic!("server.py printed {line:?}, not its ports") };
     (server.root, server.portal) = (root, portal);
     server
+}
+
+/// A running `portal.py`: stopped (stdin closed, then killed) on drop.
+pub struct PortalPy {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// The portal's port.
+    pub port: u16,
+}
+
+impl PortalPy {
+    /// Stop it now (as a crash would: its clients see their connections close).
+    pub fn stop(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        self.stdin.take();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PortalPy {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Start `portal.py` under `python` with `args` (`--port N`, `--tls CERT KEY`)
+/// and read its port.
+///
+/// # Panics
+///
+/// When it does not start or print its port.
+pub fn portal_py(python: &str, args: &[String]) -> PortalPy {
+    let mut child = Command::new(python)
+        .arg(PORTAL_PY)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(log())
+        .spawn()
+        .expect("start portal.py");
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().expect("portal.py's stdout");
+    let mut portal = PortalPy { child, stdin, port: 0 };
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read portal.py's port");
+    portal.port = line
+        .strip_prefix("PORT ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("portal.py printed {line:?}, not its port"));
+    portal
+}
+
+/// Whether `python` can import pyOpenSSL (Twisted's TLS); says that the
+/// test skipped when it cannot.
+pub fn has_pyopenssl(python: &str) -> bool {
+    let ok = Command::new(python)
+        .args(["-c", "import OpenSSL, twisted.internet.ssl"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: `{python}` cannot import pyOpenSSL (Twisted's TLS)");
+    }
+    ok
 }
 
 /// What a finished script printed.

@@ -1,5 +1,6 @@
-//! Real Twisted PB clients of pb servers bound with `Server::bind_twisted`,
-//! and the Twisted examples against real Twisted.
+//! Real Twisted PB clients of pb servers bound with `Server::bind_twisted`
+//! (a root, and a portal they log in to, over TCP and TLS), and the
+//! Twisted examples against real Twisted.
 //!
 //! The clients are `tests/twisted/client.py` (checks print `ok`/`FAIL`
 //! lines; exit 0 only if all pass), run under the Python that
@@ -12,7 +13,11 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pb::login::{Credentials, Portal};
+use pb::tls::{self, TlsListener};
 use pb::{Blob, Error};
+use pb_examples::twisted::Avatar;
+use pb_tests::pki::Authority;
 use pb_tests::twisted::{client_py, python, server_py};
 use serde::{Deserialize, Serialize};
 
@@ -223,20 +228,95 @@ async fn a_twisted_client_calls_a_pb_server() {
     assert_eq!(shop.pokes.load(Ordering::SeqCst), 3, "each oneway call ran once");
 }
 
+/// The avatar of [`portal`]'s users: says who logged in.
+struct Perspective(String);
+
+#[pb::remote_impl]
+impl Avatar for Perspective {
+    async fn whoami(&self) -> Result<String, Error> {
+        Ok(self.0.clone())
+    }
+}
+
+/// alice/secret, and anonymous users (as Twisted's `AllowAnonymousAccess`
+/// would); two attempts per connection.
+fn portal() -> Portal {
+    Portal::new(|c: Credentials| async move {
+        let name = if c.is_anonymous() {
+            "anonymous".to_string()
+        } else if c.username == "alice" && c.check_password("secret") {
+            c.username
+        } else {
+            return Err(Error::Unauthorized);
+        };
+        Ok(pb::AnyRef::new::<dyn Avatar>(Arc::new(Perspective(name))))
+    })
+    .max_attempts(2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twisted_client_logs_in_to_a_pb_portal() {
+    let Some(python) = python() else { return };
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal()).await.unwrap();
+    let ran = client_py(&python, &["portal".into(), server.local_addr().port().to_string()], LIMIT).await;
+    assert_passed(&ran);
+    for check in ["portal: whoami", "anonymous login", "login with a mind", "the attempt limit closes the connection"] {
+        assert!(ran.stdout.contains(&format!("ok {check}\n")), "{check} did not pass:\n{}", ran.stdout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pb_portal_closes_a_twisted_client_that_does_not_log_in() {
+    let Some(python) = python() else { return };
+    let server =
+        pb::Server::bind_twisted("127.0.0.1:0", portal().login_timeout(Duration::from_millis(500))).await.unwrap();
+    let ran = client_py(&python, &["idle".into(), server.local_addr().port().to_string()], LIMIT).await;
+    assert_passed(&ran);
+    assert!(ran.stdout.contains("ok the login timeout closes the connection"), "{}", ran.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twisted_client_logs_in_to_a_pb_portal_over_tls() {
+    let Some(python) = python() else { return };
+    if !pb_tests::twisted::has_pyopenssl(&python) {
+        return;
+    }
+    let ca = Authority::new("pb test ca");
+    let (chain, key) = ca.server();
+    let listener = TlsListener::bind("127.0.0.1:0", tls::server_config(chain, key, None).unwrap()).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _server = pb::Server::serve_twisted(listener, portal(), pb::Config::default());
+    let ca_file = std::env::temp_dir().join(format!("pb-twisted-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let args = ["portal".into(), port.to_string(), ca_file.to_string_lossy().into_owned()];
+    let ran = client_py(&python, &args, LIMIT).await;
+    let _ = std::fs::remove_file(&ca_file);
+    assert_passed(&ran);
+    assert!(
+        ran.stdout.contains("ok portal: whoami\n") && ran.stdout.contains("ok anonymous login\n"),
+        "{}",
+        ran.stdout
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_client_for_server_py_passes_against_server_py() {
     let Some(python) = python() else { return };
     let server = server_py(&python);
-    let ran = client_py(&python, &["api".into(), server.root.to_string()], LIMIT).await;
+    let ran = client_py(&python, &["api".into(), server.root.to_string(), server.portal.to_string()], LIMIT).await;
     assert_passed(&ran);
+    assert!(ran.stdout.contains("ok portal: whoami"), "{}", ran.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_client_for_server_py_passes_against_the_twisted_server_example() {
     let Some(python) = python() else { return };
     let server = pb_examples::twisted::server::bind("127.0.0.1:0").await.unwrap();
-    let ran = client_py(&python, &["api".into(), server.local_addr().port().to_string()], LIMIT).await;
+    let portal = pb_examples::twisted::server::bind_portal("127.0.0.1:0").await.unwrap();
+    let ports = [server.local_addr().port().to_string(), portal.local_addr().port().to_string()];
+    let ran = client_py(&python, &["api".into(), ports[0].clone(), ports[1].clone()], LIMIT).await;
     assert_passed(&ran);
+    assert!(ran.stdout.contains("ok portal: whoami"), "{}", ran.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,4 +327,8 @@ async fn the_twisted_client_example_passes_against_server_py() {
     let failed: Vec<_> = report.iter().filter(|(_, o)| o.is_err()).collect();
     assert!(failed.is_empty(), "{failed:?}");
     assert!(report.len() > 10);
+    let report = pb_examples::twisted::client::run_portal(("127.0.0.1", server.portal)).await.expect("connected");
+    assert_eq!(report.iter().map(|(name, _)| *name).collect::<Vec<_>>().len(), 2, "{report:?}");
+    let failed: Vec<_> = report.iter().filter(|(_, o)| o.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
 }

@@ -1,4 +1,7 @@
-//! pb calling a real Twisted PB server (`pb-runtime/tests/twisted/server.py`).
+//! pb calling a real Twisted PB server (`pb-runtime/tests/twisted/server.py`),
+//! logging in to Twisted portals (`server.py`'s, and `tests/twisted/portal.py`
+//! for anonymous logins, restarts and TLS) and reconnecting to them with
+//! `TwistedSession`.
 //!
 //! The server runs under the Python found in `PB_PYTHON` (else `python3`)
 //! when it can import Twisted; without it each test prints that it skipped
@@ -10,9 +13,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use pb::Error;
-use pb_tests::twisted::{ServerPy, server_py};
+use pb::fault::FaultProxy;
+use pb::login::Credentials;
+use pb::tls::{self, TlsConnect};
+use pb::twisted::TwistedSession;
+use pb::{Error, SessionEvent};
+use pb_tests::pki::Authority;
+use pb_tests::session::{self, fast, next_event};
+use pb_tests::twisted::{ServerPy, portal_py, server_py};
 use serde::{Deserialize, Serialize};
 
 /// Twisted's `aurora.User` copyable.
@@ -207,4 +217,151 @@ async fn references_nobody_decoded_are_released() {
     assert!(abandoned.is_none(), "the call was sent, then abandoned");
     root.exported().await.unwrap();
     assert_eq!(root.exported().await.unwrap(), 1);
+}
+
+/// The avatar of `server.py`'s and `portal.py`'s portals.
+#[pb::remote_interface]
+pub trait Perspective {
+    async fn whoami(&self) -> Result<String, Error>;
+    /// How many logins the Python process served (`portal.py` only).
+    async fn logins(&self) -> Result<i64, Error>;
+}
+
+/// The next event of `kind` (`disconnected`, `reconnected`...), each within 10 s.
+async fn wait_for(events: &mut (impl futures_util::Stream<Item = SessionEvent> + Unpin), kind: &str) -> SessionEvent {
+    loop {
+        let event = next_event(events).await;
+        if session::kind(&event) == kind {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn pb_logs_in_to_a_twisted_portal() {
+    let Some(server) = server() else { return };
+    let conn = pb::twisted::connect(("127.0.0.1", server.portal)).await.unwrap();
+    let alice = conn.login::<dyn Perspective>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+    for wrong in [Credentials::new("alice", "guess"), Credentials::new("mallory", "secret")] {
+        assert_eq!(conn.login::<dyn Perspective>(&wrong).await.err(), Some(Error::Unauthorized), "{wrong:?}");
+    }
+    assert_eq!(alice.whoami().await.unwrap(), "alice", "refusals leave the avatar alone");
+}
+
+#[tokio::test]
+async fn pb_logs_in_anonymously_to_a_twisted_portal() {
+    let Some(python) = pb_tests::twisted::python() else { return };
+    let portal = portal_py(&python, &[]);
+    let conn = pb::twisted::connect(("127.0.0.1", portal.port)).await.unwrap();
+    let anonymous = conn.login::<dyn Perspective>(&Credentials::anonymous()).await.unwrap();
+    assert_eq!(anonymous.whoami().await.unwrap(), "anonymous");
+    let alice = conn.login::<dyn Perspective>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+    assert_eq!(alice.logins().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_session_heals_the_root_and_the_avatar_after_the_link_is_cut() {
+    let Some(server) = server() else { return };
+    let to_root = FaultProxy::start(([127, 0, 0, 1], server.root).into()).await.unwrap();
+    let to_portal = FaultProxy::start(([127, 0, 0, 1], server.portal).into()).await.unwrap();
+    let rooted = TwistedSession::builder().config(fast()).connect_tcp(to_root.addr()).await.unwrap();
+    let logged = TwistedSession::builder().config(fast()).connect_tcp(to_portal.addr()).await.unwrap();
+    let root = rooted.root::<dyn TwistedRoot>();
+    let alice = logged.login::<dyn Perspective>(Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(root.get_user(1).await.unwrap().name, "alice");
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+    assert_eq!((rooted.tracked(), logged.tracked()), (1, 1));
+    let (mut root_events, mut avatar_events) = (rooted.events(), logged.events());
+    to_root.cut();
+    to_portal.cut();
+    wait_for(&mut root_events, "disconnected").await;
+    wait_for(&mut avatar_events, "disconnected").await;
+    assert_eq!(root.get_user(1).await.err(), Some(Error::Disconnected), "calls fail fast during the outage");
+    to_root.heal();
+    to_portal.heal();
+    let SessionEvent::Reconnected { healed, failed, .. } = wait_for(&mut root_events, "reconnected").await else {
+        unreachable!()
+    };
+    assert_eq!((healed, failed), (1, 0));
+    let SessionEvent::Reconnected { healed, .. } = wait_for(&mut avatar_events, "reconnected").await else {
+        unreachable!()
+    };
+    assert_eq!(healed, 1, "logged in again");
+    // The same proxies work again, on the new connections.
+    assert_eq!(root.get_user(2).await.unwrap().id, 2);
+    assert_eq!(root.exported().await.unwrap(), 1, "the old connection's references are gone");
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+}
+
+#[tokio::test]
+async fn a_session_logs_in_again_after_the_twisted_server_restarts() {
+    let Some(python) = pb_tests::twisted::python() else { return };
+    let portal = portal_py(&python, &[]);
+    let port = portal.port;
+    let session = TwistedSession::builder().config(fast()).connect_tcp(("127.0.0.1", port)).await.unwrap();
+    let alice = session.login::<dyn Perspective>(Credentials::new("alice", "secret")).await.unwrap();
+    let anonymous = session.login::<dyn Perspective>(Credentials::anonymous()).await.unwrap();
+    assert_eq!(alice.logins().await.unwrap(), 2);
+    let mut events = session.events();
+    portal.stop();
+    wait_for(&mut events, "disconnected").await;
+    let portal = portal_py(&python, &["--port".into(), port.to_string()]);
+    assert_eq!(portal.port, port);
+    let SessionEvent::Reconnected { healed, .. } = wait_for(&mut events, "reconnected").await else { unreachable!() };
+    assert_eq!(healed, 2);
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+    assert_eq!(anonymous.whoami().await.unwrap(), "anonymous");
+    assert_eq!(alice.logins().await.unwrap(), 2, "the restarted server saw both logins again");
+}
+
+#[tokio::test]
+async fn a_ping_method_notices_a_silent_link() {
+    let Some(server) = server() else { return };
+    let proxy = FaultProxy::start(([127, 0, 0, 1], server.root).into()).await.unwrap();
+    let config = fast().ping_interval(Duration::from_millis(100)).ping_timeout(Duration::from_millis(300));
+    let session =
+        TwistedSession::builder().config(config).ping_method("exported").connect_tcp(proxy.addr()).await.unwrap();
+    let root = session.root::<dyn TwistedRoot>();
+    assert_eq!(root.exported().await.unwrap(), 1);
+    let mut events = session.events();
+    proxy.hold(); // a black hole: nothing closes, nothing arrives
+    let SessionEvent::Disconnected { reason, .. } = wait_for(&mut events, "disconnected").await else { unreachable!() };
+    assert!(reason.contains("exported"), "{reason}");
+    proxy.heal();
+    wait_for(&mut events, "reconnected").await;
+    assert_eq!(root.exported().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn pb_logs_in_to_a_twisted_portal_over_tls() {
+    let Some(python) = pb_tests::twisted::python() else { return };
+    if !pb_tests::twisted::has_pyopenssl(&python) {
+        return;
+    }
+    let ca = Authority::new("pb test ca");
+    let (cert, key) = ca.server_pem();
+    let dir = std::env::temp_dir().join(format!("pb-twisted-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let tls_arg = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let portal = portal_py(&python, &["--tls".into(), tls_arg(&cert_file), tls_arg(&key_file)]);
+    let config = tls::client_config(ca.roots(), None).unwrap();
+    let connect = TlsConnect::new(format!("127.0.0.1:{}", portal.port), "localhost", config).unwrap();
+    // One connection, and a session reconnecting through the same connector.
+    let conn =
+        pb::twisted::connect_transport(connect.transport().await.unwrap(), &pb::Config::default()).await.unwrap();
+    let alice = conn.login::<dyn Perspective>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+    assert!(conn.peer().starts_with("tls:"));
+    let session = TwistedSession::builder().config(fast()).connect_with(connect).await.unwrap();
+    let anonymous = session.login::<dyn Perspective>(Credentials::anonymous()).await.unwrap();
+    assert_eq!(anonymous.whoami().await.unwrap(), "anonymous");
+    // Plain TCP to a TLS port gets no PB handshake.
+    let plain = tokio::time::timeout(Duration::from_secs(2), pb::twisted::connect(("127.0.0.1", portal.port))).await;
+    assert!(!matches!(plain, Ok(Ok(_))), "a plain connection to a TLS port");
+    let _ = std::fs::remove_dir_all(&dir);
 }

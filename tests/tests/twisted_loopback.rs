@@ -3,12 +3,20 @@
 //! suite, without Python. The live tests (`twisted_live.rs`,
 //! `twisted_clients.rs`) run the same against real Twisted.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pb::Error;
+use pb::fault::FaultProxy;
+use pb::login::{Credentials, Portal};
+use pb::tls::{self, TlsConnect, TlsListener};
+use pb::twisted::TwistedSession;
+use pb::{Blob, Error, SessionEvent};
+use pb_examples::twisted::Avatar;
 use pb_tests::eventually;
+use pb_tests::pki::Authority;
+use pb_tests::session::{fast, next_event};
 use serde::{Deserialize, Serialize};
 
 /// A copyable.
@@ -46,6 +54,8 @@ pub trait Shop {
     #[pb(name = "getUser")]
     async fn get_user(&self, id: i64) -> Result<User, Error>;
     async fn slow(&self, ms: u64) -> Result<u64, Error>;
+    #[pb(idempotent)]
+    async fn slow_twice(&self, ms: u64) -> Result<u64, Error>;
 }
 
 #[pb::remote_interface]
@@ -144,6 +154,9 @@ impl Shop for ShopImpl {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         Ok(ms)
     }
+    async fn slow_twice(&self, ms: u64) -> Result<u64, Error> {
+        self.slow(ms).await
+    }
 }
 
 struct Greeter;
@@ -153,6 +166,31 @@ impl Hello for Greeter {
     async fn hello(&self, text: String) -> Result<String, Error> {
         Ok(format!("hello {text}"))
     }
+}
+
+/// Twisted's portal root and challenger, called by hand.
+#[pb::remote_interface]
+pub trait PortalCalls {
+    async fn login(&self, username: Blob) -> Result<(Blob, pb::Ref<dyn Challenge>), Error>;
+}
+
+#[pb::remote_interface]
+pub trait Challenge {
+    async fn respond(&self, response: Blob, mind: Option<i64>) -> Result<Arc<dyn Avatar>, Error>;
+}
+
+/// The portal's methods called with arguments of the wrong types.
+#[pb::remote_interface]
+pub trait Garbled {
+    #[pb(name = "login")]
+    async fn login_with_a_number(&self, username: i64) -> Result<(), Error>;
+    #[pb(name = "loginAnonymous")]
+    async fn login_anonymous_with_nothing(&self) -> Result<(), Error>;
+    #[pb(name = "respond")]
+    async fn respond_with_a_dict(&self, response: BTreeMap<String, i64>, mind: Option<i64>) -> Result<(), Error>;
+    /// The portal's `login`, its challenger typed as garbled too.
+    #[pb(name = "login", id = 0x6a7b_0001)]
+    async fn login_garbled(&self, username: Blob) -> Result<(Blob, pb::Ref<dyn Garbled>), Error>;
 }
 
 async fn served() -> (pb::Server, pb::twisted::TwistedConnection, Arc<dyn Shop>) {
@@ -254,4 +292,229 @@ async fn calls_over_the_limit_are_busy_and_shutdown_lets_calls_finish() {
     assert_eq!(slow.await.unwrap(), Ok(400), "the call in flight finished");
     stopping.await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("closed after the shutdown");
+}
+
+/// The avatar of [`portal`]'s users.
+struct Perspective(String);
+
+#[pb::remote_impl]
+impl Avatar for Perspective {
+    async fn whoami(&self) -> Result<String, Error> {
+        Ok(self.0.clone())
+    }
+}
+
+/// alice/secret and anonymous users, checked through `check_password`;
+/// `attempts` refusals per connection, `timeout` to log in.
+fn portal(attempts: u32, timeout: Duration) -> Portal {
+    Portal::new(|c: Credentials| async move {
+        let name = if c.is_anonymous() {
+            "anonymous".to_string()
+        } else if c.username == "alice" && c.check_password("secret") {
+            c.username
+        } else {
+            return Err(Error::Unauthorized);
+        };
+        Ok(pb::AnyRef::new::<dyn Avatar>(Arc::new(Perspective(name))))
+    })
+    .max_attempts(attempts)
+    .login_timeout(timeout)
+}
+
+#[tokio::test]
+async fn a_portal_serves_password_and_anonymous_logins_over_pbs_wire() {
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(3, Duration::from_secs(30))).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    // Before login the root is the portal: the avatar's methods are not there.
+    let Err(Error::UnknownMethod { .. }) = conn.root::<dyn Avatar>().whoami().await else { panic!("reachable") };
+    let alice = conn.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+    let anonymous = conn.login::<dyn Avatar>(&Credentials::anonymous()).await.unwrap();
+    assert_eq!(anonymous.whoami().await.unwrap(), "anonymous");
+    assert_eq!(alice.whoami().await.unwrap(), "alice", "both avatars live on one connection");
+    // Only the avatars are held: the challenger was released after the login.
+    let served = server.twisted_connections()[0].clone();
+    eventually("the challenger is released", || served.exported() == 2).await;
+    drop((alice, anonymous));
+    eventually("the avatars are released", || served.exported() == 0).await;
+}
+
+#[tokio::test]
+async fn a_portal_refuses_wrong_passwords_and_closes_after_its_attempts() {
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(2, Duration::from_secs(30))).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    for wrong in [Credentials::new("alice", "guess"), Credentials::new("mallory", "secret")] {
+        assert_eq!(conn.login::<dyn Avatar>(&wrong).await.err(), Some(Error::Unauthorized), "{wrong:?}");
+    }
+    tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("closed after 2 refusals");
+    // A fresh connection starts with fresh attempts.
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    assert_eq!(conn.login::<dyn Avatar>(&Credentials::new("alice", "guess")).await.err(), Some(Error::Unauthorized));
+    let alice = conn.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice", "a right password within the attempts works");
+}
+
+#[tokio::test]
+async fn a_portal_closes_a_connection_that_does_not_log_in_in_time() {
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(3, Duration::from_millis(200))).await.unwrap();
+    let idle = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let logged_in = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let alice = logged_in.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), idle.closed()).await.expect("closed after the login timeout");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!logged_in.is_closed(), "a connection that logged in stays");
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+}
+
+#[tokio::test]
+async fn a_challenge_answers_one_response() {
+    // pb's portal, called as Twisted's client would call it, by hand: a
+    // response replayed on the same challenge is refused.
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(3, Duration::from_secs(30))).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let root = conn.root::<dyn PortalCalls>();
+    let (challenge, challenger) = root.login(Blob::from(b"alice".to_vec())).await.unwrap();
+    assert_eq!(challenge.len(), 16);
+    let (again, _) = root.login(Blob::from(b"alice".to_vec())).await.unwrap();
+    assert_ne!(challenge, again, "each login gets its own challenge");
+    let response = Blob::from(pb::twisted::respond(&challenge, b"secret").to_vec());
+    let avatar = challenger.respond(response.clone(), None).await.unwrap();
+    assert_eq!(avatar.whoami().await.unwrap(), "alice");
+    assert_eq!(challenger.respond(response, None).await.err(), Some(Error::Unauthorized));
+}
+
+#[tokio::test]
+async fn garbled_logins_get_errors_and_count_for_nothing() {
+    // One attempt allowed: a garbled call that counted would close the connection.
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(1, Duration::from_secs(30))).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let garbled = conn.root::<dyn Garbled>();
+    assert!(matches!(garbled.login_with_a_number(7).await, Err(Error::Protocol(_))));
+    assert!(matches!(garbled.login_anonymous_with_nothing().await, Err(Error::Protocol(_))));
+    let (_, challenger) = garbled.login_garbled(Blob::from(b"alice".to_vec())).await.unwrap();
+    let r = challenger.respond_with_a_dict(BTreeMap::from([("a".to_string(), 1)]), None).await;
+    assert!(matches!(r, Err(Error::Protocol(_))), "{r:?}");
+    let alice = conn.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice", "nothing counted, nothing closed");
+    // A long response is just a wrong one: it uses up the attempt.
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let (_, challenger) = conn.root::<dyn PortalCalls>().login(Blob::from(b"alice".to_vec())).await.unwrap();
+    let respond = challenger.respond(Blob::from(vec![0u8; 100_000]), None).await;
+    assert_eq!(respond.err(), Some(Error::Unauthorized));
+    tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("the one attempt is used up");
+}
+
+#[tokio::test]
+async fn the_portal_example_serves_the_client_example() {
+    let server = pb_examples::twisted::server::bind_portal("127.0.0.1:0").await.unwrap();
+    let report = pb_examples::twisted::client::run_portal(server.local_addr()).await.expect("connected");
+    assert_eq!(report.len(), 2, "{report:?}");
+    let failed: Vec<_> = report.iter().filter(|(_, o)| o.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
+#[tokio::test]
+async fn logins_and_sessions_work_over_tls() {
+    let ca = Authority::new("pb test ca");
+    let (chain, key) = ca.server();
+    let listener = TlsListener::bind("127.0.0.1:0", tls::server_config(chain, key, None).unwrap()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = pb::Server::serve_twisted(listener, portal(3, Duration::from_secs(30)), pb::Config::default());
+    let connect =
+        TlsConnect::new(addr.to_string(), "localhost", tls::client_config(ca.roots(), None).unwrap()).unwrap();
+    let conn =
+        pb::twisted::connect_transport(connect.transport().await.unwrap(), &pb::Config::default()).await.unwrap();
+    let alice = conn.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(alice.whoami().await.unwrap(), "alice");
+    assert!(conn.peer().starts_with("tls:"));
+    let session = TwistedSession::builder().config(fast()).connect_with(connect).await.unwrap();
+    let anonymous = session.login::<dyn Avatar>(Credentials::anonymous()).await.unwrap();
+    assert_eq!(anonymous.whoami().await.unwrap(), "anonymous");
+    assert_eq!(server.twisted_connections().len(), 2);
+    // A client that does not trust the server's authority gets no connection.
+    let stranger = tls::client_config(Authority::new("someone else").roots(), None).unwrap();
+    let untrusting = TlsConnect::new(addr.to_string(), "localhost", stranger).unwrap();
+    assert!(untrusting.transport().await.is_err());
+}
+
+#[tokio::test]
+async fn a_session_heals_its_root_and_avatar_after_an_outage() {
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal(3, Duration::from_secs(30))).await.unwrap();
+    let shop =
+        pb::Server::bind_twisted("127.0.0.1:0", pb::root::<dyn Shop>(Arc::new(ShopImpl::default()))).await.unwrap();
+    let to_portal = FaultProxy::start(server.local_addr()).await.unwrap();
+    let to_shop = FaultProxy::start(shop.local_addr()).await.unwrap();
+    let logged = TwistedSession::builder().config(fast()).connect_tcp(to_portal.addr()).await.unwrap();
+    let rooted = TwistedSession::builder().config(fast()).connect_tcp(to_shop.addr()).await.unwrap();
+    let alice = logged.login::<dyn Avatar>(Credentials::new("alice", "secret")).await.unwrap();
+    let root = rooted.root::<dyn Shop>();
+    let thing = root.thing().await.unwrap(); // a plain reference: not healed
+    assert_eq!((alice.whoami().await.unwrap(), root.add(1, 2).await.unwrap()), ("alice".to_string(), 3));
+    let (mut avatar_events, mut root_events) = (logged.events(), rooted.events());
+    assert!(matches!(next_event(&mut avatar_events).await, SessionEvent::Connected { .. }));
+    to_portal.cut();
+    to_shop.cut();
+    assert!(matches!(next_event(&mut avatar_events).await, SessionEvent::Disconnected { .. }));
+    assert!(matches!(next_event(&mut root_events).await, SessionEvent::Connected { .. }));
+    assert!(matches!(next_event(&mut root_events).await, SessionEvent::Disconnected { .. }));
+    assert!(!logged.is_connected());
+    assert_eq!(alice.whoami().await.err(), Some(Error::Disconnected));
+    to_portal.heal();
+    to_shop.heal();
+    let SessionEvent::Reconnected { healed, failed, .. } = next_event(&mut avatar_events).await else { panic!() };
+    assert_eq!((healed, failed), (1, 0));
+    assert!(matches!(next_event(&mut root_events).await, SessionEvent::Reconnected { healed: 1, .. }));
+    assert_eq!(alice.whoami().await.unwrap(), "alice", "the avatar logged in again");
+    assert_eq!(root.add(2, 2).await.unwrap(), 4, "the root is the new connection's");
+    assert_eq!(thing.ping(1).await.err(), Some(Error::Disconnected), "a plain reference stays dead");
+    assert_eq!(server.twisted_connections().len(), 1, "the old connection is gone");
+    // Dropped proxies are no longer healed.
+    drop(alice);
+    assert_eq!(logged.tracked(), 0);
+}
+
+#[tokio::test]
+async fn a_session_whose_login_is_refused_after_an_outage_gives_it_up() {
+    let accept = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let gate = accept.clone();
+    let picky = Portal::new(move |c: Credentials| {
+        let accept = gate.load(Ordering::SeqCst) && c.check_password("secret");
+        async move {
+            if !accept {
+                return Err(Error::Unauthorized);
+            }
+            Ok(pb::AnyRef::new::<dyn Avatar>(Arc::new(Perspective(c.username))))
+        }
+    });
+    let server = pb::Server::bind_twisted("127.0.0.1:0", picky).await.unwrap();
+    let proxy = FaultProxy::start(server.local_addr()).await.unwrap();
+    let session = TwistedSession::builder().config(fast()).connect_tcp(proxy.addr()).await.unwrap();
+    let alice = session.login::<dyn Avatar>(Credentials::new("alice", "secret")).await.unwrap();
+    let mut events = session.events();
+    next_event(&mut events).await; // connected
+    accept.store(false, Ordering::SeqCst); // the password changed meanwhile
+    proxy.cut();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Disconnected { .. }));
+    proxy.heal();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Reconnected { healed: 0, failed: 0, .. }));
+    let SessionEvent::Refused { error, .. } = next_event(&mut events).await else { panic!("not refused") };
+    assert_eq!(error, Error::Unauthorized);
+    assert_eq!(alice.whoami().await.err(), Some(Error::Unauthorized));
+}
+
+#[tokio::test]
+async fn an_idempotent_call_lost_in_an_outage_is_sent_again_after_healing() {
+    let shop =
+        pb::Server::bind_twisted("127.0.0.1:0", pb::root::<dyn Shop>(Arc::new(ShopImpl::default()))).await.unwrap();
+    let proxy = FaultProxy::start(shop.local_addr()).await.unwrap();
+    let session = TwistedSession::builder().config(fast()).connect_tcp(proxy.addr()).await.unwrap();
+    let root = session.root::<dyn Shop>();
+    let (idempotent, plain) = (root.clone(), root.clone());
+    let twice = tokio::spawn(async move { idempotent.slow_twice(300).await });
+    let once = tokio::spawn(async move { plain.slow(300).await });
+    eventually("both calls run", || shop.twisted_connections().first().is_some_and(|c| c.in_flight() == 2)).await;
+    proxy.cut();
+    assert_eq!(once.await.unwrap(), Err(Error::ConnectionLost), "a plain call is not sent again");
+    proxy.heal();
+    assert_eq!(twice.await.unwrap(), Ok(300), "sent again on the healed link");
 }

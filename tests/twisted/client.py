@@ -1,10 +1,18 @@
 """A Twisted PB client of pb's own, for the live tests (tests/tests/twisted_clients.rs).
 
 Usage:
-  python client.py api ROOT_PORT    the root API of the reference server
+  python client.py api ROOT_PORT [PORTAL_PORT]
+                                    the root API of the reference server
                                     (pb-runtime/tests/twisted/server.py): runs against it,
-                                    and against `cargo run -p pb-examples --example twisted_server`
+                                    and against `cargo run -p pb-examples --example twisted_server`;
+                                    with PORTAL_PORT, logs in to its portal too (alice/secret)
   python client.py shop ROOT_PORT   the pb server of tests/tests/twisted_clients.rs
+  python client.py idle PORT        connects to a pb portal, gets its root and waits: the portal's
+                                    login timeout must close the connection within 5 s
+  python client.py portal PORT [CA_PEM]
+                                    the pb portal of tests/tests/twisted_clients.rs (alice/secret,
+                                    anonymous users allowed, 2 attempts per connection); with
+                                    CA_PEM, over TLS to a server certified for localhost by it
 
 Connects to 127.0.0.1 only. Prints "ok NAME" for each check passed and
 "FAIL NAME: why" for each one failed; exits 0 only if every check passed,
@@ -13,6 +21,7 @@ within 30 s.
 import gc
 import sys
 
+from twisted.cred import credentials, error
 from twisted.internet import defer, reactor
 from twisted.spread import flavors, pb
 
@@ -195,17 +204,115 @@ def shop(root):
     check("no stray answer came", r == 42, repr(r))
 
 
+TLS = []  # the client's TLS options, when the portal mode runs over TLS
+
+
+def connect(port):
+    """A PBClientFactory connected to 127.0.0.1:port (over TLS if TLS is set)."""
+    factory = pb.PBClientFactory()
+    if TLS:
+        reactor.connectSSL("127.0.0.1", port, factory, TLS[0])
+    else:
+        reactor.connectTCP("127.0.0.1", port, factory)
+    return factory
+
+
+@defer.inlineCallbacks
+def portal_login(port):
+    """A portal with alice/secret and an avatar with whoami: the reference server's."""
+    factory = connect(port)
+    avatar = yield factory.login(credentials.UsernamePassword(b"alice", b"secret"))
+    me = yield avatar.callRemote("whoami")
+    check("portal: whoami", me in (b"alice", "alice"), repr(me))
+    factory.disconnect()
+    factory = connect(port)
+    k, f = yield outcome(factory.login(credentials.UsernamePassword(b"alice", b"guess")))
+    check("portal: a wrong password is refused", k == "failure" and f.check(error.UnauthorizedLogin),
+          repr((k, getattr(f, "type", f))))
+    factory.disconnect()
+
+
+@defer.inlineCallbacks
+def closed(factory):
+    """Whether the factory's connection closes within 2 s."""
+    for _ in range(100):
+        if factory._broker is None or factory._broker.disconnected:
+            return True
+        d = defer.Deferred()
+        reactor.callLater(0.02, d.callback, None)
+        yield d
+    return False
+
+
+@defer.inlineCallbacks
+def portal(port):
+    """The pb portal of tests/tests/twisted_clients.rs."""
+    yield portal_login(port)
+    # An anonymous login reaches the checker, which lets it in.
+    factory = connect(port)
+    avatar = yield factory.login(credentials.Anonymous())
+    me = yield avatar.callRemote("whoami")
+    check("anonymous login", me == "anonymous", repr(me))
+    factory.disconnect()
+    # A mind passed with the login is accepted (and released).
+    factory = connect(port)
+    avatar = yield factory.login(credentials.UsernamePassword(b"alice", b"secret"), Hello())
+    me = yield avatar.callRemote("whoami")
+    check("login with a mind", me == "alice", repr(me))
+    check("pb released the mind", held(avatar) == 0, repr(avatar.broker.localObjects))
+    factory.disconnect()
+    # Unknown user, then a second wrong password: the connection closes.
+    factory = connect(port)
+    k, f = yield outcome(factory.login(credentials.UsernamePassword(b"mallory", b"secret")))
+    check("an unknown user is refused", k == "failure" and f.check(error.UnauthorizedLogin),
+          repr((k, getattr(f, "type", f))))
+    k, f = yield outcome(factory.login(credentials.UsernamePassword(b"alice", b"guess")))
+    check("the last attempt is refused", k == "failure" and f.check(error.UnauthorizedLogin),
+          repr((k, getattr(f, "type", f))))
+    gone = yield closed(factory)
+    check("the attempt limit closes the connection", gone, "still open")
+
+
+@defer.inlineCallbacks
+def idle(port):
+    """A client that never logs in."""
+    factory = connect(port)
+    root = yield factory.getRootObject()
+    check("the portal's root", root is not None, repr(root))
+    gone = False
+    for _ in range(5):
+        gone = yield closed(factory)
+        if gone:
+            break
+    check("the login timeout closes the connection", gone, "still open after 10 s")
+
+
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
-    run = {"api": api, "shop": shop}[mode]
-    factory = pb.PBClientFactory()
-    reactor.connectTCP("127.0.0.1", port, factory)
+    portal_port = int(sys.argv[3]) if len(sys.argv) > 3 and mode == "api" else 0
+    if mode in ("portal", "idle"):
+        run = None
+        if len(sys.argv) > 3:
+            from twisted.internet import ssl
+
+            with open(sys.argv[3]) as ca:
+                TLS.append(ssl.optionsForClientTLS("localhost", ssl.Certificate.loadPEM(ca.read())))
+    else:
+        run = {"api": api, "shop": shop}[mode]
+        factory = connect(port)
 
     @defer.inlineCallbacks
     def go():
         try:
-            root = yield factory.getRootObject()
-            yield run(root)
+            if mode == "idle":
+                yield idle(port)
+            elif run is None:
+                yield portal(port)
+            else:
+                root = yield factory.getRootObject()
+                yield run(root)
+                if portal_port:
+                    yield portal_login(portal_port)
         except Exception as e:
             check("no unexpected error", False, repr(e))
         if reactor.running:

@@ -1,5 +1,6 @@
 //! A pb client that runs every call of `server.py`'s root API against a
-//! Twisted PB server (see the [module docs](super) for what it skips):
+//! Twisted PB server, and logs in to its portal (see the
+//! [module docs](super) for what it skips):
 //! `cargo run -p pb-examples --example twisted_client -- ROOT PORTAL`.
 
 use std::fmt::Debug;
@@ -8,7 +9,9 @@ use std::time::Duration;
 
 use pb::Error;
 
-use super::{Dict, Hello, Missing, ReferenceRoot, User};
+use pb::login::Credentials;
+
+use super::{Avatar, Dict, Hello, Missing, ReferenceRoot, User};
 
 /// The outcome of each check, in order: its name, and what went wrong.
 pub type Report = Vec<(&'static str, Result<(), String>)>;
@@ -85,6 +88,29 @@ pub async fn run(addr: impl tokio::net::ToSocketAddrs) -> Result<Report, Error> 
     check(r, "no such method", missing.as_deref(), Some("no_such_method"));
     check(r, "add_user", root.add_user("carol".into()).await, Ok(()));
     check(r, "exported: at the end", root.exported().await, Ok(1));
+    conn.close();
+    Ok(report)
+}
+
+/// Log in to the Twisted portal at `addr` (`server.py`'s second port) as
+/// alice, call the avatar's `whoami`, and check that a wrong password is
+/// refused; report each check.
+///
+/// # Errors
+///
+/// The connection or PB's handshake failed (no check ran).
+pub async fn run_portal(addr: impl tokio::net::ToSocketAddrs + Clone) -> Result<Report, Error> {
+    let mut report = Report::new();
+    let r = &mut report;
+    let conn = pb::twisted::connect(addr.clone()).await?;
+    match conn.login::<dyn Avatar>(&Credentials::new("alice", "secret")).await {
+        Ok(avatar) => check(r, "portal: whoami", avatar.whoami().await, Ok("alice".to_string())),
+        Err(e) => r.push(("portal: login", Err(format!("{e:?}")))),
+    }
+    conn.close();
+    let conn = pb::twisted::connect(addr).await?;
+    let wrong = conn.login::<dyn Avatar>(&Credentials::new("alice", "guess")).await.map(|_| ());
+    check(r, "portal: a wrong password is refused", wrong, Err(Error::Unauthorized));
     conn.close();
     Ok(report)
 }

@@ -12,9 +12,8 @@
 //! port serves a cred portal (alice/secret, `perspective_whoami`).
 //!
 //! What pb does not cover of it: `echo` with any arguments (a Rust method
-//! has one signature: here a string, an int, a list and a dict), the
-//! cacheable `users` (pb caches do not travel over PB's wire yet), and the
-//! portal (cred login is not supported yet).
+//! has one signature: here a string, an int, a list and a dict), and the
+//! cacheable `users` (pb caches do not travel over PB's wire yet).
 
 pub mod client;
 pub mod server;
@@ -77,6 +76,14 @@ pub trait Thing {
 pub trait Hello {
     /// A greeting for `text`.
     async fn hello(&self, text: String) -> Result<String, Error>;
+}
+
+/// The avatar of `server.py`'s portal (`pb.Avatar` with
+/// `perspective_whoami`), for user alice with password secret.
+#[pb::remote_interface]
+pub trait Avatar {
+    /// The avatar's id: the user name.
+    async fn whoami(&self) -> Result<String, Error>;
 }
 
 /// A method no server has, to call by name.

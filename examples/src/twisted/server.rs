@@ -1,5 +1,5 @@
-//! A pb server of `server.py`'s root API for Twisted PB clients (see the
-//! [module docs](super) for what it lacks): run it with
+//! A pb server of `server.py`'s root API for Twisted PB clients, and of
+//! its portal (see the [module docs](super) for what it lacks): run it with
 //! `cargo run -p pb-examples --example twisted_server`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use pb::Error;
 
-use super::{Dict, Echoed, Hello, ReferenceRoot, Thing, User};
+use pb::login::{Credentials, Portal};
+
+use super::{Avatar, Dict, Echoed, Hello, ReferenceRoot, Thing, User};
 
 /// The root object: `server.py`'s `Root`. Like it, it counts the objects
 /// one client holds (serve one test client at a time).
@@ -76,4 +78,40 @@ impl ReferenceRoot for Root {
 /// The address could not be bound.
 pub async fn bind(addr: impl tokio::net::ToSocketAddrs) -> Result<pb::Server, Error> {
     pb::Server::bind_twisted(addr, pb::root::<dyn ReferenceRoot>(Arc::new(Root::default()))).await
+}
+
+/// The avatar of a user logged in to the portal: `server.py`'s `Avatar`.
+struct Perspective {
+    name: String,
+}
+
+#[pb::remote_impl]
+impl Avatar for Perspective {
+    async fn whoami(&self) -> Result<String, Error> {
+        Ok(self.name.clone())
+    }
+}
+
+/// `server.py`'s portal: user alice with password secret (checked with
+/// [`Credentials::check_password`], which verifies a Twisted client's
+/// challenge response as well as a pb client's password); no anonymous
+/// logins.
+pub fn portal() -> Portal {
+    Portal::new(|c: Credentials| async move {
+        if c.username == "alice" && c.check_password("secret") {
+            Ok(pb::AnyRef::new::<dyn Avatar>(Arc::new(Perspective { name: c.username })))
+        } else {
+            Err(Error::Unauthorized)
+        }
+    })
+}
+
+/// Serve [`portal`] to Twisted clients on `addr`
+/// (`PBClientFactory.login(UsernamePassword(b"alice", b"secret"))`).
+///
+/// # Errors
+///
+/// The address could not be bound.
+pub async fn bind_portal(addr: impl tokio::net::ToSocketAddrs) -> Result<pb::Server, Error> {
+    pb::Server::bind_twisted(addr, portal()).await
 }

@@ -59,12 +59,19 @@ impl WeakConnection {
 /// Runs once a connection is established (a login deadline, say).
 type OnOpen = Box<dyn FnOnce(&Connection) + Send>;
 
+/// Runs once a Twisted peer's connection is established.
+pub(crate) type OnOpenTwisted = Box<dyn FnOnce(&Arc<super::TwistedLink>) + Send>;
+
 /// Builds a [`Connection`]: its settings and the root object it serves.
 #[derive(Default)]
 pub struct ConnectionBuilder {
     pub(super) config: Config,
     pub(super) root: Option<Arc<dyn Dispatch>>,
     pub(super) on_open: Option<OnOpen>,
+    /// What a Twisted peer's connection serves as `b"root"` instead of
+    /// `root` (a portal's login differs between the two wires), and what
+    /// runs once it is open.
+    pub(super) twisted: Option<(Arc<dyn Dispatch>, Option<OnOpenTwisted>)>,
 }
 
 impl ConnectionBuilder {
@@ -77,6 +84,13 @@ impl ConnectionBuilder {
     /// Serve `root` as this side's root (object id 0 on the connection).
     pub(crate) fn root_dispatch(mut self, root: Arc<dyn Dispatch>) -> Self {
         self.root = Some(root);
+        self
+    }
+
+    /// Serve `root` to a Twisted peer instead of this builder's root, and
+    /// run `on_open` with its link once established.
+    pub(crate) fn twisted_root(mut self, root: Arc<dyn Dispatch>, on_open: Option<OnOpenTwisted>) -> Self {
+        self.twisted = Some((root, on_open));
         self
     }
 

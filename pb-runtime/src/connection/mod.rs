@@ -37,12 +37,12 @@ mod writer;
 
 pub(crate) use behalf::patient;
 pub(crate) use calls::{send_call, send_call_measured};
-pub(crate) use handle::WeakConnection;
+pub(crate) use handle::OnOpenTwisted;
 pub use handle::{Connection, ConnectionBuilder, Stats};
 pub(crate) use handshake::{Intent, Opened};
 pub(crate) use link::Dispatch;
 pub use link::{CallFuture, Reply};
-pub(crate) use link::{JellyRef, Link, RefCx, RemoteRef, StreamCount};
+pub(crate) use link::{JellyCalls, JellyRef, JellySlot, Link, RefCx, RemoteRef, StreamCount};
 pub(crate) use resume::Sessions;
 pub(crate) use tables::ROOT_ID;
 pub(crate) use twisted::{Settings as TwistedSettings, TwistedLink};

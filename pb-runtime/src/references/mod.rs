@@ -20,13 +20,14 @@ mod dispatcher;
 pub(crate) mod heal;
 mod info;
 mod interface;
-mod proxy;
+pub(crate) mod proxy;
 mod reference;
 pub(crate) mod replay;
 mod root;
 pub mod types;
 
 pub use anyref::{AnyRef, InterfaceEntry, interface_name};
+pub(crate) use dispatcher::dispatcher;
 pub use info::MethodInfo;
 pub use interface::Interface;
 pub use proxy::ProxyHandle;

@@ -13,9 +13,10 @@
 //! ```ignore
 //! // server
 //! let portal = pb::login::Portal::new(|c: Credentials| async move {
-//!     match (c.username.as_str(), c.password.as_str()) {
-//!         ("alice", "secret") => Ok(AnyRef::new::<dyn UserManager>(Arc::new(Users::for_user("alice")))),
-//!         _ => Err(pb::Error::Unauthorized),
+//!     if c.username == "alice" && c.check_password("secret") {
+//!         Ok(AnyRef::new::<dyn UserManager>(Arc::new(Users::for_user("alice"))))
+//!     } else {
+//!         Err(pb::Error::Unauthorized)
 //!     }
 //! });
 //! let server = pb::Server::bind("127.0.0.1:0", portal).await?;
@@ -33,7 +34,9 @@
 //! - A connection that has not logged in within [`Portal::login_timeout`]
 //!   (default 30 s) is closed.
 //! - Credentials travel as they are: use TLS (the `tls` feature) on untrusted
-//!   networks. A reconnecting [`Client`](crate::Client) keeps the
+//!   networks. (Twisted clients answer a challenge instead, see below; MD5
+//!   challenge/response still falls to an offline dictionary attack by
+//!   whoever sees it, so use TLS there too.) A reconnecting [`Client`](crate::Client) keeps the
 //!   credentials it logged in with, to log in again after an outage.
 //! - If that login is refused (the password changed meanwhile), the session
 //!   tries it once and gives it up: it reports
@@ -44,40 +47,164 @@
 //! The handshake is unchanged: login is an ordinary call on the root, so a
 //! server without a portal is reached exactly as before.
 //!
+//! # Twisted clients
+//!
+//! A portal served with [`Server::bind_twisted`](crate::Server::bind_twisted)
+//! is Twisted's portal root to Twisted PB clients:
+//! `PBClientFactory.login(UsernamePassword(b"alice", b"secret"))` runs PB's
+//! challenge/response (`login(username)` answers a random 16-byte challenge,
+//! `respond(md5(md5(password) + challenge), mind)` the avatar), and
+//! `login(Anonymous())` calls `loginAnonymous(mind)`. The checker gets
+//! [`Credentials::challenge_response`] and [`Credentials::anonymous`]
+//! credentials: check passwords with [`Credentials::check_password`] and
+//! one checker serves both kinds of client. A challenge answers one
+//! response; wrong ones count against [`Portal::max_attempts`], and
+//! [`Portal::login_timeout`] applies as to pb's clients. The `mind` is
+//! ignored (a reference passed as one is released). The avatar's methods
+//! are what the client calls (`avatar.callRemote("whoami")` runs the trait
+//! method whose wire name is `whoami`, where Twisted would run
+//! `perspective_whoami`).
+//!
 //! [`Registry`]: crate::Registry
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
-use crate::connection::WeakConnection;
 use crate::references::{AnyRef, Interface, IntoRoot, track_replay};
 use crate::{Connection, ConnectionBuilder, Error};
 
-/// What a client presents to log in.
+/// What a client presents to log in: a user name and a proof that it is
+/// that user.
+///
+/// The proof is a plain password (what pb's own clients send, see
+/// [`Credentials::new`]), or, from a Twisted PB client, the answer to a
+/// challenge (PB's MD5 challenge/response: Twisted's
+/// `IUsernameHashedPassword`, so the server never sees the password), or
+/// nothing at all (Twisted's `Anonymous`). A [`Checker`] that checks with
+/// [`check_password`](Self::check_password) serves all of them with one
+/// code path:
+///
+/// ```
+/// # use pb_runtime as pb; // applications write `pb::...`
+/// use pb::login::Credentials;
+/// let plain = Credentials::new("alice", "secret");
+/// assert!(plain.check_password("secret"));
+/// assert!(!plain.check_password("guess"));
+/// assert!(!Credentials::anonymous().check_password(""));
+/// ```
+///
+/// An anonymous login (`loginAnonymous`, Twisted's
+/// `PBClientFactory.login(Anonymous())`) reaches the checker as
+/// [`Credentials::anonymous`]: an empty user name, no password, and
+/// [`is_anonymous`](Self::is_anonymous) true. No password checks against
+/// it, so a checker refuses it unless it lets anonymous users in on purpose
+/// (as Twisted's `AllowAnonymousAccess` checker does).
+///
+/// Only the user name and the plain password travel over pb's own wire;
+/// the other proofs exist on the server that received them.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     /// Who.
     pub username: String,
-    /// The secret (a password, a token).
+    /// The secret (a password, a token) when the client sent it as it is;
+    /// empty for a challenge response or an anonymous login, whose checks
+    /// go through [`check_password`](Self::check_password) (a checker
+    /// that compares this field refuses them, unless it takes an empty
+    /// password).
     pub password: String,
+    #[serde(skip)]
+    proof: Proof,
+}
+
+/// How [`Credentials`] prove who they are.
+#[derive(Clone, Default, PartialEq, Eq)]
+enum Proof {
+    /// The password itself, in `password`.
+    #[default]
+    Plain,
+    /// Twisted PB's `md5(md5(password) + challenge)`.
+    Md5Response { challenge: Vec<u8>, response: Vec<u8> },
+    /// No proof: an anonymous login.
+    Anonymous,
 }
 
 impl Credentials {
     /// Credentials of `username` with `password`.
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
-        Credentials { username: username.into(), password: password.into() }
+        Credentials { username: username.into(), password: password.into(), proof: Proof::Plain }
+    }
+
+    /// The credentials of an anonymous login: no user name, no password,
+    /// and [`is_anonymous`](Self::is_anonymous).
+    pub fn anonymous() -> Self {
+        Credentials { username: String::new(), password: String::new(), proof: Proof::Anonymous }
+    }
+
+    /// The credentials of `username` answering a Twisted PB login
+    /// challenge: `response` is `md5(md5(password) + challenge)`
+    /// (`twisted.spread.pb.respond`). A [`Portal`] serving Twisted clients
+    /// makes these; [`check_password`](Self::check_password) verifies them.
+    pub fn challenge_response(username: impl Into<String>, challenge: &[u8], response: &[u8]) -> Self {
+        Credentials {
+            username: username.into(),
+            password: String::new(),
+            proof: Proof::Md5Response { challenge: challenge.to_vec(), response: response.to_vec() },
+        }
+    }
+
+    /// Whether these are the credentials of an anonymous login.
+    pub fn is_anonymous(&self) -> bool {
+        self.proof == Proof::Anonymous
+    }
+
+    /// Whether these credentials prove knowledge of `expected`, the user's
+    /// password: the plain password equals it, or the challenge response
+    /// is the one `expected` gives. Never true for an anonymous login.
+    /// Compares in constant time.
+    pub fn check_password(&self, expected: &str) -> bool {
+        match &self.proof {
+            Proof::Plain => bool::from(self.password.as_bytes().ct_eq(expected.as_bytes())),
+            Proof::Md5Response { challenge, response } => {
+                bool::from(super::md5::respond(challenge, expected.as_bytes()).ct_eq(&response[..]))
+            }
+            Proof::Anonymous => false,
+        }
+    }
+
+    /// [`check_password`](Self::check_password) for a server that keeps
+    /// only the MD5 digest of each password (Twisted's
+    /// `checkMD5Password`; an unsalted MD5 is a weak way to keep
+    /// passwords, and exists for Twisted's sake).
+    pub fn check_md5_password(&self, password_md5: &[u8; 16]) -> bool {
+        match &self.proof {
+            Proof::Plain => bool::from(super::md5::digest(&[self.password.as_bytes()]).ct_eq(password_md5)),
+            Proof::Md5Response { challenge, response } => {
+                bool::from(super::md5::respond_hashed(challenge, password_md5).ct_eq(&response[..]))
+            }
+            Proof::Anonymous => false,
+        }
     }
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
+        let proof = match self.proof {
+            Proof::Plain => "password",
+            Proof::Md5Response { .. } => "challenge response",
+            Proof::Anonymous => "anonymous",
+        };
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("proof", &proof)
+            .finish()
     }
 }
 
@@ -169,30 +296,24 @@ impl Portal {
         self
     }
 
-    /// The builder of one connection: its own gate, and the login deadline.
+    /// The builder of one connection: its own gate, and the login deadline;
+    /// to a Twisted peer the gate is served as Twisted's portal root.
     fn builder(&self) -> ConnectionBuilder {
-        let gate = Arc::new(Gate {
-            portal: self.clone(),
-            refused: AtomicU32::new(0),
-            logged_in: Arc::new(AtomicBool::new(false)),
-            conn: std::sync::OnceLock::new(),
-        });
-        let (logged_in, timeout) = (gate.logged_in.clone(), self.login_timeout);
+        let gate = Gate::new(self);
         let on_open_gate = gate.clone();
-        Connection::builder().root::<dyn Login>(gate).on_open(move |conn| {
-            let _ = on_open_gate.conn.set(conn.downgrade());
-            let conn = conn.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = tokio::time::sleep(timeout) => {}
-                    () = conn.closed() => return,
-                }
-                if !logged_in.load(Ordering::Acquire) {
-                    tracing::info!(peer = %conn.peer(), ?timeout, "no login in time; closing");
-                    conn.close_with(format!("no login within {timeout:?}"));
-                }
-            });
-        })
+        let (twisted_root, twisted_open) = crate::twisted::cred::portal_root(gate.clone());
+        Connection::builder().root::<dyn Login>(gate).twisted_root(twisted_root, Some(twisted_open)).on_open(
+            move |conn| {
+                let weak = conn.downgrade();
+                on_open_gate.set_closer(Box::new(move |why| {
+                    if let Some(conn) = weak.upgrade() {
+                        conn.close_with(why);
+                    }
+                }));
+                let conn = conn.clone();
+                on_open_gate.start_deadline(conn.peer().to_string(), async move { conn.closed().await });
+            },
+        )
     }
 }
 
@@ -202,18 +323,66 @@ impl IntoRoot for Portal {
     }
 }
 
-/// The [`Login`] root of one connection.
-struct Gate {
+/// How a gate closes its connection, saying why.
+pub(crate) type Closer = Box<dyn Fn(String) + Send + Sync>;
+
+/// The login state of one connection: what its [`Login`] root (or, to a
+/// Twisted peer, its portal root) checks credentials through.
+pub(crate) struct Gate {
     portal: Portal,
     refused: AtomicU32,
-    logged_in: Arc<AtomicBool>,
-    conn: std::sync::OnceLock<WeakConnection>,
+    logged_in: AtomicBool,
+    closer: OnceLock<Closer>,
+    me: Weak<Gate>,
 }
 
-#[pb_macros::remote_impl(crate = "crate")]
-impl Login for Gate {
-    async fn login(&self, credentials: Credentials) -> Result<AnyRef, Error> {
-        if self.refused.load(Ordering::Acquire) >= self.portal.max_attempts {
+impl Gate {
+    fn new(portal: &Portal) -> Arc<Gate> {
+        Arc::new_cyclic(|me| Gate {
+            portal: portal.clone(),
+            refused: AtomicU32::new(0),
+            logged_in: AtomicBool::new(false),
+            closer: OnceLock::new(),
+            me: me.clone(),
+        })
+    }
+
+    /// How to close the connection (set once it is open).
+    pub(crate) fn set_closer(&self, closer: Closer) {
+        let _ = self.closer.set(closer);
+    }
+
+    fn close(&self, why: String) {
+        if let Some(close) = self.closer.get() {
+            close(why);
+        }
+    }
+
+    /// Close the connection unless it logs in within the portal's login
+    /// timeout; `closed` ends when the connection closes by itself.
+    pub(crate) fn start_deadline(self: &Arc<Self>, peer: String, closed: impl Future<Output = ()> + Send + 'static) {
+        let (gate, timeout) = (self.clone(), self.portal.login_timeout);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(timeout) => {}
+                () = closed => return,
+            }
+            if !gate.logged_in.load(Ordering::Acquire) {
+                tracing::info!(%peer, ?timeout, "no login in time; closing");
+                gate.close(format!("no login within {timeout:?}"));
+            }
+        });
+    }
+
+    /// Whether the connection has used up its attempts.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.refused.load(Ordering::Acquire) >= self.portal.max_attempts
+    }
+
+    /// Check `credentials` with the portal's checker, counting refusals
+    /// (the last one allowed closes the connection): the avatar, or why not.
+    pub(crate) async fn attempt(&self, credentials: Credentials) -> Result<AnyRef, Error> {
+        if self.exhausted() {
             return Err(Error::Unauthorized);
         }
         let username = credentials.username.clone();
@@ -224,23 +393,88 @@ impl Login for Gate {
                 Ok(avatar)
             }
             Err(Error::Unauthorized) => {
-                let refused = self.refused.fetch_add(1, Ordering::AcqRel) + 1;
-                tracing::info!(%username, refused, "login refused");
-                if refused >= self.portal.max_attempts {
-                    // Let the refusal reach the peer, then hang up.
-                    let (conn, max) = (self.conn.get().cloned(), self.portal.max_attempts);
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        if let Some(conn) = conn.and_then(|w| w.upgrade()) {
-                            conn.close_with(format!("{max} refused login attempts"));
-                        }
-                    });
-                }
+                self.refuse(&username);
                 Err(Error::Unauthorized)
             }
             // The checker could not decide (its database, or its own
             // upstream, is down): not a refusal.
             Err(e) => Err(e),
         }
+    }
+
+    /// Count a refused attempt of `username`; the last one allowed closes
+    /// the connection (after the refusal has had time to reach the peer).
+    pub(crate) fn refuse(&self, username: &str) {
+        let refused = self.refused.fetch_add(1, Ordering::AcqRel) + 1;
+        tracing::info!(%username, refused, "login refused");
+        if refused >= self.portal.max_attempts {
+            let (gate, max) = (self.me.clone(), self.portal.max_attempts);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if let Some(gate) = gate.upgrade() {
+                    gate.close(format!("{max} refused login attempts"));
+                }
+            });
+        }
+    }
+}
+
+/// The [`Login`] root of one pb connection.
+#[pb_macros::remote_impl(crate = "crate")]
+impl Login for Gate {
+    async fn login(&self, credentials: Credentials) -> Result<AnyRef, Error> {
+        self.attempt(credentials).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `twisted.spread.pb.respond(b"0123456789abcdef", b"secret")`.
+    const GOLDEN: [u8; 16] =
+        [0xfb, 0x65, 0x4a, 0xad, 0x50, 0x30, 0x3a, 0x26, 0xb5, 0x39, 0x85, 0x8a, 0xfb, 0x96, 0x9f, 0x27];
+
+    #[test]
+    fn one_check_serves_passwords_and_challenge_responses() {
+        let plain = Credentials::new("alice", "secret");
+        assert!(plain.check_password("secret"));
+        assert!(!plain.check_password("secre"));
+        assert!(!plain.check_password("secret "));
+        let answered = Credentials::challenge_response("alice", b"0123456789abcdef", &GOLDEN);
+        assert!(answered.check_password("secret"));
+        assert!(!answered.check_password("guess"));
+        assert!(!answered.check_password(""), "the empty password field is not the proof");
+        // The same response to another challenge proves nothing.
+        assert!(!Credentials::challenge_response("alice", b"fedcba9876543210", &GOLDEN).check_password("secret"));
+        assert!(!Credentials::challenge_response("alice", b"0123456789abcdef", &GOLDEN[..15]).check_password("secret"));
+    }
+
+    #[test]
+    fn md5_digests_of_passwords_check_both_kinds() {
+        let md5_of_secret = crate::services::md5::digest(&[b"secret"]);
+        assert!(Credentials::new("alice", "secret").check_md5_password(&md5_of_secret));
+        assert!(!Credentials::new("alice", "guess").check_md5_password(&md5_of_secret));
+        assert!(
+            Credentials::challenge_response("alice", b"0123456789abcdef", &GOLDEN).check_md5_password(&md5_of_secret)
+        );
+        assert!(!Credentials::anonymous().check_md5_password(&crate::services::md5::digest(&[b""])));
+    }
+
+    #[test]
+    fn anonymous_credentials_prove_nothing_and_only_plain_ones_travel() {
+        let anonymous = Credentials::anonymous();
+        assert!(anonymous.is_anonymous() && anonymous.username.is_empty());
+        assert!(!anonymous.check_password("") && !anonymous.check_password("secret"));
+        assert!(!Credentials::new("", "").is_anonymous());
+        // Over pb's wire the proof does not travel: what arrives is a
+        // plain (empty) password, never an anonymous or answered login.
+        let bytes = postcard::to_allocvec(&Credentials::challenge_response("alice", b"c", &GOLDEN)).unwrap();
+        let arrived: Credentials = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(arrived, Credentials::new("alice", ""));
+        assert!(!arrived.check_password("secret"));
+        let arrived: Credentials = postcard::from_bytes(&postcard::to_allocvec(&anonymous).unwrap()).unwrap();
+        assert!(!arrived.is_anonymous());
+        assert!(!format!("{:?}", Credentials::new("alice", "secret")).contains("secret"));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod login;
+pub(crate) mod md5;
 pub mod registry;
 pub mod stream;
 

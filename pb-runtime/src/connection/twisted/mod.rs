@@ -297,7 +297,7 @@ impl TwistedLink {
 impl super::handle::ConnectionBuilder {
     /// Run PB's handshake as a Twisted server over `transport` (see
     /// [`TwistedLink::accept`]), serving this builder's root as `b"root"`
-    /// with its settings.
+    /// (its Twisted root if it has one) with its settings.
     ///
     /// # Errors
     ///
@@ -305,7 +305,15 @@ impl super::handle::ConnectionBuilder {
     pub(crate) async fn accept_twisted(self, transport: crate::Transport) -> Result<Arc<TwistedLink>, Error> {
         let settings = Settings::from_config(&self.config);
         let (rd, wr, peer) = transport.into_parts();
-        TwistedLink::accept(rd, wr, peer, settings, self.root).await
+        let (root, on_open) = match self.twisted {
+            Some((root, on_open)) => (Some(root), on_open),
+            None => (self.root, None),
+        };
+        let link = TwistedLink::accept(rd, wr, peer, settings, root).await?;
+        if let Some(on_open) = on_open {
+            on_open(&link);
+        }
+        Ok(link)
     }
 }
 

@@ -1,0 +1,512 @@
+//! Reconnecting sessions to Twisted PB servers: [`TwistedSession`].
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use futures_util::Stream;
+use tokio::sync::{Notify, broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::TwistedConnection;
+use crate::connection::RemoteRef;
+use crate::login::Credentials;
+use crate::references::ProxyHandle;
+use crate::references::heal::{Heal, HealSlot, Healer};
+use crate::references::proxy::WeakHandle;
+use crate::session::backoff::Backoff;
+use crate::transport::{Connect, Tcp, TcpAddr};
+use crate::{Error, Interface, SessionConfig, SessionEvent};
+
+/// A boxed future of a fresh reference on a new connection.
+type Refetched = Pin<Box<dyn Future<Output = Result<Arc<RemoteRef>, Error>> + Send>>;
+
+/// How a tracked proxy gets its fresh reference on a new connection.
+type Refetch = Arc<dyn Fn(TwistedConnection) -> Refetched + Send + Sync>;
+
+/// A reconnecting session to a Twisted PB server. Cheap to clone; dropping
+/// every clone (or calling [`close`](Self::close)) ends the session.
+///
+/// Like pb's own [`Client`](crate::Client), a session reconnects with
+/// backoff after an outage and heals the proxies it handed out, so the
+/// application keeps its `Arc`s: the root ([`TwistedSession::root`]) is a
+/// fresh reference to `b"root"` on the new connection, and an avatar
+/// ([`TwistedSession::login`]) logs in again with the same credentials.
+/// PB has no resumption: calls in flight when the link drops fail with
+/// [`Error::ConnectionLost`], calls during the outage with
+/// [`Error::Disconnected`]; a method declared `#[pb(idempotent)]` is sent
+/// once more after the session heals. Other references (returned by
+/// methods, `#[pb(replay)]` ones included) are the old connection's and
+/// fail for good, as in Twisted.
+///
+/// # Detecting outages
+///
+/// PB has no ping. A session notices an outage when the connection closes:
+/// the server closes it or goes away (EOF, a reset), a read or a write
+/// fails, or a call fails on it. A link that goes silent without failing
+/// (a black hole) is noticed only by calling something: with
+/// [`TwistedSessionBuilder::ping_method`] the session calls that method of
+/// the root every [`SessionConfig::ping_interval`], and counts the link
+/// down if no answer comes within [`SessionConfig::ping_timeout`]. Any
+/// answer proves the link (a failure too: even a `NoSuchMethod`), so the
+/// method needs no particular result; a cheap one with no arguments is
+/// best. [`SessionConfig::resume`] and `wait_for_resume` do not apply.
+///
+/// ```no_run
+/// # use pb_runtime as pb; // applications write `pb::...`
+/// #[pb_macros::remote_interface(crate = "pb_runtime")] // applications write #[pb::remote_interface]
+/// trait Avatar {
+///     async fn whoami(&self) -> Result<String, pb::Error>;
+/// }
+/// # async fn run() -> Result<(), pb::Error> {
+/// let session = pb::twisted::TwistedSession::connect("127.0.0.1:8790").await?;
+/// let me = session.login::<dyn Avatar>(pb::login::Credentials::new("alice", "secret")).await?;
+/// // ... the server restarts: the session logs in again by itself ...
+/// assert_eq!(me.whoami().await?, "alice");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TwistedSession {
+    core: Arc<Core>,
+    _guard: Arc<CloseOnDrop>,
+}
+
+struct CloseOnDrop(CancellationToken);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+impl std::fmt::Debug for TwistedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwistedSession")
+            .field("peer", &self.core.connector.describe())
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+/// Builds a [`TwistedSession`].
+#[derive(Default)]
+pub struct TwistedSessionBuilder {
+    config: SessionConfig,
+    ping: Option<String>,
+}
+
+impl TwistedSessionBuilder {
+    /// Use these session settings: the backoff, the connect timeout (the
+    /// transport and PB's handshake), the retry wait of idempotent calls,
+    /// each connection's limits, and the ping interval and timeout (with a
+    /// [`ping_method`](Self::ping_method)).
+    pub fn config(mut self, config: SessionConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Call the root's method `name` (no arguments) at each ping interval
+    /// to notice a link that went silent (see the
+    /// [`TwistedSession`](TwistedSession#detecting-outages)).
+    pub fn ping_method(mut self, name: impl Into<String>) -> Self {
+        self.ping = Some(name.into());
+        self
+    }
+
+    /// Connect over TCP to `addr`.
+    ///
+    /// # Errors
+    ///
+    /// The first attempt failed (later outages are the session's).
+    pub async fn connect_tcp(self, addr: impl Into<TcpAddr>) -> Result<TwistedSession, Error> {
+        self.connect_with(Tcp(addr.into().as_str().to_string())).await
+    }
+
+    /// Connect through `connector` (TLS: `pb::tls::TlsConnect`,
+    /// a Unix socket, ...), again after each outage.
+    ///
+    /// # Errors
+    ///
+    /// The first attempt failed.
+    pub async fn connect_with(self, connector: impl Connect) -> Result<TwistedSession, Error> {
+        let connector: Arc<dyn Connect> = Arc::new(connector);
+        let conn = connect_once(&self.config, &*connector).await?;
+        let (events, _) = broadcast::channel(64);
+        let (status, _) = watch::channel(Status { connected: true, generation: 0 });
+        let core = Arc::new_cyclic(|me| Core {
+            config: self.config,
+            ping: self.ping,
+            connector,
+            conn: RwLock::new(conn),
+            tracked: Mutex::new(Tracked::default()),
+            events,
+            status,
+            kick: Notify::new(),
+            cancel: CancellationToken::new(),
+            me: me.clone(),
+        });
+        let peer = core.connector.describe();
+        tracing::info!(%peer, "connected to a Twisted server");
+        core.emit(SessionEvent::Connected { peer });
+        tokio::spawn(core.clone().run());
+        let guard = Arc::new(CloseOnDrop(core.cancel.clone()));
+        Ok(TwistedSession { core, _guard: guard })
+    }
+}
+
+impl TwistedSession {
+    /// Connect over TCP to the Twisted server at `addr` with default
+    /// settings (no ping method).
+    ///
+    /// # Errors
+    ///
+    /// The first attempt failed.
+    pub async fn connect(addr: impl Into<TcpAddr>) -> Result<TwistedSession, Error> {
+        TwistedSessionBuilder::default().connect_tcp(addr).await
+    }
+
+    /// A builder, for settings, a ping method and other transports.
+    pub fn builder() -> TwistedSessionBuilder {
+        TwistedSessionBuilder::default()
+    }
+
+    /// A reconnecting proxy to the server's root object (`b"root"`).
+    pub fn root<T: ?Sized + Interface>(&self) -> Arc<T> {
+        let proxy = self.connection().root::<T>();
+        let handle = T::proxy_handle(&proxy).expect("a fresh proxy has a handle");
+        let refetch: Refetch = Arc::new(|conn: TwistedConnection| Box::pin(async move { Ok(root_ref::<T>(&conn)) }));
+        self.core.track(handle, "root".into(), refetch);
+        proxy
+    }
+
+    /// Log in to the server's portal (see [`TwistedConnection::login`])
+    /// and return the avatar as a reconnecting proxy: after each outage the
+    /// session logs in again with `credentials` (kept in memory for that)
+    /// and swaps the fresh avatar in, before reporting `Reconnected`. If
+    /// that login is refused, the session gives it up and reports
+    /// [`SessionEvent::Refused`]; calls on the avatar then fail with
+    /// [`Error::Unauthorized`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TwistedConnection::login`].
+    pub async fn login<T: ?Sized + Interface>(&self, credentials: Credentials) -> Result<Arc<T>, Error> {
+        let avatar = self.connection().login::<T>(&credentials).await?;
+        let handle = T::proxy_handle(&avatar).expect("a fresh proxy has a handle");
+        let path = if credentials.is_anonymous() { "loginAnonymous()".into() } else { "login(..)".to_string() };
+        let refetch: Refetch = Arc::new(move |conn: TwistedConnection| {
+            let credentials = credentials.clone();
+            Box::pin(async move {
+                let avatar = conn.login::<T>(&credentials).await?;
+                Ok(T::proxy_handle(&avatar).expect("a fresh proxy has a handle").target())
+            })
+        });
+        self.core.track(handle, format!("{path} -> {}", T::NAME), refetch);
+        Ok(avatar)
+    }
+
+    /// The session's events: first the current state (`Connected`, or
+    /// `Disconnected` during an outage), then every change: `Disconnected`,
+    /// `Reconnected`, `Healed`, `Refused` (never `Resumed`).
+    pub fn events(&self) -> impl Stream<Item = SessionEvent> + Send + Unpin + use<> {
+        let rx = self.core.events.subscribe();
+        let peer = self.core.connector.describe();
+        let first = if self.is_connected() {
+            SessionEvent::Connected { peer }
+        } else {
+            SessionEvent::Disconnected { peer, reason: "outage in progress".into() }
+        };
+        let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) => return Some((e, rx)),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "session event stream lagged");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        Box::pin(futures_util::StreamExt::chain(futures_util::stream::iter([first]), rest))
+    }
+
+    /// Whether the link is up (and healed).
+    pub fn is_connected(&self) -> bool {
+        self.core.status.borrow().connected
+    }
+
+    /// The current connection (closed during an outage).
+    pub fn connection(&self) -> TwistedConnection {
+        self.core.conn.read().unwrap().clone()
+    }
+
+    /// How many live proxies the session heals after an outage.
+    pub fn tracked(&self) -> usize {
+        self.core.tracked.lock().unwrap().by_seq.len()
+    }
+
+    /// End the session for good: close the link and stop reconnecting.
+    pub fn close(&self) {
+        self.core.cancel.cancel();
+        self.core.status.send_modify(|s| s.connected = false);
+        self.core.conn.read().unwrap().close();
+    }
+}
+
+/// A fresh reference to the root of `conn`.
+fn root_ref<T: ?Sized + Interface>(conn: &TwistedConnection) -> Arc<RemoteRef> {
+    let proxy = conn.root::<T>();
+    T::proxy_handle(&proxy).expect("a fresh proxy has a handle").target()
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Status {
+    connected: bool,
+    /// Increments after each heal.
+    generation: u64,
+}
+
+/// One proxy the session heals.
+struct Entry {
+    handle: WeakHandle,
+    refetch: Refetch,
+    /// For logs and events: `root`, `login(..) -> Avatar`.
+    path: String,
+    /// Its last replay failed: retried at each ping interval.
+    stale: bool,
+    /// The server refused it: never replayed again.
+    refused: bool,
+}
+
+#[derive(Default)]
+struct Tracked {
+    next_seq: u64,
+    by_seq: BTreeMap<u64, Entry>,
+}
+
+struct Core {
+    config: SessionConfig,
+    ping: Option<String>,
+    connector: Arc<dyn Connect>,
+    conn: RwLock<TwistedConnection>,
+    tracked: Mutex<Tracked>,
+    events: broadcast::Sender<SessionEvent>,
+    status: watch::Sender<Status>,
+    kick: Notify,
+    cancel: CancellationToken,
+    me: Weak<Core>,
+}
+
+impl Healer for Core {
+    fn link_failed(&self) {
+        self.kick.notify_one();
+    }
+
+    fn generation(&self) -> u64 {
+        self.status.borrow().generation
+    }
+
+    fn wait_healed(&self, generation: u64) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move {
+            let mut rx = self.status.subscribe();
+            let healed = rx.wait_for(|s| s.connected && s.generation > generation);
+            tokio::select! {
+                r = tokio::time::timeout(self.config.retry_wait, healed) => matches!(r, Ok(Ok(_))),
+                () = self.cancel.cancelled() => false,
+            }
+        })
+    }
+
+    fn track(&self, _attach: &mut dyn FnMut(HealSlot) -> bool, path: String, _target: Box<dyn Heal>) {
+        // Paths replayed through a proxy (`#[pb(replay)]` methods, registry
+        // lookups) are pb's: over PB's wire they stay plain references.
+        tracing::debug!(%path, "not healed over PB's wire");
+    }
+
+    fn forget(&self, seq: u64) {
+        let removed = self.tracked.lock().unwrap().by_seq.remove(&seq);
+        drop(removed); // outside the lock
+    }
+}
+
+impl Core {
+    fn emit(&self, event: SessionEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn peer(&self) -> String {
+        self.connector.describe()
+    }
+
+    /// Heal `handle` from now on by `refetch`.
+    fn track(&self, handle: &ProxyHandle, path: String, refetch: Refetch) {
+        let me: Weak<dyn Healer> = self.me.clone();
+        let mut tracked = self.tracked.lock().unwrap();
+        let seq = tracked.next_seq;
+        if !handle.set_healer(HealSlot::new(me, seq)) {
+            return;
+        }
+        tracked.next_seq += 1;
+        let entry = Entry { handle: handle.downgrade(), refetch, path, stale: false, refused: false };
+        tracked.by_seq.insert(seq, entry);
+    }
+
+    /// Watch `conn` until it fails: why, or `None` when the session closes.
+    async fn watch(&self, conn: &TwistedConnection) -> Option<String> {
+        let mut ticks = tokio::time::interval(self.config.ping_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return None,
+                () = conn.closed() => return Some("connection closed".into()),
+                // A call failed on the link: check it now.
+                () = self.kick.notified() => {}
+                _ = ticks.tick() => {}
+            }
+            if let Some(method) = &self.ping {
+                match tokio::time::timeout(self.config.ping_timeout, conn.ping(method)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Some(format!("ping failed: {e}")),
+                    Err(_) => return Some(format!("no answer to {method}() within {:?}", self.config.ping_timeout)),
+                }
+            }
+            if self.tracked.lock().unwrap().by_seq.values().any(|e| e.stale) {
+                let (healed, failed, refused) = self.heal(conn, true).await;
+                if healed > 0 {
+                    self.emit(SessionEvent::Healed { peer: self.peer(), healed, failed });
+                }
+                self.emit_refused(refused);
+            }
+        }
+    }
+
+    /// Replay the paths of live proxies on `conn` (all, or the stale ones),
+    /// in the order they were made: (healed, failed, refused).
+    async fn heal(&self, conn: &TwistedConnection, only_stale: bool) -> (usize, usize, Vec<(String, Error)>) {
+        let snapshot: Vec<(u64, WeakHandle, Refetch, String)> = {
+            let tracked = self.tracked.lock().unwrap();
+            let live = tracked.by_seq.iter().filter(|(_, e)| !e.refused && (!only_stale || e.stale));
+            live.filter(|(_, e)| e.handle.is_alive())
+                .map(|(seq, e)| (*seq, e.handle.clone(), e.refetch.clone(), e.path.clone()))
+                .collect()
+        };
+        let (mut healed, mut failed, mut refused) = (0, 0, Vec::new());
+        let peer = self.peer();
+        for (seq, handle, refetch, path) in snapshot {
+            let fresh = tokio::time::timeout(self.config.connect_timeout, refetch(conn.clone())).await;
+            let outcome = fresh.unwrap_or_else(|_| Err(Error::Io("replay timed out".into())));
+            let mut tracked = self.tracked.lock().unwrap();
+            let Some(entry) = tracked.by_seq.get_mut(&seq) else { continue };
+            match outcome {
+                Ok(target) => {
+                    tracing::info!(%peer, %path, "replayed");
+                    entry.stale = false;
+                    healed += 1;
+                    drop(tracked);
+                    if let Some(handle) = handle.upgrade() {
+                        handle.retarget(target);
+                    }
+                }
+                Err(Error::Unauthorized) => {
+                    tracing::warn!(%peer, %path, "the server refused the login; giving this path up");
+                    entry.refused = true;
+                    drop(tracked);
+                    if let Some(handle) = handle.upgrade() {
+                        handle.refuse(Error::Unauthorized);
+                    }
+                    refused.push((path, Error::Unauthorized));
+                }
+                Err(e) => {
+                    tracing::warn!(%peer, %path, error = %e, "replay failed; will retry while connected");
+                    entry.stale = true;
+                    failed += 1;
+                }
+            }
+        }
+        (healed, failed, refused)
+    }
+
+    fn emit_refused(&self, refused: Vec<(String, Error)>) {
+        for (path, error) in refused {
+            self.emit(SessionEvent::Refused { peer: self.peer(), path, error });
+        }
+    }
+
+    /// The session's task: watch the link; after an outage reconnect with
+    /// backoff and heal.
+    async fn run(self: Arc<Self>) {
+        let mut backoff = Backoff::new(self.config.backoff.clone());
+        loop {
+            let conn = self.conn.read().unwrap().clone();
+            let Some(reason) = self.watch(&conn).await.filter(|_| !self.cancel.is_cancelled()) else {
+                conn.close();
+                return;
+            };
+            conn.close();
+            let peer = self.peer();
+            tracing::warn!(%peer, %reason, "disconnected from a Twisted server");
+            self.status.send_modify(|s| s.connected = false);
+            self.emit(SessionEvent::Disconnected { peer: peer.clone(), reason });
+            let Some(new) = self.reconnect(&mut backoff).await else { return };
+            {
+                // Under the lock `close` reads the connection with.
+                let mut current = self.conn.write().unwrap();
+                if self.cancel.is_cancelled() {
+                    new.close();
+                    return;
+                }
+                *current = new.clone();
+            }
+            let (healed, failed, refused) = self.heal(&new, false).await;
+            tracing::info!(%peer, healed, failed, refused = refused.len(), "reconnected to a Twisted server");
+            self.status.send_modify(|s| {
+                s.connected = true;
+                s.generation += 1;
+            });
+            self.emit(SessionEvent::Reconnected { peer, healed, failed });
+            self.emit_refused(refused);
+        }
+    }
+
+    /// Connect again with backoff; `None` if the session closed meanwhile.
+    async fn reconnect(&self, backoff: &mut Backoff) -> Option<TwistedConnection> {
+        backoff.reset();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return None,
+                r = connect_once(&self.config, &*self.connector) => r,
+            };
+            match result {
+                Ok(new) => return Some(new),
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::info!(peer = %self.peer(), attempt, error = %e, ?delay, "reconnect failed; backing off");
+                    tokio::select! {
+                        biased;
+                        () = self.cancel.cancelled() => return None,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One attempt: the transport and PB's handshake, within the connect timeout.
+async fn connect_once(config: &SessionConfig, connector: &dyn Connect) -> Result<TwistedConnection, Error> {
+    let attempt = async {
+        let transport = connector.connect().await?;
+        super::connect_transport(transport, &config.connection).await
+    };
+    match tokio::time::timeout(config.connect_timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Io(format!("connect timed out after {:?}", config.connect_timeout))),
+    }
+}
