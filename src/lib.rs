@@ -216,10 +216,16 @@
 //! `#[pb(local)]` (runs on the caller's side, needs a default body),
 //! `#[pb(replay)]` (safe to re-run after an outage to rebuild the reference
 //! or cache it returned), `#[pb(idempotent)]` (safe to retry once after healing),
+//! `#[pb(oneway)]` (the caller sends the call and does not wait for its
+//! answer: the method returns `Result<(), E>`, and to a Twisted peer the call
+//! asks for none),
 //! `#[pb(id = N)]` and `#[pb(name = "...")]` (wire identity). On the trait:
-//! `#[pb::remote_interface(name = "pkg.Iface", id = N, crate = "path::to::pb")]`.
-//! Interface ids are the 64-bit FNV-1a hash of the name, method ids the 32-bit
-//! FNV-1a hash of the method name, unless given.
+//! `#[pb::remote_interface(name = "pkg.Iface", id = N, crate = "path::to::pb")]`,
+//! and `rename_all = "camelCase"` (each method's wire name respelled,
+//! `get_user` as `getUser`, as if each had `#[pb(name = "getUser")]`; an
+//! explicit `#[pb(name)]` wins). Interface ids are the 64-bit FNV-1a hash of
+//! the name, method ids the 32-bit FNV-1a hash of the method's wire name,
+//! unless given. The `remote_interface` macro's own docs say more.
 //!
 //! # Untrusted peers: limits, login and TLS
 //!
