@@ -299,10 +299,11 @@ pub use pb_runtime::fault;
 /// The wire format, for tools and tests that speak it directly.
 pub mod wire {
     pub use pb_runtime::wire::{Blob, DESCRIBE_METHOD, EncodedFrame, Header, WireRef};
-    pub use pb_runtime::wire::{decode_frame, decode_payload_limited};
-    /// Frames and depth limits, for fuzz targets (feature `fuzzing`).
+    /// Frames, the postcard codec and depth limits, and Twisted's banana,
+    /// jelly and PB messages, for fuzz targets (feature `fuzzing`).
     #[cfg(feature = "fuzzing")]
-    pub use pb_runtime::wire::{depth, frame};
+    pub use pb_runtime::wire::{codec, depth, frame, twisted};
+    pub use pb_runtime::wire::{decode_frame, decode_payload_limited};
 }
 
 /// An application error type that holds a [`pb::Error`](Error) (its
