@@ -26,6 +26,28 @@ pub trait Root {
     async fn add_user(&self, name: String) -> Result<(), Error>;
 }
 
+/// [`Root`] with each wire name written out.
+#[pb_macros::remote_interface(crate = "pb_runtime")]
+pub trait Spelled {
+    #[pb(name = "getUser")]
+    async fn get_user(&self, id: i64) -> Result<i64, Error>;
+    #[pb(name = "kept_as_is")]
+    async fn explicit_name(&self) -> Result<(), Error>;
+    #[pb(name = "addUser")]
+    async fn add_user(&self, name: String) -> Result<(), Error>;
+}
+
+#[test]
+fn rename_all_is_a_pb_name_on_each_method_ids_included() {
+    use pb_runtime::Interface;
+    let renamed = <dyn Root as Interface>::METHODS;
+    let spelled = <dyn Spelled as Interface>::METHODS;
+    let names: Vec<_> = renamed.iter().map(|m| m.name).collect();
+    assert_eq!(names, ["getUser", "kept_as_is", "addUser"]);
+    // Same wire names, same method ids and signatures: pb peers agree.
+    assert_eq!(renamed, spelled);
+}
+
 const WAIT: Duration = Duration::from_secs(5);
 
 /// The Twisted server's side of one connection.
