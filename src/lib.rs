@@ -216,10 +216,16 @@
 //! `#[pb(local)]` (runs on the caller's side, needs a default body),
 //! `#[pb(replay)]` (safe to re-run after an outage to rebuild the reference
 //! or cache it returned), `#[pb(idempotent)]` (safe to retry once after healing),
+//! `#[pb(oneway)]` (the caller sends the call and does not wait for its
+//! answer: the method returns `Result<(), E>`, and to a Twisted peer the call
+//! asks for none),
 //! `#[pb(id = N)]` and `#[pb(name = "...")]` (wire identity). On the trait:
-//! `#[pb::remote_interface(name = "pkg.Iface", id = N, crate = "path::to::pb")]`.
-//! Interface ids are the 64-bit FNV-1a hash of the name, method ids the 32-bit
-//! FNV-1a hash of the method name, unless given.
+//! `#[pb::remote_interface(name = "pkg.Iface", id = N, crate = "path::to::pb")]`,
+//! and `rename_all = "camelCase"` (each method's wire name respelled,
+//! `get_user` as `getUser`, as if each had `#[pb(name = "getUser")]`; an
+//! explicit `#[pb(name)]` wins). Interface ids are the 64-bit FNV-1a hash of
+//! the name, method ids the 32-bit FNV-1a hash of the method's wire name,
+//! unless given. The `remote_interface` macro's own docs say more.
 //!
 //! # Untrusted peers: limits, login and TLS
 //!
@@ -293,10 +299,11 @@ pub use pb_runtime::fault;
 /// The wire format, for tools and tests that speak it directly.
 pub mod wire {
     pub use pb_runtime::wire::{Blob, DESCRIBE_METHOD, EncodedFrame, Header, WireRef};
-    pub use pb_runtime::wire::{decode_frame, decode_payload_limited};
-    /// Frames and depth limits, for fuzz targets (feature `fuzzing`).
+    /// Frames, the postcard codec and depth limits, and Twisted's banana,
+    /// jelly and PB messages, for fuzz targets (feature `fuzzing`).
     #[cfg(feature = "fuzzing")]
-    pub use pb_runtime::wire::{depth, frame};
+    pub use pb_runtime::wire::{codec, depth, frame, twisted};
+    pub use pb_runtime::wire::{decode_frame, decode_payload_limited};
 }
 
 /// An application error type that holds a [`pb::Error`](Error) (its

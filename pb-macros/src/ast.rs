@@ -32,6 +32,9 @@ pub struct Method {
     pub id: u32,
     pub replay: bool,
     pub idempotent: bool,
+    /// `#[pb(oneway)]`: the proxy sends the call and does not wait for its
+    /// answer.
+    pub oneway: bool,
     pub args: Vec<Arg>,
     /// `T` of `Result<T, E>`.
     pub ok: Type,
@@ -149,8 +152,14 @@ impl Interface {
                     m.cfgs = f.attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect();
                     m.replay = opts.replay.is_some();
                     m.idempotent = opts.idempotent.is_some();
+                    m.oneway = opts.oneway.is_some();
                     if let Some(n) = &opts.name {
                         m.name = n.value();
+                    } else if let Some(rule) = args.rename_all {
+                        m.name = rule.apply(&m.name);
+                    }
+                    if m.oneway && !matches!(&m.ok, Type::Tuple(t) if t.elems.is_empty()) {
+                        cx.error(&f.sig.output, "a #[pb(oneway)] method returns `Result<(), E>`: its caller never sees an answer, only a failure to send the call");
                     }
                     m.id = match &opts.id {
                         Some(lit) => lit.base10_parse::<u32>().unwrap_or_else(|e| {
@@ -252,6 +261,7 @@ impl Method {
             id: 0,
             replay: false,
             idempotent: false,
+            oneway: false,
             args,
             ok_ref: arc_dyn(&ok),
             ok_cache: is_cache(&ok),

@@ -145,6 +145,18 @@ fn proxy_method(krate: &Path, m: &Method, sig: &syn::Signature) -> TokenStream {
             (quote!(#ok), quote!(__r))
         }
     };
+    if m.oneway {
+        // Sent, not awaited: only a failure to send reaches the caller.
+        let block: syn::Block = syn::parse_quote! {{
+            match self.handle.send_oneway::<_, ::core::result::Result<(), #err>>(#id, &(#(#args,)*)) {
+                ::core::result::Result::Ok(()) => ::core::result::Result::Ok(()),
+                ::core::result::Result::Err(__e) => ::core::result::Result::Err(<#err as ::core::convert::From<#krate::Error>>::from(__e)),
+            }
+        }};
+        let (sig, body) = desugar::method(sig, &block);
+        let cfgs = &m.cfgs;
+        return quote!(#(#cfgs)* #sig #body);
+    }
     let call = if m.idempotent { quote!(call_idempotent) } else { quote!(call) };
     // A replayed method records how to obtain its result again: a
     // reference is retargeted after healing, a cache adopts a fresh copy.

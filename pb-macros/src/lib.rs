@@ -75,6 +75,38 @@ pub fn derive_describe(input: TokenStream) -> TokenStream {
 /// a client proxy `<Trait>Proxy` implementing the trait, the server-side
 /// dispatch table, stable ids for the interface and each method, and the
 /// `pb::Interface` impl for `dyn Trait`. See the `pb` crate docs.
+///
+/// # Options
+///
+/// On the trait, `#[remote_interface(...)]` takes `name = "pkg.Iface"` and
+/// `id = N` (the interface's wire identity), `crate = "path::to::pb"`, and
+/// `rename_all = "camelCase"` (or `"PascalCase"`): each method's wire name
+/// is its Rust name respelled as serde's `rename_all` does (`get_user` is
+/// `getUser`), which is the name a Twisted peer calls (`remote_getUser`)
+/// or is called with. It is exactly `#[pb(name = "getUser")]` written on
+/// every method that has no `#[pb(name)]` of its own (an explicit name
+/// wins): the method id, derived from the wire name, follows it, so pb
+/// peers agree as long as both sides use the same trait, and a schema
+/// gets the same wire names and ids by writing `@name("getUser")` on each
+/// method. Adding `rename_all` to an interface that pb peers already use
+/// changes its method ids; pin them with `#[pb(id = N)]` to keep them.
+///
+/// On a method, `#[pb(...)]` takes `local`, `replay`, `idempotent`,
+/// `id = N`, `name = "..."` (see the `pb` crate docs) and `oneway`: the
+/// proxy sends the call and returns once it is queued for writing, without
+/// waiting for the method to run. The method must return `Result<(), E>`;
+/// its `Err` is only ever a failure to send (`Disconnected`, arguments that
+/// do not encode), never the method's own. To a Twisted server the call
+/// goes with `answerRequired = 0` (Python's `pbanswer=False`) and no answer
+/// comes back. pb's own wire has no call without a reply, so a pb server
+/// still replies, and the proxy drops that reply unread when it arrives
+/// (decoding it only to release any reference it holds): a oneway call
+/// costs the peer what a normal call does, but the caller never waits.
+/// Oneway calls are not flow-controlled by their replies: past the
+/// server's `max_in_flight` they are refused with `Busy`, unseen. A pb
+/// server serves a oneway method like any other (a Twisted client may call
+/// it with or without `pbanswer=False`). `oneway` excludes `replay` and
+/// `idempotent` (nothing is awaited, so nothing is retried).
 #[proc_macro_attribute]
 pub fn remote_interface(args: TokenStream, input: TokenStream) -> TokenStream {
     let cx = Ctxt::new();

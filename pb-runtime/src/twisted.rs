@@ -46,7 +46,14 @@
 //! A call sends the trait method's name, and Twisted runs the root's
 //! `remote_<name>`: `async fn get_user(&self, id: i64)` calls
 //! `remote_get_user(self, id)`. `#[pb(name = "getUser")]` on the method
-//! sends another name.
+//! sends another name, and `#[pb::remote_interface(rename_all =
+//! "camelCase")]` on the trait sends every method's name in camelCase
+//! (`getUser`; an explicit `#[pb(name)]` wins).
+//!
+//! A `#[pb(oneway)]` method (returning `Result<(), E>`) goes out with
+//! `answerRequired = 0`, as Python's `callRemote(..., pbanswer=False)`:
+//! the call returns once the message is queued for writing, and Twisted
+//! sends no answer, not even a failure.
 //!
 //! # Errors
 //!
@@ -61,7 +68,11 @@
 //! An object the server returns by reference (a `pb.Referenceable`) is a
 //! proxy when the method's result is `Arc<dyn Iface>`; each reference
 //! received is released (`decref`) when its last proxy goes, as Twisted
-//! counts them. A pb object passed as an `Arc<dyn Iface>` argument goes to
+//! counts them. A result (or argument) declared `pb::AnyRef` takes such an
+//! object too: PB references carry no interface, so its
+//! [`downcast`](crate::AnyRef::downcast) to any trait gives a proxy,
+//! trusting the caller as Python's duck typing does (a method the object
+//! lacks fails with [`Error::UnknownMethod`]). A pb object passed as an `Arc<dyn Iface>` argument goes to
 //! the server as a `Referenceable` it can call back (see
 //! [Serving Twisted clients](#serving-twisted-clients) for how calls to it
 //! run); one of the server's own objects passed back arrives there as the
@@ -102,7 +113,7 @@
 //!
 //! | Twisted client | pb server |
 //! | --- | --- |
-//! | `root.callRemote("get_user", 7)` | the trait method whose wire name is `get_user` (its name, or `#[pb(name = "...")]`; the first declared if several share it); no such method is `NoSuchMethod` |
+//! | `root.callRemote("get_user", 7)` | the trait method whose wire name is `get_user` (its name, as the trait's `rename_all` spells it, or `#[pb(name = "...")]`; the first declared if several share it); no such method is `NoSuchMethod` |
 //! | keyword arguments | put at their parameters' positions by name (the parameters after the last one given must not be missing: Rust has no defaults) |
 //! | `callRemote(..., pbanswer=False)` | the method runs; nothing is sent back, not even an error |
 //! | the method's `Ok(v)` | the answer `v`, as jelly (see [`wire::twisted::jelly`](crate::wire::twisted::jelly)) |
@@ -111,15 +122,16 @@
 //! | a decode failure, a panic, `Busy` | a `pb.Error` saying so; the connection stays up |
 //! | an `Arc<dyn Iface>` result or argument | a `RemoteReference` (`["remote", luid]`), counted per send and released by each `decref`; sent back, it arrives as the original `Arc` |
 //! | the client's own `Referenceable` passed in | a proxy implementing the declared trait; released (`decref`) when dropped |
+//! | the client's `Referenceable` where the method takes `pb::AnyRef` | an `AnyRef` (interface id 0) whose `downcast` to any trait is a proxy; a method the object lacks is `UnknownMethod` |
+//! | a `pb::AnyRef` result or argument | a `RemoteReference`, as for `Arc<dyn Iface>` (the client's own object comes back as itself) |
 //! | the root (`["local", b"root"]`) passed back | the root object itself |
 //! | `factory.login(UsernamePassword(b"alice", b"secret"))` to a server bound with a [`Portal`](crate::login::Portal) | PB's challenge/response: the checker gets [`Credentials::challenge_response`](crate::login::Credentials::challenge_response), which [`Credentials::check_password`](crate::login::Credentials::check_password) verifies (the password never travels); the avatar it returns is the client's; wrong answers count against the portal's attempt limit, and its login timeout applies (see [`login`](crate::login#twisted-clients)) |
 //! | `factory.login(Anonymous())` | `loginAnonymous`: the checker gets [`Credentials::anonymous`](crate::login::Credentials::anonymous), which no password checks against, and decides |
 //! | `avatar.callRemote("whoami")` (`perspective_whoami` in Twisted) | the avatar trait's method whose wire name is `whoami` |
 //!
 //! Not served: cacheables (`pb::Cache` refuses to travel over PB's wire),
-//! `AnyRef` from the client (PB references carry no interface), a login's
-//! `mind` (ignored; a reference passed as one is released), and an object
-//! that is a Twisted peer's root sent back to it.
+//! a login's `mind` (ignored; a reference passed as one is released), and an
+//! object that is a Twisted peer's root sent back to it.
 
 pub(crate) mod cred;
 mod session;

@@ -94,3 +94,63 @@ async fn a_call_in_flight_when_the_link_drops_fails_with_connection_lost() {
     let r = tokio::time::timeout(std::time::Duration::from_secs(5), call).await.expect("no hang").unwrap();
     assert_eq!(r, Err(UserError::Pb(Error::ConnectionLost)));
 }
+
+/// Oneway calls: sent, not awaited.
+#[pb::remote_interface]
+pub trait Notes {
+    /// Records `text` once the gate opens.
+    #[pb(oneway)]
+    async fn note(&self, text: String) -> Result<(), Error>;
+    /// Always fails (the caller never hears of it).
+    #[pb(oneway)]
+    async fn fail(&self) -> Result<(), Error>;
+    /// What was recorded.
+    async fn notes(&self) -> Result<Vec<String>, Error>;
+}
+
+struct NoteBook {
+    notes: std::sync::Mutex<Vec<String>>,
+    gate: tokio::sync::Semaphore,
+}
+
+#[pb::remote_impl]
+impl Notes for NoteBook {
+    async fn note(&self, text: String) -> Result<(), Error> {
+        let _pass = self.gate.acquire().await.unwrap();
+        self.notes.lock().unwrap().push(text);
+        Ok(())
+    }
+    async fn fail(&self) -> Result<(), Error> {
+        Err(Error::Busy)
+    }
+    async fn notes(&self) -> Result<Vec<String>, Error> {
+        Ok(self.notes.lock().unwrap().clone())
+    }
+}
+
+#[tokio::test]
+async fn oneway_calls_return_before_the_method_runs_and_hide_its_failures() {
+    for link in ALL {
+        let book = Arc::new(NoteBook { notes: Default::default(), gate: tokio::sync::Semaphore::new(0) });
+        let (notes, server, client) = net::proxy::<dyn Notes>(link, book.clone()).await;
+        // The gate is shut: a call that waited for its reply would hang.
+        let sent = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            notes.note("a".into()).await?;
+            notes.note("b".into()).await
+        });
+        assert_eq!(sent.await.expect("oneway calls do not wait for the method"), Ok(()), "{link:?}");
+        pb_tests::eventually("both calls are running", || server.stats().in_flight == 2).await;
+        assert!(book.notes.lock().unwrap().is_empty());
+        book.gate.add_permits(2);
+        pb_tests::eventually("both calls ran", || book.notes.lock().unwrap().len() == 2).await;
+        // pb's wire answers every call: the replies arrive and are dropped.
+        pb_tests::eventually("the replies were dropped", || client.stats().pending == 0).await;
+        // The method's error is not the caller's: only a failure to send is.
+        assert_eq!(notes.fail().await, Ok(()));
+        let mut recorded = notes.notes().await.unwrap();
+        recorded.sort();
+        assert_eq!(recorded, ["a", "b"], "{link:?}");
+        client.close();
+        assert_eq!(notes.note("c".into()).await, Err(Error::Disconnected));
+    }
+}

@@ -78,6 +78,42 @@ pub trait Shop {
     async fn poke(&self) -> Result<(), Error>;
     async fn pokes(&self) -> Result<i64, Error>;
     async fn is_root(&self, shop: Arc<dyn Shop>) -> Result<bool, Error>;
+    async fn camel(&self) -> Result<Arc<dyn Camel>, Error>;
+    async fn any_thing(&self) -> Result<pb::AnyRef, Error>;
+    async fn any_hello(&self, object: pb::AnyRef, text: String) -> Result<String, Error>;
+    async fn any_ping_is_unknown(&self, object: pb::AnyRef) -> Result<bool, Error>;
+    async fn any_back(&self, object: pb::AnyRef) -> Result<pb::AnyRef, Error>;
+}
+
+/// An interface whose wire names are camelCase, as Python code often has them.
+#[pb::remote_interface(rename_all = "camelCase")]
+pub trait Camel {
+    async fn get_user_name(&self, id: i64) -> Result<String, Error>;
+    #[pb(name = "kept_as_is")]
+    async fn explicit_name(&self) -> Result<String, Error>;
+    #[pb(oneway)]
+    async fn add_note(&self, note: i64) -> Result<(), Error>;
+    async fn all_notes(&self) -> Result<Vec<i64>, Error>;
+}
+
+#[derive(Default)]
+struct Notes(Mutex<Vec<i64>>);
+
+#[pb::remote_impl]
+impl Camel for Notes {
+    async fn get_user_name(&self, id: i64) -> Result<String, Error> {
+        Ok(format!("user {id}"))
+    }
+    async fn explicit_name(&self) -> Result<String, Error> {
+        Ok("explicit".into())
+    }
+    async fn add_note(&self, note: i64) -> Result<(), Error> {
+        self.0.lock().unwrap().push(note);
+        Ok(())
+    }
+    async fn all_notes(&self) -> Result<Vec<i64>, Error> {
+        Ok(self.0.lock().unwrap().clone())
+    }
 }
 
 #[pb::remote_interface]
@@ -205,6 +241,21 @@ impl Shop for ShopImpl {
     async fn is_root(&self, shop: Arc<dyn Shop>) -> Result<bool, Error> {
         let any: &dyn std::any::Any = &*shop;
         Ok(any.downcast_ref::<ShopImpl>().is_some_and(|s| std::ptr::eq(s, self)))
+    }
+    async fn camel(&self) -> Result<Arc<dyn Camel>, Error> {
+        Ok(Arc::new(Notes::default()))
+    }
+    async fn any_thing(&self) -> Result<pb::AnyRef, Error> {
+        Ok(pb::AnyRef::new(self.thing().await?))
+    }
+    async fn any_hello(&self, object: pb::AnyRef, text: String) -> Result<String, Error> {
+        object.downcast::<dyn Hello>()?.hello(text).await
+    }
+    async fn any_ping_is_unknown(&self, object: pb::AnyRef) -> Result<bool, Error> {
+        Ok(matches!(object.downcast::<dyn Thing>()?.ping(1).await, Err(Error::UnknownMethod { .. })))
+    }
+    async fn any_back(&self, object: pb::AnyRef) -> Result<pb::AnyRef, Error> {
+        Ok(object)
     }
 }
 

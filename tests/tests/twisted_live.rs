@@ -59,6 +59,15 @@ pub trait TwistedRoot {
     #[pb(name = "echo", id = 0x0ec4_0002)]
     async fn echo_thing(&self, thing: Arc<dyn Thing>) -> Result<EchoedThing, Error>;
     async fn call_back(&self, hello: Arc<dyn Hello>, text: String) -> Result<String, Error>;
+    /// `call_back`, sent with `answerRequired = 0`.
+    #[pb(oneway, name = "call_back", id = 0x0ec4_0004)]
+    async fn call_back_oneway(&self, hello: Arc<dyn Hello>, text: String) -> Result<(), Error>;
+    /// `fail`, sent with `answerRequired = 0`: Twisted sends no failure.
+    #[pb(oneway, name = "fail", id = 0x0ec4_0005)]
+    async fn fail_oneway(&self) -> Result<(), Error>;
+    /// `thing`, as an object of any interface.
+    #[pb(name = "thing", id = 0x0ec4_0006)]
+    async fn thing_any(&self) -> Result<pb::AnyRef, Error>;
 }
 
 /// A callback `server.py`'s `call_back` calls (`ref.callRemote("hello", text)`).
@@ -364,4 +373,44 @@ async fn pb_logs_in_to_a_twisted_portal_over_tls() {
     let plain = tokio::time::timeout(Duration::from_secs(2), pb::twisted::connect(("127.0.0.1", portal.port))).await;
     assert!(!matches!(plain, Ok(Ok(_))), "a plain connection to a TLS port");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn oneway_calls_ask_twisted_for_no_answer() {
+    struct Counted(std::sync::Mutex<Vec<String>>);
+    #[pb::remote_impl]
+    impl Hello for Counted {
+        async fn hello(&self, text: String) -> Result<String, Error> {
+            self.0.lock().unwrap().push(text.clone());
+            Ok(text)
+        }
+    }
+    let Some(server) = server() else { return };
+    let (conn, root) = root(&server).await;
+    let hello = Arc::new(Counted(Default::default()));
+    // A failing method called oneway: Twisted logs it, and sends nothing.
+    assert_eq!(root.fail_oneway().await, Ok(()));
+    assert_eq!(root.call_back_oneway(hello.clone(), "one".into()).await, Ok(()));
+    assert_eq!(root.call_back_oneway(hello.clone(), "two".into()).await, Ok(()));
+    pb_tests::eventually("Twisted ran both calls", || hello.0.lock().unwrap().len() == 2).await;
+    assert_eq!(*hello.0.lock().unwrap(), ["one", "two"]);
+    assert_eq!(root.get_user(3).await.unwrap().id, 3, "the connection is fine");
+    pb_tests::eventually("Twisted released the callbacks", || conn.exported() == 0).await;
+}
+
+#[tokio::test]
+async fn a_twisted_object_arrives_as_an_any_ref_of_the_callers_choice() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    let any = root.thing_any().await.unwrap();
+    assert_eq!(any.interface_id(), 0, "PB references carry no interface");
+    let thing = any.clone().downcast::<dyn Thing>().unwrap();
+    assert_eq!(thing.ping(41).await, Ok(42));
+    // Any trait will do; a method the object lacks fails as Twisted says.
+    let hello = any.downcast::<dyn Hello>().unwrap();
+    let Err(Error::UnknownMethod { name, .. }) = hello.hello("x".into()).await else { panic!("Thing has no hello") };
+    assert_eq!(name.as_deref(), Some("hello"));
+    assert_eq!(root.exported().await.unwrap(), 2, "one reference, held");
+    drop((thing, hello));
+    assert_eq!(root.exported().await.unwrap(), 1, "released when the last proxy went");
 }

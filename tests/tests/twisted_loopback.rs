@@ -56,6 +56,17 @@ pub trait Shop {
     async fn slow(&self, ms: u64) -> Result<u64, Error>;
     #[pb(idempotent)]
     async fn slow_twice(&self, ms: u64) -> Result<u64, Error>;
+    /// A thing, as an object of any interface.
+    async fn any_thing(&self) -> Result<pb::AnyRef, Error>;
+    /// Calls `object` as a `Hello`.
+    async fn any_hello(&self, object: pb::AnyRef, text: String) -> Result<String, Error>;
+    /// Calls `object` as a `Thing`: whether that failed with `UnknownMethod`.
+    async fn any_ping_is_unknown(&self, object: pb::AnyRef) -> Result<bool, Error>;
+    /// Returns `object`.
+    async fn any_back(&self, object: pb::AnyRef) -> Result<pb::AnyRef, Error>;
+    #[pb(oneway)]
+    async fn poke(&self, by: u64) -> Result<(), Error>;
+    async fn pokes(&self) -> Result<u64, Error>;
 }
 
 #[pb::remote_interface]
@@ -104,6 +115,7 @@ struct ShopImpl {
     live: Arc<AtomicUsize>,
     things: Mutex<Vec<Arc<dyn Thing>>>,
     kept: Mutex<Option<Arc<dyn Hello>>>,
+    pokes: std::sync::atomic::AtomicU64,
 }
 
 #[pb::remote_impl]
@@ -156,6 +168,25 @@ impl Shop for ShopImpl {
     }
     async fn slow_twice(&self, ms: u64) -> Result<u64, Error> {
         self.slow(ms).await
+    }
+    async fn any_thing(&self) -> Result<pb::AnyRef, Error> {
+        Ok(pb::AnyRef::new(Widget::counted(&self.live)))
+    }
+    async fn any_hello(&self, object: pb::AnyRef, text: String) -> Result<String, Error> {
+        object.downcast::<dyn Hello>()?.hello(text).await
+    }
+    async fn any_ping_is_unknown(&self, object: pb::AnyRef) -> Result<bool, Error> {
+        Ok(matches!(object.downcast::<dyn Thing>()?.ping(1).await, Err(Error::UnknownMethod { .. })))
+    }
+    async fn any_back(&self, object: pb::AnyRef) -> Result<pb::AnyRef, Error> {
+        Ok(object)
+    }
+    async fn poke(&self, by: u64) -> Result<(), Error> {
+        self.pokes.fetch_add(by, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn pokes(&self) -> Result<u64, Error> {
+        Ok(self.pokes.load(Ordering::SeqCst))
     }
 }
 
@@ -517,4 +548,39 @@ async fn an_idempotent_call_lost_in_an_outage_is_sent_again_after_healing() {
     assert_eq!(once.await.unwrap(), Err(Error::ConnectionLost), "a plain call is not sent again");
     proxy.heal();
     assert_eq!(twice.await.unwrap(), Ok(300), "sent again on the healed link");
+}
+
+#[tokio::test]
+async fn any_refs_cross_pbs_wire_both_ways() {
+    let (server, conn, shop) = served().await;
+    // Returned as an AnyRef: a reference with no interface, typed by the caller.
+    let thing = shop.any_thing().await.unwrap();
+    assert_eq!(thing.interface_id(), 0, "PB references carry no interface");
+    let thing = thing.downcast::<dyn Thing>().unwrap();
+    assert_eq!(thing.ping(1).await, Ok(2));
+    let served = &server.twisted_connections()[0];
+    assert_eq!(served.exported(), 1);
+    drop(thing);
+    eventually("the thing is released", || served.exported() == 0).await;
+    assert_eq!(shop.live().await, Ok(0));
+
+    // Passed as an AnyRef: the server calls it as the trait it declares.
+    let greeter: Arc<dyn Hello> = Arc::new(Greeter);
+    let any = || pb::AnyRef::new(greeter.clone());
+    assert_eq!(shop.any_hello(any(), "any".into()).await.unwrap(), "hello any");
+    assert_eq!(shop.any_ping_is_unknown(any()).await, Ok(true), "a method it lacks is UnknownMethod");
+    let back = shop.any_back(any()).await.unwrap().downcast::<dyn Hello>().unwrap();
+    assert!(pb::same_object(&back, &greeter), "our own object comes back as itself");
+    eventually("every reference released", || conn.exported() == 0).await;
+}
+
+#[tokio::test]
+async fn oneway_calls_run_without_an_answer() {
+    let (server, _conn, shop) = served().await;
+    for by in 1..=3 {
+        shop.poke(by).await.unwrap();
+    }
+    // Calls run in the order they arrive; this one's answer comes after.
+    assert_eq!(shop.pokes().await, Ok(6));
+    assert_eq!(server.twisted_connections()[0].in_flight(), 0);
 }

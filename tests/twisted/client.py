@@ -203,6 +203,40 @@ def shop(root):
     r = yield root.callRemote("add", 20, 22)
     check("no stray answer came", r == 42, repr(r))
 
+    # An interface with rename_all = "camelCase": called by its camelCase names.
+    camel = yield root.callRemote("camel")
+    r = yield camel.callRemote("getUserName", 3)
+    check("rename_all: camelCase wire names", r == "user 3", repr(r))
+    yield expect_failure("rename_all: the Rust name is not served", camel.callRemote("get_user_name", 3),
+                         flavors.NoSuchMethod, "No such method: remote_get_user_name")
+    r = yield camel.callRemote("kept_as_is")
+    check("rename_all: an explicit #[pb(name)] wins", r == "explicit", repr(r))
+    r = camel.callRemote("addNote", 1, pbanswer=False)
+    check("a #[pb(oneway)] method called oneway", r is None, repr(r))
+    r = yield camel.callRemote("addNote", 2)
+    check("a #[pb(oneway)] method called with an answer", r is None, repr(r))
+    r = yield camel.callRemote("allNotes")
+    check("both notes arrived", r == [1, 2], repr(r))
+    del camel
+
+    # AnyRef: pb methods taking and returning objects of any interface.
+    thing = yield root.callRemote("any_thing")
+    x = yield thing.callRemote("ping", 1)
+    check("an AnyRef result is a RemoteReference", isinstance(thing, pb.RemoteReference) and x == 2, repr(thing))
+    del thing
+    gc.collect()
+    live = yield root.callRemote("live")
+    check("the AnyRef's object released on decref", live == 0, repr(live))
+    hello = Hello()
+    r = yield root.callRemote("any_hello", hello, "any")
+    check("our object as an AnyRef, called as the trait pb declares", r == "hello any" and hello.calls == 1, repr(r))
+    r = yield root.callRemote("any_ping_is_unknown", hello)
+    check("a method our object lacks is UnknownMethod", r is True, repr(r))
+    back = yield root.callRemote("any_back", hello)
+    check("our object passed back through an AnyRef is itself", back is hello, repr(back))
+    yield root.callRemote("add", 0, 0)  # a round trip: the decrefs have arrived
+    check("every AnyRef released", held(root) == 0, repr(root.broker.localObjects))
+
 
 TLS = []  # the client's TLS options, when the portal mode runs over TLS
 

@@ -1,6 +1,8 @@
 //! What pb's fuzz targets share: the message types the message decoder is
-//! fuzzed with, the interface the connection target serves, and builders of
+//! fuzzed with, the interfaces the connection targets serve, and builders of
 //! well-formed frames for the seed corpus (`make-seeds`).
+
+pub mod twisted;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -90,7 +92,8 @@ pub trait Target {
     /// Takes a reference (and drops it).
     async fn take(&self, other: Arc<dyn Target>) -> Result<bool, FuzzError>;
     /// Takes references inside data and returns them.
-    async fn refs(&self, refs: Vec<Option<pb::Ref<dyn Target>>>) -> Result<Vec<Option<pb::Ref<dyn Target>>>, FuzzError>;
+    async fn refs(&self, refs: Vec<Option<pb::Ref<dyn Target>>>)
+    -> Result<Vec<Option<pb::Ref<dyn Target>>>, FuzzError>;
 }
 
 /// The implementation of [`Target`] the connection target serves.
@@ -114,7 +117,10 @@ impl Target for Targets {
     async fn take(&self, other: Arc<dyn Target>) -> Result<bool, FuzzError> {
         Ok(<dyn Target as pb::Interface>::proxy_handle(&*other).is_some())
     }
-    async fn refs(&self, refs: Vec<Option<pb::Ref<dyn Target>>>) -> Result<Vec<Option<pb::Ref<dyn Target>>>, FuzzError> {
+    async fn refs(
+        &self,
+        refs: Vec<Option<pb::Ref<dyn Target>>>,
+    ) -> Result<Vec<Option<pb::Ref<dyn Target>>>, FuzzError> {
         Ok(refs)
     }
 }
@@ -227,11 +233,14 @@ pub fn message_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("goodbye", with_depth(64, body(&Header::Goodbye, "closed"))),
         ("hello", with_depth(2, body(&Header::Hello { magic: MAGIC, version: VERSION, root: Some(3) }, &()))),
         ("release", with_depth(64, body(&Header::Release { id: 1, count: 2 }, &()))),
-        ("deep_tree", with_depth(64, {
-            let mut b = postcard::to_allocvec(&Header::Call { req: 1, target: 0, method: 5 }).unwrap();
-            b.extend(deep_tree(100));
-            b
-        })),
+        (
+            "deep_tree",
+            with_depth(64, {
+                let mut b = postcard::to_allocvec(&Header::Call { req: 1, target: 0, method: 5 }).unwrap();
+                b.extend(deep_tree(100));
+                b
+            }),
+        ),
         ("tree", with_depth(10, body(&Header::Ping { nonce: 1 }, &(Tree::Node(vec![Tree::Leaf(1)]),)))),
     ]
 }

@@ -101,6 +101,70 @@ where
     result
 }
 
+/// Send a call of `method` (named `name()`, for links that call by name)
+/// on the peer's object `target` with `args`, and return once it is queued
+/// for writing, without waiting for its answer (a `#[pb(oneway)]` method).
+///
+/// To a Twisted peer the call goes as PB's message with `answerRequired =
+/// 0`, and no answer comes. pb's own wire has no call without a reply: a pb
+/// peer still replies, and the reader decodes that reply as `R` (so that
+/// references inside it are released) and drops it, failure or not.
+///
+/// # Errors
+///
+/// [`Error::Disconnected`] if the link is down; the arguments failed to
+/// encode or are over the link's limits. Nothing the peer does reaches
+/// the caller.
+pub(crate) fn send_oneway<A, R>(
+    target: &RemoteRef,
+    method: u32,
+    name: impl FnOnce() -> Option<&'static str>,
+    args: &A,
+) -> Result<(), Error>
+where
+    A: Serialize + ?Sized,
+    R: DeserializeOwned + Send + 'static,
+{
+    let (link, target_id) = (&target.link, target.id);
+    if link.is_closed() {
+        return Err(Error::Disconnected);
+    }
+    if target.jelly
+        && let Some(jelly) = link.jelly()
+    {
+        let name = name().ok_or_else(|| Error::UnknownMethod { interface: String::new(), method, name: None })?;
+        let args = jelly_args(jelly, args)?;
+        return jelly.send_oneway(link.next_req(), target_id, name, args);
+    }
+    let req = link.next_req();
+    let frame = link::encode_with_refs(link, &Header::Call { req, target: target_id, method }, args)?;
+    let slot: ReplySlot = Box::new(move |link, reply| {
+        let Ok(payload) = reply else { return };
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            link::decode_with_refs(link, &payload, || wire::decode_payload::<R>(&payload))
+        }));
+        if !matches!(decoded, Ok(Ok(_))) {
+            tracing::debug!(req, "the reply to a oneway call did not decode; dropped");
+        }
+    });
+    if link.send_call(req, frame, slot)? {
+        link.flush(); // no batch to wait for: the caller does not wait
+    }
+    Ok(())
+}
+
+/// `args` (a tuple) as the jelly arguments of a call over `jelly`.
+fn jelly_args<A: Serialize + ?Sized>(jelly: &dyn JellyCalls, args: &A) -> Result<JellyValue, Error> {
+    let mut encoded = None;
+    jelly.with_refs(&mut || {
+        encoded = Some(twisted::jelly::to_value(args)?);
+        Ok(())
+    })?;
+    let args = encoded.ok_or_else(|| Error::protocol("call arguments were not encoded"))?;
+    // A call without arguments encodes as `()`, which jelly writes as None.
+    Ok(if args == form::none() { form::tuple([]) } else { args })
+}
+
 /// [`send_call`] over a link that speaks PB messages with jelly (a Twisted
 /// peer): the method goes by name, the answer is the method's `Ok` value.
 async fn send_jelly_call<A, R>(
@@ -114,15 +178,7 @@ where
     A: Serialize + ?Sized,
     R: DeserializeOwned + Send + 'static,
 {
-    let mut encoded = None;
-    jelly.with_refs(&mut || {
-        encoded = Some(twisted::jelly::to_value(args)?);
-        Ok(())
-    })?;
-    let mut args = encoded.ok_or_else(|| Error::protocol("call arguments were not encoded"))?;
-    if args == form::none() {
-        args = form::tuple([]); // a call without arguments
-    }
+    let args = jelly_args(jelly, args)?;
     let req = link.next_req();
     let (tx, rx) = oneshot::channel();
     let slot: JellySlot = Box::new(move |_, answer| {

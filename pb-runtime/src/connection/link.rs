@@ -138,6 +138,9 @@ pub(crate) trait JellyCalls: Send + Sync {
     /// `slot` for the answer. Fails with `Disconnected` at once, or the slot
     /// is completed exactly once later.
     fn send_call(&self, req: u64, target: u64, method: &str, args: JellyValue, slot: JellySlot) -> Result<(), Error>;
+    /// Send `["message", req, target, method, 0, args, {}]`: a call that
+    /// wants no answer, and gets none.
+    fn send_oneway(&self, req: u64, target: u64, method: &str, args: JellyValue) -> Result<(), Error>;
     /// Run `f`, a jelly encode or decode, with the link's references lent
     /// (its hook, and its [`RefCx`]: exports an encode made are rolled back
     /// if `f` fails).

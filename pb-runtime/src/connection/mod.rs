@@ -13,7 +13,7 @@
 //! | `writer.rs` | the writer task |
 //! | `core.rs` | the connection's state (implements `Link`); a session's link going down and resuming |
 //! | `dispatch.rs` | the server side of calls: look up, start, answer |
-//! | `calls.rs` | the client side: `send_call` |
+//! | `calls.rs` | the client side: `send_call`, `send_oneway` |
 //! | `reader.rs` | the reader task: frames in, messages handled in order, acknowledged on a session |
 //! | `behalf.rs` | whether the running code is a peer's call (its calls wait for a resume) |
 //! | `handshake.rs` | the hellos, and the choice between a new connection and a resumed session |
@@ -36,7 +36,7 @@ mod twisted;
 mod writer;
 
 pub(crate) use behalf::patient;
-pub(crate) use calls::{send_call, send_call_measured};
+pub(crate) use calls::{send_call, send_call_measured, send_oneway};
 pub(crate) use handle::OnOpenTwisted;
 pub use handle::{Connection, ConnectionBuilder, Stats};
 pub(crate) use handshake::{Intent, Opened};

@@ -24,7 +24,7 @@ use super::interface::Interface;
 use super::proxy::ProxyHandle;
 use super::reference::{jelly_form, wire_ref};
 use crate::Error;
-use crate::connection::{Dispatch, JellyRef, RefCx, RemoteRef};
+use crate::connection::{Dispatch, JellyRef, ROOT_ID, RefCx, RemoteRef};
 use crate::wire::twisted::jelly::{RefForm, hook};
 use crate::wire::{self, WireRef};
 
@@ -101,6 +101,13 @@ impl<T: ?Sized + Interface> Erased for Typed<T> {
 }
 
 /// A reference to an object of an interface known only at run time.
+///
+/// A Twisted peer's object (a `Referenceable` passed in) arrives as an
+/// `AnyRef` too, but PB references carry no interface: its
+/// [`interface_id`](AnyRef::interface_id) is 0, and
+/// [`downcast`](AnyRef::downcast) to any interface succeeds, trusting the
+/// caller's choice as Python's duck typing does (a call of a method the
+/// object does not have fails with [`Error::UnknownMethod`]).
 #[derive(Clone)]
 pub struct AnyRef(Repr);
 
@@ -112,6 +119,8 @@ enum Repr {
         rref: Arc<RemoteRef>,
         iface: u64,
     },
+    /// A Twisted peer's object: PB references carry no interface.
+    Twisted(Arc<RemoteRef>),
 }
 
 impl fmt::Debug for AnyRef {
@@ -119,6 +128,7 @@ impl fmt::Debug for AnyRef {
         match &self.0 {
             Repr::Typed(e) => write!(f, "AnyRef({})", e.interface_name()),
             Repr::Untyped { iface, .. } => write!(f, "AnyRef(unknown interface {iface:#x})"),
+            Repr::Twisted(rref) => write!(f, "AnyRef(Twisted object #{} on {})", rref.id, rref.link.peer()),
         }
     }
 }
@@ -129,15 +139,18 @@ impl AnyRef {
         AnyRef(Repr::Typed(Arc::new(Typed(object))))
     }
 
-    /// The interface id of the object.
+    /// The interface id of the object: 0 for a Twisted peer's object,
+    /// which comes with no interface.
     pub fn interface_id(&self) -> u64 {
         match &self.0 {
             Repr::Typed(e) => e.interface_id(),
             Repr::Untyped { iface, .. } => *iface,
+            Repr::Twisted(_) => 0,
         }
     }
 
-    /// The object as `Arc<T>`.
+    /// The object as `Arc<T>`. A Twisted peer's object becomes a proxy of
+    /// `T` whatever `T` is (see [`AnyRef`]).
     ///
     /// # Errors
     ///
@@ -154,6 +167,7 @@ impl AnyRef {
             Repr::Untyped { rref, iface } => {
                 (iface == T::ID).then(|| T::proxy(ProxyHandle::new(rref, T::NAME, T::METHODS)))
             }
+            Repr::Twisted(rref) => Some(T::proxy(ProxyHandle::new(rref, T::NAME, T::METHODS))),
         }
         .ok_or_else(|| Error::WrongInterface { expected: T::NAME.into(), found })
     }
@@ -165,7 +179,7 @@ impl AnyRef {
     pub(crate) fn is_held_elsewhere(&self) -> bool {
         match &self.0 {
             Repr::Typed(e) => Arc::strong_count(e) > 1 || e.holders() > 1,
-            Repr::Untyped { rref, .. } => Arc::strong_count(rref) > 1,
+            Repr::Untyped { rref, .. } | Repr::Twisted(rref) => Arc::strong_count(rref) > 1,
         }
     }
 
@@ -177,6 +191,7 @@ impl AnyRef {
         match &self.0 {
             Repr::Typed(e) => e.proxy_handle(),
             Repr::Untyped { rref, .. } => Some(ProxyHandle::new(rref.clone(), "(unknown interface)", &[])),
+            Repr::Twisted(rref) => Some(ProxyHandle::new(rref.clone(), "(Twisted object)", &[])),
         }
     }
 
@@ -193,7 +208,7 @@ impl AnyRef {
     pub(crate) fn proxy_handle(&self) -> Option<ProxyHandle> {
         match &self.0 {
             Repr::Typed(e) => e.proxy_handle(),
-            Repr::Untyped { .. } => None,
+            Repr::Untyped { .. } | Repr::Twisted(_) => None,
         }
     }
 }
@@ -206,9 +221,12 @@ impl Serialize for AnyRef {
                 let cx = cx.ok_or_else(|| S::Error::custom("a reference can only go to a Twisted peer in a call"))?;
                 let result = match &self.0 {
                     Repr::Typed(e) => e.to_jelly(cx),
-                    Repr::Untyped { rref, .. } => match rref.id_on(cx.link().id()) {
+                    Repr::Untyped { rref, .. } | Repr::Twisted(rref) => match rref.id_on(cx.link().id()) {
+                        Some(ROOT_ID) => Err(Error::protocol("a Twisted peer's root object cannot be sent back to it")),
                         Some(id) => Ok(RefForm::Local(id)),
-                        None => Err(Error::protocol("a reference of an unknown interface cannot go to a Twisted peer")),
+                        None => Err(Error::protocol(
+                            "a reference of an unknown interface cannot go to a Twisted peer; downcast it first",
+                        )),
                     },
                 };
                 result.map_err(|e| S::Error::custom(hook::fail(e)))
@@ -226,6 +244,12 @@ impl Serialize for AnyRef {
                         found: *iface,
                     }),
                 },
+                // Twisted's reference sent on over pb's wire: it has no
+                // interface to go with it.
+                Repr::Twisted(_) => Err(Error::WrongInterface {
+                    expected: "an interface linked into this process (downcast a Twisted object first)".into(),
+                    found: 0,
+                }),
             };
             result.map_err(|e| S::Error::custom(wire::fail(e)))
         })?;
@@ -236,16 +260,14 @@ impl Serialize for AnyRef {
 impl<'de> Deserialize<'de> for AnyRef {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if hook::is_lent() {
-            // From a Twisted peer: only our own objects sent back can be
-            // typed (PB references carry no interface).
+            // From a Twisted peer: our own objects sent back are typed; the
+            // peer's own carry no interface (see `Repr::Twisted`).
             let result = match hook::deserialize_ref::<JellyRef, D>(d)? {
                 JellyRef::Local(object) => erase_export(&*object).ok_or_else(|| Error::WrongInterface {
                     expected: "an interface linked into this process".into(),
                     found: object.interface_id(),
                 }),
-                JellyRef::Remote(_) => Err(Error::protocol(
-                    "a Twisted peer's object cannot arrive as an AnyRef (PB references carry no interface); declare `Arc<dyn Iface>`",
-                )),
+                JellyRef::Remote(rref) => Ok(AnyRef(Repr::Twisted(rref))),
             };
             return result.map_err(|e| D::Error::custom(hook::fail(e)));
         }

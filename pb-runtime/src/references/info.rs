@@ -3,8 +3,8 @@
 /// What the runtime knows about one method of an interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MethodInfo {
-    /// The method's name on the wire: as written in the trait, or its
-    /// `#[pb(name = "...")]`.
+    /// The method's name on the wire: as written in the trait, as the
+    /// interface's `rename_all` spells it, or its `#[pb(name = "...")]`.
     pub name: &'static str,
     /// Its stable id on the wire.
     pub id: u32,

@@ -160,6 +160,37 @@ impl ProxyHandle {
         result
     }
 
+    /// Send a call of `method` with `args` (a tuple) without waiting for
+    /// its answer (a `#[pb(oneway)]` method): returns once the call is
+    /// queued for writing. `R` is the method's `Result<(), E>`: a pb peer
+    /// still replies (pb's wire has no unanswered call), and the reply is
+    /// decoded as `R` and dropped when it arrives; a Twisted peer is sent
+    /// `answerRequired = 0` and answers nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Disconnected`] if the link is down, or the arguments failed
+    /// to encode; what the call does on the far side never reaches the
+    /// caller.
+    pub fn send_oneway<A: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
+        &self,
+        method: u32,
+        args: &A,
+    ) -> Result<(), Error> {
+        if let Some(refused) = self.core.refused.get() {
+            return Err((**refused).clone());
+        }
+        let target = self.target();
+        let result = connection::send_oneway::<A, R>(&target, method, || method_name(self.core.methods, method), args);
+        if let Err(e) = &result
+            && e.is_link_failure()
+            && let Some(healer) = self.healer()
+        {
+            healer.link_failed();
+        }
+        result
+    }
+
     /// [`call`](Self::call) for a method declared idempotent: if the link
     /// drops while the call is in flight and the proxy's session heals,
     /// the call is sent once more on the healed link. Calls during an

@@ -355,21 +355,17 @@ impl Inbox for TwistedLink {
 
 impl JellyCalls for TwistedLink {
     fn send_call(&self, req: u64, target: u64, method: &str, args: Value, slot: JellySlot) -> Result<(), Error> {
-        let target = if target == TWISTED_ROOT { Target::root() } else { Target::Luid(target) };
-        let call = Call {
-            req,
-            target,
-            method: bytes::Bytes::copy_from_slice(method.as_bytes()),
-            answer_required: true,
-            args,
-            kw: form::dictionary([]),
-        };
+        let call = call_message(req, target, method, true, args);
         self.state.lock().unwrap().pending.insert(req, slot);
-        if let Err(e) = self.send_message(&Message::Call(call)) {
+        if let Err(e) = self.send_message(&call) {
             self.state.lock().unwrap().pending.remove(&req);
             return Err(e);
         }
         Ok(())
+    }
+
+    fn send_oneway(&self, req: u64, target: u64, method: &str, args: Value) -> Result<(), Error> {
+        self.send_message(&call_message(req, target, method, false, args))
     }
 
     fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
@@ -389,6 +385,19 @@ impl JellyCalls for TwistedLink {
             let _ = self.send_message(&Message::Error { req, failure });
         }
     }
+}
+
+/// PB's `["message", ...]` calling `method` of our peer's object `target`.
+fn call_message(req: u64, target: u64, method: &str, answer_required: bool, args: Value) -> Message {
+    let target = if target == TWISTED_ROOT { Target::root() } else { Target::Luid(target) };
+    Message::Call(Call {
+        req,
+        target,
+        method: bytes::Bytes::copy_from_slice(method.as_bytes()),
+        answer_required,
+        args,
+        kw: form::dictionary([]),
+    })
 }
 
 impl Link for TwistedLink {
