@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use pb::Error;
+use pb_examples::twisted::{UserList, UserListEvent};
 use pb_tests::twisted::{ServerPy, server_py};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,9 @@ pub struct User {
 
 /// What `remote_echo(*args, **kw)` answers for these arguments: `[args, kw]`.
 type Echoed = ((String, i64, Vec<i64>, BTreeMap<String, i64>), BTreeMap<String, i64>);
+
+/// What `remote_echo` answers for one cache.
+type EchoedUsers = ((pb::Cache<UserList>,), BTreeMap<String, i64>);
 
 /// What `remote_echo` answers for one reference.
 type EchoedThing = ((pb::Ref<dyn Thing>,), BTreeMap<String, i64>);
@@ -49,6 +53,26 @@ pub trait TwistedRoot {
     #[pb(name = "echo", id = 0x0ec4_0002)]
     async fn echo_thing(&self, thing: Arc<dyn Thing>) -> Result<EchoedThing, Error>;
     async fn call_back(&self, hello: Arc<dyn Hello>, text: String) -> Result<String, Error>;
+    async fn users(&self) -> Result<pb::Cache<UserList>, Error>;
+    /// `users`, read as a model of another name: refused.
+    #[pb(name = "users", id = 0x0ec4_0004)]
+    async fn users_as_other(&self) -> Result<pb::Cache<Other>, Error>;
+    #[pb(name = "echo", id = 0x0ec4_0005)]
+    async fn echo_users(&self, users: pb::Cache<UserList>) -> Result<EchoedUsers, Error>;
+    async fn add_user(&self, name: String) -> Result<(), Error>;
+    async fn observers(&self) -> Result<i64, Error>;
+}
+
+/// A model that is not `aurora.UserList`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Other {
+    users: Vec<String>,
+}
+
+impl pb::Cacheable for Other {
+    type Event = UserListEvent;
+    const NAME: &'static str = "aurora.Other";
+    fn apply(&mut self, _: &UserListEvent) {}
 }
 
 /// A callback `server.py`'s `call_back` calls (`ref.callRemote("hello", text)`).
@@ -207,4 +231,63 @@ async fn references_nobody_decoded_are_released() {
     assert!(abandoned.is_none(), "the call was sent, then abandoned");
     root.exported().await.unwrap();
     assert_eq!(root.exported().await.unwrap(), 1);
+}
+
+/// `root.observers()` once it equals `want`, or its last value after 2 s.
+async fn observers_reach(root: &Arc<dyn TwistedRoot>, want: i64) -> i64 {
+    let mut n = root.observers().await.unwrap();
+    for _ in 0..200 {
+        if n == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        n = root.observers().await.unwrap();
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_twisted_cacheable_arrives_as_a_mirror_that_follows_it() {
+    use futures_util::StreamExt;
+    let Some(server) = server() else { return };
+    let (conn, root) = root(&server).await;
+    let users = root.users().await.unwrap();
+    assert!(users.is_mirror() && users.is_live());
+    assert_eq!(users.state().users, ["alice"]);
+    assert_eq!(root.observers().await.unwrap(), 1, "Twisted observes for us");
+    let mut signal = users.watch();
+    let mut changes = users.changes();
+    root.add_user("bob".into()).await.unwrap();
+    let wait = std::time::Duration::from_secs(5);
+    let change = tokio::time::timeout(wait, changes.next()).await.expect("the change arrives").unwrap();
+    assert!(matches!(change, pb::Change::Event(UserListEvent::Added(ref n)) if n == "bob"), "{change:?}");
+    tokio::time::timeout(wait, signal.changed()).await.expect("the signal fires").unwrap();
+    assert_eq!(users.state().users, ["alice", "bob"]);
+    // Sent again (["cached", luid]) and sent back and returned (["lcache",
+    // luid] out, ["cached", luid] in): the same mirror each time.
+    let again = root.users().await.unwrap();
+    assert!(again.ptr_eq(&users));
+    let ((echoed,), _) = root.echo_users(users.clone()).await.unwrap();
+    assert!(echoed.ptr_eq(&users));
+    assert_eq!(root.observers().await.unwrap(), 1, "one observer per connection");
+    // Dropping every handle decaches each copy received: Twisted stops
+    // observing (stoppedObserving) and answers with uncache.
+    drop((users, again, echoed, changes, signal));
+    assert_eq!(observers_reach(&root, 0).await, 0, "the decaches arrived");
+    // A fresh copy afterwards is a new observer with the current state.
+    let fresh = root.users().await.unwrap();
+    assert_eq!(fresh.state().users, ["alice", "bob"]);
+    assert_eq!(root.observers().await.unwrap(), 1);
+    conn.close();
+    assert!(!fresh.is_live());
+}
+
+#[tokio::test]
+async fn a_cacheable_of_another_model_is_refused() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    let e = root.users_as_other().await.unwrap_err();
+    assert!(matches!(e, Error::Protocol(ref m) if m.contains("aurora.UserList")), "{e:?}");
+    // The connection stays up.
+    assert_eq!(root.get_user(1).await.unwrap().id, 1);
 }

@@ -115,7 +115,7 @@ where
     R: DeserializeOwned + Send + 'static,
 {
     let mut encoded = None;
-    jelly.with_refs(&mut || {
+    let caches = jelly.with_refs(&mut || {
         encoded = Some(twisted::jelly::to_value(args)?);
         Ok(())
     })?;
@@ -146,7 +146,9 @@ where
         };
         let _ = tx.send(decoded);
     });
-    jelly.send_call(req, target, name, args, slot)?;
+    let sent = jelly.send_call(req, target, name, args, slot);
+    jelly.start_caches(caches, sent.is_ok());
+    sent?;
     let guard = AbandonGuard { link, req };
     let result = rx.await.map_err(|_| Error::ConnectionLost)?;
     std::mem::forget(guard);

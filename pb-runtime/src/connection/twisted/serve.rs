@@ -72,12 +72,7 @@ impl TwistedLink {
                 return Ok(());
             }
             Message::CacheCall(call) => {
-                // pb sends no caches: no observer can be called.
-                let target = match call.target {
-                    Target::Luid(id) => id,
-                    Target::Name(_) => 0,
-                };
-                self.refuse(&call, remote_occurrences_of(&call), Error::UnknownObject { id: target });
+                self.observe(call);
                 return Ok(());
             }
             Message::Decref(luid) => {
@@ -93,9 +88,8 @@ impl TwistedLink {
                     }
                 };
             }
-            Message::Decache(_) | Message::Uncache(_) => {
-                return Err(Error::protocol("a Twisted peer released a cache pb never sent"));
-            }
+            Message::Decache(luid) => return self.decached(luid),
+            Message::Uncache(luid) => return self.uncached(luid),
             Message::Answer { req, value } => (req, remote_occurrences(&value), Ok(value)),
             Message::Error { req, failure } => {
                 let fault = match Failure::from_value(&failure) {

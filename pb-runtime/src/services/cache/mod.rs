@@ -99,6 +99,7 @@ mod model;
 mod protocol;
 mod replay;
 mod state;
+mod twisted;
 mod view;
 
 pub use hub::OutletStats;
