@@ -48,6 +48,57 @@ class Hello(pb.Referenceable):
         return "hello " + text
 
 
+class RemoteUserList(pb.RemoteCache):
+    """The cacheable aurora.UserList, observed."""
+
+    def setCopyableState(self, state):
+        self.users = list(state["users"])
+
+    def observe_added(self, name):
+        self.users.append(name)
+
+
+pb.setUnjellyableForClass(b"aurora.UserList", RemoteUserList)
+
+
+def sleep(seconds):
+    d = defer.Deferred()
+    reactor.callLater(seconds, d.callback, None)
+    return d
+
+
+@defer.inlineCallbacks
+def observers_reach(root, want):
+    """root.observers() once it is want, or its last value after 2 s."""
+    n = yield root.callRemote("observers")
+    for _ in range(200):
+        if n == want:
+            break
+        gc.collect()
+        yield sleep(0.01)
+        n = yield root.callRemote("observers")
+    return n
+
+
+@defer.inlineCallbacks
+def cacheable(root):
+    """users: a RemoteCache that follows the server's list; decache stops it."""
+    ul = yield root.callRemote("users")
+    check("users: a RemoteCache with the state", isinstance(ul, RemoteUserList) and ul.users[:1] == ["alice"],
+          repr(getattr(ul, "users", ul)))
+    n = yield root.callRemote("observers")
+    check("users: observed", n == 1, repr(n))
+    before = list(ul.users)
+    yield root.callRemote("add_user", "bob")
+    check("users: observe_added ran before add_user answered", ul.users == before + ["bob"], repr(ul.users))
+    ul2 = yield root.callRemote("users")
+    check("users: sent again, the same cache", ul2.__dict__ is ul.__dict__ and ul2.users == ul.users,
+          repr(ul2.users))
+    del ul, ul2
+    n = yield observers_reach(root, 0)
+    check("users: decache stops observing", n == 0, repr(n))
+
+
 def outcome(d):
     """A Deferred of ("answer", result) or ("failure", Failure)."""
     return d.addCallbacks(lambda r: ("answer", r), lambda f: ("failure", f))
@@ -100,6 +151,7 @@ def api(root):
     )
     r = yield root.callRemote("add_user", "carol")
     check("add_user", r is None, repr(r))
+    yield cacheable(root)
     n = yield root.callRemote("exported")
     check("exported: at the end", n == 1, repr(n))
 

@@ -160,16 +160,9 @@ pub(crate) trait JellyCalls: Send + Sync {
     /// The view of our cache the peer holds as `luid` (for `["lcache",
     /// luid]`, our cache sent back).
     fn exported_cache(&self, luid: u64) -> Option<Arc<dyn Any + Send + Sync>>;
-    /// Send `["cachemessage", req, luid, method, 1, args, {}]` to the
-    /// peer's copy `luid` of our cache, registering `slot` for the answer.
-    fn send_cache_call(
-        &self,
-        req: u64,
-        luid: u64,
-        method: &str,
-        args: JellyValue,
-        slot: JellySlot,
-    ) -> Result<(), Error>;
+    /// Send `["cachemessage", req, luid, method, 0, args, {}]` to the
+    /// peer's copy `luid` of our cache (no answer wanted).
+    fn send_cache_call(&self, luid: u64, method: &str, args: JellyValue) -> Result<(), Error>;
     /// A cache the peer sent us as `luid`, if we hold it.
     fn received_cache(&self, luid: u64) -> Option<Arc<dyn ReceivedCache>>;
     /// File the peer's cache `luid`, received for the first time.

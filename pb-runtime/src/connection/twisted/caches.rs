@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use super::TwistedLink;
 use crate::Error;
-use crate::connection::link::{JellySlot, Link as _, ReceivedCache, SentCache};
+use crate::connection::link::{Link as _, ReceivedCache, SentCache};
 use crate::wire::twisted::banana::Value;
 use crate::wire::twisted::broker::{Call, Failure, Message, Outcome, Target};
 use crate::wire::twisted::jelly::{form, remote_occurrences};
@@ -82,26 +82,39 @@ impl TwistedLink {
         if self.is_closed() {
             return Err(Error::Disconnected);
         }
-        let mut state = self.state.lock().unwrap();
-        let caches = &mut state.caches;
-        let (luid, first) = match caches.keys.get(&key) {
-            Some(&luid) => {
-                caches.sent.get_mut(&luid).expect("a key names a sent cache").copies += 1;
-                (luid, false)
+        // Sent before: one more copy.
+        let again = |state: &mut super::State| {
+            let luid = *state.caches.keys.get(&key)?;
+            state.caches.sent.get_mut(&luid).expect("a key names a sent cache").copies += 1;
+            Some(luid)
+        };
+        let luid = {
+            let mut state = self.state.lock().unwrap();
+            if let Some(luid) = again(&mut state) {
+                ENCODING.with(|sends| sends.borrow_mut().push((luid, false)));
+                return Ok((luid, false));
             }
+            let limit = self.settings.max_exports;
+            if state.caches.sent.len() >= limit {
+                return Err(Error::LimitExceeded { what: "caches sent to the peer".into(), limit: limit as u64 });
+            }
+            state.caches.last += 1;
+            state.caches.last
+        };
+        // Made outside the lock: it takes the model's, which an event
+        // applied holds while it takes this link's.
+        let cache = make(luid)?;
+        let mut state = self.state.lock().unwrap();
+        let (luid, first, unused) = match again(&mut state) {
+            Some(other) => (other, false, Some(cache)), // another encode sent it meanwhile
             None => {
-                let limit = self.settings.max_exports;
-                if caches.sent.len() >= limit {
-                    return Err(Error::LimitExceeded { what: "caches sent to the peer".into(), limit: limit as u64 });
-                }
-                let luid = caches.last + 1;
-                let cache = make(luid)?;
-                caches.last = luid;
-                caches.sent.insert(luid, Sent { key, copies: 1, cache });
-                caches.keys.insert(key, luid);
-                (luid, true)
+                state.caches.sent.insert(luid, Sent { key, copies: 1, cache });
+                state.caches.keys.insert(key, luid);
+                (luid, true, None)
             }
         };
+        drop(state);
+        drop(unused);
         ENCODING.with(|sends| sends.borrow_mut().push((luid, first)));
         Ok((luid, first))
     }
@@ -143,28 +156,16 @@ impl TwistedLink {
         self.state.lock().unwrap().caches.sent.get(&luid).map(|s| s.cache.source.clone())
     }
 
-    pub(super) fn send_cache_call_now(
-        &self,
-        req: u64,
-        luid: u64,
-        method: &str,
-        args: Value,
-        slot: JellySlot,
-    ) -> Result<(), Error> {
+    pub(super) fn send_cache_call_now(&self, luid: u64, method: &str, args: Value) -> Result<(), Error> {
         let call = Call {
-            req,
+            req: self.state.lock().unwrap().reqs.next_id(),
             target: Target::Luid(luid),
             method: bytes::Bytes::copy_from_slice(method.as_bytes()),
-            answer_required: true,
+            answer_required: false,
             args,
             kw: form::dictionary([]),
         };
-        self.state.lock().unwrap().pending.insert(req, slot);
-        if let Err(e) = self.send_message(&Message::CacheCall(call)) {
-            self.state.lock().unwrap().pending.remove(&req);
-            return Err(e);
-        }
-        Ok(())
+        self.send_message(&Message::CacheCall(call))
     }
 
     pub(super) fn received_cache_now(&self, luid: u64) -> Option<Arc<dyn ReceivedCache>> {

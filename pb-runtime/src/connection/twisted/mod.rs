@@ -404,8 +404,8 @@ impl JellyCalls for TwistedLink {
         self.exported_cache_now(luid)
     }
 
-    fn send_cache_call(&self, req: u64, luid: u64, method: &str, args: Value, slot: JellySlot) -> Result<(), Error> {
-        self.send_cache_call_now(req, luid, method, args, slot)
+    fn send_cache_call(&self, luid: u64, method: &str, args: Value) -> Result<(), Error> {
+        self.send_cache_call_now(luid, method, args)
     }
 
     fn received_cache(&self, luid: u64) -> Option<Arc<dyn ReceivedCache>> {

@@ -7,13 +7,18 @@
 //! `RemoteCache` subclass for with `setUnjellyableForClass`; the state is
 //! `S` as jelly, which `setCopyableState` gets), later sends are
 //! `["cached", luid]`. From then on each event the model applies is a
-//! `cachemessage` calling `observe_<variant>` (see [`event`]), in order;
-//! the events of one batch go out together and the next batch waits for
-//! their answers. An observer that falls behind by more than the model's
-//! queue (1,024 events) cannot be given a new state (PB has no message for
-//! it): its connection is closed. The peer's last `decache` unsubscribes
-//! it (the model's [`observers`](super::Model::observers) count drops) and
-//! is answered with `uncache`.
+//! `cachemessage` calling `observe_<variant>` (see [`event`]), queued for
+//! the peer as the model applies it, as a Twisted `Cacheable` calls its
+//! observers: an answer the model's method sends after applying an event
+//! reaches the peer after the event. The messages ask for no answer
+//! (`answerRequired` 0: the peer logs a failing `observe_` itself, and
+//! nothing waits on a peer that does not answer); a peer that does not
+//! read is disconnected by the link's queue limit, as for any message. An
+//! observer that cannot follow (the model's `apply` panicked: PB has no
+//! message giving a `RemoteCache` a new state) has its connection closed.
+//! The peer's last `decache` unsubscribes it (the model's
+//! [`observers`](super::Model::observers) count drops) and is answered
+//! with `uncache`.
 //!
 //! Received: `[tag, luid, state]` (the tag must be `S::NAME`) makes a mirror
 //! holding the state; the peer's `observer.callRemote(name, ...)` is read
@@ -25,21 +30,19 @@
 pub(crate) mod event;
 
 use std::any::Any;
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use tokio::sync::oneshot;
 
-use super::hub::{Hub, Outlet};
-use super::protocol::{Batch, Observer, decode};
+use super::hub::{Hub, Outlet, Sink};
+use super::protocol::decode;
 use super::state::Cacheable;
 use super::view::{Cache, CacheCore};
 use crate::Error;
-use crate::connection::{JellySlot, Link, ReceivedCache, RefCx, SentCache};
+use crate::connection::{Link, ReceivedCache, RefCx, SentCache};
 use crate::wire::twisted::banana::Value;
 use crate::wire::twisted::jelly::{CacheForm, CacheIn, CacheOut};
 
@@ -68,15 +71,13 @@ pub(super) fn serialize<S: Cacheable, Se: Serializer>(cache: &Cache<S>, s: Se) -
     let (luid, first) = jelly
         .export_cache(cache.key(), &mut |luid| {
             let (outlet, bytes) = cache.open_outlet()?;
-            let feed = SentFeed(outlet.clone());
             state = Some(decode::<S>(&bytes)?);
-            let observer: Arc<dyn Observer> =
-                Arc::new(TwistedObserver::<S> { link: weak.clone(), luid, _s: PhantomData });
+            let (feed, weak) = (SentFeed(outlet.clone()), weak.clone());
             Ok(SentCache {
                 source: cache.core_any(),
                 _feed: Box::new(feed),
                 start: Some(Box::new(move || {
-                    if let Err(e) = outlet.attach(observer) {
+                    if let Err(e) = outlet.attach_direct(sink::<S>(weak, luid)) {
                         tracing::debug!(error = %e, "a cache stopped before its first send was written");
                     }
                 })),
@@ -141,52 +142,48 @@ impl<S: Cacheable> Drop for SentFeed<S> {
     }
 }
 
-/// Feeds a Twisted peer's `RemoteCache`: each event a `cachemessage`.
-struct TwistedObserver<S: Cacheable> {
-    /// Weak: the link's table owns the feed, which owns this.
-    link: Weak<dyn Link>,
-    luid: u64,
-    _s: PhantomData<fn() -> S>,
-}
-
-#[pb_macros::remote_impl(crate = "crate")]
-impl<S: Cacheable> Observer for TwistedObserver<S> {
-    async fn deliver(&self, batch: Batch) -> Result<(), Error> {
-        let link = self.link.upgrade().ok_or(Error::Disconnected)?;
-        let jelly = link.jelly().ok_or(Error::Disconnected)?;
-        if batch.resync.is_some() {
-            // A RemoteCache has no way to take a new state.
-            tracing::warn!(
-                model = S::NAME,
-                peer = link.peer(),
-                "a Twisted observer fell too far behind its model (or the model's apply panicked); closing its connection"
-            );
-            jelly.close_link();
-            return Err(Error::ConnectionLost);
-        }
-        let mut answers = Vec::with_capacity(batch.events.len());
-        for (_, bytes) in &batch.events {
-            let event: S::Event = decode(bytes)?;
-            let (method, args) = event::to_call(&event)?;
-            let (tx, rx) = oneshot::channel();
-            let slot: JellySlot = Box::new(move |_, answer| {
-                let _ = tx.send(answer.map(|_| ()).map_err(|f| f.error));
-            });
-            jelly.send_cache_call(link.next_req(), self.luid, method, args, slot)?;
-            answers.push((method, rx));
-        }
-        drop(link); // not held while waiting: the link may close
-        for (method, rx) in answers {
-            match rx.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) if !e.is_link_failure() => {
-                    // As Twisted logs a failed observer call and goes on.
-                    tracing::warn!(model = S::NAME, method, error = %e, "a Twisted observer's observe_ call failed");
+/// What feeds the Twisted peer's copy `luid` of a cache: each event, as the
+/// model applies it, a `cachemessage` calling `observe_<variant>`.
+fn sink<S: Cacheable>(link: Weak<dyn Link>, luid: u64) -> Sink {
+    Box::new(move |event| {
+        let Some(link) = link.upgrade() else { return };
+        let Some(jelly) = link.jelly() else { return };
+        let call = event.map(|bytes| decode::<S::Event>(bytes).and_then(|e| event::to_call(&e)));
+        match call {
+            Some(Ok((method, args))) => {
+                if let Err(e) = jelly.send_cache_call(luid, method, args) {
+                    tracing::debug!(model = S::NAME, error = %e, "a cache message was not sent");
                 }
-                _ => return Err(Error::ConnectionLost),
+            }
+            Some(Err(e)) => {
+                tracing::warn!(model = S::NAME, peer = link.peer(), error = %e,
+                    "an event cannot go to a Twisted observer; closing its connection");
+                close_soon(link);
+            }
+            None => {
+                // A RemoteCache has no way to take a new state.
+                tracing::warn!(
+                    model = S::NAME,
+                    peer = link.peer(),
+                    "a Twisted observer cannot follow its model (its apply panicked); closing its connection"
+                );
+                close_soon(link);
             }
         }
-        Ok(())
+    })
+}
+
+/// Close `link` from outside the model's locks (closing drops the feeds,
+/// which take them).
+fn close_soon(link: Arc<dyn Link>) {
+    let close = move || {
+        if let Some(jelly) = link.jelly() {
+            jelly.close_link();
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => drop(handle.spawn(async move { close() })),
+        Err(_) => drop(std::thread::spawn(close)),
     }
 }
 
