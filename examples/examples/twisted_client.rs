@@ -9,8 +9,7 @@
 //!
 //! `ROOT` is the root object's port on 127.0.0.1 (or a `host:port`).
 //! `PORTAL` is accepted and not used: pb does not log in to a Twisted
-//! portal yet (cred), so its checks are reported as skipped; the cacheable
-//! `users` is skipped too (see `pb_examples::twisted`).
+//! portal yet (cred), so its checks are reported as skipped.
 
 use std::process::ExitCode;
 
@@ -43,6 +42,5 @@ async fn main() -> ExitCode {
     if args.get(1).is_some_and(|p| p != "0") {
         println!("skipped portal login: pb does not log in to Twisted portals yet");
     }
-    println!("skipped users: pb caches do not travel over PB's wire yet");
     if report.iter().all(|(_, o)| o.is_ok()) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -1,8 +1,7 @@
 //! A pb server for Twisted PB clients, with the root API of Twisted's
 //! reference server (`pb-runtime/tests/twisted/server.py`): a Twisted
 //! client written for that server runs against this one unchanged, for the
-//! calls pb serves (see `pb_examples::twisted`: no cacheable `users`, and no
-//! portal).
+//! calls pb serves (see `pb_examples::twisted`: no portal).
 //!
 //! ```sh
 //! cargo run -p pb-examples --example twisted_server

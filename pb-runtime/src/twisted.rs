@@ -67,6 +67,42 @@
 //! run); one of the server's own objects passed back arrives there as the
 //! original.
 //!
+//! # Caches
+//!
+//! A [`Cache<S>`](crate::Cache) travels as Twisted's cacheable, both ways
+//! and in either role:
+//!
+//! - the copy tag is the model's [`Cacheable::NAME`](crate::Cacheable::NAME)
+//!   (`"aurora.UserList"`: the Python side registers its `pb.RemoteCache`
+//!   subclass with `pb.setUnjellyableForClass(b"aurora.UserList", ...)`),
+//!   and the state is `S` as jelly (a dict of its fields);
+//! - an event is an enum value, and its variant is the observer method:
+//!   `E::Added(name)` is `observe_added(name)` when serde names the variant
+//!   `added` (`#[serde(rename = "added")]`); a tuple variant's fields, and a
+//!   struct variant's in declaration order, are the positional arguments,
+//!   as `pb-idl gen --python` writes `observe_<Event>`;
+//! - a model's cache sent to a Twisted peer goes out once as `[tag, luid,
+//!   state]`, then as `["cached", luid]`; each event the model applies is a
+//!   `cachemessage` queued at once (so the peer has it before the answer of
+//!   the method that applied it) that asks for no answer; the peer's last
+//!   `decache` unsubscribes it ([`Model::observers`](crate::Model::observers))
+//!   and is answered with `uncache`. PB cannot give a `RemoteCache` a whole
+//!   new state, so a peer that cannot follow (the model's `apply` panicked)
+//!   is disconnected;
+//! - a Twisted `pb.Cacheable` arrives as a mirror whose tag must be
+//!   `S::NAME` (another is an error); each of its observer's
+//!   `callRemote(name, *args)` is read as an `S::Event` (a struct variant
+//!   may also come as keyword arguments) and applied, so changes, signals
+//!   and views work as for any mirror. A call no event takes is answered
+//!   with a failure and changes nothing. Every copy received is the one
+//!   mirror; when its last handle goes, one `decache` per copy is sent
+//!   (Twisted's `stoppedObserving` runs). A copy the call's result does not
+//!   decode into (another model, a state of another shape) is not kept and
+//!   never decached: the Twisted side keeps observing for that connection.
+//!
+//! A mirror sent back to its owner travels as `["lcache", luid]` and
+//! arrives as the owner's own view.
+//!
 //! # Serving Twisted clients
 //!
 //! [`Server::bind_twisted`](crate::Server::bind_twisted) serves a root
@@ -86,9 +122,9 @@
 //! | an `Arc<dyn Iface>` result or argument | a `RemoteReference` (`["remote", luid]`), counted per send and released by each `decref`; sent back, it arrives as the original `Arc` |
 //! | the client's own `Referenceable` passed in | a proxy implementing the declared trait; released (`decref`) when dropped |
 //! | the root (`["local", b"root"]`) passed back | the root object itself |
+//! | a [`Cache<S>`](crate::Cache) result or argument | a `pb.RemoteCache` fed by the model (see [Caches](#caches)) |
 //!
-//! Not served: cacheables (`pb::Cache` refuses to travel over PB's wire),
-//! cred login (`PBClientFactory.login`), `AnyRef` from the client (PB
+//! Not served: cred login (`PBClientFactory.login`), `AnyRef` from the client (PB
 //! references carry no interface), reconnecting sessions, and an object
 //! that is a Twisted peer's root sent back to it.
 
