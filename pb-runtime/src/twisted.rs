@@ -96,9 +96,9 @@
 //!   and views work as for any mirror. A call no event takes is answered
 //!   with a failure and changes nothing. Every copy received is the one
 //!   mirror; when its last handle goes, one `decache` per copy is sent
-//!   (Twisted's `stoppedObserving` runs). A copy the call's result does not
-//!   decode into (another model, a state of another shape) is not kept and
-//!   never decached: the Twisted side keeps observing for that connection.
+//!   (Twisted's `stoppedObserving` runs). A copy no decode keeps (another
+//!   model, a state of another shape, the answer of a call whose caller
+//!   stopped waiting) is decached at once, as references are released.
 //!
 //! A mirror sent back to its owner travels as `["lcache", luid]` and
 //! arrives as the owner's own view.

@@ -45,6 +45,39 @@ impl Cacheable for UserList {
 pub trait Root {
     async fn users(&self) -> Result<Cache<UserList>, Error>;
     async fn add_user(&self, name: String) -> Result<(), Error>;
+    /// Two copies of the list, read from a tuple of any length.
+    #[pb(name = "users", id = 0x0ec4_0001)]
+    async fn users_twice(&self) -> Result<Pair, Error>;
+}
+
+/// The first two items of a tuple (the rest is left unread).
+#[derive(Debug)]
+pub struct Pair(Cache<UserList>, Cache<UserList>);
+
+impl<'de> Deserialize<'de> for Pair {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Pair;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a tuple of caches")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Pair, A::Error> {
+                let missing = || serde::de::Error::custom("two caches");
+                let a = seq.next_element()?.ok_or_else(missing)?;
+                let b = seq.next_element()?.ok_or_else(missing)?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Pair(a, b))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+impl Serialize for Pair {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&self.0, &self.1).serialize(s)
+    }
 }
 
 struct RootImpl(Model<UserList>);
@@ -57,6 +90,9 @@ impl Root for RootImpl {
     async fn add_user(&self, name: String) -> Result<(), Error> {
         self.0.apply(UserListEvent::Added(name));
         Ok(())
+    }
+    async fn users_twice(&self) -> Result<Pair, Error> {
+        Ok(Pair(self.0.cache(), self.0.cache()))
     }
 }
 
@@ -238,17 +274,24 @@ async fn releases_of_caches_never_sent_drop_the_connection() {
     eventually("the observer is released", || model.observers() == 0).await;
 }
 
+/// A pb client connected to a played Twisted server: the server, and the
+/// client's root.
+async fn played() -> (Peer, pb_runtime::twisted::TwistedConnection, Arc<dyn Root>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connect = tokio::spawn(async move { pb_runtime::twisted::connect(addr).await.unwrap() });
+    let server = Peer::server_for(&listener).await;
+    let conn = connect.await.unwrap();
+    let root = conn.root::<dyn Root>();
+    (server, conn, root)
+}
+
 /// A pb client's call of `users` through a played Twisted server that
 /// answers with `answer`: the server, the call's result, the connection.
 async fn users_through(
     answer: Value,
 ) -> (Peer, Result<Cache<UserList>, Error>, pb_runtime::twisted::TwistedConnection) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let connect = tokio::spawn(async move { pb_runtime::twisted::connect(addr).await.unwrap() });
-    let mut server = Peer::server_for(&listener).await;
-    let conn = connect.await.unwrap();
-    let root = conn.root::<dyn Root>();
+    let (mut server, conn, root) = played().await;
     let users = tokio::spawn(async move { root.users().await });
     let Message::Call(c) = server.recv_message().await else { panic!("the call") };
     assert_eq!(&c.method[..], b"users");
@@ -307,22 +350,58 @@ async fn a_twisted_cacheable_is_followed_and_bad_observer_calls_are_refused() {
 }
 
 #[tokio::test]
-async fn caches_that_do_not_decode_fail_the_call_not_the_connection() {
+async fn copies_no_decode_keeps_are_released_at_once() {
     let not_a_list = form::dictionary([(form::unicode("users"), Value::Int(3))]);
     let cases = [
-        ("a state that does not decode", cache_form(b"aurora.UserList", 4, not_a_list)),
-        ("another model's tag", cache_form(b"aurora.Other", 4, user_list(&[]))),
-        ("a later send of a cache never sent", Value::List(vec![Value::bytes(b"cached"), Value::Int(4)])),
-        ("our own cache that we never sent", Value::List(vec![Value::bytes(b"lcache"), Value::Int(4)])),
-        ("a negative luid", cache_form(b"aurora.UserList", -1, user_list(&[]))),
+        ("a state that does not decode", cache_form(b"aurora.UserList", 4, not_a_list), true),
+        ("another model's tag", cache_form(b"aurora.Other", 4, user_list(&[])), true),
+        ("a later send of a cache never sent", Value::List(vec![Value::bytes(b"cached"), Value::Int(4)]), true),
+        ("our own cache that we never sent", Value::List(vec![Value::bytes(b"lcache"), Value::Int(4)]), false),
+        ("a negative luid", cache_form(b"aurora.UserList", -1, user_list(&[])), false),
     ];
-    for (what, answer) in cases {
+    for (what, answer, copy) in cases {
         let (mut server, users, conn) = users_through(answer).await;
         assert!(matches!(users, Err(Error::Protocol(_)) | Err(Error::UnknownObject { .. })), "{what}: {users:?}");
         assert!(!conn.is_closed(), "{what}");
-        // Nothing was filed, so nothing is decached; the link still works.
-        assert!(server.is_quiet().await, "{what}");
-        server.send_message(cache_call(1, 4, "added", true, form::tuple([]))).await;
-        assert_eq!(failure_of(server.recv_message().await, 1).value, "Invalid Object ID", "{what}");
+        if !copy {
+            // No copy was sent, so none is released; the link still works.
+            assert!(server.is_quiet().await, "{what}");
+            server.send_message(cache_call(1, 4, "added", true, form::tuple([]))).await;
+            assert_eq!(failure_of(server.recv_message().await, 1).value, "Invalid Object ID", "{what}");
+            continue;
+        }
+        // The copy Twisted counted is released, so it stops observing.
+        assert_eq!(server.recv_message().await, Message::Decache(4), "{what}");
+        // Until its uncache arrives, its changes are dropped quietly.
+        server.send_message(cache_call(1, 4, "added", true, form::tuple([form::unicode("x")]))).await;
+        assert_eq!(answer_of(server.recv_message().await, 1), form::none(), "{what}");
+        server.send_message(Message::Uncache(4)).await;
+        server.send_message(cache_call(2, 4, "added", true, form::tuple([]))).await;
+        assert_eq!(failure_of(server.recv_message().await, 2).value, "Invalid Object ID", "{what}");
     }
+}
+
+#[tokio::test]
+async fn the_copy_of_an_abandoned_call_is_released() {
+    let (mut server, conn, root) = played().await;
+    let call = futures_util::FutureExt::now_or_never(root.users());
+    assert!(call.is_none(), "the call was sent, then abandoned");
+    let Message::Call(c) = server.recv_message().await else { panic!("the call") };
+    server.send_message(Message::Answer { req: c.req, value: cache_form(b"aurora.UserList", 4, user_list(&[])) }).await;
+    assert_eq!(server.recv_message().await, Message::Decache(4));
+    // A copy kept by one decode and another left unread in the same
+    // answer: only the unread one is released.
+    let users = tokio::spawn(async move { root.users_twice().await });
+    let Message::Call(c) = server.recv_message().await else { panic!("the call") };
+    let cached = Value::List(vec![Value::bytes(b"cached"), Value::Int(5)]);
+    let pair = form::tuple([cache_form(b"aurora.UserList", 5, user_list(&["al"])), cached.clone(), cached]);
+    server.send_message(Message::Answer { req: c.req, value: pair }).await;
+    let Pair(a, b) = users.await.unwrap().unwrap();
+    assert!(a.ptr_eq(&b) && a.state().users == ["al"]);
+    assert_eq!(server.recv_message().await, Message::Decache(5), "the third copy, which no field read");
+    assert!(server.is_quiet().await);
+    drop((a, b));
+    assert_eq!(server.recv_message().await, Message::Decache(5));
+    assert_eq!(server.recv_message().await, Message::Decache(5));
+    assert!(!conn.is_closed());
 }

@@ -283,11 +283,19 @@ async fn a_twisted_cacheable_arrives_as_a_mirror_that_follows_it() {
 }
 
 #[tokio::test]
-async fn a_cacheable_of_another_model_is_refused() {
+async fn copies_no_decode_keeps_are_released() {
     let Some(server) = server() else { return };
     let (_conn, root) = root(&server).await;
     let e = root.users_as_other().await.unwrap_err();
     assert!(matches!(e, Error::Protocol(ref m) if m.contains("aurora.UserList")), "{e:?}");
-    // The connection stays up.
+    // The copy Twisted counted is released at once: it stops observing,
+    // and its uncache is taken quietly; the connection stays up.
+    assert_eq!(observers_reach(&root, 0).await, 0);
     assert_eq!(root.get_user(1).await.unwrap().id, 1);
+    // A call abandoned before its answer arrives releases its copy too.
+    let abandoned = futures_util::FutureExt::now_or_never(root.users());
+    assert!(abandoned.is_none(), "the call was sent, then abandoned");
+    assert_eq!(observers_reach(&root, 0).await, 0);
+    let users = root.users().await.unwrap();
+    assert_eq!(users.state().users[0], "alice");
 }

@@ -167,6 +167,9 @@ pub(crate) trait JellyCalls: Send + Sync {
     fn received_cache(&self, luid: u64) -> Option<Arc<dyn ReceivedCache>>;
     /// File the peer's cache `luid`, received for the first time.
     fn receive_cache(&self, luid: u64, cache: Arc<dyn ReceivedCache>) -> Result<(), Error>;
+    /// A decode kept one more copy of the peer's cache `luid` (copies the
+    /// decodes of a message do not keep are released at once).
+    fn kept_copy(&self, luid: u64);
     /// Release `copies` copies of the peer's cache `luid` (one
     /// `["decache", luid]` each).
     fn decache(&self, luid: u64, copies: u64);

@@ -16,7 +16,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::TwistedLink;
@@ -37,6 +37,10 @@ pub(super) struct Caches {
     last: u64,
     /// The peer's we hold, by the peer's luid.
     received: HashMap<u64, Arc<dyn ReceivedCache>>,
+    /// The peer's we never kept (no decode took them: the caller was gone,
+    /// or the decode failed) and released at once: their uncache and
+    /// messages may still come.
+    orphans: HashSet<u64>,
 }
 
 struct Sent {
@@ -61,6 +65,15 @@ impl Caches {
 }
 
 scoped_tls::scoped_thread_local!(static ENCODING: RefCell<Vec<(u64, bool)>>);
+scoped_tls::scoped_thread_local!(static DECODING: RefCell<Vec<u64>>);
+
+/// Run `f`, a decode, noting the copies of the peer's caches it kept:
+/// returns what `f` did, and their luids.
+pub(super) fn keeping<T>(f: impl FnOnce() -> T) -> (T, Vec<u64>) {
+    let kept = RefCell::new(Vec::new());
+    let result = DECODING.set(&kept, f);
+    (result, kept.into_inner())
+}
 
 /// Run `f`, an encode, noting the caches it sends: returns what `f` did,
 /// and each cache send (luid, first) it made.
@@ -185,6 +198,44 @@ impl TwistedLink {
         Ok(())
     }
 
+    /// A decode kept a copy of the peer's cache `luid` (see [`keeping`]).
+    pub(super) fn kept_copy(&self, luid: u64) {
+        if DECODING.is_set() {
+            DECODING.with(|kept| kept.borrow_mut().push(luid));
+        }
+    }
+
+    /// Release each copy in `owed` (one per occurrence received) that is
+    /// not in `kept`: the caller was gone, the decode failed half way, or
+    /// the type skipped it. A copy of a cache never filed is remembered as
+    /// an orphan until the peer's uncache (past the limit of caches,
+    /// copies are left to the peer).
+    pub(super) fn release_caches(&self, mut owed: Vec<u64>, kept: Vec<u64>) {
+        for luid in kept {
+            if let Some(i) = owed.iter().position(|&l| l == luid) {
+                owed.swap_remove(i);
+            }
+        }
+        if owed.is_empty() || self.is_closed() {
+            return;
+        }
+        let release: Vec<u64> = {
+            let mut state = self.state.lock().unwrap();
+            let limit = self.settings.max_exports;
+            let caches = &mut state.caches;
+            owed.into_iter()
+                .filter(|luid| {
+                    caches.received.contains_key(luid)
+                        || caches.orphans.contains(luid)
+                        || (caches.orphans.len() < limit && caches.orphans.insert(*luid))
+                })
+                .collect()
+        };
+        for luid in release {
+            let _ = self.send_message(&Message::Decache(luid));
+        }
+    }
+
     pub(super) fn decache_now(&self, luid: u64, copies: u64) {
         if self.is_closed() {
             return;
@@ -215,12 +266,16 @@ impl TwistedLink {
 
     /// The peer forgot its cache `luid`.
     pub(super) fn uncached(&self, luid: u64) -> Result<(), Error> {
-        let removed = self.state.lock().unwrap().caches.received.remove(&luid);
+        let (removed, orphan) = {
+            let mut state = self.state.lock().unwrap();
+            (state.caches.received.remove(&luid), state.caches.orphans.remove(&luid))
+        };
         match removed {
             Some(cache) => {
                 cache.uncached();
                 Ok(())
             }
+            None if orphan => Ok(()),
             None => Err(Error::protocol(format_args!("the peer uncached cache {luid}, which it never sent"))),
         }
     }
@@ -236,6 +291,8 @@ impl TwistedLink {
                     let method = String::from_utf8_lossy(&call.method);
                     cache.observe(&method, &call.args, &call.kw)
                 }
+                // A copy released unread: its changes are dropped.
+                None if self.state.lock().unwrap().caches.orphans.contains(&luid) => Ok(()),
                 None => Err(Error::UnknownObject { id: luid }),
             },
             Target::Name(_) => Err(Error::UnknownObject { id: 0 }),

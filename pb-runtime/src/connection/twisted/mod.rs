@@ -416,6 +416,10 @@ impl JellyCalls for TwistedLink {
         self.receive_cache_now(luid, cache)
     }
 
+    fn kept_copy(&self, luid: u64) {
+        TwistedLink::kept_copy(self, luid);
+    }
+
     fn decache(&self, luid: u64, copies: u64) {
         self.decache_now(luid, copies);
     }

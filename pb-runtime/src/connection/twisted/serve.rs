@@ -22,7 +22,9 @@ use crate::connection::dispatch::{drive, panic_message};
 use crate::connection::link::{CallFuture, Dispatch, JellyCalls, JellyFault, Link, Reply};
 use crate::wire::twisted::broker::message::ROOT;
 use crate::wire::twisted::broker::{Call, Failure, Message, Outcome, Target, fold_kwargs, handshake};
-use crate::wire::twisted::jelly::{hook, remote_occurrences};
+use crate::wire::twisted::jelly::{cache_occurrences, hook, remote_occurrences};
+
+use super::caches;
 
 impl TwistedLink {
     /// Handle one message from the peer. An error closes the link (as
@@ -99,17 +101,24 @@ impl TwistedLink {
                 (req, remote_occurrences(&failure), Err(fault))
             }
         };
+        let owed_caches = match &outcome {
+            Ok(value) => cache_occurrences(value),
+            Err(_) => Vec::new(),
+        };
         let slot = self.state.lock().unwrap().pending.remove(&req);
         let link: Arc<dyn Link> = self.clone();
         // An answer to a call whose caller stopped waiting is dropped (its
-        // references are released below).
-        let (_, imported) = self.lend(|| {
-            if let Some(slot) = slot {
-                slot(&link, outcome);
-            }
-            Ok(())
+        // references and caches are released below).
+        let ((_, imported), kept) = caches::keeping(|| {
+            self.lend(|| {
+                if let Some(slot) = slot {
+                    slot(&link, outcome);
+                }
+                Ok(())
+            })
         });
         self.release(owed, imported);
+        self.release_caches(owed_caches, kept);
         Ok(())
     }
 
@@ -147,8 +156,10 @@ impl TwistedLink {
         }
         // From here the reply holds the in-flight slot and gives it back.
         let reply = Reply::jelly(self.clone(), req, answer);
-        let (started, imported) = self.lend(|| start(&*object, method, &args, reply));
+        let owed_caches = cache_occurrences(&args);
+        let ((started, imported), kept) = caches::keeping(|| self.lend(|| start(&*object, method, &args, reply)));
         self.release(owed, imported);
+        self.release_caches(owed_caches, kept);
         let fault = || {
             let link = self.clone();
             move |e: Error| {

@@ -24,7 +24,8 @@
 //! holding the state; the peer's `observer.callRemote(name, ...)` is read
 //! as an `S::Event` and applied, so the mirror's changes and signals work
 //! as for any mirror. Every copy received is the same mirror, and when its
-//! last handle goes, one `decache` per copy is sent. A mirror sent back is
+//! last handle goes, one `decache` per copy is sent; the link decaches at
+//! once the copies no decode kept. A mirror sent back is
 //! `["lcache", luid]`, and ours sent back arrives as the view we sent.
 
 pub(crate) mod event;
@@ -120,6 +121,7 @@ fn received_cache<S: Cacheable>(link: &Arc<dyn Link>, received: CacheIn<S>) -> R
                 current: Mutex::new(None),
             });
             jelly.receive_cache(luid, entry.clone())?;
+            jelly.kept_copy(luid);
             return Ok(entry.mirror(true));
         }
         CacheForm::Cache { luid, .. } => (luid, false),
@@ -129,6 +131,9 @@ fn received_cache<S: Cacheable>(link: &Arc<dyn Link>, received: CacheIn<S>) -> R
         .received_cache(luid)
         .ok_or_else(|| Error::protocol(format_args!("the peer named its cache {luid}, which it never sent whole")))?;
     let entry = entry.as_any().downcast_ref::<Mirrored<S>>().ok_or_else(other_model)?;
+    if first {
+        jelly.kept_copy(luid);
+    }
     Ok(entry.mirror(first))
 }
 

@@ -35,6 +35,7 @@ use serde::ser::{SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::form::names;
+use crate::wire::twisted::banana::Value;
 
 /// The newtype name the jelly serializer and deserializer reserve for
 /// cacheables (a NUL byte first, so no Rust type can clash with it).
@@ -212,6 +213,34 @@ pub fn is_cache_tag(tag: &[u8]) -> bool {
     !tag.is_empty() && !JELLY.contains(&tag)
 }
 
+/// The luid of each copy of a cacheable in a jelly value, in order (each
+/// `[tag, luid, state]` and `["cached", luid]`): what a receiver owes one
+/// `decache` each, whether or not its decode kept them. A
+/// `["dereference", n]` repeats no copy; an `["lcache", luid]` is no copy;
+/// a dictionary entry `[key, value]` is not a form.
+pub fn cache_occurrences(value: &Value) -> Vec<u64> {
+    fn walk(value: &Value, out: &mut Vec<u64>) {
+        let Some(items) = value.as_list() else { return };
+        let luid = |v: &Value| v.as_int().and_then(|n| u64::try_from(n).ok());
+        match items {
+            [head, n] if head.as_bytes() == Some(CACHED) => out.extend(luid(n)),
+            [head, n, state] if head.as_bytes().is_some_and(is_cache_tag) && luid(n).is_some() => {
+                out.extend(luid(n));
+                walk(state, out);
+            }
+            [head, entries @ ..] if head.as_bytes() == Some(names::DICTIONARY) => {
+                for entry in entries {
+                    entry.as_list().into_iter().flatten().for_each(|kv| walk(kv, out));
+                }
+            }
+            _ => items.iter().for_each(|item| walk(item, out)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut out);
+    out
+}
+
 /// A byte string that also accepts text.
 mod serde_bytes_like {
     use std::fmt;
@@ -248,7 +277,6 @@ mod serde_bytes_like {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::twisted::banana::Value;
     use crate::wire::twisted::jelly::{self, form};
 
     #[test]
@@ -272,6 +300,21 @@ mod tests {
         let (a, b): (CacheIn<()>, CacheIn<()>) = jelly::from_value(&form::tuple([shared, deref])).unwrap();
         assert_eq!((a.first, b.first), (true, false));
         assert_eq!(b.form, CacheForm::Cache { tag: "a.B".into(), luid: 3 });
+    }
+
+    #[test]
+    fn cache_occurrences_count_copies_not_lookalikes() {
+        let first = Value::List(vec![Value::bytes(b"a.B"), Value::Int(3), form::none()]);
+        let cached = Value::List(vec![Value::bytes(b"cached"), Value::Int(4)]);
+        let lcache = Value::List(vec![Value::bytes(b"lcache"), Value::Int(5)]);
+        let shared = Value::List(vec![Value::bytes(b"reference"), Value::Int(1), cached.clone()]);
+        let deref = Value::List(vec![Value::bytes(b"dereference"), Value::Int(1)]);
+        let decimal = Value::List(vec![Value::bytes(b"decimal"), Value::Int(125), Value::Int(-2)]);
+        // {b"cached": 9}: a dictionary entry, not a copy.
+        let lookalike = form::dictionary([(Value::bytes(b"cached"), Value::Int(9))]);
+        let nested = Value::List(vec![Value::bytes(b"a.C"), Value::Int(6), form::tuple([cached.clone()])]);
+        let value = form::tuple([first, shared, deref, lcache, decimal, lookalike, nested]);
+        assert_eq!(cache_occurrences(&value), vec![3, 4, 6, 4]);
     }
 
     #[test]

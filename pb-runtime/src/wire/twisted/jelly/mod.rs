@@ -57,7 +57,7 @@ pub mod hook;
 pub mod refs;
 pub mod ser;
 
-pub use cache::{CACHE_NAME, CacheForm, CacheIn, CacheOut};
+pub use cache::{CACHE_NAME, CacheForm, CacheIn, CacheOut, cache_occurrences};
 pub use de::{DecodeOptions, from_value, from_value_with};
 pub use error::{Error, Result};
 pub use refs::{REF_NAME, ROOT_LUID, Received, RefForm, remote_occurrences};
