@@ -87,7 +87,8 @@
 //!   the method that applied it) that asks for no answer; the peer's last
 //!   `decache` unsubscribes it ([`Model::observers`](crate::Model::observers))
 //!   and is answered with `uncache`. PB cannot give a `RemoteCache` a whole
-//!   new state, so a peer that cannot follow (the model's `apply` panicked)
+//!   new state, so a peer that cannot follow (the model's `apply` panicked,
+//!   a relayed mirror was resynced from upstream, an event is no enum)
 //!   is disconnected;
 //! - a Twisted `pb.Cacheable` arrives as a mirror whose tag must be
 //!   `S::NAME` (another is an error); each of its observer's

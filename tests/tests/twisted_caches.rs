@@ -183,3 +183,61 @@ async fn the_twisted_client_example_passes_against_the_twisted_server_example() 
     assert!(failed.is_empty(), "{failed:?}");
     assert!(report.iter().any(|(name, _)| name.starts_with("users:")));
 }
+
+/// A model whose events are no enum, and whose `apply` panics on 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counter {
+    n: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Add(u32);
+
+impl pb::Cacheable for Counter {
+    type Event = Add;
+    const NAME: &'static str = "test.Counter";
+    fn apply(&mut self, event: &Add) {
+        assert!(event.0 != 0, "adding zero");
+        self.n += event.0;
+    }
+}
+
+#[pb::remote_interface]
+pub trait Counters {
+    async fn counter(&self) -> Result<Cache<Counter>, Error>;
+}
+
+struct CountersImpl(Model<Counter>);
+
+#[pb::remote_impl]
+impl Counters for CountersImpl {
+    async fn counter(&self) -> Result<Cache<Counter>, Error> {
+        Ok(self.0.cache())
+    }
+}
+
+async fn counter_served() -> (pb::Server, Model<Counter>, pb::twisted::TwistedConnection, Cache<Counter>) {
+    let model = Model::new(Counter { n: 1 });
+    let root = pb::root::<dyn Counters>(Arc::new(CountersImpl(model.clone())));
+    let server = pb::Server::bind_twisted("127.0.0.1:0", root).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let counter = conn.root::<dyn Counters>().counter().await.unwrap();
+    assert_eq!(counter.state().n, 1);
+    (server, model, conn, counter)
+}
+
+#[tokio::test]
+async fn an_observer_that_cannot_follow_is_disconnected() {
+    // An event that is no enum has no observe_<variant> to call.
+    let (_server, model, conn, _counter) = counter_served().await;
+    model.apply(Add(2));
+    eventually("the connection closed", || conn.is_closed()).await;
+    eventually("the observer is released", || model.observers() == 0).await;
+    // A panicking apply leaves the state as it was left: PB cannot send a
+    // new one, so the observer is disconnected.
+    let (_server, model, conn, _counter) = counter_served().await;
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.apply(Add(0))));
+    assert!(panicked.is_err());
+    eventually("the connection closed", || conn.is_closed()).await;
+    eventually("the observer is released", || model.observers() == 0).await;
+}

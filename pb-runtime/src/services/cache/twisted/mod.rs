@@ -14,8 +14,10 @@
 //! (`answerRequired` 0: the peer logs a failing `observe_` itself, and
 //! nothing waits on a peer that does not answer); a peer that does not
 //! read is disconnected by the link's queue limit, as for any message. An
-//! observer that cannot follow (the model's `apply` panicked: PB has no
-//! message giving a `RemoteCache` a new state) has its connection closed.
+//! observer that cannot follow (the model's `apply` panicked, or a relayed
+//! mirror was resynced from upstream: PB has no message giving a
+//! `RemoteCache` a new state; or an event is no enum) has its connection
+//! closed.
 //! The peer's last `decache` unsubscribes it (the model's
 //! [`observers`](super::Model::observers) count drops) and is answered
 //! with `uncache`.
