@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pb::{Blob, Error};
+use pb_examples::twisted::UserList;
 use pb_tests::twisted::{client_py, python, server_py};
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,12 @@ pub trait Shop {
     async fn poke(&self) -> Result<(), Error>;
     async fn pokes(&self) -> Result<i64, Error>;
     async fn is_root(&self, shop: Arc<dyn Shop>) -> Result<bool, Error>;
+    /// Keep a mirror of the client's cacheable list: its users on arrival.
+    async fn watch(&self, users: pb::Cache<UserList>) -> Result<Vec<String>, Error>;
+    /// The kept mirror's users now.
+    async fn watched(&self) -> Result<Vec<String>, Error>;
+    /// Drop the kept mirror.
+    async fn unwatch(&self) -> Result<(), Error>;
 }
 
 #[pb::remote_interface]
@@ -115,6 +122,7 @@ struct ShopImpl {
     serials: AtomicI64,
     kept: Mutex<Option<Arc<dyn Hello>>>,
     pokes: AtomicI64,
+    watched: Mutex<Option<pb::Cache<UserList>>>,
 }
 
 /// The serial of `thing` if it is one of our own widgets (not a proxy).
@@ -201,6 +209,20 @@ impl Shop for ShopImpl {
         let any: &dyn std::any::Any = &*shop;
         Ok(any.downcast_ref::<ShopImpl>().is_some_and(|s| std::ptr::eq(s, self)))
     }
+    async fn watch(&self, users: pb::Cache<UserList>) -> Result<Vec<String>, Error> {
+        let now = users.state().users.clone();
+        *self.watched.lock().unwrap() = Some(users);
+        Ok(now)
+    }
+    async fn watched(&self) -> Result<Vec<String>, Error> {
+        let users = self.watched.lock().unwrap().clone().ok_or(Error::UnknownObject { id: 0 })?;
+        Ok(users.state().users.clone())
+    }
+    async fn unwatch(&self) -> Result<(), Error> {
+        let users = self.watched.lock().unwrap().take();
+        drop(users);
+        Ok(())
+    }
 }
 
 fn assert_passed(ran: &pb_tests::twisted::Ran) {
@@ -221,6 +243,7 @@ async fn a_twisted_client_calls_a_pb_server() {
     assert_eq!(shop.live.load(Ordering::SeqCst), 0, "every thing released");
     assert!(shop.kept.lock().unwrap().is_none());
     assert_eq!(shop.pokes.load(Ordering::SeqCst), 3, "each oneway call ran once");
+    assert!(shop.watched.lock().unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,6 +99,27 @@ def cacheable(root):
     check("users: decache stops observing", n == 0, repr(n))
 
 
+class UserList(pb.Cacheable):
+    """A cacheable aurora.UserList of our own, as server.py's."""
+
+    def __init__(self, users):
+        self.users, self.observers = list(users), []
+
+    def getTypeToCopy(self):
+        return b"aurora.UserList"
+
+    def getStateToCacheAndObserveFor(self, perspective, observer):
+        self.observers.append(observer)
+        return {"users": list(self.users)}
+
+    def stoppedObserving(self, perspective, observer):
+        self.observers.remove(observer)
+
+    def add(self, name):
+        self.users.append(name)
+        return defer.gatherResults([o.callRemote("added", name) for o in self.observers])
+
+
 def outcome(d):
     """A Deferred of ("answer", result) or ("failure", Failure)."""
     return d.addCallbacks(lambda r: ("answer", r), lambda f: ("failure", f))
@@ -236,6 +257,26 @@ def shop(root):
     check("our object passed back is itself", back is hello, repr(back))
     yield root.callRemote("drop_kept")
     check("every reference released", held(root) == 0, repr(root.broker.localObjects))
+
+    # Our cacheable, observed by pb: each change reaches its mirror.
+    ul = UserList(["dan"])
+    r = yield root.callRemote("watch", ul)
+    check("our cacheable arrives as a mirror", r == ["dan"], repr(r))
+    check("pb observes it", len(ul.observers) == 1, repr(ul.observers))
+    yield ul.add("eve")
+    r = yield root.callRemote("watched")
+    check("pb's mirror follows it", r == ["dan", "eve"], repr(r))
+    k, f = yield outcome(ul.observers[0].callRemote("nope", 1))
+    check("an observer call no event takes fails", k == "failure" and f.check(pb.Error) and "observe_nope" in f.value,
+          repr((k, getattr(f, "value", f))))
+    r = yield root.callRemote("watched")
+    check("and changes nothing", r == ["dan", "eve"], repr(r))
+    yield root.callRemote("unwatch")
+    for _ in range(200):
+        if not ul.observers:
+            break
+        yield sleep(0.01)
+    check("pb's decache stops observing", ul.observers == [], repr(ul.observers))
 
     # Oneway calls: run, and never answered.
     for _ in range(3):
