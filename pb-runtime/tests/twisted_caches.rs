@@ -45,6 +45,8 @@ impl Cacheable for UserList {
 pub trait Root {
     async fn users(&self) -> Result<Cache<UserList>, Error>;
     async fn add_user(&self, name: String) -> Result<(), Error>;
+    /// A list whose one name is too long for PB's wire (640 KiB).
+    async fn too_big(&self) -> Result<Cache<UserList>, Error>;
     /// Two copies of the list, read from a tuple of any length.
     #[pb(name = "users", id = 0x0ec4_0001)]
     async fn users_twice(&self) -> Result<Pair, Error>;
@@ -80,7 +82,7 @@ impl Serialize for Pair {
     }
 }
 
-struct RootImpl(Model<UserList>);
+struct RootImpl(Model<UserList>, Model<UserList>);
 
 #[pb_macros::remote_impl(crate = "pb_runtime")]
 impl Root for RootImpl {
@@ -90,6 +92,9 @@ impl Root for RootImpl {
     async fn add_user(&self, name: String) -> Result<(), Error> {
         self.0.apply(UserListEvent::Added(name));
         Ok(())
+    }
+    async fn too_big(&self) -> Result<Cache<UserList>, Error> {
+        Ok(self.1.cache())
     }
     async fn users_twice(&self) -> Result<Pair, Error> {
         Ok(Pair(self.0.cache(), self.0.cache()))
@@ -204,9 +209,14 @@ fn failure_of(m: Message, req: u64) -> Failure {
 }
 
 async fn serve() -> (Server, Model<UserList>) {
+    serve_big().await.0
+}
+
+async fn serve_big() -> ((Server, Model<UserList>), Model<UserList>) {
     let model = Model::new(UserList { users: vec!["alice".into()] });
-    let root = pb_runtime::root::<dyn Root>(Arc::new(RootImpl(model.clone())));
-    (Server::bind_twisted("127.0.0.1:0", root).await.unwrap(), model)
+    let big = Model::new(UserList { users: vec!["x".repeat(700 << 10)] });
+    let root = pb_runtime::root::<dyn Root>(Arc::new(RootImpl(model.clone(), big.clone())));
+    ((Server::bind_twisted("127.0.0.1:0", root).await.unwrap(), model), big)
 }
 
 async fn eventually(what: &str, f: impl Fn() -> bool) {
@@ -251,6 +261,18 @@ async fn a_model_plays_the_cacheable_transcript_as_twisted_does() {
     // connection.
     client.send_message(Message::Decache(luid)).await;
     assert!(client.is_closed().await);
+}
+
+#[tokio::test]
+async fn a_cache_whose_answer_cannot_be_sent_is_taken_back() {
+    let ((server, _), big) = serve_big().await;
+    let mut client = Peer::client_of(&server).await;
+    client.send_message(call(1, Target::root(), "too_big", form::tuple([]))).await;
+    let f = failure_of(client.recv_message().await, 1);
+    assert!(f.value.contains("640") || f.value.contains("limit"), "{}", f.value);
+    assert_eq!(big.observers(), 0, "the peer never got it: nobody observes");
+    big.apply(UserListEvent::Added("y".into()));
+    assert!(client.is_quiet().await, "no cache message for a cache the peer does not hold");
 }
 
 #[tokio::test]

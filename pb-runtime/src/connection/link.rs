@@ -143,7 +143,9 @@ pub(crate) trait JellyCalls: Send + Sync {
     /// the message could not be `sent`, take the sends back.
     fn start_caches(&self, sends: Vec<(u64, bool)>, sent: bool);
     /// Send the reply to the peer's call `req`: an answer or a failure.
-    fn send_outcome(&self, req: u64, outcome: Outcome);
+    /// Whether it was sent (else the peer got a failure saying why, or
+    /// the link is closed).
+    fn send_outcome(&self, req: u64, outcome: Outcome) -> bool;
 
     /// Send one of our caches (a PB `Cacheable`): count one more copy of
     /// the cache `key` names (one per view), made by `make` with its luid
@@ -371,8 +373,8 @@ impl Reply {
         })?;
         let outcome = outcome.ok_or_else(|| Error::protocol("the reply was not encoded"))?;
         self.finish();
-        jelly.send_outcome(self.req, outcome);
-        jelly.start_caches(caches, true);
+        let sent = jelly.send_outcome(self.req, outcome);
+        jelly.start_caches(caches, sent);
         Ok(())
     }
 }

@@ -305,7 +305,7 @@ impl TwistedLink {
             Err(e) => Outcome::Failure(Failure::from_error(&e)),
         };
         use crate::connection::link::JellyCalls as _;
-        self.send_outcome(call.req, outcome);
+        let _ = self.send_outcome(call.req, outcome);
     }
 }
 

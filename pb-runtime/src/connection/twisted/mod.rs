@@ -428,7 +428,7 @@ impl JellyCalls for TwistedLink {
         self.close();
     }
 
-    fn send_outcome(&self, req: u64, outcome: Outcome) {
+    fn send_outcome(&self, req: u64, outcome: Outcome) -> bool {
         let message = match outcome {
             Outcome::Answer(value) => Message::Answer { req, value },
             Outcome::Failure(failure) => Message::Error { req, failure: failure.to_value() },
@@ -438,7 +438,9 @@ impl JellyCalls for TwistedLink {
             tracing::debug!(peer = %self.peer, error = %e, "sending a reply failed");
             let failure = Failure::from_error(&e).to_value();
             let _ = self.send_message(&Message::Error { req, failure });
+            return false;
         }
+        true
     }
 }
 

@@ -164,7 +164,7 @@ impl TwistedLink {
             let link = self.clone();
             move |e: Error| {
                 if answer {
-                    link.send_outcome(req, Outcome::Failure(Failure::from_error(&e)));
+                    let _ = link.send_outcome(req, Outcome::Failure(Failure::from_error(&e)));
                 }
             }
         };
@@ -184,7 +184,7 @@ impl TwistedLink {
     fn fail(&self, req: u64, answer: bool, owed: Vec<u64>, error: Error) {
         self.release(owed, Vec::new());
         if answer {
-            self.send_outcome(req, Outcome::Failure(Failure::from_error(&error)));
+            let _ = self.send_outcome(req, Outcome::Failure(Failure::from_error(&error)));
         }
     }
 }
