@@ -24,7 +24,7 @@ use crate::Error;
 use crate::connection::link::{Link as _, ReceivedCache, SentCache};
 use crate::wire::twisted::banana::Value;
 use crate::wire::twisted::broker::{Call, Failure, Message, Outcome, Target};
-use crate::wire::twisted::jelly::{form, remote_occurrences};
+use crate::wire::twisted::jelly::{cache_occurrences, form, remote_occurrences};
 
 /// The link's caches, both ways.
 #[derive(Default)]
@@ -84,6 +84,7 @@ pub(super) fn noting<T>(f: impl FnOnce() -> T) -> (T, Vec<(u64, bool)>) {
 }
 
 impl TwistedLink {
+    /// [`JellyCalls::export_cache`](crate::connection::link::JellyCalls::export_cache).
     pub(super) fn export_cache_now(
         &self,
         key: u64,
@@ -118,6 +119,10 @@ impl TwistedLink {
         // applied holds while it takes this link's.
         let cache = make(luid)?;
         let mut state = self.state.lock().unwrap();
+        if self.is_closed() {
+            drop(state);
+            return Err(Error::Disconnected); // its caches are gone: `cache` is not filed
+        }
         let (luid, first, unused) = match again(&mut state) {
             Some(other) => (other, false, Some(cache)), // another encode sent it meanwhile
             None => {
@@ -165,10 +170,12 @@ impl TwistedLink {
         }
     }
 
+    /// [`JellyCalls::exported_cache`](crate::connection::link::JellyCalls::exported_cache).
     pub(super) fn exported_cache_now(&self, luid: u64) -> Option<Arc<dyn Any + Send + Sync>> {
         self.state.lock().unwrap().caches.sent.get(&luid).map(|s| s.cache.source.clone())
     }
 
+    /// [`JellyCalls::send_cache_call`](crate::connection::link::JellyCalls::send_cache_call).
     pub(super) fn send_cache_call_now(&self, luid: u64, method: &str, args: Value) -> Result<(), Error> {
         let call = Call {
             req: self.state.lock().unwrap().reqs.next_id(),
@@ -181,10 +188,12 @@ impl TwistedLink {
         self.send_message(&Message::CacheCall(call))
     }
 
+    /// [`JellyCalls::received_cache`](crate::connection::link::JellyCalls::received_cache).
     pub(super) fn received_cache_now(&self, luid: u64) -> Option<Arc<dyn ReceivedCache>> {
         self.state.lock().unwrap().caches.received.get(&luid).cloned()
     }
 
+    /// [`JellyCalls::receive_cache`](crate::connection::link::JellyCalls::receive_cache).
     pub(super) fn receive_cache_now(&self, luid: u64, cache: Arc<dyn ReceivedCache>) -> Result<(), Error> {
         let mut state = self.state.lock().unwrap();
         let limit = self.settings.max_exports;
@@ -236,6 +245,7 @@ impl TwistedLink {
         }
     }
 
+    /// [`JellyCalls::decache`](crate::connection::link::JellyCalls::decache).
     pub(super) fn decache_now(&self, luid: u64, copies: u64) {
         if self.is_closed() {
             return;
@@ -283,8 +293,11 @@ impl TwistedLink {
     /// The peer's observer call of its cache we hold: applied, and answered
     /// with `None` (or the failure) when an answer is wanted.
     pub(super) fn observe(&self, call: Call) {
+        // Observer calls carry plain data: what else they carry is released.
         let owed = remote_occurrences(&call.args).into_iter().chain(remote_occurrences(&call.kw)).collect();
-        self.release(owed, Vec::new()); // observer calls carry plain data
+        self.release(owed, Vec::new());
+        let owed = cache_occurrences(&call.args).into_iter().chain(cache_occurrences(&call.kw)).collect();
+        self.release_caches(owed, Vec::new());
         let outcome = match call.target {
             Target::Luid(luid) => match self.received_cache_now(luid) {
                 Some(cache) => {
