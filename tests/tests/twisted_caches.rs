@@ -241,3 +241,36 @@ async fn an_observer_that_cannot_follow_is_disconnected() {
     eventually("the connection closed", || conn.is_closed()).await;
     eventually("the observer is released", || model.observers() == 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_changing_while_it_is_sent_is_followed_exactly() {
+    let (_server, model, _conn, kitchen) = served().await;
+    let applier = {
+        let model = model.clone();
+        tokio::spawn(async move {
+            for n in 0..2000u32 {
+                model.apply(PantryEvent::Stocked { item: format!("i{n}"), count: n });
+                if n % 4 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        })
+    };
+    // Copies sent while events are applied: each starts from a state and
+    // gets exactly the events after it.
+    let mut mirrors = Vec::new();
+    for view in 0..3 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let cache = if view == 0 { kitchen.pantry().await } else { kitchen.only(format!("i{}", view * 600)).await };
+        mirrors.push(cache.unwrap());
+    }
+    assert!(!applier.is_finished(), "the copies were sent while the model changed");
+    applier.await.unwrap();
+    let whole = model.state();
+    eventually("the whole view converges", || *mirrors[0].state() == *whole).await;
+    for (view, mirror) in mirrors.iter().enumerate().skip(1) {
+        let item = format!("i{}", view * 600);
+        let want: Vec<_> = whole.stock.iter().filter(|(i, _)| *i == item).cloned().collect();
+        eventually("a filtered view converges", || mirror.state().stock == want).await;
+    }
+}
