@@ -78,6 +78,8 @@ pub trait Shop {
     async fn watch(&self, users: pb::Cache<UserList>) -> Result<Vec<String>, Error>;
     /// The kept mirror's users now.
     async fn watched(&self) -> Result<Vec<String>, Error>;
+    /// The kept mirror itself (back to its owner).
+    async fn watched_cache(&self) -> Result<pb::Cache<UserList>, Error>;
     /// Drop the kept mirror.
     async fn unwatch(&self) -> Result<(), Error>;
 }
@@ -217,6 +219,9 @@ impl Shop for ShopImpl {
     async fn watched(&self) -> Result<Vec<String>, Error> {
         let users = self.watched.lock().unwrap().clone().ok_or(Error::UnknownObject { id: 0 })?;
         Ok(users.state().users.clone())
+    }
+    async fn watched_cache(&self) -> Result<pb::Cache<UserList>, Error> {
+        self.watched.lock().unwrap().clone().ok_or(Error::UnknownObject { id: 0 })
     }
     async fn unwatch(&self) -> Result<(), Error> {
         let users = self.watched.lock().unwrap().take();

@@ -271,6 +271,8 @@ def shop(root):
           repr((k, getattr(f, "value", f))))
     r = yield root.callRemote("watched")
     check("and changes nothing", r == ["dan", "eve"], repr(r))
+    back = yield root.callRemote("watched_cache")
+    check("our cacheable sent back is itself", back is ul, repr(back))
     yield root.callRemote("unwatch")
     for _ in range(200):
         if not ul.observers:
