@@ -196,9 +196,6 @@ pub(crate) struct SentCache {
 pub(crate) trait ReceivedCache: Send + Sync {
     /// The peer's `observer.callRemote(method, *args, **kw)`: apply it.
     fn observe(&self, method: &str, args: &JellyValue, kw: &JellyValue) -> Result<(), Error>;
-    /// The peer forgot the cache (`["uncache", luid]`), or the link closed:
-    /// nothing more arrives.
-    fn uncached(&self);
     /// The typed entry, for a later `["cached", luid]`.
     fn as_any(&self) -> &(dyn Any + Send + Sync);
 }

@@ -55,13 +55,6 @@ impl Caches {
     pub(super) fn take(&mut self) -> Caches {
         std::mem::take(self)
     }
-
-    /// Tell the mirrors of the peer's caches that nothing more arrives.
-    pub(super) fn closed(self) {
-        for cache in self.received.into_values() {
-            cache.uncached();
-        }
-    }
 }
 
 scoped_tls::scoped_thread_local!(static ENCODING: RefCell<Vec<(u64, bool)>>);
@@ -282,7 +275,7 @@ impl TwistedLink {
         };
         match removed {
             Some(cache) => {
-                cache.uncached();
+                drop(cache); // its mirrors keep the state, and receive nothing more
                 Ok(())
             }
             None if orphan => Ok(()),

@@ -225,8 +225,7 @@ impl TwistedLink {
             };
             // Dropped outside the lock: a slot's sender (the caller sees
             // ConnectionLost) and the objects, which may be the user's.
-            drop((pending, exports));
-            caches.closed();
+            drop((pending, exports, caches));
             let _ = self.out.send(Vec::new()); // an empty write stops the writer
             self.stop.cancel();
             self.closed_token.cancel();

@@ -235,8 +235,6 @@ impl<S: Cacheable> ReceivedCache for Mirrored<S> {
         self.hub.apply(event)
     }
 
-    fn uncached(&self) {}
-
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
         self
     }
