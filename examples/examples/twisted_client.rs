@@ -9,8 +9,7 @@
 //!
 //! `ROOT` is the root object's port on 127.0.0.1 (or a `host:port`).
 //! `PORTAL` is the portal's: the client logs in as alice and calls the
-//! avatar's `whoami` (no portal checks without it, or with `0`). The
-//! cacheable `users` is skipped (see `pb_examples::twisted`).
+//! avatar's `whoami` (no portal checks without it, or with `0`).
 
 use std::process::ExitCode;
 
@@ -48,6 +47,5 @@ async fn main() -> ExitCode {
             Err(why) => println!("FAIL {name}: {why}"),
         }
     }
-    println!("skipped users: pb caches do not travel over PB's wire yet");
     if report.iter().all(|(_, o)| o.is_ok()) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -1,9 +1,8 @@
 //! A pb server for Twisted PB clients, with the root API of Twisted's
 //! reference server (`pb-runtime/tests/twisted/server.py`): a Twisted
 //! client written for that server runs against this one unchanged, for the
-//! calls pb serves (see `pb_examples::twisted`: no cacheable `users`), and
-//! logs in to its portal (alice/secret, an avatar with `whoami`) on a
-//! second port.
+//! calls pb serves (see `pb_examples::twisted`), and logs in to its portal
+//! (alice/secret, an avatar with `whoami`) on a second port.
 //!
 //! ```sh
 //! cargo run -p pb-examples --example twisted_server

@@ -6,6 +6,10 @@
 //!   Python writes from them, Rust reads back;
 //! - a Python server built on the generated `pb.Referenceable` classes
 //!   serves a Rust client calling through the generated Rust trait;
+//! - a Rust `pb::Model` of a generated model is observed by the generated
+//!   `pb.RemoteCache` class: its state, each event through
+//!   `observe_<Event>`, `apply_<Event>` and `changed` in order, and the
+//!   observer released when the cache goes;
 //! - the golden modules import, and what they escape (keywords, Twisted's
 //!   names, quotes, backslashes, invisible characters) reads back as the
 //!   schema wrote it.
@@ -473,4 +477,127 @@ async fn a_python_server_from_the_schema_serves_a_rust_client_from_it() {
         conn.close();
     };
     tokio::time::timeout(std::time::Duration::from_secs(30), calls).await.expect("calls within 30 s");
+}
+
+const OBSERVER: &str = r#"
+import gc, sys
+from twisted.internet import defer, reactor, task
+from twisted.spread import pb
+
+import kitchen_sink
+
+events = []
+
+
+class Pantry(kitchen_sink.Pantry):
+    def apply_Stocked(self, item, count):
+        self.stock[item] = count
+
+    def apply_Emptied(self, arg0):
+        self.stock.pop(arg0)
+
+    def apply_Cleared(self):
+        self.stock.clear()
+
+    def changed(self, event):
+        events.append(event)
+
+
+pb.setUnjellyableForClass(b"kitchen.Larder", Pantry)
+
+
+def out(name, value):
+    print(name, repr(value), flush=True)
+
+
+@defer.inlineCallbacks
+def main():
+    factory = pb.PBClientFactory()
+    reactor.connectTCP("127.0.0.1", int(sys.argv[1]), factory)
+    root = yield factory.getRootObject()
+    p = yield root.callRemote("pantry")
+    out("class", type(p).__name__)
+    out("state", (sorted(p.stock.items()), p.shape))
+    yield root.callRemote("change")
+    out("stock", sorted(p.stock.items()))
+    out("events", events)
+    out("observers", (yield root.callRemote("observers")))
+    del p
+    for _ in range(200):
+        gc.collect()
+        n = yield root.callRemote("observers")
+        if n == 0:
+            break
+        yield task.deferLater(reactor, 0.01, lambda: None)
+    out("released", n)
+
+
+def done(result):
+    if isinstance(result, Exception) or hasattr(result, "printTraceback"):
+        result.printTraceback()
+    reactor.stop()
+
+
+reactor.callWhenRunning(lambda: main().addBoth(done))
+reactor.callLater(30, reactor.stop)
+reactor.run()
+"#;
+
+/// A model served by pb, as the generated Python observes it.
+#[pb::remote_interface]
+trait Larder {
+    async fn pantry(&self) -> Result<pb::Cache<kitchen_sink::Pantry>, pb::Error>;
+    async fn change(&self) -> Result<(), pb::Error>;
+    async fn observers(&self) -> Result<usize, pb::Error>;
+}
+
+struct LarderImpl(pb::Model<kitchen_sink::Pantry>);
+
+#[pb::remote_impl]
+impl Larder for LarderImpl {
+    async fn pantry(&self) -> Result<pb::Cache<kitchen_sink::Pantry>, pb::Error> {
+        Ok(self.0.cache())
+    }
+    async fn change(&self) -> Result<(), pb::Error> {
+        use kitchen_sink::PantryEvent::*;
+        for event in [Stocked { item: "tea".into(), count: 3 }, Emptied("jam".into()), Cleared] {
+            self.0.apply(event);
+        }
+        self.0.apply(Stocked { item: "salt".into(), count: 1 });
+        Ok(())
+    }
+    async fn observers(&self) -> Result<usize, pb::Error> {
+        Ok(self.0.observers())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_remote_cache_follows_a_rust_model() {
+    let Some(python) = python() else { return };
+    let dir = modules("cache");
+    std::fs::write(dir.join("observer.py"), OBSERVER).unwrap();
+    let pantry = kitchen_sink::Pantry { stock: [("jam".to_string(), 2)].into(), shape: None };
+    let larder: std::sync::Arc<dyn Larder> = std::sync::Arc::new(LarderImpl(pb::Model::new(pantry)));
+    let server = pb::Server::bind_twisted("127.0.0.1:0", pb::root::<dyn Larder>(larder)).await.unwrap();
+    let port = server.local_addr().port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python).arg("observer.py").arg(port).current_dir(dir).output().expect("run observer.py")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "observer.py failed:\n{}{stdout}", String::from_utf8_lossy(&out.stderr));
+    let lines: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once(' ')).collect();
+    let expected = [
+        ("class", "'Pantry'"),
+        ("state", "([('jam', 2)], None)"),
+        ("stock", "[('salt', 1)]"),
+        (
+            "events",
+            "[{'Stocked': {'item': 'tea', 'count': 3}}, {'Emptied': 'jam'}, 'Cleared', {'Stocked': {'item': 'salt', 'count': 1}}]",
+        ),
+        ("observers", "1"),
+        ("released", "0"),
+    ];
+    assert_eq!(lines, BTreeMap::from(expected), "observer.py printed:\n{stdout}");
 }

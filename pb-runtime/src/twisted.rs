@@ -104,6 +104,43 @@
 //! [`Server::serve_twisted`](crate::Server::serve_twisted) serves Twisted
 //! clients on a `pb::tls::TlsListener` (feature `tls`).
 //!
+//! # Caches
+//!
+//! A [`Cache<S>`](crate::Cache) travels as Twisted's cacheable, both ways
+//! and in either role:
+//!
+//! - the copy tag is the model's [`Cacheable::NAME`](crate::Cacheable::NAME)
+//!   (`"aurora.UserList"`: the Python side registers its `pb.RemoteCache`
+//!   subclass with `pb.setUnjellyableForClass(b"aurora.UserList", ...)`),
+//!   and the state is `S` as jelly (a dict of its fields);
+//! - an event is an enum value, and its variant is the observer method:
+//!   `E::Added(name)` is `observe_added(name)` when serde names the variant
+//!   `added` (`#[serde(rename = "added")]`); a tuple variant's fields, and a
+//!   struct variant's in declaration order, are the positional arguments,
+//!   as `pb-idl gen --python` writes `observe_<Event>`;
+//! - a model's cache sent to a Twisted peer goes out once as `[tag, luid,
+//!   state]`, then as `["cached", luid]`; each event the model applies is a
+//!   `cachemessage` queued at once (so the peer has it before the answer of
+//!   the method that applied it) that asks for no answer; the peer's last
+//!   `decache` unsubscribes it ([`Model::observers`](crate::Model::observers))
+//!   and is answered with `uncache`. PB cannot give a `RemoteCache` a whole
+//!   new state, so a peer that cannot follow (the model's `apply` panicked,
+//!   a relayed mirror was resynced from upstream, an event is no enum)
+//!   is disconnected;
+//! - a Twisted `pb.Cacheable` arrives as a mirror whose tag must be
+//!   `S::NAME` (another is an error); each of its observer's
+//!   `callRemote(name, *args)` is read as an `S::Event` (a struct variant
+//!   may also come as keyword arguments) and applied, so changes, signals
+//!   and views work as for any mirror. A call no event takes is answered
+//!   with a failure and changes nothing. Every copy received is the one
+//!   mirror; when its last handle goes, one `decache` per copy is sent
+//!   (Twisted's `stoppedObserving` runs). A copy no decode keeps (another
+//!   model, a state of another shape, the answer of a call whose caller
+//!   stopped waiting) is decached at once, as references are released.
+//!
+//! A mirror sent back to its owner travels as `["lcache", luid]` and
+//! arrives as the owner's own view.
+//!
 //! # Serving Twisted clients
 //!
 //! [`Server::bind_twisted`](crate::Server::bind_twisted) serves a root
@@ -128,10 +165,10 @@
 //! | `factory.login(UsernamePassword(b"alice", b"secret"))` to a server bound with a [`Portal`](crate::login::Portal) | PB's challenge/response: the checker gets [`Credentials::challenge_response`](crate::login::Credentials::challenge_response), which [`Credentials::check_password`](crate::login::Credentials::check_password) verifies (the password never travels); the avatar it returns is the client's; wrong answers count against the portal's attempt limit, and its login timeout applies (see [`login`](crate::login#twisted-clients)) |
 //! | `factory.login(Anonymous())` | `loginAnonymous`: the checker gets [`Credentials::anonymous`](crate::login::Credentials::anonymous), which no password checks against, and decides |
 //! | `avatar.callRemote("whoami")` (`perspective_whoami` in Twisted) | the avatar trait's method whose wire name is `whoami` |
+//! | a [`Cache<S>`](crate::Cache) result or argument | a `pb.RemoteCache` fed by the model (see [Caches](#caches)) |
 //!
-//! Not served: cacheables (`pb::Cache` refuses to travel over PB's wire),
-//! a login's `mind` (ignored; a reference passed as one is released), and an
-//! object that is a Twisted peer's root sent back to it.
+//! Not served: a login's `mind` (ignored; a reference passed as one is
+//! released), and an object that is a Twisted peer's root sent back to it.
 
 pub(crate) mod cred;
 mod session;

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use pb_runtime::wire::Blob;
 use pb_runtime::wire::twisted::banana::{self, Dialect, Value};
 use pb_runtime::wire::twisted::broker::{self, Call, Failure, Message, RequestIds, Target, handshake};
-use pb_runtime::wire::twisted::jelly::{self, EncodeOptions, RefForm, form};
+use pb_runtime::wire::twisted::jelly::{self, CacheForm, CacheIn, CacheOut, EncodeOptions, RefForm, form};
 use serde::{Deserialize, Serialize};
 
 /// One side of a recorded conversation.
@@ -279,6 +279,31 @@ fn cache_messages_parse_and_are_answered() {
     assert_eq!(message(&t.c2s[4]), Message::Decache(2));
     assert_eq!(message(&t.c2s[5]), Message::Decache(2));
     assert_eq!(message(&t.s2c[4]), Message::Uncache(2));
+}
+
+#[test]
+fn cacheables_in_answers_encode_and_decode_as_twisted_sends_them() {
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct UserList {
+        users: Vec<String>,
+    }
+    let t = transcript("cacheable");
+    // The first send: [tag, luid, state].
+    let first: CacheIn<UserList> = jelly::from_value(&answer(&message(&t.s2c[0]), 10)).unwrap();
+    let tag = CacheForm::Cache { tag: "aurora.UserList".into(), luid: 2 };
+    assert_eq!((&first.form, first.first), (&tag, true));
+    let state = first.state.unwrap();
+    assert_eq!(state.users, ["alice"]);
+    let out = CacheOut { form: tag, state: Some(&state) };
+    let value = jelly::to_value(&out).unwrap();
+    assert_eq!(send(Message::Answer { req: 10, value }), t.s2c[0]);
+    // A later send of the same cacheable: ["cached", luid].
+    let again: CacheIn<UserList> = jelly::from_value(&answer(&message(&t.s2c[1]), 11)).unwrap();
+    assert_eq!((again.form.clone(), again.state), (CacheForm::Cached(2), None));
+    let value = jelly::to_value(&CacheOut::<UserList> { form: again.form, state: None }).unwrap();
+    assert_eq!(send(Message::Answer { req: 11, value }), t.s2c[1]);
+    // A state of another shape does not decode.
+    assert!(jelly::from_value::<CacheIn<u32>>(&answer(&message(&t.s2c[0]), 10)).is_err());
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 use pb::login::{Credentials, Portal};
 use pb::tls::{self, TlsListener};
 use pb::{Blob, Error};
-use pb_examples::twisted::Avatar;
+use pb_examples::twisted::{Avatar, UserList};
 use pb_tests::pki::Authority;
 use pb_tests::twisted::{client_py, python, server_py};
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,14 @@ pub trait Shop {
     async fn poke(&self) -> Result<(), Error>;
     async fn pokes(&self) -> Result<i64, Error>;
     async fn is_root(&self, shop: Arc<dyn Shop>) -> Result<bool, Error>;
+    /// Keep a mirror of the client's cacheable list: its users on arrival.
+    async fn watch(&self, users: pb::Cache<UserList>) -> Result<Vec<String>, Error>;
+    /// The kept mirror's users now.
+    async fn watched(&self) -> Result<Vec<String>, Error>;
+    /// The kept mirror itself (back to its owner).
+    async fn watched_cache(&self) -> Result<pb::Cache<UserList>, Error>;
+    /// Drop the kept mirror.
+    async fn unwatch(&self) -> Result<(), Error>;
     async fn camel(&self) -> Result<Arc<dyn Camel>, Error>;
     async fn any_thing(&self) -> Result<pb::AnyRef, Error>;
     async fn any_hello(&self, object: pb::AnyRef, text: String) -> Result<String, Error>;
@@ -156,6 +164,7 @@ struct ShopImpl {
     serials: AtomicI64,
     kept: Mutex<Option<Arc<dyn Hello>>>,
     pokes: AtomicI64,
+    watched: Mutex<Option<pb::Cache<UserList>>>,
 }
 
 /// The serial of `thing` if it is one of our own widgets (not a proxy).
@@ -242,6 +251,23 @@ impl Shop for ShopImpl {
         let any: &dyn std::any::Any = &*shop;
         Ok(any.downcast_ref::<ShopImpl>().is_some_and(|s| std::ptr::eq(s, self)))
     }
+    async fn watch(&self, users: pb::Cache<UserList>) -> Result<Vec<String>, Error> {
+        let now = users.state().users.clone();
+        *self.watched.lock().unwrap() = Some(users);
+        Ok(now)
+    }
+    async fn watched(&self) -> Result<Vec<String>, Error> {
+        let users = self.watched.lock().unwrap().clone().ok_or(Error::UnknownObject { id: 0 })?;
+        Ok(users.state().users.clone())
+    }
+    async fn watched_cache(&self) -> Result<pb::Cache<UserList>, Error> {
+        self.watched.lock().unwrap().clone().ok_or(Error::UnknownObject { id: 0 })
+    }
+    async fn unwatch(&self) -> Result<(), Error> {
+        let users = self.watched.lock().unwrap().take();
+        drop(users);
+        Ok(())
+    }
     async fn camel(&self) -> Result<Arc<dyn Camel>, Error> {
         Ok(Arc::new(Notes::default()))
     }
@@ -277,6 +303,7 @@ async fn a_twisted_client_calls_a_pb_server() {
     assert_eq!(shop.live.load(Ordering::SeqCst), 0, "every thing released");
     assert!(shop.kept.lock().unwrap().is_none());
     assert_eq!(shop.pokes.load(Ordering::SeqCst), 3, "each oneway call ran once");
+    assert!(shop.watched.lock().unwrap().is_none());
 }
 
 /// The avatar of [`portal`]'s users: says who logged in.

@@ -20,6 +20,7 @@ use pb::login::Credentials;
 use pb::tls::{self, TlsConnect};
 use pb::twisted::TwistedSession;
 use pb::{Error, SessionEvent};
+use pb_examples::twisted::{UserList, UserListEvent};
 use pb_tests::pki::Authority;
 use pb_tests::session::{self, fast, next_event};
 use pb_tests::twisted::{ServerPy, portal_py, server_py};
@@ -35,6 +36,9 @@ pub struct User {
 
 /// What `remote_echo(*args, **kw)` answers for these arguments: `[args, kw]`.
 type Echoed = ((String, i64, Vec<i64>, BTreeMap<String, i64>), BTreeMap<String, i64>);
+
+/// What `remote_echo` answers for one cache.
+type EchoedUsers = ((pb::Cache<UserList>,), BTreeMap<String, i64>);
 
 /// What `remote_echo` answers for one reference.
 type EchoedThing = ((pb::Ref<dyn Thing>,), BTreeMap<String, i64>);
@@ -68,6 +72,26 @@ pub trait TwistedRoot {
     /// `thing`, as an object of any interface.
     #[pb(name = "thing", id = 0x0ec4_0006)]
     async fn thing_any(&self) -> Result<pb::AnyRef, Error>;
+    async fn users(&self) -> Result<pb::Cache<UserList>, Error>;
+    /// `users`, read as a model of another name: refused.
+    #[pb(name = "users", id = 0x0ec4_0007)]
+    async fn users_as_other(&self) -> Result<pb::Cache<Other>, Error>;
+    #[pb(name = "echo", id = 0x0ec4_0008)]
+    async fn echo_users(&self, users: pb::Cache<UserList>) -> Result<EchoedUsers, Error>;
+    async fn add_user(&self, name: String) -> Result<(), Error>;
+    async fn observers(&self) -> Result<i64, Error>;
+}
+
+/// A model that is not `aurora.UserList`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Other {
+    users: Vec<String>,
+}
+
+impl pb::Cacheable for Other {
+    type Event = UserListEvent;
+    const NAME: &'static str = "aurora.Other";
+    fn apply(&mut self, _: &UserListEvent) {}
 }
 
 /// A callback `server.py`'s `call_back` calls (`ref.callRemote("hello", text)`).
@@ -413,4 +437,71 @@ async fn a_twisted_object_arrives_as_an_any_ref_of_the_callers_choice() {
     assert_eq!(root.exported().await.unwrap(), 2, "one reference, held");
     drop((thing, hello));
     assert_eq!(root.exported().await.unwrap(), 1, "released when the last proxy went");
+}
+
+/// `root.observers()` once it equals `want`, or its last value after 2 s.
+async fn observers_reach(root: &Arc<dyn TwistedRoot>, want: i64) -> i64 {
+    let mut n = root.observers().await.unwrap();
+    for _ in 0..200 {
+        if n == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        n = root.observers().await.unwrap();
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_twisted_cacheable_arrives_as_a_mirror_that_follows_it() {
+    use futures_util::StreamExt;
+    let Some(server) = server() else { return };
+    let (conn, root) = root(&server).await;
+    let users = root.users().await.unwrap();
+    assert!(users.is_mirror() && users.is_live());
+    assert_eq!(users.state().users, ["alice"]);
+    assert_eq!(root.observers().await.unwrap(), 1, "Twisted observes for us");
+    let mut signal = users.watch();
+    let mut changes = users.changes();
+    root.add_user("bob".into()).await.unwrap();
+    let wait = std::time::Duration::from_secs(5);
+    let change = tokio::time::timeout(wait, changes.next()).await.expect("the change arrives").unwrap();
+    assert!(matches!(change, pb::Change::Event(UserListEvent::Added(ref n)) if n == "bob"), "{change:?}");
+    tokio::time::timeout(wait, signal.changed()).await.expect("the signal fires").unwrap();
+    assert_eq!(users.state().users, ["alice", "bob"]);
+    // Sent again (["cached", luid]) and sent back and returned (["lcache",
+    // luid] out, ["cached", luid] in): the same mirror each time.
+    let again = root.users().await.unwrap();
+    assert!(again.ptr_eq(&users));
+    let ((echoed,), _) = root.echo_users(users.clone()).await.unwrap();
+    assert!(echoed.ptr_eq(&users));
+    assert_eq!(root.observers().await.unwrap(), 1, "one observer per connection");
+    // Dropping every handle decaches each copy received: Twisted stops
+    // observing (stoppedObserving) and answers with uncache.
+    drop((users, again, echoed, changes, signal));
+    assert_eq!(observers_reach(&root, 0).await, 0, "the decaches arrived");
+    // A fresh copy afterwards is a new observer with the current state.
+    let fresh = root.users().await.unwrap();
+    assert_eq!(fresh.state().users, ["alice", "bob"]);
+    assert_eq!(root.observers().await.unwrap(), 1);
+    conn.close();
+    assert!(!fresh.is_live());
+}
+
+#[tokio::test]
+async fn copies_no_decode_keeps_are_released() {
+    let Some(server) = server() else { return };
+    let (_conn, root) = root(&server).await;
+    let e = root.users_as_other().await.unwrap_err();
+    assert!(matches!(e, Error::Protocol(ref m) if m.contains("aurora.UserList")), "{e:?}");
+    // The copy Twisted counted is released at once: it stops observing,
+    // and its uncache is taken quietly; the connection stays up.
+    assert_eq!(observers_reach(&root, 0).await, 0);
+    assert_eq!(root.get_user(1).await.unwrap().id, 1);
+    // A call abandoned before its answer arrives releases its copy too.
+    let abandoned = futures_util::FutureExt::now_or_never(root.users());
+    assert!(abandoned.is_none(), "the call was sent, then abandoned");
+    assert_eq!(observers_reach(&root, 0).await, 0);
+    let users = root.users().await.unwrap();
+    assert_eq!(users.state().users[0], "alice");
 }

@@ -57,6 +57,78 @@ class Hello(pb.Referenceable):
         return "hello " + text
 
 
+class RemoteUserList(pb.RemoteCache):
+    """The cacheable aurora.UserList, observed."""
+
+    def setCopyableState(self, state):
+        self.users = list(state["users"])
+
+    def observe_added(self, name):
+        self.users.append(name)
+
+
+pb.setUnjellyableForClass(b"aurora.UserList", RemoteUserList)
+
+
+def sleep(seconds):
+    d = defer.Deferred()
+    reactor.callLater(seconds, d.callback, None)
+    return d
+
+
+@defer.inlineCallbacks
+def observers_reach(root, want):
+    """root.observers() once it is want, or its last value after 2 s."""
+    n = yield root.callRemote("observers")
+    for _ in range(200):
+        if n == want:
+            break
+        gc.collect()
+        yield sleep(0.01)
+        n = yield root.callRemote("observers")
+    return n
+
+
+@defer.inlineCallbacks
+def cacheable(root):
+    """users: a RemoteCache that follows the server's list; decache stops it."""
+    ul = yield root.callRemote("users")
+    check("users: a RemoteCache with the state", isinstance(ul, RemoteUserList) and ul.users[:1] == ["alice"],
+          repr(getattr(ul, "users", ul)))
+    n = yield root.callRemote("observers")
+    check("users: observed", n == 1, repr(n))
+    before = list(ul.users)
+    yield root.callRemote("add_user", "bob")
+    check("users: observe_added ran before add_user answered", ul.users == before + ["bob"], repr(ul.users))
+    ul2 = yield root.callRemote("users")
+    check("users: sent again, the same cache", ul2.__dict__ is ul.__dict__ and ul2.users == ul.users,
+          repr(ul2.users))
+    del ul, ul2
+    n = yield observers_reach(root, 0)
+    check("users: decache stops observing", n == 0, repr(n))
+
+
+class UserList(pb.Cacheable):
+    """A cacheable aurora.UserList of our own, as server.py's."""
+
+    def __init__(self, users):
+        self.users, self.observers = list(users), []
+
+    def getTypeToCopy(self):
+        return b"aurora.UserList"
+
+    def getStateToCacheAndObserveFor(self, perspective, observer):
+        self.observers.append(observer)
+        return {"users": list(self.users)}
+
+    def stoppedObserving(self, perspective, observer):
+        self.observers.remove(observer)
+
+    def add(self, name):
+        self.users.append(name)
+        return defer.gatherResults([o.callRemote("added", name) for o in self.observers])
+
+
 def outcome(d):
     """A Deferred of ("answer", result) or ("failure", Failure)."""
     return d.addCallbacks(lambda r: ("answer", r), lambda f: ("failure", f))
@@ -109,6 +181,7 @@ def api(root):
     )
     r = yield root.callRemote("add_user", "carol")
     check("add_user", r is None, repr(r))
+    yield cacheable(root)
     n = yield root.callRemote("exported")
     check("exported: at the end", n == 1, repr(n))
 
@@ -193,6 +266,28 @@ def shop(root):
     check("our object passed back is itself", back is hello, repr(back))
     yield root.callRemote("drop_kept")
     check("every reference released", held(root) == 0, repr(root.broker.localObjects))
+
+    # Our cacheable, observed by pb: each change reaches its mirror.
+    ul = UserList(["dan"])
+    r = yield root.callRemote("watch", ul)
+    check("our cacheable arrives as a mirror", r == ["dan"], repr(r))
+    check("pb observes it", len(ul.observers) == 1, repr(ul.observers))
+    yield ul.add("eve")
+    r = yield root.callRemote("watched")
+    check("pb's mirror follows it", r == ["dan", "eve"], repr(r))
+    k, f = yield outcome(ul.observers[0].callRemote("nope", 1))
+    check("an observer call no event takes fails", k == "failure" and f.check(pb.Error) and "observe_nope" in f.value,
+          repr((k, getattr(f, "value", f))))
+    r = yield root.callRemote("watched")
+    check("and changes nothing", r == ["dan", "eve"], repr(r))
+    back = yield root.callRemote("watched_cache")
+    check("our cacheable sent back is itself", back is ul, repr(back))
+    yield root.callRemote("unwatch")
+    for _ in range(200):
+        if not ul.observers:
+            break
+        yield sleep(0.01)
+    check("pb's decache stops observing", ul.observers == [], repr(ul.observers))
 
     # Oneway calls: run, and never answered.
     for _ in range(3):

@@ -86,7 +86,29 @@ pub async fn run(addr: impl tokio::net::ToSocketAddrs) -> Result<Report, Error> 
         other => Some(format!("{other:?}")),
     };
     check(r, "no such method", missing.as_deref(), Some("no_such_method"));
-    check(r, "add_user", root.add_user("carol".into()).await, Ok(()));
+    match root.users().await {
+        Ok(users) => {
+            let first = users.state().users.first().cloned();
+            check(r, "users: a mirror of the cacheable", (users.is_mirror(), first.as_deref()), (true, Some("alice")));
+            let mut signal = users.watch();
+            check(r, "add_user", root.add_user("carol".into()).await, Ok(()));
+            let fired = tokio::time::timeout(Duration::from_secs(5), signal.changed()).await.is_ok();
+            let last = users.state().users.last().cloned();
+            check(r, "users: the change arrived", (fired, last.as_deref()), (true, Some("carol")));
+            check(r, "users: observed", root.observers().await, Ok(1));
+            drop((users, signal)); // sends the decache
+            let mut observers = root.observers().await;
+            for _ in 0..200 {
+                if observers != Ok(1) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                observers = root.observers().await;
+            }
+            check(r, "users: released", observers, Ok(0));
+        }
+        Err(e) => r.push(("users", Err(format!("{e:?}")))),
+    }
     check(r, "exported: at the end", root.exported().await, Ok(1));
     conn.close();
     Ok(report)

@@ -7,13 +7,14 @@
 //! `remote_put_user` (the copyable `aurora.User`), `remote_thing` (a
 //! `Referenceable` with `remote_ping`), `remote_call_back(ref, text)`,
 //! `remote_fail` (`pb.Error("nope")`), `remote_boom` (`ValueError("boom")`),
-//! `remote_users`/`remote_add_user` (a cacheable) and `remote_exported`
-//! (how many of its objects the client holds, root included); a second
-//! port serves a cred portal (alice/secret, `perspective_whoami`).
+//! `remote_users`/`remote_add_user` (the cacheable `aurora.UserList`, here
+//! the model [`UserList`]), `remote_observers` (how many observe it) and
+//! `remote_exported` (how many of its objects the client holds, root
+//! included); a second port serves a cred portal (alice/secret,
+//! `perspective_whoami`).
 //!
 //! What pb does not cover of it: `echo` with any arguments (a Rust method
-//! has one signature: here a string, an int, a list and a dict), and the
-//! cacheable `users` (pb caches do not travel over PB's wire yet).
+//! has one signature: here a string, an int, a list and a dict).
 
 pub mod client;
 pub mod server;
@@ -33,6 +34,34 @@ pub struct User {
     pub id: i64,
     /// Its name.
     pub name: String,
+}
+
+/// `server.py`'s cacheable `UserList` (copy tag `b"aurora.UserList"`): its
+/// state is `{"users": [...]}`, and it tells each observer
+/// `callRemote("added", name)`, which a Twisted `RemoteCache` receives as
+/// `observe_added(name)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserList {
+    /// The users' names, in the order added.
+    pub users: Vec<String>,
+}
+
+/// A change to a [`UserList`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UserListEvent {
+    /// A user was added (`observe_added(name)`).
+    #[serde(rename = "added")]
+    Added(String),
+}
+
+impl pb::Cacheable for UserList {
+    type Event = UserListEvent;
+    const NAME: &'static str = "aurora.UserList";
+    fn apply(&mut self, event: &UserListEvent) {
+        match event {
+            UserListEvent::Added(name) => self.users.push(name.clone()),
+        }
+    }
 }
 
 /// A dict of ints, as `echo` carries it.
@@ -58,8 +87,12 @@ pub trait ReferenceRoot {
     async fn fail(&self) -> Result<(), Error>;
     /// Fails with `builtins.ValueError("boom")`.
     async fn boom(&self) -> Result<(), Error>;
-    /// Adds a user to the cacheable list (`None`).
+    /// The cacheable list of users: a cache of the model [`UserList`].
+    async fn users(&self) -> Result<pb::Cache<UserList>, Error>;
+    /// Adds a user to the cacheable list (`None`): each observer is told.
     async fn add_user(&self, name: String) -> Result<(), Error>;
+    /// How many observe the list now.
+    async fn observers(&self) -> Result<i64, Error>;
     /// How many of the server's objects the client holds, root included.
     async fn exported(&self) -> Result<i64, Error>;
 }

@@ -2,22 +2,28 @@
 //! its portal (see the [module docs](super) for what it lacks): run it with
 //! `cargo run -p pb-examples --example twisted_server`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use pb::Error;
 
 use pb::login::{Credentials, Portal};
 
-use super::{Avatar, Dict, Echoed, Hello, ReferenceRoot, Thing, User};
+use super::{Avatar, Dict, Echoed, Hello, ReferenceRoot, Thing, User, UserList, UserListEvent};
 
 /// The root object: `server.py`'s `Root`. Like it, it counts the objects
 /// one client holds (serve one test client at a time).
-#[derive(Default)]
 pub struct Root {
     /// Things alive: each is held by the client's references only.
     live: Arc<AtomicUsize>,
-    users: Mutex<Vec<String>>,
+    /// `server.py`'s `USERS`, starting with alice.
+    users: pb::Model<UserList>,
+}
+
+impl Default for Root {
+    fn default() -> Self {
+        Root { live: Arc::default(), users: pb::Model::new(UserList { users: vec!["alice".into()] }) }
+    }
 }
 
 /// `server.py`'s `Thing`; counted in its root's `live` while it exists.
@@ -62,9 +68,15 @@ impl ReferenceRoot for Root {
     async fn boom(&self) -> Result<(), Error> {
         Err(Error::Remote { kind: "builtins.ValueError".into(), message: "boom".into() })
     }
+    async fn users(&self) -> Result<pb::Cache<UserList>, Error> {
+        Ok(self.users.cache())
+    }
     async fn add_user(&self, name: String) -> Result<(), Error> {
-        self.users.lock().unwrap().push(name);
+        self.users.apply(UserListEvent::Added(name));
         Ok(())
+    }
+    async fn observers(&self) -> Result<i64, Error> {
+        Ok(self.users.observers() as i64)
     }
     async fn exported(&self) -> Result<i64, Error> {
         Ok(1 + self.live.load(Ordering::SeqCst) as i64)

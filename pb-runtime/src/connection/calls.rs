@@ -133,8 +133,10 @@ where
         && let Some(jelly) = link.jelly()
     {
         let name = name().ok_or_else(|| Error::UnknownMethod { interface: String::new(), method, name: None })?;
-        let args = jelly_args(jelly, args)?;
-        return jelly.send_oneway(link.next_req(), target_id, name, args);
+        let (args, caches) = jelly_args(jelly, args)?;
+        let sent = jelly.send_oneway(link.next_req(), target_id, name, args);
+        jelly.start_caches(caches, sent.is_ok());
+        return sent;
     }
     let req = link.next_req();
     let frame = link::encode_with_refs(link, &Header::Call { req, target: target_id, method }, args)?;
@@ -154,15 +156,20 @@ where
 }
 
 /// `args` (a tuple) as the jelly arguments of a call over `jelly`.
-fn jelly_args<A: Serialize + ?Sized>(jelly: &dyn JellyCalls, args: &A) -> Result<JellyValue, Error> {
+/// Also returns the caches the encode sent (see [`JellyCalls::with_refs`]),
+/// to be started once the call's message is queued.
+fn jelly_args<A: Serialize + ?Sized>(
+    jelly: &dyn JellyCalls,
+    args: &A,
+) -> Result<(JellyValue, Vec<(u64, bool)>), Error> {
     let mut encoded = None;
-    jelly.with_refs(&mut || {
+    let caches = jelly.with_refs(&mut || {
         encoded = Some(twisted::jelly::to_value(args)?);
         Ok(())
     })?;
     let args = encoded.ok_or_else(|| Error::protocol("call arguments were not encoded"))?;
     // A call without arguments encodes as `()`, which jelly writes as None.
-    Ok(if args == form::none() { form::tuple([]) } else { args })
+    Ok((if args == form::none() { form::tuple([]) } else { args }, caches))
 }
 
 /// [`send_call`] over a link that speaks PB messages with jelly (a Twisted
@@ -178,7 +185,7 @@ where
     A: Serialize + ?Sized,
     R: DeserializeOwned + Send + 'static,
 {
-    let args = jelly_args(jelly, args)?;
+    let (args, caches) = jelly_args(jelly, args)?;
     let req = link.next_req();
     let (tx, rx) = oneshot::channel();
     let slot: JellySlot = Box::new(move |_, answer| {
@@ -202,7 +209,9 @@ where
         };
         let _ = tx.send(decoded);
     });
-    jelly.send_call(req, target, name, args, slot)?;
+    let sent = jelly.send_call(req, target, name, args, slot);
+    jelly.start_caches(caches, sent.is_ok());
+    sent?;
     let guard = AbandonGuard { link, req };
     let result = rx.await.map_err(|_| Error::ConnectionLost)?;
     std::mem::forget(guard);

@@ -143,10 +143,69 @@ pub(crate) trait JellyCalls: Send + Sync {
     fn send_oneway(&self, req: u64, target: u64, method: &str, args: JellyValue) -> Result<(), Error>;
     /// Run `f`, a jelly encode or decode, with the link's references lent
     /// (its hook, and its [`RefCx`]: exports an encode made are rolled back
-    /// if `f` fails).
-    fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error>;
+    /// if `f` fails). Returns the cache sends the encode made: pass them to
+    /// [`start_caches`](Self::start_caches) once its message is queued.
+    fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<Vec<(u64, bool)>, Error>;
+    /// Start feeding the caches an encode sent for the first time (see
+    /// [`with_refs`](Self::with_refs)), its message being queued; or, if
+    /// the message could not be `sent`, take the sends back.
+    fn start_caches(&self, sends: Vec<(u64, bool)>, sent: bool);
     /// Send the reply to the peer's call `req`: an answer or a failure.
-    fn send_outcome(&self, req: u64, outcome: Outcome);
+    /// Whether it was sent (else the peer got a failure saying why, or
+    /// the link is closed).
+    fn send_outcome(&self, req: u64, outcome: Outcome) -> bool;
+
+    /// Send one of our caches (a PB `Cacheable`): count one more copy of
+    /// the cache `key` names (one per view), made by `make` with its luid
+    /// the first time. Returns its luid, and whether this is its first send
+    /// (`[tag, luid, state]`, else `["cached", luid]`). Only inside
+    /// [`with_refs`](Self::with_refs): an encode that fails takes it back,
+    /// and one that succeeds starts feeding a first send after its message
+    /// is queued (see [`SentCache::start`]).
+    fn export_cache(
+        &self,
+        key: u64,
+        make: &mut dyn FnMut(u64) -> Result<SentCache, Error>,
+    ) -> Result<(u64, bool), Error>;
+    /// The view of our cache the peer holds as `luid` (for `["lcache",
+    /// luid]`, our cache sent back).
+    fn exported_cache(&self, luid: u64) -> Option<Arc<dyn Any + Send + Sync>>;
+    /// Send `["cachemessage", req, luid, method, 0, args, {}]` to the
+    /// peer's copy `luid` of our cache (no answer wanted).
+    fn send_cache_call(&self, luid: u64, method: &str, args: JellyValue) -> Result<(), Error>;
+    /// A cache the peer sent us as `luid`, if we hold it.
+    fn received_cache(&self, luid: u64) -> Option<Arc<dyn ReceivedCache>>;
+    /// File the peer's cache `luid`, received for the first time.
+    fn receive_cache(&self, luid: u64, cache: Arc<dyn ReceivedCache>) -> Result<(), Error>;
+    /// A decode kept one more copy of the peer's cache `luid` (copies the
+    /// decodes of a message do not keep are released at once).
+    fn kept_copy(&self, luid: u64);
+    /// Release `copies` copies of the peer's cache `luid` (one
+    /// `["decache", luid]` each).
+    fn decache(&self, luid: u64, copies: u64);
+    /// Close the link (a peer that cannot be served any more).
+    fn close_link(&self);
+}
+
+/// One of our caches a Twisted peer holds, as its link keeps it.
+pub(crate) struct SentCache {
+    /// The view sent, for the peer's `["lcache", luid]`.
+    pub(crate) source: Arc<dyn Any + Send + Sync>,
+    /// What feeds the peer's copy; dropping it stops observing.
+    pub(crate) _feed: Box<dyn Any + Send + Sync>,
+    /// Starts feeding the peer: run once the message with the first send is
+    /// queued (a change sent before would reach a luid the peer does not
+    /// know yet).
+    pub(crate) start: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// A Twisted peer's cache (a `pb.Cacheable`) we hold a copy of, as our
+/// link keeps it: the peer's observer calls change it.
+pub(crate) trait ReceivedCache: Send + Sync {
+    /// The peer's `observer.callRemote(method, *args, **kw)`: apply it.
+    fn observe(&self, method: &str, args: &JellyValue, kw: &JellyValue) -> Result<(), Error>;
+    /// The typed entry, for a later `["cached", luid]`.
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
 }
 
 /// A reference met during a jelly decode, as the link's hook resolves it.
@@ -315,13 +374,14 @@ impl Reply {
         let link = self.link.clone();
         let jelly = link.jelly().ok_or_else(|| Error::protocol("not a Twisted link"))?;
         let mut outcome = None;
-        jelly.with_refs(&mut || {
+        let caches = jelly.with_refs(&mut || {
             outcome = Some(broker::outcome(result, &EncodeOptions::default(), text)?);
             Ok(())
         })?;
         let outcome = outcome.ok_or_else(|| Error::protocol("the reply was not encoded"))?;
         self.finish();
-        jelly.send_outcome(self.req, outcome);
+        let sent = jelly.send_outcome(self.req, outcome);
+        jelly.start_caches(caches, sent);
         Ok(())
     }
 }

@@ -13,7 +13,9 @@
 //! | `io.rs` | the reader and writer tasks |
 //! | `refs.rs` | the reference hook lent to jelly encodes and decodes |
 //! | `serve.rs` | messages from the peer: calls of our objects, answers, releases |
+//! | `caches.rs` | caches both ways (PB's `Cacheable` and `RemoteCache`) |
 
+mod caches;
 mod io;
 mod refs;
 mod serve;
@@ -30,7 +32,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::core::next_conn_id;
-use super::link::{self, Dispatch, JellyCalls, JellySlot, Link, ObjectKey, RemoteRef, ReplySlot};
+use super::link::{
+    self, Dispatch, JellyCalls, JellySlot, Link, ObjectKey, ReceivedCache, RemoteRef, ReplySlot, SentCache,
+};
 use super::tables::Exports;
 use crate::wire::EncodedFrame;
 use crate::wire::twisted::banana::{self, Dialect, Limits, Splitter, Value};
@@ -105,6 +109,8 @@ struct State {
     /// Objects the peer released since its last message of another kind:
     /// still resolvable by luid (see `serve.rs`).
     parked: Vec<(u64, Arc<dyn Dispatch>)>,
+    /// Caches both ways.
+    caches: caches::Caches,
 }
 
 /// What a handshake left: the stream halves, and the splitter and buffer
@@ -212,13 +218,14 @@ impl TwistedLink {
     /// exports are dropped.
     pub(crate) fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            let (pending, exports) = {
+            let (pending, exports, caches) = {
                 let mut state = self.state.lock().unwrap();
-                (std::mem::take(&mut state.pending), (state.exports.take(), std::mem::take(&mut state.parked)))
+                let exports = (state.exports.take(), std::mem::take(&mut state.parked));
+                (std::mem::take(&mut state.pending), exports, state.caches.take())
             };
             // Dropped outside the lock: a slot's sender (the caller sees
             // ConnectionLost) and the objects, which may be the user's.
-            drop((pending, exports));
+            drop((pending, exports, caches));
             let _ = self.out.send(Vec::new()); // an empty write stops the writer
             self.stop.cancel();
             self.closed_token.cancel();
@@ -368,12 +375,63 @@ impl JellyCalls for TwistedLink {
         self.send_message(&call_message(req, target, method, false, args))
     }
 
-    fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
+    fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<Vec<(u64, bool)>, Error> {
         let link = self.me.upgrade().ok_or(Error::Disconnected)?;
-        link.lend(f).0
+        let ((result, _), sends) = caches::noting(|| link.lend(f));
+        match result {
+            Ok(()) => Ok(sends),
+            Err(e) => {
+                link.unsend_caches(sends);
+                Err(e)
+            }
+        }
     }
 
-    fn send_outcome(&self, req: u64, outcome: Outcome) {
+    fn start_caches(&self, sends: Vec<(u64, bool)>, sent: bool) {
+        if sent {
+            self.start_caches_now(sends);
+        } else {
+            self.unsend_caches(sends);
+        }
+    }
+
+    fn export_cache(
+        &self,
+        key: u64,
+        make: &mut dyn FnMut(u64) -> Result<SentCache, Error>,
+    ) -> Result<(u64, bool), Error> {
+        self.export_cache_now(key, make)
+    }
+
+    fn exported_cache(&self, luid: u64) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        self.exported_cache_now(luid)
+    }
+
+    fn send_cache_call(&self, luid: u64, method: &str, args: Value) -> Result<(), Error> {
+        self.send_cache_call_now(luid, method, args)
+    }
+
+    fn received_cache(&self, luid: u64) -> Option<Arc<dyn ReceivedCache>> {
+        self.received_cache_now(luid)
+    }
+
+    fn receive_cache(&self, luid: u64, cache: Arc<dyn ReceivedCache>) -> Result<(), Error> {
+        self.receive_cache_now(luid, cache)
+    }
+
+    fn kept_copy(&self, luid: u64) {
+        TwistedLink::kept_copy(self, luid);
+    }
+
+    fn decache(&self, luid: u64, copies: u64) {
+        self.decache_now(luid, copies);
+    }
+
+    fn close_link(&self) {
+        self.close();
+    }
+
+    fn send_outcome(&self, req: u64, outcome: Outcome) -> bool {
         let message = match outcome {
             Outcome::Answer(value) => Message::Answer { req, value },
             Outcome::Failure(failure) => Message::Error { req, failure: failure.to_value() },
@@ -383,7 +441,9 @@ impl JellyCalls for TwistedLink {
             tracing::debug!(peer = %self.peer, error = %e, "sending a reply failed");
             let failure = Failure::from_error(&e).to_value();
             let _ = self.send_message(&Message::Error { req, failure });
+            return false;
         }
+        true
     }
 }
 

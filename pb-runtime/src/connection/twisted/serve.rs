@@ -22,7 +22,9 @@ use crate::connection::dispatch::{drive, panic_message};
 use crate::connection::link::{CallFuture, Dispatch, JellyCalls, JellyFault, Link, Reply};
 use crate::wire::twisted::broker::message::ROOT;
 use crate::wire::twisted::broker::{Call, Failure, Message, Outcome, Target, fold_kwargs, handshake};
-use crate::wire::twisted::jelly::{hook, remote_occurrences};
+use crate::wire::twisted::jelly::{cache_occurrences, hook, remote_occurrences};
+
+use super::caches;
 
 impl TwistedLink {
     /// Handle one message from the peer. An error closes the link (as
@@ -72,12 +74,7 @@ impl TwistedLink {
                 return Ok(());
             }
             Message::CacheCall(call) => {
-                // pb sends no caches: no observer can be called.
-                let target = match call.target {
-                    Target::Luid(id) => id,
-                    Target::Name(_) => 0,
-                };
-                self.refuse(&call, remote_occurrences_of(&call), Error::UnknownObject { id: target });
+                self.observe(call);
                 return Ok(());
             }
             Message::Decref(luid) => {
@@ -93,9 +90,8 @@ impl TwistedLink {
                     }
                 };
             }
-            Message::Decache(_) | Message::Uncache(_) => {
-                return Err(Error::protocol("a Twisted peer released a cache pb never sent"));
-            }
+            Message::Decache(luid) => return self.decached(luid),
+            Message::Uncache(luid) => return self.uncached(luid),
             Message::Answer { req, value } => (req, remote_occurrences(&value), Ok(value)),
             Message::Error { req, failure } => {
                 let fault = match Failure::from_value(&failure) {
@@ -105,17 +101,24 @@ impl TwistedLink {
                 (req, remote_occurrences(&failure), Err(fault))
             }
         };
+        let owed_caches = match &outcome {
+            Ok(value) => cache_occurrences(value),
+            Err(_) => Vec::new(),
+        };
         let slot = self.state.lock().unwrap().pending.remove(&req);
         let link: Arc<dyn Link> = self.clone();
         // An answer to a call whose caller stopped waiting is dropped (its
-        // references are released below).
-        let (_, imported) = self.lend(|| {
-            if let Some(slot) = slot {
-                slot(&link, outcome);
-            }
-            Ok(())
+        // references and caches are released below).
+        let ((_, imported), kept) = caches::keeping(|| {
+            self.lend(|| {
+                if let Some(slot) = slot {
+                    slot(&link, outcome);
+                }
+                Ok(())
+            })
         });
         self.release(owed, imported);
+        self.release_caches(owed_caches, kept);
         Ok(())
     }
 
@@ -153,13 +156,15 @@ impl TwistedLink {
         }
         // From here the reply holds the in-flight slot and gives it back.
         let reply = Reply::jelly(self.clone(), req, answer);
-        let (started, imported) = self.lend(|| start(&*object, method, &args, reply));
+        let owed_caches = cache_occurrences(&args);
+        let ((started, imported), kept) = caches::keeping(|| self.lend(|| start(&*object, method, &args, reply)));
         self.release(owed, imported);
+        self.release_caches(owed_caches, kept);
         let fault = || {
             let link = self.clone();
             move |e: Error| {
                 if answer {
-                    link.send_outcome(req, Outcome::Failure(Failure::from_error(&e)));
+                    let _ = link.send_outcome(req, Outcome::Failure(Failure::from_error(&e)));
                 }
             }
         };
@@ -179,7 +184,7 @@ impl TwistedLink {
     fn fail(&self, req: u64, answer: bool, owed: Vec<u64>, error: Error) {
         self.release(owed, Vec::new());
         if answer {
-            self.send_outcome(req, Outcome::Failure(Failure::from_error(&error)));
+            let _ = self.send_outcome(req, Outcome::Failure(Failure::from_error(&error)));
         }
     }
 }

@@ -217,7 +217,14 @@ struct Queue {
     overflows: u64,
     closed: bool,
     attached: bool,
+    /// Where each event goes at once, as it is applied (a Twisted peer's
+    /// copy: see [`Outlet::attach_direct`]), instead of the queue.
+    sink: Option<Sink>,
 }
+
+/// Takes each event of a directly attached observer as it is applied
+/// (`None`: the observer cannot follow, it needs the whole state).
+pub(crate) type Sink = Box<dyn Fn(Option<&Bytes>) + Send + Sync>;
 
 /// Queue figures of one remote observer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +253,17 @@ impl<S: Cacheable> Outlet<S> {
     fn push(&self, event: Result<Option<Bytes>, Error>) {
         let mut q = self.queue.lock().unwrap();
         if q.closed {
+            return;
+        }
+        if let Some(sink) = &q.sink {
+            match event {
+                Ok(None) => {}
+                Ok(Some(bytes)) => sink(Some(&bytes)),
+                Err(e) => {
+                    tracing::error!(error = %e, "model event not sent; the observer cannot follow");
+                    sink(None);
+                }
+            }
             return;
         }
         match event {
@@ -277,6 +295,10 @@ impl<S: Cacheable> Outlet<S> {
 
     fn force_resync(&self) {
         let mut q = self.queue.lock().unwrap();
+        if let Some(sink) = &q.sink {
+            sink(None);
+            return;
+        }
         q.events.clear();
         q.bytes = 0;
         q.resync = true;
@@ -316,6 +338,29 @@ impl<S: Cacheable> Outlet<S> {
             }
         }
         tokio::spawn(self.clone().deliver(observer));
+        Ok(())
+    }
+
+    /// Send each event to `sink` as it is applied, from the model's
+    /// `apply` (under its locks: the sink must only queue), starting with
+    /// the events queued since the outlet opened. There is no batching and
+    /// no resync: `sink` gets `None` where a resync would be needed.
+    pub(crate) fn attach_direct(&self, sink: Sink) -> Result<(), Error> {
+        let mut q = self.queue.lock().unwrap();
+        if q.closed {
+            return Err(Error::Disconnected);
+        }
+        if std::mem::replace(&mut q.attached, true) {
+            return Err(Error::protocol("this cache feed is already attached"));
+        }
+        if std::mem::take(&mut q.resync) {
+            sink(None);
+        }
+        for (_, bytes) in q.events.drain(..) {
+            sink(Some(&bytes));
+        }
+        q.bytes = 0;
+        q.sink = Some(sink);
         Ok(())
     }
 

@@ -90,6 +90,15 @@
 //! every hop (a relay's mirror resyncs its downstream mirrors). Other
 //! mirrors keep their last state after an outage and receive nothing more.
 //!
+//! # Twisted peers
+//!
+//! Over Twisted PB's wire a cache is Twisted's cacheable: a model's cache
+//! reaches Python as a `pb.RemoteCache` whose `observe_<variant>` methods
+//! are called as the model applies each event (no queue and no resync: a
+//! Twisted observer that cannot follow is disconnected), and a Twisted
+//! `pb.Cacheable` arrives as a mirror. See
+//! [`twisted`](crate::twisted#caches) for the mapping.
+//!
 //! Model states and events are plain data (copies): references inside them
 //! are not supported.
 
@@ -99,6 +108,7 @@ mod model;
 mod protocol;
 mod replay;
 mod state;
+mod twisted;
 mod view;
 
 pub use hub::OutletStats;

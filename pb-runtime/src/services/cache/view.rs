@@ -15,6 +15,7 @@ use super::hub::{self, Hub, Outlet};
 use super::mirrors;
 use super::protocol::{Batch, CacheWire, Feed, Observer, Snapshot, decode, encode};
 use super::state::{Cacheable, Change, Projection};
+use super::twisted::{self, Upstream};
 use crate::Error;
 use crate::connection::RefCx;
 use crate::references::heal::HealSlot;
@@ -55,6 +56,8 @@ struct Mirror<S: Cacheable> {
     link: Mutex<Link<S>>,
     /// The session that heals this mirror, and its slot there.
     healer: OnceLock<HealSlot>,
+    /// The Twisted cache this mirrors, if it is one (then `link` has no feed).
+    twisted: Option<Upstream>,
 }
 
 struct Link<S: Cacheable> {
@@ -169,6 +172,9 @@ impl<S: Cacheable> Cache<S> {
     /// Whether this is a mirror whose feed is on a live connection (always
     /// true for a local model's view).
     pub fn is_live(&self) -> bool {
+        if let Some(upstream) = self.twisted_upstream() {
+            return upstream.is_live();
+        }
         match self.inner.feed() {
             None => self.inner.mirror.is_none(),
             Some(feed) => <dyn Feed as crate::Interface>::proxy_handle(&*feed).is_none_or(|h| h.is_connected()),
@@ -212,6 +218,40 @@ impl<S: Cacheable> Cache<S> {
         Ok(())
     }
 
+    /// A mirror of a Twisted peer's cache, fed by `hub` (see `twisted.rs`),
+    /// on connection `conn`.
+    pub(crate) fn twisted_mirror(hub: Arc<Hub<S>>, upstream: Upstream, conn: u64) -> Self {
+        let inlet = Arc::new(Inlet { target: RwLock::new(InletTarget { cache: Weak::new(), next: 1 }) });
+        let link = Link { feed: None, inlet, key: (conn, 0) };
+        let mirror = Mirror { link: Mutex::new(link), healer: OnceLock::new(), twisted: Some(upstream) };
+        Cache::from_inner(Arc::new(CacheCore { hub, view: None, id: hub::next_id(), mirror: Some(mirror) }))
+    }
+
+    /// The Twisted cache this mirrors, if it is one.
+    pub(crate) fn twisted_upstream(&self) -> Option<&Upstream> {
+        self.inner.mirror.as_ref()?.twisted.as_ref()
+    }
+
+    /// The id a connection sends this view under once.
+    pub(crate) fn key(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// A new remote observer of this view, and the state it starts from.
+    pub(crate) fn open_outlet(&self) -> Result<(Arc<Outlet<S>>, bytes::Bytes), Error> {
+        self.inner.hub.open_outlet(self.inner.view.clone())
+    }
+
+    /// This cache, type-erased (what [`from_core_any`](Self::from_core_any) takes back).
+    pub(crate) fn core_any(&self) -> Arc<dyn Any + Send + Sync> {
+        self.inner.clone()
+    }
+
+    /// A cache from [`core_any`](Self::core_any), if it is one of `S`.
+    pub(crate) fn from_core_any(core: Arc<dyn Any + Send + Sync>) -> Option<Self> {
+        core.downcast::<CacheCore<S>>().ok().map(Cache::from_inner)
+    }
+
     /// A mirror's feed, if it is an object of the peer this cache is being
     /// encoded for.
     fn feed_on_encoding_connection(&self) -> Option<Arc<dyn Feed>> {
@@ -238,9 +278,7 @@ impl<S: Cacheable> Serialize for Cache<S> {
     fn serialize<Se: Serializer>(&self, s: Se) -> Result<Se::Ok, Se::Error> {
         use serde::ser::Error as _;
         if crate::wire::twisted::jelly::hook::is_lent() {
-            return Err(Se::Error::custom(
-                "a pb::Cache cannot go to a Twisted peer (cacheables are not supported over PB's wire yet)",
-            ));
+            return twisted::serialize(self, s);
         }
         if let Some(feed) = self.feed_on_encoding_connection() {
             // Going back to the peer it mirrors: send that peer's own feed,
@@ -271,9 +309,7 @@ impl<'de, S: Cacheable> Deserialize<'de> for Cache<S> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
         if crate::wire::twisted::jelly::hook::is_lent() {
-            return Err(D::Error::custom(
-                "a pb::Cache cannot come from a Twisted peer (cacheables are not supported over PB's wire yet)",
-            ));
+            return twisted::deserialize(d);
         }
         let wire = CacheWire::deserialize(d)?;
         if wire.model != S::NAME {
@@ -306,6 +342,7 @@ impl<'de, S: Cacheable> Deserialize<'de> for Cache<S> {
             mirror: Some(Mirror {
                 link: Mutex::new(Link { feed: Some(feed.clone()), inlet: inlet.clone(), key }),
                 healer: OnceLock::new(),
+                twisted: None,
             }),
         });
         inlet.target.write().unwrap().cache = Arc::downgrade(&inner);

@@ -15,6 +15,7 @@ use serde::de::{self, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, Variant
 use serde::forward_to_deserialize_any;
 
 use super::super::banana::{BigInt, Value};
+use super::cache::{CACHE_NAME, CACHED, LCACHE, is_cache_tag};
 use super::error::{Error, Result};
 use super::form::{self, names};
 use super::refs::{REF_NAME, ROOT_LUID, RefForm};
@@ -189,6 +190,25 @@ impl<'a, 'de> Deserializer<'a, 'de> {
         Ok(self.depth + 1)
     }
 
+    /// A cacheable's form (see [`CacheIn`](super::cache::CacheIn)): the
+    /// sequence kind, tag, luid, first, and the state of a first send.
+    fn deserialize_cache<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let (value, _guard) = self.resolve()?;
+        let first = self.cx.replay.get() == 0;
+        let luid = |n: &i128| u64::try_from(*n).map_err(|_| Error::new(format_args!("bad cache luid {n}")));
+        let (kind, tag, luid, state): (&'de [u8], &'de [u8], u64, Option<&'de Value>) = match form::split(value) {
+            Some((word @ (CACHED | LCACHE), [Value::Int(n)])) => (word, b"", luid(n)?, None),
+            Some((tag, [Value::Int(n), state])) if is_cache_tag(tag) => (b"cache", tag, luid(n)?, Some(state)),
+            _ => {
+                return Err(Error::new(
+                    "expected a PB cacheable ([tag, luid, state], [\"cached\", luid] or [\"lcache\", luid])",
+                ));
+            }
+        };
+        let depth = self.nested()?;
+        visitor.visit_seq(CacheSeq { kind, tag, luid, first, state: state.map(|s| self.at(s, depth)), next: 0 })
+    }
+
     /// Follow references and dereferences to the value they stand for.
     fn resolve(&self) -> Result<(&'de Value, Guard<'a, 'de>)> {
         let cx = self.cx;
@@ -311,6 +331,9 @@ impl<'de> de::Deserializer<'de> for Deserializer<'_, 'de> {
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value> {
+        if name == CACHE_NAME {
+            return self.deserialize_cache(visitor);
+        }
         if name != REF_NAME {
             return visitor.visit_newtype_struct(self);
         }
@@ -482,6 +505,32 @@ impl<'de> VariantAccess<'de> for Variant<'_, 'de> {
 
 /// A reference as serde data: its kind (bytes), its luid and, inside the
 /// reserved newtype, whether this is its first decode.
+/// The sequence a cacheable's form is read as (see `deserialize_cache`).
+struct CacheSeq<'a, 'de> {
+    kind: &'de [u8],
+    tag: &'de [u8],
+    luid: u64,
+    first: bool,
+    state: Option<Deserializer<'a, 'de>>,
+    next: u8,
+}
+
+impl<'de> SeqAccess<'de> for CacheSeq<'_, 'de> {
+    type Error = Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        self.next += 1;
+        match self.next {
+            1 => seed.deserialize(BytesDeserializer::new(self.kind)).map(Some),
+            2 => seed.deserialize(BytesDeserializer::new(self.tag)).map(Some),
+            3 => seed.deserialize(U64Deserializer::new(self.luid)).map(Some),
+            4 => seed.deserialize(BoolDeserializer::new(self.first)).map(Some),
+            5 => self.state.take().map(|de| seed.deserialize(de)).transpose(),
+            _ => Ok(None),
+        }
+    }
+}
+
 struct RefSeq {
     form: RefForm,
     first: Option<bool>,

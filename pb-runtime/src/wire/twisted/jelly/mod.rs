@@ -22,6 +22,7 @@
 //! | structs with a dotted serde name | the copyable `[b"aurora.User", ["dictionary", ...]]` [a plain dictionary] |
 //! | unit enum variants | `["unicode", "Variant"]` [bytes] |
 //! | other enum variants | `{"Variant": payload}` as a one-entry dictionary (serde_json's convention) |
+//! | [`CacheOut`] / [`CacheIn`] | `[tag, luid, state]`, `["cached", luid]`, `["lcache", luid]` (see [`cache`]) |
 //! | [`RefForm`] / [`Received`] | `["remote", luid]`, `["local", luid]` (see [`refs`]; a connection lends a [`hook::RefHook`] to turn them into objects) |
 //!
 //! jelly is self-describing, so `deserialize_any` works: untagged enums,
@@ -48,6 +49,7 @@
 //! the target type's range; strings and lists over 640 KiB (the banana
 //! encoder refuses them, as Twisted does).
 
+pub mod cache;
 pub mod de;
 pub mod error;
 pub mod form;
@@ -55,6 +57,7 @@ pub mod hook;
 pub mod refs;
 pub mod ser;
 
+pub use cache::{CACHE_NAME, CacheForm, CacheIn, CacheOut, cache_occurrences};
 pub use de::{DecodeOptions, from_value, from_value_with};
 pub use error::{Error, Result};
 pub use refs::{REF_NAME, ROOT_LUID, Received, RefForm, remote_occurrences};

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde::ser;
 
 use super::super::banana::Value;
+use super::cache::CACHE_NAME;
 use super::error::{Error, Result};
 use super::form::{self, names};
 use super::refs::REF_NAME;
@@ -167,6 +168,16 @@ impl<'o> ser::Serializer for Serializer<'o> {
         Ok(form::unicode(variant))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, value: &T) -> Result<Value> {
+        if name == CACHE_NAME {
+            // A cacheable's form arrives as ["tuple", ...]: it goes bare.
+            return match value.serialize(self)? {
+                Value::List(mut items) if items.len() > 1 && items[0].as_bytes() == Some(names::TUPLE) => {
+                    items.remove(0);
+                    Ok(Value::List(items))
+                }
+                other => Err(Error::new(format_args!("malformed cacheable {other:?}"))),
+            };
+        }
         if name != REF_NAME {
             return value.serialize(self);
         }
