@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex, Weak};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::inner::Inner;
 use super::protocol::RESUME;
 use super::remote::{Shared, top_up};
-use super::{Inner, Stream};
+use super::value::Stream;
 use crate::connection::send_call;
 use crate::references::ProxyHandle;
 use crate::references::heal::{Heal, HealFuture, HealSlot};

@@ -20,8 +20,8 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::Stream;
 use super::protocol::{ATTACH, SENDER_IFACE};
+use super::value::Stream;
 use crate::Error;
 use crate::connection::{CallFuture, Dispatch, RefCx, Reply, send_call};
 use crate::wire::{self, WireRef};

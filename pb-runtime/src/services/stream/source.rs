@@ -9,8 +9,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
+use super::inner::Inner;
 use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME, STREAM_IFACE};
-use super::{Inner, remote};
+use super::remote;
 use crate::Error;
 use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
 
