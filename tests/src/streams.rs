@@ -29,6 +29,8 @@ pub trait Feed {
     /// Sends `size`-byte items into `to` without end, from a task of its
     /// own, and returns at once.
     async fn push_blobs(&self, to: pb::Sender<Vec<u8>>, size: usize) -> Result<(), pb::Error>;
+    /// Items of the given sizes, the `i`th filled with `i as u8`.
+    async fn sized(&self, sizes: Vec<usize>) -> Result<pb::Stream<Vec<u8>>, pb::Error>;
     /// `0..n` as [`Counted`] items (which count their decodes).
     async fn counted(&self, n: u64) -> Result<pb::Stream<Counted>, pb::Error>;
     /// `n` objects by reference, the `i`th answering `i`.
@@ -156,6 +158,9 @@ impl Feed for Numbers {
             }
         });
         Ok(())
+    }
+    async fn sized(&self, sizes: Vec<usize>) -> Result<pb::Stream<Vec<u8>>, pb::Error> {
+        Ok(pb::Stream::iter(sizes.into_iter().enumerate().map(|(i, n)| vec![i as u8; n])))
     }
     async fn counted(&self, n: u64) -> Result<pb::Stream<Counted>, pb::Error> {
         Ok(pb::Stream::iter((0..n).map(Counted)))

@@ -29,7 +29,7 @@ type Batch<T> = (u64, Vec<T>, Option<Result<(), Error>>);
 
 /// A pull's answer on the wire: the first item's number, how many items,
 /// whether they hold no references, their bytes, the end if any.
-type WireBatch = (u64, u32, bool, Vec<u8>, Option<Result<(), Error>>);
+type WireBatch = (u64, u32, bool, Vec<u8>, Option<Result<(), Error>>, Option<u64>);
 
 async fn serve() -> (Arc<Numbers>, Server, RawPeer) {
     let numbers = Arc::new(Numbers::default());
@@ -51,8 +51,10 @@ async fn open(raw: &mut RawPeer, name: &str, a: &[u8]) -> u64 {
 async fn pull<T: serde::de::DeserializeOwned>(raw: &mut RawPeer, stream: u64, max: u32) -> Result<Batch<T>, Error> {
     let (ok, payload) = raw.call(stream, pb_ids::method_id(PULL), &args(&(max,))).await;
     assert!(ok, "a pull is answered: {:?}", fault(&payload));
-    let (first, count, plain, bytes, end) = postcard::from_bytes::<Result<WireBatch, Error>>(&payload).unwrap()?;
+    let (first, count, plain, bytes, end, piece) =
+        postcard::from_bytes::<Result<WireBatch, Error>>(&payload).unwrap()?;
     assert!(plain, "numbers and bytes hold no references");
+    assert_eq!(piece, None, "whole items");
     let (mut items, mut rest) = (Vec::new(), &bytes[..]);
     for _ in 0..count {
         let (item, after) = postcard::take_from_bytes::<T>(rest).unwrap();
@@ -84,8 +86,9 @@ async fn a_greedy_pull_is_clamped() {
     let (first, items, end) = pull::<Vec<u8>>(&mut raw, stream, u32::MAX).await.unwrap();
     assert_eq!((first, end), (0, None));
     assert!(!items.is_empty() && items.len() <= 16, "{} items in the first answer", items.len());
+    let given = items.len() as u64;
     let (first, items, _) = pull::<Vec<u8>>(&mut raw, stream, u32::MAX).await.unwrap();
-    assert_eq!(first, 16);
+    assert_eq!(first, given);
     // At most one chunk (256 KiB of items: under 256 items of 1 KiB).
     assert!(!items.is_empty() && items.len() <= 256, "{} items", items.len());
 }
@@ -123,4 +126,43 @@ async fn nonsense_to_a_stream_gets_errors_and_the_connection_goes_on() {
     assert!(matches!(fault(&payload), Error::Protocol(_)), "{:?}", fault(&payload));
     let (first, items, _) = pull::<u64>(&mut raw, stream, 3).await.unwrap();
     assert_eq!((first, items), (0, vec![0, 1, 2]));
+}
+
+#[tokio::test]
+async fn an_item_longer_than_a_chunk_comes_in_pieces_of_at_most_a_chunk() {
+    let (_numbers, _server, mut raw) = serve().await;
+    let sizes = vec![1000usize, 1 << 20, (256 << 10) + 1, 10];
+    let stream = open(&mut raw, "sized", &args(&(sizes.clone(),))).await;
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let mut assembling = Vec::new();
+    while items.len() < sizes.len() {
+        let (ok, payload) = raw.call(stream, pb_ids::method_id(PULL), &args(&(1000u32,))).await;
+        assert!(ok);
+        assert!(payload.len() <= (256 << 10) + 64, "an answer of {} bytes", payload.len());
+        let (first, count, plain, bytes, _, piece) =
+            postcard::from_bytes::<Result<WireBatch, Error>>(&payload).unwrap().unwrap();
+        assert!(plain);
+        assert_eq!(first, items.len() as u64);
+        match piece {
+            Some(offset) => {
+                assert_eq!(offset, assembling.len() as u64, "pieces in order");
+                assembling.extend_from_slice(&bytes);
+                if count == 1 {
+                    items.push(postcard::from_bytes(&std::mem::take(&mut assembling)).unwrap());
+                }
+            }
+            None => {
+                let mut rest = &bytes[..];
+                for _ in 0..count {
+                    let (item, after) = postcard::take_from_bytes::<Vec<u8>>(rest).unwrap();
+                    items.push(item);
+                    rest = after;
+                }
+            }
+        }
+    }
+    for (i, (item, size)) in items.iter().zip(&sizes).enumerate() {
+        assert_eq!(item.len(), *size);
+        assert!(item.iter().all(|&b| b == i as u8));
+    }
 }

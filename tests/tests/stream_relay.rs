@@ -55,3 +55,26 @@ async fn items_with_references_cross_a_relay_as_working_proxies() {
     pb_tests::eventually("the relay's exports are released", || exported_at_relay() == before).await;
     pb_tests::eventually("and its imports from the server", || session.connection().stats().imports == 0).await;
 }
+
+/// Items of `sizes` read from `feed`, checked (item `i` is `i as u8`s).
+async fn read_sized(feed: &dyn Feed, sizes: Vec<usize>) {
+    let mut stream = feed.sized(sizes.clone()).await.unwrap();
+    for (i, size) in sizes.iter().enumerate() {
+        let item = stream.next().await.unwrap().unwrap();
+        assert_eq!(item.len(), *size, "item {i}");
+        assert!(item.iter().all(|&b| b == i as u8), "item {i}");
+    }
+    assert!(stream.next().await.is_none());
+}
+
+const SIZES: [usize; 7] = [10, 3 << 20, 256 << 10, (256 << 10) + 1, 1, 5 << 20, 100_000];
+
+#[tokio::test]
+async fn items_longer_than_a_chunk_arrive_whole_directly_and_through_a_relay() {
+    let (server, _session, _relay, client) = relayed().await;
+    let feed = client.get::<dyn Feed>().await.unwrap();
+    read_sized(&*feed, SIZES.to_vec()).await;
+    let direct = Client::connect(server.local_addr()).await.unwrap();
+    let feed = direct.get::<dyn Feed>().await.unwrap();
+    read_sized(&*feed, SIZES.to_vec()).await;
+}

@@ -69,11 +69,12 @@
 //!
 //! # What is not here
 //!
-//! One item is not split across frames: an item must fit in one frame
-//! ([`Config::max_frame_len`](crate::Config::max_frame_len)), and one larger
-//! than 256 KiB goes alone in its answer, written whole. Items are encoded
-//! on their own, then copied into the answer (`pb::Blob` items too). Streams are pb-to-pb (not over
-//! Twisted's wire).
+//! An item must fit in one frame
+//! ([`Config::max_frame_len`](crate::Config::max_frame_len)). An item
+//! without references longer than 256 KiB goes in pieces of 256 KiB, one
+//! per answer, so no answer is longer than that; an item with references
+//! goes whole. Items are encoded on their own, then the answer refers to
+//! their bytes (`pb::Blob` items are copied once, which calls do not).
 //!
 //! A `Stream<T>` describes itself as `stream<T>` ([`crate::describe`]), as
 //! `.pbidl` schemas write it.
@@ -165,7 +166,7 @@ mod tests {
     /// Bytes on the wire per item beyond the item's own bytes: the answer's
     /// frame (prefix, header, batch) and the pull that asked for it.
     fn overhead_per_item(size: usize, items: usize) -> f64 {
-        let batch = Batch { first: 1 << 40, items: vec![vec![7u8; size]; items], end: None };
+        let batch = Batch::items(1 << 40, vec![vec![7u8; size]; items], None);
         let answer = wire::encode_frame(&Header::Reply { req: 1 << 30, ok: true }, &Ok::<_, Error>(batch)).unwrap();
         let pull = Header::Call { req: 1 << 30, target: 1 << 20, method: PULL };
         let pull = wire::encode_frame(&pull, &(items as u32,)).unwrap();

@@ -1,12 +1,19 @@
 //! What the two ends of a stream say to each other: the producer's
 //! interface and its methods, and a pull's answer.
 //!
-//! An answer is, on the wire, `(first, count, plain, items, end)`: the
-//! number of its first item, how many items, whether they hold no
+//! An answer is, on the wire, `(first, count, plain, items, end, piece)`:
+//! the number of its first item, how many items, whether they hold no
 //! reference, the items' encodings one after the other as one byte string,
-//! and the end if the stream ended. A relay passes plain items on as they
-//! came, without decoding them ([`Relayed`]); items with references are
-//! decoded and encoded again (their references are the connection's).
+//! the end if the stream ended, and `None`. A relay passes plain items on
+//! as they came, without decoding them ([`Relayed`]); items with
+//! references are decoded and encoded again (their references are the
+//! connection's).
+//!
+//! An item without references whose encoding is longer than [`CHUNK`]
+//! goes in pieces, one per answer: `piece` is `Some(offset)`, `items` the
+//! bytes of item `first`'s encoding from `offset` on, and `count` is 1 on
+//! its last piece (0 before). So no answer holds more than a chunk but for
+//! an item with references, which goes whole.
 
 use std::pin::Pin;
 
@@ -47,12 +54,30 @@ pub(crate) struct Batch<T> {
     pub(crate) items: Vec<T>,
     /// `Some` once the stream ended: `Ok` at its end, `Err` with its error.
     pub(crate) end: Option<Result<(), Error>>,
+    /// A piece of item `first` instead of items (see the module docs).
+    pub(crate) piece: Option<Piece>,
+}
+
+impl<T> Batch<T> {
+    /// Whole items.
+    pub(crate) fn items(first: u64, items: Vec<T>, end: Option<Result<(), Error>>) -> Self {
+        Batch { first, items, end, piece: None }
+    }
+}
+
+/// A piece of an item's encoding.
+pub(crate) struct Piece {
+    /// Where in the encoding it starts.
+    pub(crate) offset: u64,
+    pub(crate) bytes: Blob,
+    /// Whether it is the item's last piece.
+    pub(crate) last: bool,
 }
 
 /// An answer as a relay passes it on: plain items as the bytes they came
 /// in (never decoded), others decoded.
 pub(crate) enum Relayed<T> {
-    Plain { first: u64, count: u32, items: Blob, end: Option<Result<(), Error>> },
+    Plain { first: u64, count: u32, items: Blob, end: Option<Result<(), Error>>, piece: Option<u64> },
     Decoded(Batch<T>),
 }
 
@@ -75,16 +100,19 @@ impl<T: Serialize> Serialize for Batch<T> {
         for item in &self.items {
             bytes = codec::encode_into(bytes, item).map_err(S::Error::custom)?;
         }
+        if let Some(p) = &self.piece {
+            return (self.first, u32::from(p.last), true, &p.bytes, &self.end, Some(p.offset)).serialize(s);
+        }
         let plain = wire::refs_written() == before;
         let count = u32::try_from(self.items.len()).map_err(S::Error::custom)?;
-        (self.first, count, plain, Blob::from(bytes), &self.end).serialize(s)
+        (self.first, count, plain, Blob::from(bytes), &self.end, None::<u64>).serialize(s)
     }
 }
 
 impl<T: Serialize> Serialize for Relayed<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Relayed::Plain { first, count, items, end } => (first, count, true, items, end).serialize(s),
+            Relayed::Plain { first, count, items, end, piece } => (first, count, true, items, end, piece).serialize(s),
             Relayed::Decoded(batch) => batch.serialize(s),
         }
     }
@@ -110,9 +138,9 @@ fn decode_items<T: DeserializeOwned>(count: u32, bytes: &[u8]) -> Result<Vec<T>,
     Ok(items)
 }
 
-type Fields = (u64, u32, bool, Blob, Option<Result<(), Error>>);
+type Fields = (u64, u32, bool, Blob, Option<Result<(), Error>>, Option<u64>);
 
-/// Read an answer's five fields.
+/// Read an answer's six fields.
 fn fields<'de, D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
     struct FieldsVisitor;
     impl<'de> Visitor<'de> for FieldsVisitor {
@@ -128,30 +156,41 @@ fn fields<'de, D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
                 seq.next_element()?.ok_or_else(missing)?,
                 seq.next_element()?.ok_or_else(missing)?,
                 seq.next_element()?.ok_or_else(missing)?,
+                seq.next_element()?.ok_or_else(missing)?,
             ))
         }
     }
-    d.deserialize_tuple(5, FieldsVisitor)
+    d.deserialize_tuple(6, FieldsVisitor)
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Batch<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (first, count, _plain, items, end) = fields(d)?;
+        let (first, count, plain, items, end, piece) = fields(d)?;
+        if let Some(offset) = piece {
+            if count > 1 || !plain {
+                return Err(D::Error::custom("a piece of an item claims more"));
+            }
+            let piece = Piece { offset, bytes: items, last: count == 1 };
+            return Ok(Batch { first, items: Vec::new(), end, piece: Some(piece) });
+        }
         let items = decode_items(count, &items).map_err(|e| D::Error::custom(wire::fail(e)))?;
-        Ok(Batch { first, items, end })
+        Ok(Batch::items(first, items, end))
     }
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Relayed<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (first, count, plain, items, end) = fields(d)?;
+        let (first, count, plain, items, end, piece) = fields(d)?;
         if plain {
-            if count > MAX_PULL_ITEMS {
+            if count > MAX_PULL_ITEMS || (piece.is_some() && count > 1) {
                 return Err(D::Error::custom(format_args!("a stream's answer claims {count} items")));
             }
-            return Ok(Relayed::Plain { first, count, items, end });
+            return Ok(Relayed::Plain { first, count, items, end, piece });
+        }
+        if piece.is_some() {
+            return Err(D::Error::custom("a piece of an item with references"));
         }
         let items = decode_items(count, &items).map_err(|e| D::Error::custom(wire::fail(e)))?;
-        Ok(Relayed::Decoded(Batch { first, items, end }))
+        Ok(Relayed::Decoded(Batch::items(first, items, end)))
     }
 }

@@ -18,10 +18,11 @@ use std::task::{Context, Poll, Waker};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME, Relayed};
+use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, Piece, RESUME, Relayed};
 use crate::Error;
 use crate::connection::{RemoteRef, patient, send_call, send_call_measured};
 use crate::references::heal::HealSlot;
+use crate::wire::{self, codec};
 
 /// The default window of a received stream: at most this many bytes of
 /// items asked for or held at once.
@@ -88,6 +89,10 @@ pub(super) struct Shared<T> {
     rate_since: std::time::Instant,
     /// Bytes per item seen so far (zero: none yet).
     item_bytes: usize,
+    /// The item arriving in pieces, so far.
+    assembling: Vec<u8>,
+    /// The longest item accepted (a frame's length).
+    max_item: usize,
     /// Items asked for and not yet arrived.
     asked: u64,
     waker: Option<Waker>,
@@ -99,7 +104,9 @@ pub(super) struct Shared<T> {
 impl<T> Unpin for Remote<T> {}
 
 impl<T> Remote<T> {
-    pub(crate) fn new(target: Arc<RemoteRef>, window: usize) -> Self {
+    /// The stream `target` sends, pulled within `window` bytes, items at
+    /// most `max_item` bytes.
+    pub(crate) fn new(target: Arc<RemoteRef>, window: usize, max_item: usize) -> Self {
         let shared = Shared {
             target,
             epoch: 0,
@@ -121,6 +128,8 @@ impl<T> Remote<T> {
             taken: 0,
             rate_since: std::time::Instant::now(),
             item_bytes: 0,
+            assembling: Vec::new(),
+            max_item,
             asked: 0,
             waker: None,
             started: false,
@@ -246,7 +255,10 @@ impl<T> Shared<T> {
 
     /// Take an answer, and every one it lets through, in item order.
     /// Returns whether the stream must wait for its session's heal.
-    fn absorb(&mut self, answer: Result<(Batch<T>, usize), Error>) -> bool {
+    fn absorb(&mut self, answer: Result<(Batch<T>, usize), Error>) -> bool
+    where
+        T: DeserializeOwned,
+    {
         match answer {
             Ok(a) => self.early.push(a),
             Err(e) if e.is_link_failure() && self.heal.is_some() => {
@@ -259,15 +271,22 @@ impl<T> Shared<T> {
                 return false;
             }
         }
-        // The batch starting at the next item (an empty one last: it only
-        // says the stream ended there).
+        // The batch starting at the next item, or the next piece of it (an
+        // empty one last: it only says the stream ended there).
         while let Some(i) = self
             .early
             .iter()
-            .position(|(b, _)| b.first == self.arrived && !b.items.is_empty())
-            .or_else(|| self.early.iter().position(|(b, _)| b.first == self.arrived))
+            .position(|(b, _)| self.is_next(b) && (!b.items.is_empty() || b.piece.is_some()))
+            .or_else(|| self.early.iter().position(|(b, _)| self.is_next(b)))
         {
             let (batch, bytes) = self.early.swap_remove(i);
+            if let Some(piece) = batch.piece {
+                if let Err(e) = self.take_piece(piece) {
+                    self.stop(Some(e));
+                    break;
+                }
+                continue;
+            }
             let n = batch.items.len();
             if let Some(per_item) = bytes.checked_div(n) {
                 self.item_bytes =
@@ -281,6 +300,36 @@ impl<T> Shared<T> {
             }
         }
         false
+    }
+
+    /// Whether `b` is what comes next: the batch starting at the next item,
+    /// or the next piece of the item being put together.
+    fn is_next(&self, b: &Batch<T>) -> bool {
+        b.first == self.arrived
+            && match &b.piece {
+                Some(p) => p.offset == self.assembling.len() as u64,
+                None => self.assembling.is_empty(),
+            }
+    }
+
+    /// Add a piece of the next item; its last piece makes the item.
+    fn take_piece(&mut self, piece: Piece) -> Result<(), Error>
+    where
+        T: DeserializeOwned,
+    {
+        if self.assembling.len() + piece.bytes.len() > self.max_item {
+            return Err(Error::LimitExceeded { what: "stream item".into(), limit: self.max_item as u64 });
+        }
+        self.assembling.extend_from_slice(&piece.bytes);
+        if piece.last {
+            // Items in pieces hold no references: they decode on their own.
+            let item = codec::from_bytes::<T>(&self.assembling, wire::decode_limits())?;
+            self.item_bytes = self.assembling.len().max(1);
+            self.assembling = Vec::new();
+            self.arrived += 1;
+            self.items.push_back(item);
+        }
+        Ok(())
     }
 
     pub(super) fn stop(&mut self, end: Option<Error>) {

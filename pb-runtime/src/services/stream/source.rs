@@ -10,10 +10,11 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use super::inner::Inner;
-use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME, STREAM_IFACE};
+use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, Piece, RESUME, Relayed, STREAM_IFACE};
 use super::remote;
 use crate::Error;
 use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
+use crate::wire::{Blob, codec};
 
 /// Most items of the first answer, before the producer knows their size.
 const FIRST_ANSWER: usize = 16;
@@ -25,6 +26,10 @@ struct Producer<T> {
     given: u64,
     /// Bytes per item in the answers so far (zero: none yet).
     item_bytes: usize,
+    /// An item going in pieces: its encoding, and how much of it was sent.
+    pending: Option<(Bytes, usize)>,
+    /// An item taken from the stream and not sent yet (it goes next).
+    held: Option<T>,
 }
 
 /// The producer, shared by the export and the pulls running on it.
@@ -53,7 +58,7 @@ pub(crate) struct Source<T> {
 impl<T: Serialize + DeserializeOwned + Send + 'static> Source<T> {
     /// The export of `stream`, answering with at most `max_batch` bytes.
     pub(crate) fn new(stream: Inner<T>, count: StreamCount, max_batch: usize) -> Arc<Self> {
-        let producer = Producer { stream, given: 0, item_bytes: 0 };
+        let producer = Producer { stream, given: 0, item_bytes: 0, pending: None, held: None };
         let taker = Taker {
             stream: tokio::sync::Mutex::new(producer),
             max_batch: max_batch.clamp(1, CHUNK),
@@ -146,57 +151,117 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
             Err(e) => reply.send(&Err::<(), Error>(e)),
         };
     }
+    if guard.pending.is_some() {
+        return send_piece(&mut guard, reply);
+    }
     // However much the peer asks for, an answer holds at most `max_batch`
     // bytes, by the sizes of earlier answers.
     let max = match guard.item_bytes {
         0 => max.min(FIRST_ANSWER),
         bytes => max.min((taker.max_batch / bytes).max(1)),
     };
-    let mut items = Vec::new();
-    let mut end = None;
     let first = guard.given;
-    if !matches!(guard.stream, Inner::Gone) {
-        let stream = &mut guard.stream;
-        while items.len() < max {
-            let next = if items.is_empty() {
-                tokio::select! {
-                    biased;
-                    () = taker.cancel.cancelled() => {
-                        // The consumer is gone: drop the producer now.
-                        guard.stream = Inner::Gone;
-                        return Err(Error::Disconnected);
-                    }
-                    next = stream.next() => next,
+    // Items without references are encoded here, one after the other, up
+    // to a chunk: they go as bytes (a relay passes them on as they are),
+    // and one longer than a chunk goes in pieces. Items with references
+    // are encoded with the reply, where their references are exported.
+    let mut plain = Vec::new();
+    let mut count = 0usize;
+    let mut typed = Vec::new();
+    let mut end = None;
+    // Items up to a chunk, by the size of those before (exactly: one that
+    // would pass it goes in the next answer).
+    while count + typed.len() < max && (count == 0 || plain.len() + guard.item_bytes <= CHUNK) {
+        let next = match guard.held.take() {
+            Some(item) => Some(Ok(item)),
+            None if matches!(guard.stream, Inner::Gone) => None,
+            None if count + typed.len() == 0 => tokio::select! {
+                biased;
+                () = taker.cancel.cancelled() => {
+                    // The consumer is gone: drop the producer now.
+                    guard.stream = Inner::Gone;
+                    return Err(Error::Disconnected);
                 }
-            } else {
-                match stream.next().now_or_never() {
-                    Some(next) => next,
-                    None => break, // send what is ready
-                }
-            };
-            match next {
-                Some(Ok(item)) => items.push(item),
-                Some(Err(e)) => {
-                    end = Some(Err(e));
-                    break;
-                }
-                None => {
-                    end = Some(Ok(()));
-                    break;
-                }
+                next = guard.stream.next() => next,
+            },
+            None => match guard.stream.next().now_or_never() {
+                Some(next) => next,
+                None => break, // send what is ready
+            },
+        };
+        let item = match next {
+            Some(Ok(item)) => item,
+            Some(Err(e)) => {
+                end = Some(Err(e));
+                break;
             }
+            None => {
+                end = Some(Ok(()));
+                break;
+            }
+        };
+        if !typed.is_empty() {
+            typed.push(item);
+            continue;
         }
-    } else {
-        end = Some(Ok(()));
+        let mark = plain.len();
+        if codec::encode_into(&mut plain, &item).is_err() {
+            // It holds references (or does not encode here at all).
+            plain.truncate(mark);
+            if count == 0 {
+                typed.push(item);
+                continue;
+            }
+            guard.held = Some(item);
+            break;
+        }
+        if plain.len() > CHUNK {
+            // This item would make the answer longer than a chunk: it goes
+            // next, after the items before it, in pieces if it is longer
+            // than a chunk itself (a whole item is one last piece).
+            let next = Bytes::from(plain.split_off(mark));
+            guard.item_bytes = guard.item_bytes.max(next.len());
+            guard.pending = Some((next, 0));
+            if count == 0 {
+                return send_piece(&mut guard, reply);
+            }
+            break;
+        }
+        count += 1;
     }
     if end.is_some() {
         guard.stream = Inner::Gone;
     }
-    let n = items.len();
-    guard.given += n as u64;
-    let bytes = reply.send_bulk_sized(&Ok::<_, Error>(Batch { first, items, end }))?;
-    if let Some(per_item) = bytes.checked_div(n) {
+    if !typed.is_empty() {
+        let n = typed.len();
+        guard.given += n as u64;
+        let bytes = reply.send_bulk_sized(&Ok::<_, Error>(Batch::items(first, typed, end)))?;
+        if let Some(per_item) = bytes.checked_div(n) {
+            guard.item_bytes = per_item.max(1);
+        }
+        return Ok(());
+    }
+    if let Some(per_item) = plain.len().checked_div(count) {
         guard.item_bytes = per_item.max(1);
     }
-    Ok(())
+    guard.given += count as u64;
+    let count = u32::try_from(count).map_err(|_| Error::protocol("too many items in one answer"))?;
+    let answer = Relayed::<T>::Plain { first, count, items: Blob::from(plain), end, piece: None };
+    reply.send_bulk_sized(&Ok::<_, Error>(answer)).map(|_| ())
+}
+
+/// Answer with the next piece of the item going in pieces.
+fn send_piece<T: Serialize + Send + 'static>(guard: &mut Producer<T>, reply: Reply) -> Result<(), Error> {
+    let Some((bytes, sent)) = guard.pending.take() else { return Ok(()) };
+    let upto = (sent + CHUNK).min(bytes.len());
+    let last = upto == bytes.len();
+    let piece = Piece { offset: sent as u64, bytes: Blob::from(bytes.slice(sent..upto)), last };
+    let first = guard.given;
+    if last {
+        guard.given += 1;
+    } else {
+        guard.pending = Some((bytes, upto));
+    }
+    let batch = Batch::<T> { first, items: Vec::new(), end: None, piece: Some(piece) };
+    reply.send_bulk_sized(&Ok::<_, Error>(batch)).map(|_| ())
 }

@@ -132,7 +132,8 @@ impl<'de, T: Serialize + serde::de::DeserializeOwned + Send + 'static> Deseriali
             let cx = cx.ok_or_else(|| D::Error::custom("a pb::Stream can only be received by a pb connection"))?;
             let inner = match wire {
                 WireRef::Sender { id, iface: STREAM_IFACE } => {
-                    Inner::Remote(remote::Remote::new(cx.link().import(id), cx.link().stream_window()))
+                    let link = cx.link();
+                    Inner::Remote(remote::Remote::new(link.import(id), link.stream_window(), link.max_frame_len()))
                 }
                 WireRef::Sender { iface, .. } => {
                     let e = Error::WrongInterface { expected: "pb.Stream".into(), found: iface };

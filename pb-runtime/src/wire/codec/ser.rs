@@ -17,6 +17,21 @@ pub(crate) trait Output {
     fn reserve(&mut self, additional: usize);
 }
 
+impl Output for &mut Vec<u8> {
+    #[inline]
+    fn push(&mut self, byte: u8) {
+        Vec::push(self, byte);
+    }
+    #[inline]
+    fn extend(&mut self, data: &[u8]) {
+        runs::extend_run(self, data);
+    }
+    #[inline]
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional);
+    }
+}
+
 impl Output for Vec<u8> {
     #[inline]
     fn push(&mut self, byte: u8) {
