@@ -36,9 +36,23 @@ type Refetch = Arc<dyn Fn(TwistedConnection) -> Refetched + Send + Sync>;
 /// PB has no resumption: calls in flight when the link drops fail with
 /// [`Error::ConnectionLost`], calls during the outage with
 /// [`Error::Disconnected`]; a method declared `#[pb(idempotent)]` is sent
-/// once more after the session heals. Other references (returned by
-/// methods, `#[pb(replay)]` ones included) are the old connection's and
-/// fail for good, as in Twisted.
+/// once more after the session heals.
+///
+/// What a method declared `#[pb(replay)]` returned through one of these
+/// proxies heals too, right after the proxy it came through (parents
+/// before children, in the order they were obtained): the session calls
+/// the method again with the same arguments through the healed parent. A
+/// returned proxy is retargeted to the fresh reference; a
+/// [`Cache`](crate::Cache) mirror of a Twisted `pb.Cacheable` adopts the
+/// fresh copy (its observers get [`Change::Resynced`](crate::Change::Resynced)
+/// with the current state, changes made during the outage included, and it
+/// follows the new connection from then on). `Reconnected` counts them with
+/// the root and avatars, as does [`tracked`](Self::tracked); a replay that
+/// fails is retried at each ping interval while connected. If the server
+/// refuses an avatar's login for good, what was replayed through that
+/// avatar is given up with it (one `Refused` each). References returned by
+/// other methods are the old connection's and fail for good, as in
+/// Twisted.
 ///
 /// # Detecting outages
 ///
@@ -242,7 +256,9 @@ impl TwistedSession {
         self.core.conn.read().unwrap().clone()
     }
 
-    /// How many live proxies the session heals after an outage.
+    /// How many live proxies and cache mirrors the session heals after an
+    /// outage: the root, avatars, and what `#[pb(replay)]` methods
+    /// returned through them.
     pub fn tracked(&self) -> usize {
         self.core.tracked.lock().unwrap().by_seq.len()
     }
