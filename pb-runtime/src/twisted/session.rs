@@ -297,8 +297,8 @@ enum How {
 }
 
 impl How {
-    /// Whether the proxy or cache still has users. Never drops a handle
-    /// (the caller may hold the session's lock).
+    /// Whether the proxy or cache still has users. May drop a handle (the
+    /// last one, if its users just went): call it outside the session's lock.
     fn is_alive(&self) -> bool {
         match self {
             How::Own { handle, .. } => handle.is_alive(),
@@ -354,9 +354,9 @@ struct Tracked {
 }
 
 impl Tracked {
-    /// Track what `how` heals as slot `seq` of the session `me`; `attach`
-    /// records the slot in the handle (false if something already heals
-    /// it: then `how` comes back, to be dropped outside the lock).
+    /// Track what `how` heals in the next slot of the session `me`;
+    /// `attach` records the slot in the handle (false if something already
+    /// heals it: then `how` comes back, to be dropped outside the lock).
     fn add(
         &mut self,
         me: Weak<dyn Healer>,
@@ -471,11 +471,12 @@ impl Core {
     /// stale ones) in the order they were made, parents before children:
     /// (healed, failed, refused).
     async fn heal(&self, conn: &TwistedConnection, only_stale: bool) -> (usize, usize, Vec<(String, Error)>) {
-        let snapshot: Vec<(u64, How, String)> = {
+        let mut snapshot: Vec<(u64, How, String)> = {
             let tracked = self.tracked.lock().unwrap();
-            let live = tracked.by_seq.iter().filter(|(_, e)| !e.refused && (!only_stale || e.stale));
-            live.filter(|(_, e)| e.how.is_alive()).map(|(seq, e)| (*seq, e.how.clone(), e.path.clone())).collect()
+            let due = tracked.by_seq.iter().filter(|(_, e)| !e.refused && (!only_stale || e.stale));
+            due.map(|(seq, e)| (*seq, e.how.clone(), e.path.clone())).collect()
         };
+        snapshot.retain(|(_, how, _)| how.is_alive()); // outside the lock
         let (mut healed, mut failed, mut refused) = (0, 0, Vec::new());
         let peer = self.peer();
         for (seq, how, path) in snapshot {
