@@ -91,8 +91,10 @@
 //!
 //! [`TwistedSession`] is [`Client`](crate::Client) for Twisted servers: it
 //! reconnects with backoff after an outage and heals the proxies it handed
-//! out in place (the root, and avatars, which log in again with the same
-//! credentials). See [its docs](TwistedSession#detecting-outages) for how
+//! out in place: the root, avatars, which log in again with the same
+//! credentials, and what `#[pb(replay)]` methods returned through them
+//! (proxies, and mirrors of Twisted cacheables), replayed through their
+//! healed parent. See [its docs](TwistedSession#detecting-outages) for how
 //! it notices an outage (PB has no ping).
 //!
 //! # TLS

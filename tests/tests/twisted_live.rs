@@ -80,6 +80,12 @@ pub trait TwistedRoot {
     async fn echo_users(&self, users: pb::Cache<UserList>) -> Result<EchoedUsers, Error>;
     async fn add_user(&self, name: String) -> Result<(), Error>;
     async fn observers(&self) -> Result<i64, Error>;
+    /// `thing`, replayed after an outage by a `TwistedSession`.
+    #[pb(replay, name = "thing", id = 0x0ec4_0009)]
+    async fn replayed_thing(&self) -> Result<Arc<dyn Thing>, Error>;
+    /// `users`, replayed after an outage by a `TwistedSession`.
+    #[pb(replay, name = "users", id = 0x0ec4_000a)]
+    async fn replayed_users(&self) -> Result<pb::Cache<UserList>, Error>;
 }
 
 /// A model that is not `aurora.UserList`.
@@ -326,6 +332,57 @@ async fn a_session_heals_the_root_and_the_avatar_after_the_link_is_cut() {
     assert_eq!(root.get_user(2).await.unwrap().id, 2);
     assert_eq!(root.exported().await.unwrap(), 1, "the old connection's references are gone");
     assert_eq!(alice.whoami().await.unwrap(), "alice");
+}
+
+#[tokio::test]
+async fn a_session_heals_what_replay_methods_returned_after_the_link_is_cut() {
+    use futures_util::StreamExt;
+    let Some(server) = server() else { return };
+    let link = FaultProxy::start(([127, 0, 0, 1], server.root).into()).await.unwrap();
+    let session = TwistedSession::builder().config(fast()).connect_tcp(link.addr()).await.unwrap();
+    let root = session.root::<dyn TwistedRoot>();
+    let thing = root.replayed_thing().await.unwrap();
+    let users = root.replayed_users().await.unwrap();
+    assert_eq!(thing.ping(1).await.unwrap(), 2);
+    assert_eq!(users.state().users, ["alice"]);
+    assert_eq!(session.tracked(), 3, "the root, the thing and the mirror");
+    // A plain `thing()` is the connection's only: not tracked.
+    let plain = root.thing().await.unwrap();
+    assert_eq!(session.tracked(), 3);
+    let mut events = session.events();
+    link.cut();
+    wait_for(&mut events, "disconnected").await;
+    assert!(!users.is_live());
+    assert!(thing.ping(1).await.is_err(), "the thing's old link is gone");
+    // The model changes during the outage (through another connection).
+    let (direct, direct_root) = self::root(&server).await;
+    direct_root.add_user("bob".into()).await.unwrap();
+    direct.close();
+    link.heal();
+    let SessionEvent::Reconnected { healed, failed, .. } = wait_for(&mut events, "reconnected").await else {
+        unreachable!()
+    };
+    assert_eq!((healed, failed), (3, 0), "the root, then the thing and the mirror replayed through it");
+    // The same proxy and mirror work again, on the new connection.
+    assert_eq!(thing.ping(41).await.unwrap(), 42);
+    assert!(users.is_live());
+    assert_eq!(users.state().users, ["alice", "bob"], "the fresh state, with the outage's change");
+    assert_eq!(observers_reach(&root, 1).await, 1, "Twisted observes the healed mirror only");
+    let mut changes = users.changes();
+    root.add_user("carol".into()).await.unwrap();
+    let wait = std::time::Duration::from_secs(5);
+    loop {
+        let change = tokio::time::timeout(wait, changes.next()).await.expect("the change arrives").unwrap();
+        if matches!(change, pb::Change::Event(UserListEvent::Added(ref n)) if n == "carol") {
+            break;
+        }
+    }
+    assert_eq!(users.state().users, ["alice", "bob", "carol"]);
+    // The plain proxy stays the old connection's.
+    assert!(plain.ping(1).await.is_err());
+    // Dropped handles are forgotten.
+    drop((thing, changes, users));
+    assert_eq!(session.tracked(), 1);
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use pb::login::{Credentials, Portal};
 use pb::tls::{self, TlsConnect, TlsListener};
 use pb::twisted::TwistedSession;
 use pb::{Blob, Error, SessionEvent};
-use pb_examples::twisted::Avatar;
+use pb_examples::twisted::{Avatar, UserList, UserListEvent};
 use pb_tests::eventually;
 use pb_tests::pki::Authority;
 use pb_tests::session::{fast, next_event};
@@ -583,4 +583,133 @@ async fn oneway_calls_run_without_an_answer() {
     // Calls run in the order they arrive; this one's answer comes after.
     assert_eq!(shop.pokes().await, Ok(6));
     assert_eq!(server.twisted_connections()[0].in_flight(), 0);
+}
+
+/// A depot whose things and user list a `TwistedSession` heals by replaying
+/// the methods that returned them.
+#[pb::remote_interface]
+pub trait Depot {
+    async fn whoami(&self) -> Result<String, Error>;
+    #[pb(replay)]
+    async fn thing(&self) -> Result<Arc<dyn Thing>, Error>;
+    #[pb(replay)]
+    async fn users(&self) -> Result<pb::Cache<UserList>, Error>;
+    async fn add_user(&self, name: String) -> Result<(), Error>;
+    /// How many things the depot handed out are still held.
+    async fn live(&self) -> Result<usize, Error>;
+}
+
+struct DepotImpl {
+    name: String,
+    live: Arc<AtomicUsize>,
+    users: pb::Model<UserList>,
+}
+
+impl DepotImpl {
+    fn new(name: &str, users: &pb::Model<UserList>) -> Arc<Self> {
+        Arc::new(DepotImpl { name: name.into(), live: Arc::default(), users: users.clone() })
+    }
+}
+
+#[pb::remote_impl]
+impl Depot for DepotImpl {
+    async fn whoami(&self) -> Result<String, Error> {
+        Ok(self.name.clone())
+    }
+    async fn thing(&self) -> Result<Arc<dyn Thing>, Error> {
+        Ok(Widget::counted(&self.live))
+    }
+    async fn users(&self) -> Result<pb::Cache<UserList>, Error> {
+        Ok(self.users.cache())
+    }
+    async fn add_user(&self, name: String) -> Result<(), Error> {
+        self.users.apply(UserListEvent::Added(name));
+        Ok(())
+    }
+    async fn live(&self) -> Result<usize, Error> {
+        Ok(self.live.load(Ordering::SeqCst))
+    }
+}
+
+#[tokio::test]
+async fn a_session_heals_what_replay_methods_returned_after_an_outage() {
+    use futures_util::StreamExt;
+    let users = pb::Model::new(UserList { users: vec!["alice".into()] });
+    let depot = DepotImpl::new("depot", &users);
+    let server = pb::Server::bind_twisted("127.0.0.1:0", pb::root::<dyn Depot>(depot.clone())).await.unwrap();
+    let link = FaultProxy::start(server.local_addr()).await.unwrap();
+    let session = TwistedSession::builder().config(fast()).connect_tcp(link.addr()).await.unwrap();
+    let root = session.root::<dyn Depot>();
+    let thing = root.thing().await.unwrap();
+    let mirror = root.users().await.unwrap();
+    assert_eq!(thing.ping(1).await.unwrap(), 2);
+    assert!(mirror.is_mirror() && mirror.is_live());
+    assert_eq!(session.tracked(), 3, "the root, the thing and the mirror");
+    let mut events = session.events();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Connected { .. }));
+    link.cut();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Disconnected { .. }));
+    assert_eq!(thing.ping(1).await.err(), Some(Error::Disconnected));
+    users.apply(UserListEvent::Added("bob".into())); // missed by the mirror
+    link.heal();
+    let SessionEvent::Reconnected { healed, failed, .. } = next_event(&mut events).await else { panic!() };
+    assert_eq!((healed, failed), (3, 0), "the root, then the thing and the mirror through it");
+    // The same proxy and mirror work again, on the new connection.
+    assert_eq!(thing.ping(41).await.unwrap(), 42);
+    assert!(mirror.is_live());
+    assert_eq!(mirror.state().users, ["alice", "bob"], "the fresh state, with the outage's change");
+    assert_eq!(users.observers(), 1, "only the new connection's copy is fed");
+    let mut changes = mirror.changes();
+    root.add_user("carol".into()).await.unwrap();
+    let change = tokio::time::timeout(Duration::from_secs(5), changes.next()).await.expect("the change arrives");
+    assert!(matches!(change, Some(pb::Change::Event(UserListEvent::Added(ref n))) if n == "carol"), "{change:?}");
+    assert_eq!(mirror.state().users, ["alice", "bob", "carol"]);
+    assert_eq!(depot.live().await.unwrap(), 1, "the old connection's thing was released");
+    // Dropped handles are no longer healed, and their copies are released.
+    drop((thing, changes, mirror));
+    assert_eq!(session.tracked(), 1);
+    eventually("the thing is released", || depot.live.load(Ordering::SeqCst) == 0).await;
+    eventually("the copy is released", || users.observers() == 0).await;
+}
+
+#[tokio::test]
+async fn what_was_replayed_through_a_refused_avatar_is_refused_too() {
+    let accept = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let gate = accept.clone();
+    let users = pb::Model::new(UserList { users: vec![] });
+    let picky = Portal::new(move |c: Credentials| {
+        let accept = gate.load(Ordering::SeqCst) && c.check_password("secret");
+        let depot = DepotImpl::new(&c.username, &users);
+        async move {
+            if !accept {
+                return Err(Error::Unauthorized);
+            }
+            Ok(pb::AnyRef::new::<dyn Depot>(depot))
+        }
+    });
+    let server = pb::Server::bind_twisted("127.0.0.1:0", picky).await.unwrap();
+    let proxy = FaultProxy::start(server.local_addr()).await.unwrap();
+    let session = TwistedSession::builder().config(fast()).connect_tcp(proxy.addr()).await.unwrap();
+    let alice = session.login::<dyn Depot>(Credentials::new("alice", "secret")).await.unwrap();
+    let thing = alice.thing().await.unwrap();
+    let mirror = alice.users().await.unwrap();
+    assert_eq!(session.tracked(), 3);
+    let mut events = session.events();
+    next_event(&mut events).await; // connected
+    accept.store(false, Ordering::SeqCst); // the password changed meanwhile
+    proxy.cut();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Disconnected { .. }));
+    proxy.heal();
+    assert!(matches!(next_event(&mut events).await, SessionEvent::Reconnected { healed: 0, failed: 0, .. }));
+    let mut refused = Vec::new();
+    for _ in 0..3 {
+        let SessionEvent::Refused { path, error, .. } = next_event(&mut events).await else { panic!("not refused") };
+        assert_eq!(error, Error::Unauthorized);
+        refused.push(path);
+    }
+    assert!(refused[0].starts_with("login(..)"), "{refused:?}");
+    assert!(refused[1].contains("thing()") && refused[2].contains("users()"), "{refused:?}");
+    assert_eq!(alice.whoami().await.err(), Some(Error::Unauthorized));
+    assert_eq!(thing.ping(1).await.err(), Some(Error::Unauthorized), "the thing is given up with its avatar");
+    assert!(!mirror.is_live());
 }

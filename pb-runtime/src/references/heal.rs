@@ -19,8 +19,11 @@ pub(crate) type HealFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Se
 pub(crate) trait Heal: Send + Sync {
     /// Whether the proxy or cache still has users.
     fn is_alive(&self) -> bool;
-    /// Replay how it was obtained on `conn` and swap the result in.
-    fn heal(&self, conn: Connection) -> HealFuture;
+    /// Replay how it was obtained and swap the result in. `conn` is the
+    /// session's new pb connection, `None` in a session that has none (a
+    /// [`TwistedSession`](crate::twisted::TwistedSession)): a target
+    /// replayed through its parent proxy (healed first) needs none.
+    fn heal(&self, conn: Option<Connection>) -> HealFuture;
     /// The server refused the path for good: calls through it fail with `error`.
     fn refuse(&self, _error: Error) {}
 }

@@ -20,8 +20,9 @@ pub(crate) type Refetched = Pin<Box<dyn Future<Output = Result<Arc<RemoteRef>, E
 
 /// How to obtain a fresh reference for a proxy on a new connection. Parents
 /// are healed before their children, so a refetch through a parent proxy
-/// already goes over the new link.
-pub(crate) type Refetch = Arc<dyn Fn(Connection) -> Refetched + Send + Sync>;
+/// already goes over the new link. The connection is the session's new one,
+/// `None` in a session without pb connections (see [`Heal::heal`]).
+pub(crate) type Refetch = Arc<dyn Fn(Option<Connection>) -> Refetched + Send + Sync>;
 
 /// A proxy, healed by refetching a reference and retargeting it.
 struct ProxyTarget {
@@ -33,7 +34,7 @@ impl Heal for ProxyTarget {
     fn is_alive(&self) -> bool {
         self.handle.is_alive()
     }
-    fn heal(&self, conn: Connection) -> HealFuture {
+    fn heal(&self, conn: Option<Connection>) -> HealFuture {
         let (handle, refetch) = (self.handle.clone(), self.refetch.clone());
         Box::pin(async move {
             let Some(handle) = handle.upgrade() else { return Ok(()) };

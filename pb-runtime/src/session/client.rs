@@ -234,7 +234,14 @@ fn track_root<T: ?Sized + Interface>(session: &Arc<SessionCore>) -> Result<Arc<T
     let conn = session.conn.read().unwrap().clone();
     let proxy = conn.root::<T>()?;
     let handle: &ProxyHandle = T::proxy_handle(&proxy).expect("a fresh proxy has a handle");
-    let refetch: Refetch = Arc::new(|conn: Connection| Box::pin(async move { conn.root_ref::<T>() }));
+    let refetch: Refetch = Arc::new(|conn: Option<Connection>| {
+        Box::pin(async move {
+            match conn {
+                Some(conn) => conn.root_ref::<T>(),
+                None => Err(Error::protocol("a pb root heals only on a pb connection")),
+            }
+        })
+    });
     track(&**session, handle, "root".into(), refetch);
     Ok(proxy)
 }

@@ -89,7 +89,7 @@ pub(super) async fn heal(
             .by_seq
             .iter()
             .filter(|(_, t)| !t.refused && (!only_stale || t.stale) && t.target.is_alive())
-            .map(|(seq, t)| (*seq, t.target.heal(conn.clone()), t.path.clone()))
+            .map(|(seq, t)| (*seq, t.target.heal(Some(conn.clone())), t.path.clone()))
             .collect()
     };
     let mut report = HealReport::default();

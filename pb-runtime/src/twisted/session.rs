@@ -36,9 +36,23 @@ type Refetch = Arc<dyn Fn(TwistedConnection) -> Refetched + Send + Sync>;
 /// PB has no resumption: calls in flight when the link drops fail with
 /// [`Error::ConnectionLost`], calls during the outage with
 /// [`Error::Disconnected`]; a method declared `#[pb(idempotent)]` is sent
-/// once more after the session heals. Other references (returned by
-/// methods, `#[pb(replay)]` ones included) are the old connection's and
-/// fail for good, as in Twisted.
+/// once more after the session heals.
+///
+/// What a method declared `#[pb(replay)]` returned through one of these
+/// proxies heals too, right after the proxy it came through (parents
+/// before children, in the order they were obtained): the session calls
+/// the method again with the same arguments through the healed parent. A
+/// returned proxy is retargeted to the fresh reference; a
+/// [`Cache`](crate::Cache) mirror of a Twisted `pb.Cacheable` adopts the
+/// fresh copy (its observers get [`Change::Resynced`](crate::Change::Resynced)
+/// with the current state, changes made during the outage included, and it
+/// follows the new connection from then on). `Reconnected` counts them with
+/// the root and avatars, as does [`tracked`](Self::tracked); a replay that
+/// fails is retried at each ping interval while connected. If the server
+/// refuses an avatar's login for good, what was replayed through that
+/// avatar is given up with it (one `Refused` each). References returned by
+/// other methods are the old connection's and fail for good, as in
+/// Twisted.
 ///
 /// # Detecting outages
 ///
@@ -242,7 +256,9 @@ impl TwistedSession {
         self.core.conn.read().unwrap().clone()
     }
 
-    /// How many live proxies the session heals after an outage.
+    /// How many live proxies and cache mirrors the session heals after an
+    /// outage: the root, avatars, and what `#[pb(replay)]` methods
+    /// returned through them.
     pub fn tracked(&self) -> usize {
         self.core.tracked.lock().unwrap().by_seq.len()
     }
@@ -268,11 +284,60 @@ struct Status {
     generation: u64,
 }
 
-/// One proxy the session heals.
+/// How the session heals one of its entries.
+#[derive(Clone)]
+enum How {
+    /// The root or an avatar: a fresh reference fetched on the new
+    /// connection, swapped into the proxy.
+    Own { handle: WeakHandle, refetch: Refetch },
+    /// Something obtained through a healed proxy (a `#[pb(replay)]`
+    /// method's proxy or cache mirror, ...): replayed through that proxy,
+    /// healed before it.
+    Replayed(Arc<dyn Heal>),
+}
+
+impl How {
+    /// Whether the proxy or cache still has users. May drop a handle (the
+    /// last one, if its users just went): call it outside the session's lock.
+    fn is_alive(&self) -> bool {
+        match self {
+            How::Own { handle, .. } => handle.is_alive(),
+            How::Replayed(target) => target.is_alive(),
+        }
+    }
+
+    /// Replay the path on `conn` and swap the result in.
+    async fn heal(&self, conn: &TwistedConnection) -> Result<(), Error> {
+        match self {
+            How::Own { handle, refetch } => {
+                let fresh = refetch(conn.clone()).await?;
+                if let Some(handle) = handle.upgrade() {
+                    handle.retarget(fresh);
+                }
+                Ok(())
+            }
+            How::Replayed(target) => target.heal(None).await,
+        }
+    }
+
+    /// The server refused the path for good: calls through it fail with `error`.
+    fn refuse(&self, error: Error) {
+        match self {
+            How::Own { handle, .. } => {
+                if let Some(handle) = handle.upgrade() {
+                    handle.refuse(error);
+                }
+            }
+            How::Replayed(target) => target.refuse(error),
+        }
+    }
+}
+
+/// One proxy or cache the session heals.
 struct Entry {
-    handle: WeakHandle,
-    refetch: Refetch,
-    /// For logs and events: `root`, `login(..) -> Avatar`.
+    how: How,
+    /// For logs and events: `root`, `login(..) -> Avatar`,
+    /// `TwistedRoot.thing() -> Thing`.
     path: String,
     /// Its last replay failed: retried at each ping interval.
     stale: bool,
@@ -280,10 +345,33 @@ struct Entry {
     refused: bool,
 }
 
+/// The proxies and caches a session heals, in the order they were made (a
+/// child is always made after the parent it is replayed through).
 #[derive(Default)]
 struct Tracked {
     next_seq: u64,
     by_seq: BTreeMap<u64, Entry>,
+}
+
+impl Tracked {
+    /// Track what `how` heals in the next slot of the session `me`;
+    /// `attach` records the slot in the handle (false if something already
+    /// heals it: then `how` comes back, to be dropped outside the lock).
+    fn add(
+        &mut self,
+        me: Weak<dyn Healer>,
+        attach: &mut dyn FnMut(HealSlot) -> bool,
+        path: String,
+        how: How,
+    ) -> Option<How> {
+        let seq = self.next_seq;
+        if !attach(HealSlot::new(me, seq)) {
+            return Some(how);
+        }
+        self.next_seq += 1;
+        self.by_seq.insert(seq, Entry { how, path, stale: false, refused: false });
+        None
+    }
 }
 
 struct Core {
@@ -319,15 +407,15 @@ impl Healer for Core {
         })
     }
 
-    fn track(&self, _attach: &mut dyn FnMut(HealSlot) -> bool, path: String, _target: Box<dyn Heal>) {
-        // Paths replayed through a proxy (`#[pb(replay)]` methods, registry
-        // lookups) are pb's: over PB's wire they stay plain references.
-        tracing::debug!(%path, "not healed over PB's wire");
+    fn track(&self, attach: &mut dyn FnMut(HealSlot) -> bool, path: String, target: Box<dyn Heal>) {
+        let me: Weak<dyn Healer> = self.me.clone();
+        let refused = self.tracked.lock().unwrap().add(me, attach, path, How::Replayed(target.into()));
+        drop(refused); // outside the lock: it holds the parent proxy, which may forget itself
     }
 
     fn forget(&self, seq: u64) {
         let removed = self.tracked.lock().unwrap().by_seq.remove(&seq);
-        drop(removed); // outside the lock
+        drop(removed); // outside the lock: it may hold a parent proxy, which forgets itself
     }
 }
 
@@ -343,14 +431,9 @@ impl Core {
     /// Heal `handle` from now on by `refetch`.
     fn track(&self, handle: &ProxyHandle, path: String, refetch: Refetch) {
         let me: Weak<dyn Healer> = self.me.clone();
-        let mut tracked = self.tracked.lock().unwrap();
-        let seq = tracked.next_seq;
-        if !handle.set_healer(HealSlot::new(me, seq)) {
-            return;
-        }
-        tracked.next_seq += 1;
-        let entry = Entry { handle: handle.downgrade(), refetch, path, stale: false, refused: false };
-        tracked.by_seq.insert(seq, entry);
+        let how = How::Own { handle: handle.downgrade(), refetch };
+        let refused = self.tracked.lock().unwrap().add(me, &mut |slot| handle.set_healer(slot), path, how);
+        drop(refused);
     }
 
     /// Watch `conn` until it fails: why, or `None` when the session closes.
@@ -384,41 +467,36 @@ impl Core {
         }
     }
 
-    /// Replay the paths of live proxies on `conn` (all, or the stale ones),
-    /// in the order they were made: (healed, failed, refused).
+    /// Replay the paths of live proxies and caches on `conn` (all, or the
+    /// stale ones) in the order they were made, parents before children:
+    /// (healed, failed, refused).
     async fn heal(&self, conn: &TwistedConnection, only_stale: bool) -> (usize, usize, Vec<(String, Error)>) {
-        let snapshot: Vec<(u64, WeakHandle, Refetch, String)> = {
+        let mut snapshot: Vec<(u64, How, String)> = {
             let tracked = self.tracked.lock().unwrap();
-            let live = tracked.by_seq.iter().filter(|(_, e)| !e.refused && (!only_stale || e.stale));
-            live.filter(|(_, e)| e.handle.is_alive())
-                .map(|(seq, e)| (*seq, e.handle.clone(), e.refetch.clone(), e.path.clone()))
-                .collect()
+            let due = tracked.by_seq.iter().filter(|(_, e)| !e.refused && (!only_stale || e.stale));
+            due.map(|(seq, e)| (*seq, e.how.clone(), e.path.clone())).collect()
         };
+        snapshot.retain(|(_, how, _)| how.is_alive()); // outside the lock
         let (mut healed, mut failed, mut refused) = (0, 0, Vec::new());
         let peer = self.peer();
-        for (seq, handle, refetch, path) in snapshot {
-            let fresh = tokio::time::timeout(self.config.connect_timeout, refetch(conn.clone())).await;
-            let outcome = fresh.unwrap_or_else(|_| Err(Error::Io("replay timed out".into())));
+        for (seq, how, path) in snapshot {
+            let outcome = tokio::time::timeout(self.config.connect_timeout, how.heal(conn)).await;
+            let outcome = outcome.unwrap_or_else(|_| Err(Error::Io("replay timed out".into())));
             let mut tracked = self.tracked.lock().unwrap();
             let Some(entry) = tracked.by_seq.get_mut(&seq) else { continue };
             match outcome {
-                Ok(target) => {
+                Ok(()) => {
                     tracing::info!(%peer, %path, "replayed");
                     entry.stale = false;
                     healed += 1;
-                    drop(tracked);
-                    if let Some(handle) = handle.upgrade() {
-                        handle.retarget(target);
-                    }
                 }
-                Err(Error::Unauthorized) => {
-                    tracing::warn!(%peer, %path, "the server refused the login; giving this path up");
+                Err(e) if is_refusal(&e) => {
+                    tracing::warn!(%peer, %path, error = %e, "the server refused this path; giving it up");
                     entry.refused = true;
+                    entry.stale = false;
                     drop(tracked);
-                    if let Some(handle) = handle.upgrade() {
-                        handle.refuse(Error::Unauthorized);
-                    }
-                    refused.push((path, Error::Unauthorized));
+                    how.refuse(e.clone());
+                    refused.push((path, e));
                 }
                 Err(e) => {
                     tracing::warn!(%peer, %path, error = %e, "replay failed; will retry while connected");
@@ -497,6 +575,13 @@ impl Core {
             }
         }
     }
+}
+
+/// Whether a replay that failed with `e` should never be tried again: the
+/// server refused it (a login whose credentials are no longer accepted, or
+/// a path through such a login). Other failures are retried while connected.
+fn is_refusal(e: &Error) -> bool {
+    matches!(e, Error::Unauthorized)
 }
 
 /// One attempt: the transport and PB's handshake, within the connect timeout.

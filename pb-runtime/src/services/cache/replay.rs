@@ -59,7 +59,7 @@ where
     fn is_alive(&self) -> bool {
         self.cache.strong_count() > 0
     }
-    fn heal(&self, _conn: Connection) -> HealFuture {
+    fn heal(&self, _conn: Option<Connection>) -> HealFuture {
         let (cache, parent, method, args) = (self.cache.clone(), self.parent.clone(), self.method, self.args.clone());
         Box::pin(async move {
             let fresh = match parent.call::<A, Result<Cache<S>, E>>(method, &*args).await? {

@@ -56,8 +56,9 @@ struct Mirror<S: Cacheable> {
     link: Mutex<Link<S>>,
     /// The session that heals this mirror, and its slot there.
     healer: OnceLock<HealSlot>,
-    /// The Twisted cache this mirrors, if it is one (then `link` has no feed).
-    twisted: Option<Upstream>,
+    /// The Twisted cache this mirrors, if it is one (then `link` has no
+    /// feed); swapped for a fresh copy's when the mirror heals.
+    twisted: Option<Mutex<Upstream>>,
 }
 
 struct Link<S: Cacheable> {
@@ -173,7 +174,7 @@ impl<S: Cacheable> Cache<S> {
     /// true for a local model's view).
     pub fn is_live(&self) -> bool {
         if let Some(upstream) = self.twisted_upstream() {
-            return upstream.is_live();
+            return upstream.lock().unwrap().is_live();
         }
         match self.inner.feed() {
             None => self.inner.mirror.is_none(),
@@ -201,6 +202,15 @@ impl<S: Cacheable> Cache<S> {
         if Arc::ptr_eq(&self.inner, &fresh.inner) {
             return Ok(());
         }
+        match (&mine.twisted, &theirs.twisted) {
+            (Some(_), Some(_)) => return twisted::adopt(self, fresh),
+            (None, None) => {}
+            _ => {
+                return Err(Error::protocol(
+                    "a mirror of a pb cache and one of a Twisted cache cannot adopt each other",
+                ));
+            }
+        }
         let mut their_link = theirs.link.lock().unwrap();
         let inlet = their_link.inlet.clone();
         // Hold the inlet while switching: no batch lands in between.
@@ -223,12 +233,12 @@ impl<S: Cacheable> Cache<S> {
     pub(crate) fn twisted_mirror(hub: Arc<Hub<S>>, upstream: Upstream, conn: u64) -> Self {
         let inlet = Arc::new(Inlet { target: RwLock::new(InletTarget { cache: Weak::new(), next: 1 }) });
         let link = Link { feed: None, inlet, key: (conn, 0) };
-        let mirror = Mirror { link: Mutex::new(link), healer: OnceLock::new(), twisted: Some(upstream) };
+        let mirror = Mirror { link: Mutex::new(link), healer: OnceLock::new(), twisted: Some(Mutex::new(upstream)) };
         Cache::from_inner(Arc::new(CacheCore { hub, view: None, id: hub::next_id(), mirror: Some(mirror) }))
     }
 
     /// The Twisted cache this mirrors, if it is one.
-    pub(crate) fn twisted_upstream(&self) -> Option<&Upstream> {
+    pub(crate) fn twisted_upstream(&self) -> Option<&Mutex<Upstream>> {
         self.inner.mirror.as_ref()?.twisted.as_ref()
     }
 
@@ -263,6 +273,16 @@ impl<S: Cacheable> Cache<S> {
     /// Attach this mirror to what heals it; false if it already was.
     pub(crate) fn set_healer(&self, slot: HealSlot) -> bool {
         self.inner.mirror.as_ref().is_some_and(|m| m.healer.set(slot).is_ok())
+    }
+
+    /// The hub this cache shows.
+    pub(crate) fn hub(&self) -> &Arc<Hub<S>> {
+        &self.inner.hub
+    }
+
+    /// Whether `self` is the only handle to its cache.
+    pub(crate) fn is_sole_handle(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1
     }
 
     pub(crate) fn downgrade(&self) -> Weak<CacheCore<S>> {

@@ -66,7 +66,7 @@ where
         self.shared.upgrade().is_some_and(|s| s.lock().unwrap().is_open())
     }
 
-    fn heal(&self, _conn: Connection) -> HealFuture {
+    fn heal(&self, _conn: Option<Connection>) -> HealFuture {
         let (weak, parent, method, args) = (self.shared.clone(), self.parent.clone(), self.method, self.args.clone());
         Box::pin(async move {
             let fresh = match parent.call::<A, Result<Stream<T>, E>>(method, &*args).await? {

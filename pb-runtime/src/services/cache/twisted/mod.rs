@@ -34,7 +34,7 @@ pub(crate) mod event;
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use serde::de::Error as _;
 use serde::ser::Error as _;
@@ -63,11 +63,13 @@ fn twisted_link() -> Result<Arc<dyn Link>, Error> {
 pub(super) fn serialize<S: Cacheable, Se: Serializer>(cache: &Cache<S>, s: Se) -> Result<Se::Ok, Se::Error> {
     let link = twisted_link().map_err(Se::Error::custom)?;
     let jelly = link.jelly().expect("checked");
-    if let Some(upstream) = cache.twisted_upstream()
-        && upstream.link.as_ref().is_some_and(|l| l.id() == link.id())
-    {
+    let own = cache.twisted_upstream().and_then(|upstream| {
+        let upstream = upstream.lock().unwrap();
+        upstream.link.as_ref().is_some_and(|l| l.id() == link.id()).then_some(upstream.luid)
+    });
+    if let Some(luid) = own {
         // The peer's own cache, sent back.
-        return CacheOut::<S> { form: CacheForm::LCache(upstream.luid), state: None }.serialize(s);
+        return CacheOut::<S> { form: CacheForm::LCache(luid), state: None }.serialize(s);
     }
     let mut state: Option<S> = None;
     let weak = Arc::downgrade(&link);
@@ -117,7 +119,7 @@ fn received_cache<S: Cacheable>(link: &Arc<dyn Link>, received: CacheIn<S>) -> R
             }
             let state = received.state.ok_or_else(|| Error::protocol("a cache without its state"))?;
             let entry = Arc::new(Mirrored::<S> {
-                hub: Hub::new(state),
+                hub: RwLock::new(Hub::new(state)),
                 luid,
                 link: Arc::downgrade(link),
                 current: Mutex::new(None),
@@ -197,7 +199,9 @@ fn close_soon(link: Arc<dyn Link>) {
 /// A Twisted peer's cache we hold, as the link files it: the state, fed by
 /// the peer's observer calls, and the mirror made of it now.
 pub(crate) struct Mirrored<S: Cacheable> {
-    hub: Arc<Hub<S>>,
+    /// What the peer's observer calls feed: the hub of the mirror (replaced
+    /// by the hub of the mirror that adopts this copy after an outage).
+    hub: RwLock<Arc<Hub<S>>>,
     luid: u64,
     link: Weak<dyn Link>,
     /// The live mirror, and the copies it holds (decached when it goes).
@@ -223,7 +227,8 @@ impl<S: Cacheable> Mirrored<S> {
         let copies = Arc::new(AtomicU64::new(u64::from(first)));
         let link = self.link.upgrade();
         let upstream = Upstream { link: link.clone(), luid: self.luid, copies: copies.clone() };
-        let cache = Cache::twisted_mirror(self.hub.clone(), upstream, link.map_or(0, |l| l.id()));
+        let hub = self.hub.read().unwrap().clone();
+        let cache = Cache::twisted_mirror(hub, upstream, link.map_or(0, |l| l.id()));
         *current = Some((cache.downgrade(), copies));
         cache
     }
@@ -232,12 +237,53 @@ impl<S: Cacheable> Mirrored<S> {
 impl<S: Cacheable> ReceivedCache for Mirrored<S> {
     fn observe(&self, method: &str, args: &Value, kw: &Value) -> Result<(), Error> {
         let event: S::Event = event::from_call(method, args, kw)?;
-        self.hub.apply(event)
+        self.hub.read().unwrap().apply(event)
     }
 
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
         self
     }
+}
+
+/// `mine`, a mirror of a Twisted cache (on a connection that went away),
+/// takes over `fresh`, a new copy of the same cache (after an outage): the
+/// fresh state replaces its state (observers get `Resynced`), the peer's
+/// observer calls for the fresh copy now feed it, and it holds the fresh
+/// copy (decached when it goes); `fresh` is left with `mine`'s old hold.
+pub(super) fn adopt<S: Cacheable>(mine: &Cache<S>, fresh: Cache<S>) -> Result<(), Error> {
+    let not_twisted = || Error::protocol("not a mirror of a Twisted cache");
+    let (link, luid) = {
+        let upstream = fresh.twisted_upstream().ok_or_else(not_twisted)?.lock().unwrap();
+        (upstream.link.clone().ok_or(Error::Disconnected)?, upstream.luid)
+    };
+    let jelly = link.jelly().ok_or_else(not_twisted)?;
+    let entry = jelly.received_cache(luid).ok_or(Error::Disconnected)?;
+    let entry = entry
+        .as_any()
+        .downcast_ref::<Mirrored<S>>()
+        .ok_or_else(|| Error::protocol("a cache of another model arrived in its place"))?;
+    {
+        // Under `current`, no other handle to the fresh mirror can appear.
+        let mut current = entry.current.lock().unwrap();
+        let Some((weak, _copies)) = current.as_mut() else { return Err(not_twisted()) };
+        if !fresh.is_sole_handle() || !weak.ptr_eq(&fresh.downgrade()) {
+            // Another mirror of it is in use: it keeps the feed.
+            return Err(Error::protocol("the fresh copy of the cache is already in use as another mirror"));
+        }
+        *weak = mine.downgrade();
+        // Hold the feed while switching: no observer call lands in between.
+        let mut hub = entry.hub.write().unwrap();
+        mine.hub().resync((*hub.snapshot()).clone());
+        *hub = mine.hub().clone();
+    }
+    let (mut mine_up, mut fresh_up) = (
+        mine.twisted_upstream().ok_or_else(not_twisted)?.lock().unwrap(),
+        fresh.twisted_upstream().ok_or_else(not_twisted)?.lock().unwrap(),
+    );
+    std::mem::swap(&mut *mine_up, &mut *fresh_up);
+    drop((mine_up, fresh_up));
+    drop(fresh); // outside the locks: decaches the old copies (a no-op on a closed link)
+    Ok(())
 }
 
 /// A mirror's hold on the Twisted cache it mirrors: when the mirror goes,
