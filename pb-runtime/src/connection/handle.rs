@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::core::ConnCore;
 use super::link::{Dispatch, Link};
+use super::twisted::TwistedLink;
 use crate::Error;
 use crate::config::Config;
 use crate::transport::Transport;
@@ -60,7 +61,7 @@ impl WeakConnection {
 type OnOpen = Box<dyn FnOnce(&Connection) + Send>;
 
 /// Runs once a Twisted peer's connection is established.
-pub(crate) type OnOpenTwisted = Box<dyn FnOnce(&Arc<super::TwistedLink>) + Send>;
+pub(crate) type OnOpenTwisted = Box<dyn FnOnce(&Arc<TwistedLink>) + Send>;
 
 /// Builds a [`Connection`]: its settings and the root object it serves.
 #[derive(Default)]
@@ -199,5 +200,28 @@ impl Connection {
             resume_bytes: self.core.resume_bytes(),
             attached: self.core.is_attached(),
         }
+    }
+}
+
+impl ConnectionBuilder {
+    /// Run PB's handshake as a Twisted server over `transport` (see
+    /// [`TwistedLink::accept`]), serving this builder's root as `b"root"`
+    /// (its Twisted root if it has one) with its settings.
+    ///
+    /// # Errors
+    ///
+    /// As [`TwistedLink::accept`].
+    pub(crate) async fn accept_twisted(self, transport: crate::Transport) -> Result<Arc<TwistedLink>, Error> {
+        let settings = super::twisted::Settings::from_config(&self.config);
+        let (rd, wr, peer) = transport.into_parts();
+        let (root, on_open) = match self.twisted {
+            Some((root, on_open)) => (Some(root), on_open),
+            None => (self.root, None),
+        };
+        let link = TwistedLink::accept(rd, wr, peer, settings, root).await?;
+        if let Some(on_open) = on_open {
+            on_open(&link);
+        }
+        Ok(link)
     }
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::TwistedConnection;
+use super::connection::TwistedConnection;
 use crate::connection::{Dispatch, TwistedLink};
 use crate::login::{Credentials, Gate};
 use crate::references::dispatcher;

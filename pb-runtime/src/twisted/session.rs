@@ -9,7 +9,7 @@ use futures_util::Stream;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::TwistedConnection;
+use super::connection::TwistedConnection;
 use crate::connection::RemoteRef;
 use crate::login::Credentials;
 use crate::references::ProxyHandle;
@@ -588,7 +588,7 @@ fn is_refusal(e: &Error) -> bool {
 async fn connect_once(config: &SessionConfig, connector: &dyn Connect) -> Result<TwistedConnection, Error> {
     let attempt = async {
         let transport = connector.connect().await?;
-        super::connect_transport(transport, &config.connection).await
+        super::connection::connect_transport(transport, &config.connection).await
     };
     match tokio::time::timeout(config.connect_timeout, attempt).await {
         Ok(r) => r,

@@ -15,8 +15,6 @@
 //! with `pb.Error("Invalid Object ID")`, as Twisted does.
 
 use std::any::Any;
-use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::TwistedLink;
@@ -27,54 +25,7 @@ use crate::wire::twisted::broker::{Call, Failure, Message, Outcome, Target};
 use crate::wire::twisted::jelly::{cache_occurrences, form, remote_occurrences};
 
 /// The link's caches, both ways.
-#[derive(Default)]
-pub(super) struct Caches {
-    /// Ours the peer holds, by luid.
-    sent: HashMap<u64, Sent>,
-    /// The luid of each view sent, by its key.
-    keys: HashMap<u64, u64>,
-    /// The last luid given to one of ours.
-    last: u64,
-    /// The peer's we hold, by the peer's luid.
-    received: HashMap<u64, Arc<dyn ReceivedCache>>,
-    /// The peer's we never kept (no decode took them: the caller was gone,
-    /// or the decode failed) and released at once: their uncache and
-    /// messages may still come.
-    orphans: HashSet<u64>,
-}
-
-struct Sent {
-    key: u64,
-    /// Copies sent and not yet decached.
-    copies: u64,
-    cache: SentCache,
-}
-
-impl Caches {
-    /// Everything, to drop outside the link's lock when it closes.
-    pub(super) fn take(&mut self) -> Caches {
-        std::mem::take(self)
-    }
-}
-
-scoped_tls::scoped_thread_local!(static ENCODING: RefCell<Vec<(u64, bool)>>);
-scoped_tls::scoped_thread_local!(static DECODING: RefCell<Vec<u64>>);
-
-/// Run `f`, a decode, noting the copies of the peer's caches it kept:
-/// returns what `f` did, and their luids.
-pub(super) fn keeping<T>(f: impl FnOnce() -> T) -> (T, Vec<u64>) {
-    let kept = RefCell::new(Vec::new());
-    let result = DECODING.set(&kept, f);
-    (result, kept.into_inner())
-}
-
-/// Run `f`, an encode, noting the caches it sends: returns what `f` did,
-/// and each cache send (luid, first) it made.
-pub(super) fn noting<T>(f: impl FnOnce() -> T) -> (T, Vec<(u64, bool)>) {
-    let sends = RefCell::new(Vec::new());
-    let result = ENCODING.set(&sends, f);
-    (result, sends.into_inner())
-}
+use super::cache_table::{DECODING, ENCODING, Sent};
 
 impl TwistedLink {
     /// [`JellyCalls::export_cache`](crate::connection::link::JellyCalls::export_cache).
@@ -200,7 +151,7 @@ impl TwistedLink {
         Ok(())
     }
 
-    /// A decode kept a copy of the peer's cache `luid` (see [`keeping`]).
+    /// A decode kept a copy of the peer's cache `luid` (see [`keeping`](super::cache_table::keeping)).
     pub(super) fn kept_copy(&self, luid: u64) {
         if DECODING.is_set() {
             DECODING.with(|kept| kept.borrow_mut().push(luid));
@@ -312,13 +263,5 @@ impl TwistedLink {
         };
         use crate::connection::link::JellyCalls as _;
         let _ = self.send_outcome(call.req, outcome);
-    }
-}
-
-impl Caches {
-    fn remove_sent(&mut self, luid: u64) -> Option<SentCache> {
-        let sent = self.sent.remove(&luid)?;
-        self.keys.remove(&sent.key);
-        Some(sent.cache)
     }
 }

@@ -15,6 +15,7 @@
 //! | `serve.rs` | messages from the peer: calls of our objects, answers, releases |
 //! | `caches.rs` | caches both ways (PB's `Cacheable` and `RemoteCache`) |
 
+mod cache_table;
 mod caches;
 mod io;
 mod refs;
@@ -110,7 +111,7 @@ struct State {
     /// still resolvable by luid (see `serve.rs`).
     parked: Vec<(u64, Arc<dyn Dispatch>)>,
     /// Caches both ways.
-    caches: caches::Caches,
+    caches: cache_table::Caches,
 }
 
 /// What a handshake left: the stream halves, and the splitter and buffer
@@ -301,29 +302,6 @@ impl TwistedLink {
     }
 }
 
-impl super::handle::ConnectionBuilder {
-    /// Run PB's handshake as a Twisted server over `transport` (see
-    /// [`TwistedLink::accept`]), serving this builder's root as `b"root"`
-    /// (its Twisted root if it has one) with its settings.
-    ///
-    /// # Errors
-    ///
-    /// As [`TwistedLink::accept`].
-    pub(crate) async fn accept_twisted(self, transport: crate::Transport) -> Result<Arc<TwistedLink>, Error> {
-        let settings = Settings::from_config(&self.config);
-        let (rd, wr, peer) = transport.into_parts();
-        let (root, on_open) = match self.twisted {
-            Some((root, on_open)) => (Some(root), on_open),
-            None => (self.root, None),
-        };
-        let link = TwistedLink::accept(rd, wr, peer, settings, root).await?;
-        if let Some(on_open) = on_open {
-            on_open(&link);
-        }
-        Ok(link)
-    }
-}
-
 /// Read the peer's `["version", n]`, the first message after the dialect.
 async fn read_version<R: AsyncRead + Unpin>(
     rd: &mut R,
@@ -377,7 +355,7 @@ impl JellyCalls for TwistedLink {
 
     fn with_refs(&self, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<Vec<(u64, bool)>, Error> {
         let link = self.me.upgrade().ok_or(Error::Disconnected)?;
-        let ((result, _), sends) = caches::noting(|| link.lend(f));
+        let ((result, _), sends) = cache_table::noting(|| link.lend(f));
         match result {
             Ok(()) => Ok(sends),
             Err(e) => {

@@ -24,8 +24,6 @@ use crate::wire::twisted::broker::message::ROOT;
 use crate::wire::twisted::broker::{Call, Failure, Message, Outcome, Target, fold_kwargs, handshake};
 use crate::wire::twisted::jelly::{cache_occurrences, hook, remote_occurrences};
 
-use super::caches;
-
 impl TwistedLink {
     /// Handle one message from the peer. An error closes the link (as
     /// Twisted drops a connection that breaks the protocol).
@@ -109,7 +107,7 @@ impl TwistedLink {
         let link: Arc<dyn Link> = self.clone();
         // An answer to a call whose caller stopped waiting is dropped (its
         // references and caches are released below).
-        let ((_, imported), kept) = caches::keeping(|| {
+        let ((_, imported), kept) = super::cache_table::keeping(|| {
             self.lend(|| {
                 if let Some(slot) = slot {
                     slot(&link, outcome);
@@ -157,7 +155,8 @@ impl TwistedLink {
         // From here the reply holds the in-flight slot and gives it back.
         let reply = Reply::jelly(self.clone(), req, answer);
         let owed_caches = cache_occurrences(&args);
-        let ((started, imported), kept) = caches::keeping(|| self.lend(|| start(&*object, method, &args, reply)));
+        let ((started, imported), kept) =
+            super::cache_table::keeping(|| self.lend(|| start(&*object, method, &args, reply)));
         self.release(owed, imported);
         self.release_caches(owed_caches, kept);
         let fault = || {

@@ -108,7 +108,9 @@ mod model;
 mod protocol;
 mod replay;
 mod state;
+mod travel;
 mod twisted;
+mod upstream;
 mod view;
 
 pub use hub::OutletStats;

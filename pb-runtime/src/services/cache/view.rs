@@ -8,14 +8,13 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use futures_util::Stream;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tokio::sync::{broadcast, watch};
 
 use super::hub::{self, Hub, Outlet};
 use super::mirrors;
 use super::protocol::{Batch, CacheWire, Feed, Observer, Snapshot, decode, encode};
 use super::state::{Cacheable, Change, Projection};
-use super::twisted::{self, Upstream};
+use super::upstream::Upstream;
 use crate::Error;
 use crate::connection::RefCx;
 use crate::references::heal::HealSlot;
@@ -192,24 +191,13 @@ impl<S: Cacheable> Cache<S> {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    /// Take over `fresh` (a new copy of the same view, after an outage):
-    /// its state replaces this one's (observers get `Resynced`), and its
-    /// feed now feeds this cache.
-    pub(crate) fn adopt(&self, fresh: Cache<S>) -> Result<(), Error> {
+    /// [`adopt`](Self::adopt) between mirrors of pb caches.
+    pub(super) fn adopt_mirror(&self, fresh: Cache<S>) -> Result<(), Error> {
         let (Some(mine), Some(theirs)) = (&self.inner.mirror, &fresh.inner.mirror) else {
             return Err(Error::protocol("only a mirror can adopt a mirror"));
         };
         if Arc::ptr_eq(&self.inner, &fresh.inner) {
             return Ok(());
-        }
-        match (&mine.twisted, &theirs.twisted) {
-            (Some(_), Some(_)) => return twisted::adopt(self, fresh),
-            (None, None) => {}
-            _ => {
-                return Err(Error::protocol(
-                    "a mirror of a pb cache and one of a Twisted cache cannot adopt each other",
-                ));
-            }
         }
         let mut their_link = theirs.link.lock().unwrap();
         let inlet = their_link.inlet.clone();
@@ -294,65 +282,54 @@ impl<S: Cacheable> Cache<S> {
     }
 }
 
-impl<S: Cacheable> Serialize for Cache<S> {
-    fn serialize<Se: Serializer>(&self, s: Se) -> Result<Se::Ok, Se::Error> {
-        use serde::ser::Error as _;
-        if crate::wire::twisted::jelly::hook::is_lent() {
-            return twisted::serialize(self, s);
-        }
+impl<S: Cacheable> Cache<S> {
+    /// The cache as it goes to a pb peer.
+    pub(super) fn to_wire(&self) -> Result<CacheWire, Error> {
         if let Some(feed) = self.feed_on_encoding_connection() {
             // Going back to the peer it mirrors: send that peer's own feed,
             // which arrives there as the original cache (like a proxy sent
             // back to its owner). The state is only a fallback.
-            let state = encode(&*self.state()).map_err(Se::Error::custom)?;
-            let wire = CacheWire {
+            let state = encode(&*self.state())?;
+            return Ok(CacheWire {
                 model: S::NAME.to_string(),
                 view: self.inner.id,
                 snapshot: Snapshot { seq: 0, state },
                 feed: crate::Ref::new(feed),
-            };
-            return wire.serialize(s);
+            });
         }
-        let (outlet, state) = self.inner.hub.open_outlet(self.inner.view.clone()).map_err(Se::Error::custom)?;
+        let (outlet, state) = self.inner.hub.open_outlet(self.inner.view.clone())?;
         let feed: Arc<dyn Feed> = Arc::new(FeedImpl { outlet, _source: self.clone() });
-        let wire = CacheWire {
+        Ok(CacheWire {
             model: S::NAME.to_string(),
             view: self.inner.id,
             snapshot: Snapshot { seq: 0, state },
             feed: crate::Ref::new(feed),
-        };
-        wire.serialize(s)
+        })
     }
-}
 
-impl<'de, S: Cacheable> Deserialize<'de> for Cache<S> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        if crate::wire::twisted::jelly::hook::is_lent() {
-            return twisted::deserialize(d);
-        }
-        let wire = CacheWire::deserialize(d)?;
+    /// The cache a pb peer sent, inside a decode on its connection.
+    pub(super) fn from_wire(wire: CacheWire) -> Result<Self, Error> {
         if wire.model != S::NAME {
-            return Err(D::Error::custom(format_args!(
+            return Err(Error::protocol(format_args!(
                 "a cache of model `{}` arrived where `{}` was expected",
                 wire.model,
                 S::NAME
             )));
         }
         let conn = RefCx::with(|cx| cx.map(|cx| cx.link().id()))
-            .ok_or_else(|| D::Error::custom("pb caches can only be deserialized by a pb connection"))?;
+            .ok_or_else(|| Error::protocol("pb caches can only be deserialized by a pb connection"))?;
         let feed = wire.feed.into_arc();
         if let Some(home) = feed.home() {
             // Our own feed came back: this is one of our caches.
             return home.downcast::<CacheCore<S>>().map(Cache::from_inner).map_err(|_| {
-                D::Error::custom(format_args!("a cache of model `{}` came back as another model", S::NAME))
+                Error::protocol(format_args!("a cache of model `{}` came back as another model", S::NAME))
             });
         }
         let key = (conn, wire.view);
         if let Some(existing) = mirrors::find::<CacheCore<S>>(key) {
             return Ok(Cache::from_inner(existing)); // the extra feed is released
         }
-        let state: S = decode(&wire.snapshot.state).map_err(D::Error::custom)?;
+        let state: S = decode(&wire.snapshot.state)?;
         let inlet =
             Arc::new(Inlet { target: RwLock::new(InletTarget { cache: Weak::new(), next: wire.snapshot.seq + 1 }) });
         let inner = Arc::new(CacheCore {

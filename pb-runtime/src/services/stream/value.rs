@@ -80,7 +80,7 @@ impl<T: Send + 'static> Stream<T> {
     /// 1 MiB); the stream holds at most this much (two requests of half of
     /// it), plus one item. Within it, the window adapts to what the
     /// consumer reads: a few round trips' worth of its measured rate, but
-    /// not below 64 KiB (see the [module docs](self#flow-control)).
+    /// not below 64 KiB (see the [module docs](crate::stream#flow-control)).
     pub fn window(self, bytes: usize) -> Self {
         if let Inner::Remote(r) = &mut *self.inner.lock().unwrap() {
             r.set_window(bytes);

@@ -43,6 +43,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::hub::{Hub, Outlet, Sink};
 use super::protocol::decode;
 use super::state::Cacheable;
+use super::upstream::Upstream;
 use super::view::{Cache, CacheCore};
 use crate::Error;
 use crate::connection::{Link, ReceivedCache, RefCx, SentCache};
@@ -284,30 +285,4 @@ pub(super) fn adopt<S: Cacheable>(mine: &Cache<S>, fresh: Cache<S>) -> Result<()
     drop((mine_up, fresh_up));
     drop(fresh); // outside the locks: decaches the old copies (a no-op on a closed link)
     Ok(())
-}
-
-/// A mirror's hold on the Twisted cache it mirrors: when the mirror goes,
-/// one `decache` per copy received.
-pub(crate) struct Upstream {
-    pub(crate) link: Option<Arc<dyn Link>>,
-    pub(crate) luid: u64,
-    copies: Arc<AtomicU64>,
-}
-
-impl Upstream {
-    /// Whether the link is up.
-    pub(crate) fn is_live(&self) -> bool {
-        self.link.as_ref().is_some_and(|l| !l.is_closed())
-    }
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let copies = self.copies.swap(0, Ordering::AcqRel);
-        if let Some(jelly) = self.link.as_ref().and_then(|l| l.jelly())
-            && copies > 0
-        {
-            jelly.decache(self.luid, copies);
-        }
-    }
 }
