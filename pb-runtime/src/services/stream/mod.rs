@@ -71,9 +71,9 @@
 //!
 //! An item must fit in one frame
 //! ([`Config::max_frame_len`](crate::Config::max_frame_len)). An item
-//! without references longer than 256 KiB goes in pieces of 256 KiB, one
-//! per answer, so no answer is longer than that; an item with references
-//! goes whole. Items are encoded on their own, then the answer refers to
+//! without references longer than a chunk (256 KiB, plus 4 KiB of room
+//! for length prefixes) goes in pieces of 256 KiB, one per answer, so no
+//! answer is longer than a chunk; an item with references goes whole. Items are encoded on their own, then the answer refers to
 //! their bytes (`pb::Blob` items are copied once, which calls do not).
 //!
 //! A `Stream<T>` describes itself as `stream<T>` ([`crate::describe`]), as

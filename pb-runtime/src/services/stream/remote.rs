@@ -206,7 +206,8 @@ impl<T> Shared<T> {
         if self.item_bytes == 0 {
             return FIRST_PULL;
         }
-        let n = (self.window / IN_FLIGHT).min(CHUNK) / self.item_bytes;
+        // A chunk's worth, with room for the items' length prefixes.
+        let n = (self.window / IN_FLIGHT).min(CHUNK + CHUNK / 64) / self.item_bytes;
         (n as u32).clamp(1, MAX_PULL_ITEMS)
     }
 

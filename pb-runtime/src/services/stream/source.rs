@@ -16,6 +16,10 @@ use crate::Error;
 use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
 use crate::wire::{Blob, codec};
 
+/// Bytes an answer's items may take beyond a chunk: their length prefixes
+/// (four 64 KiB items are a chunk and 12 bytes).
+const SLACK: usize = CHUNK / 64;
+
 /// Most items of the first answer, before the producer knows their size.
 const FIRST_ANSWER: usize = 16;
 
@@ -171,7 +175,7 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
     let mut end = None;
     // Items up to a chunk, by the size of those before (exactly: one that
     // would pass it goes in the next answer).
-    while count + typed.len() < max && (count == 0 || plain.len() + guard.item_bytes <= CHUNK) {
+    while count + typed.len() < max && (count == 0 || plain.len() + guard.item_bytes <= CHUNK + SLACK) {
         let next = match guard.held.take() {
             Some(item) => Some(Ok(item)),
             None if matches!(guard.stream, Inner::Gone) => None,
@@ -215,7 +219,7 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
             guard.held = Some(item);
             break;
         }
-        if plain.len() > CHUNK {
+        if plain.len() > CHUNK + SLACK {
             // This item would make the answer longer than a chunk: it goes
             // next, after the items before it, in pieces if it is longer
             // than a chunk itself (a whole item is one last piece).
