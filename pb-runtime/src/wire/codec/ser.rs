@@ -17,18 +17,19 @@ pub(crate) trait Output {
     fn reserve(&mut self, additional: usize);
 }
 
-impl Output for &mut Vec<u8> {
+/// Appending to an output borrowed (a buffer kept across encodes).
+impl<O: Output + ?Sized> Output for &mut O {
     #[inline]
     fn push(&mut self, byte: u8) {
-        Vec::push(self, byte);
+        (**self).push(byte);
     }
     #[inline]
     fn extend(&mut self, data: &[u8]) {
-        runs::extend_run(self, data);
+        (**self).extend(data);
     }
     #[inline]
     fn reserve(&mut self, additional: usize) {
-        Vec::reserve(self, additional);
+        (**self).reserve(additional);
     }
 }
 

@@ -35,6 +35,7 @@ use serde::ser::{SerializeTuple, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::form::names;
+use super::refs::serde_bytes_like::ByteBuf;
 use crate::wire::twisted::banana::Value;
 
 /// The newtype name the jelly serializer and deserializer reserve for
@@ -157,8 +158,8 @@ impl<'de, S: DeserializeOwned> Visitor<'de> for CacheVisitor<S> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CacheIn<S>, A::Error> {
         let missing = |i| de::Error::invalid_length(i, &"kind, tag, luid, first");
-        let kind: serde_bytes_like::Bytes = seq.next_element()?.ok_or_else(|| missing(0))?;
-        let tag: serde_bytes_like::Bytes = seq.next_element()?.ok_or_else(|| missing(1))?;
+        let kind: ByteBuf = seq.next_element()?.ok_or_else(|| missing(0))?;
+        let tag: ByteBuf = seq.next_element()?.ok_or_else(|| missing(1))?;
         let luid: u64 = seq.next_element()?.ok_or_else(|| missing(2))?;
         let first: bool = seq.next_element()?.ok_or_else(|| missing(3))?;
         let (form, state) = match &kind.0[..] {
@@ -239,104 +240,4 @@ pub fn cache_occurrences(value: &Value) -> Vec<u64> {
     let mut out = Vec::new();
     walk(value, &mut out);
     out
-}
-
-/// A byte string that also accepts text.
-mod serde_bytes_like {
-    use std::fmt;
-
-    use serde::de::{self, Deserialize, Deserializer, Visitor};
-
-    pub(super) struct Bytes(pub(super) Vec<u8>);
-
-    impl<'de> Deserialize<'de> for Bytes {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_byte_buf(V)
-        }
-    }
-
-    struct V;
-
-    impl<'de> Visitor<'de> for V {
-        type Value = Bytes;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("bytes")
-        }
-
-        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
-            Ok(Bytes(v.to_vec()))
-        }
-
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes, E> {
-            Ok(Bytes(v.as_bytes().to_vec()))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::twisted::jelly::{self, form};
-
-    #[test]
-    fn later_sends_and_sends_back_are_bare_words() {
-        let cached = CacheOut::<()> { form: CacheForm::Cached(2), state: None };
-        let value = jelly::to_value(&cached).unwrap();
-        assert_eq!(value, Value::List(vec![Value::bytes(b"cached"), Value::Int(2)]));
-        let back: CacheIn<()> = jelly::from_value(&value).unwrap();
-        assert_eq!((back.form, back.first), (CacheForm::Cached(2), true));
-        let lcache = Value::List(vec![Value::bytes(b"lcache"), Value::Int(7)]);
-        assert_eq!(jelly::from_value::<CacheIn<()>>(&lcache).unwrap().form, CacheForm::LCache(7));
-        let out = CacheOut::<()> { form: CacheForm::LCache(7), state: None };
-        assert_eq!(jelly::to_value(&out).unwrap(), lcache);
-    }
-
-    #[test]
-    fn a_dereferenced_cache_is_not_first() {
-        let cache = Value::List(vec![Value::bytes(b"a.B"), Value::Int(3), form::none()]);
-        let shared = Value::List(vec![Value::bytes(b"reference"), Value::Int(1), cache]);
-        let deref = Value::List(vec![Value::bytes(b"dereference"), Value::Int(1)]);
-        let (a, b): (CacheIn<()>, CacheIn<()>) = jelly::from_value(&form::tuple([shared, deref])).unwrap();
-        assert_eq!((a.first, b.first), (true, false));
-        assert_eq!(b.form, CacheForm::Cache { tag: "a.B".into(), luid: 3 });
-    }
-
-    #[test]
-    fn cache_occurrences_count_copies_not_lookalikes() {
-        let first = Value::List(vec![Value::bytes(b"a.B"), Value::Int(3), form::none()]);
-        let cached = Value::List(vec![Value::bytes(b"cached"), Value::Int(4)]);
-        let lcache = Value::List(vec![Value::bytes(b"lcache"), Value::Int(5)]);
-        let shared = Value::List(vec![Value::bytes(b"reference"), Value::Int(1), cached.clone()]);
-        let deref = Value::List(vec![Value::bytes(b"dereference"), Value::Int(1)]);
-        let decimal = Value::List(vec![Value::bytes(b"decimal"), Value::Int(125), Value::Int(-2)]);
-        // {b"cached": 9}: a dictionary entry, not a copy.
-        let lookalike = form::dictionary([(Value::bytes(b"cached"), Value::Int(9))]);
-        let nested = Value::List(vec![Value::bytes(b"a.C"), Value::Int(6), form::tuple([cached.clone()])]);
-        let value = form::tuple([first, shared, deref, lcache, decimal, lookalike, nested]);
-        assert_eq!(cache_occurrences(&value), vec![3, 4, 6, 4]);
-    }
-
-    #[test]
-    fn malformed_caches_are_errors() {
-        let bad = [
-            Value::Int(1),
-            form::none(),
-            Value::List(vec![Value::bytes(b"cached")]),
-            Value::List(vec![Value::bytes(b"cached"), Value::Int(-1)]),
-            Value::List(vec![Value::bytes(b"cached"), Value::bytes(b"x")]),
-            Value::List(vec![Value::bytes(b"a.B"), Value::Int(1)]),
-            Value::List(vec![Value::bytes(b"a.B"), Value::bytes(b"1"), form::none()]),
-            Value::List(vec![Value::bytes(b"reference"), Value::Int(1), form::none()]),
-            Value::List(vec![Value::bytes(b"decimal"), Value::Int(1), Value::Int(2)]),
-            Value::List(vec![Value::bytes(b"a.B"), Value::Int(1), form::none(), form::none()]),
-        ];
-        for v in bad {
-            assert!(jelly::from_value::<CacheIn<()>>(&v).is_err(), "{v:?}");
-        }
-        // The state must be what the cache expects.
-        let wrong = Value::List(vec![Value::bytes(b"a.B"), Value::Int(1), form::unicode("x")]);
-        assert!(jelly::from_value::<CacheIn<u32>>(&wrong).is_err());
-        assert!(!is_cache_tag(b"reference") && !is_cache_tag(b"") && is_cache_tag(b"aurora.UserList"));
-    }
 }

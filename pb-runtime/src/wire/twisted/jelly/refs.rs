@@ -167,12 +167,12 @@ pub fn remote_occurrences(value: &Value) -> Vec<u64> {
 }
 
 /// A byte string that also accepts text (the kind may come back as either).
-mod serde_bytes_like {
+pub(crate) mod serde_bytes_like {
     use std::fmt;
 
     use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-    pub(super) struct ByteBuf(pub(super) Vec<u8>);
+    pub(crate) struct ByteBuf(pub(crate) Vec<u8>);
 
     impl<'de> Deserialize<'de> for ByteBuf {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
