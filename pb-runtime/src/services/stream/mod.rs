@@ -174,6 +174,20 @@ mod tests {
         (wire - size * items) as f64 / items as f64
     }
 
+    #[tokio::test]
+    async fn a_stream_with_a_cursor_read_here_starts_at_item_zero() {
+        use futures_util::StreamExt;
+        let opened = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = opened.clone();
+        let stream = super::Stream::with_cursor(move |next| {
+            seen.lock().unwrap().push(next);
+            futures_util::stream::iter((next..5).map(Ok))
+        });
+        let items: Vec<u64> = stream.map(Result::unwrap).collect().await;
+        assert_eq!(items, [0, 1, 2, 3, 4]);
+        assert_eq!(*opened.lock().unwrap(), [0], "opened once, at the first read");
+    }
+
     #[test]
     fn a_stream_describes_itself_with_its_items() {
         use crate::describe::types::{Describe, TypeCx, TypeDesc};
