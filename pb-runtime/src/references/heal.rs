@@ -68,3 +68,19 @@ impl HealSlot {
         }
     }
 }
+
+/// Wait until `healed` holds for the session's status (within `within`,
+/// and unless `cancel` fires first): what both kinds of session do for
+/// [`Healer::wait_healed`].
+pub(crate) async fn wait_for_heal<S>(
+    mut status: tokio::sync::watch::Receiver<S>,
+    healed: impl FnMut(&S) -> bool,
+    within: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> bool {
+    let healed = status.wait_for(healed);
+    tokio::select! {
+        r = tokio::time::timeout(within, healed) => matches!(r, Ok(Ok(_))),
+        () = cancel.cancelled() => false,
+    }
+}

@@ -13,6 +13,7 @@ use super::connection::TwistedConnection;
 use crate::connection::RemoteRef;
 use crate::login::Credentials;
 use crate::references::ProxyHandle;
+use crate::references::heal::wait_for_heal;
 use crate::references::heal::{Heal, HealSlot, Healer};
 use crate::references::proxy::WeakHandle;
 use crate::session::backoff::Backoff;
@@ -397,14 +398,8 @@ impl Healer for Core {
     }
 
     fn wait_healed(&self, generation: u64) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
-        Box::pin(async move {
-            let mut rx = self.status.subscribe();
-            let healed = rx.wait_for(|s| s.connected && s.generation > generation);
-            tokio::select! {
-                r = tokio::time::timeout(self.config.retry_wait, healed) => matches!(r, Ok(Ok(_))),
-                () = self.cancel.cancelled() => false,
-            }
-        })
+        let healed = move |s: &Status| s.connected && s.generation > generation;
+        Box::pin(wait_for_heal(self.status.subscribe(), healed, self.config.retry_wait, &self.cancel))
     }
 
     fn track(&self, attach: &mut dyn FnMut(HealSlot) -> bool, path: String, target: Box<dyn Heal>) {
