@@ -23,6 +23,11 @@ pub trait Feed {
     /// resume, from a producer without a cursor.
     #[pb(replay)]
     async fn numbers_again(&self, from: u64, to: u64) -> Result<pb::Stream<u64>, pb::Error>;
+    /// `to` items of `size` bytes (item `i` filled with `i as u8`) from a
+    /// producer with a cursor, like [`tail`](Feed::tail): items longer than
+    /// a chunk go in pieces.
+    #[pb(replay)]
+    async fn tail_sized(&self, size: usize, to: u64) -> Result<pb::Stream<Vec<u8>>, pb::Error>;
     /// Sends `0..n` into `to` (the sending half of the caller's channel)
     /// from a task of its own, and returns at once.
     async fn push(&self, to: pb::Sender<u64>, n: u64) -> Result<(), pb::Error>;
@@ -35,6 +40,9 @@ pub trait Feed {
     async fn counted(&self, n: u64) -> Result<pb::Stream<Counted>, pb::Error>;
     /// `n` objects by reference, the `i`th answering `i`.
     async fn objects(&self, n: u64) -> Result<pb::Stream<pb::Ref<dyn Numbered>>, pb::Error>;
+    /// Items of the given sizes, each with an object by reference (the
+    /// `i`th answering `i`; its bytes filled with `i as u8`).
+    async fn labelled(&self, sizes: Vec<usize>) -> Result<pb::Stream<Labelled>, pb::Error>;
     /// Runs `job`: its results go to the job's sender; returns how many.
     async fn run(&self, job: Job) -> Result<u64, pb::Error>;
     /// How many items and bytes `items` had (client streaming).
@@ -71,6 +79,15 @@ impl<'de> serde::Deserialize<'de> for Counted {
         DECODED.fetch_add(1, Ordering::SeqCst);
         u64::deserialize(d).map(Counted)
     }
+}
+
+/// Bytes with an object by reference, as a stream's item.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Labelled {
+    /// The object.
+    pub object: pb::Ref<dyn Numbered>,
+    /// The bytes.
+    pub data: Vec<u8>,
 }
 
 /// Work whose results go to the caller's channel (a sender inside data).
@@ -130,6 +147,13 @@ impl Feed for Numbers {
             futures_util::stream::iter((from + next).min(to)..to).map(Ok)
         }))
     }
+    async fn tail_sized(&self, size: usize, to: u64) -> Result<pb::Stream<Vec<u8>>, pb::Error> {
+        let opened = self.opened.clone();
+        Ok(pb::Stream::with_cursor(move |next| {
+            opened.lock().unwrap().push(next);
+            futures_util::stream::iter(next.min(to)..to).map(move |i| Ok(vec![i as u8; size]))
+        }))
+    }
     async fn numbers_again(&self, from: u64, to: u64) -> Result<pb::Stream<u64>, pb::Error> {
         Ok(pb::Stream::iter(from..to))
     }
@@ -167,6 +191,12 @@ impl Feed for Numbers {
     }
     async fn objects(&self, n: u64) -> Result<pb::Stream<pb::Ref<dyn Numbered>>, pb::Error> {
         Ok(pb::Stream::iter((0..n).map(|i| pb::Ref::new(Arc::new(Number(i)) as Arc<dyn Numbered>))))
+    }
+    async fn labelled(&self, sizes: Vec<usize>) -> Result<pb::Stream<Labelled>, pb::Error> {
+        Ok(pb::Stream::iter(sizes.into_iter().enumerate().map(|(i, n)| Labelled {
+            object: pb::Ref::new(Arc::new(Number(i as u64)) as Arc<dyn Numbered>),
+            data: vec![i as u8; n],
+        })))
     }
     async fn run(&self, job: Job) -> Result<u64, pb::Error> {
         for i in 0..job.count {

@@ -168,3 +168,45 @@ async fn a_million_items_cross_a_restart_of_the_server_behind_a_relay_exactly_on
     assert_eq!(opened.len(), 1, "the restarted server opened the stream once: {opened:?}");
     assert!(opened[0] > 300_000, "where the relay's consumer was: {opened:?}");
 }
+
+#[tokio::test]
+async fn items_in_pieces_cross_a_server_restart_mid_item_exactly_once_with_a_cursor() {
+    // 1 MiB items go in four pieces each, pulled one at a time (the window
+    // is smaller than an item); the server restarts while pieces of the
+    // next item travel: a part that arrived is dropped, and the fresh
+    // producer sends the item again from its first piece. (Where exactly
+    // the cut lands varies; `remote::tests` holds the deterministic case.)
+    const SIZE: usize = 1 << 20;
+    const ITEMS: u64 = 6;
+    let numbers = Arc::new(Numbers::default());
+    let server = Server::bind("127.0.0.1:0", pb::root::<dyn Feed>(numbers.clone())).await.unwrap();
+    let addr = server.local_addr();
+    let proxy = FaultProxy::start(addr).await.unwrap();
+    let client = Client::builder().config(fast()).connect_tcp(proxy.addr().to_string()).await.unwrap();
+    let feed = client.root::<dyn Feed>().unwrap();
+    let mut stream = feed.tail_sized(SIZE, ITEMS).await.unwrap().window(512 << 10);
+    let fresh = Arc::new(Numbers::default());
+    let mut server = Some(server);
+    let mut next = 0u64;
+    let read = async {
+        while let Some(item) = stream.next().await {
+            let item = item.unwrap();
+            assert_eq!(item, vec![next as u8; SIZE], "item {next}, whole, once, in order");
+            if next == 1 {
+                // Restart the server behind a cut link while item 2 travels.
+                proxy.cut();
+                drop(server.take());
+                std::mem::forget(rebind(addr, pb::root::<dyn Feed>(fresh.clone())).await);
+                proxy.heal();
+            }
+            next += 1;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read).await.expect("the stream goes on after the restart");
+    assert_eq!(next, ITEMS);
+    let opened = fresh.opened.lock().unwrap().clone();
+    assert!(
+        opened.len() == 1 && (2..ITEMS).contains(&opened[0]),
+        "the restarted server started once, at the item the consumer needed next: {opened:?}"
+    );
+}

@@ -167,3 +167,46 @@ async fn an_item_longer_than_a_chunk_comes_in_pieces_of_at_most_a_chunk() {
         assert!(item.iter().all(|&b| b == i as u8));
     }
 }
+
+#[tokio::test]
+async fn an_item_with_a_reference_longer_than_a_chunk_comes_in_pieces_of_at_most_a_chunk() {
+    let (_numbers, server, mut raw) = serve().await;
+    let sizes = vec![1usize << 20, 10];
+    let exports = || server.connections()[0].stats().exports;
+    let before = exports();
+    let stream = open(&mut raw, "labelled", &args(&(sizes.clone(),))).await;
+    let mut items: Vec<(WireRef, Vec<u8>)> = Vec::new();
+    let mut assembling = Vec::new();
+    let mut answers = 0;
+    while items.len() < sizes.len() {
+        let (ok, payload) = raw.call(stream, pb_ids::method_id(PULL), &args(&(1000u32,))).await;
+        assert!(ok);
+        answers += 1;
+        assert!(payload.len() <= (260 << 10) + 64, "an answer of {} bytes", payload.len());
+        let (first, count, plain, bytes, _, piece) =
+            postcard::from_bytes::<Result<WireBatch, Error>>(&payload).unwrap().unwrap();
+        assert!(!plain, "the items hold references");
+        assert_eq!(first, items.len() as u64);
+        match piece {
+            Some(offset) => {
+                assert_eq!(offset, assembling.len() as u64, "pieces in order");
+                assembling.extend_from_slice(&bytes);
+                if count == 1 {
+                    items.push(postcard::from_bytes(&std::mem::take(&mut assembling)).unwrap());
+                }
+            }
+            None => {
+                assert_eq!(count, 1);
+                items.push(postcard::from_bytes(&bytes).unwrap());
+            }
+        }
+    }
+    assert_eq!(answers, 6, "four pieces of 256 KiB and a fifth of the rest, then the small item");
+    for (i, (object, data)) in items.iter().enumerate() {
+        assert!(matches!(object, WireRef::Sender { .. }), "item {i}'s object is the server's: {object:?}");
+        assert_eq!(data.len(), sizes[i]);
+        assert!(data.iter().all(|&b| b == i as u8));
+    }
+    // The stream and the two objects are exported, each once.
+    assert_eq!(exports() - before, 3);
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use futures_util::StreamExt;
 use pb::{Client, Server};
-use pb_tests::streams::{DECODED, Feed, Numbers};
+use pb_tests::streams::{DECODED, Feed, Numbered, Numbers};
 
 /// A server, a relay forwarding its registry, and a client of the relay.
 async fn relayed() -> (Server, Client, Server, Client) {
@@ -77,4 +77,42 @@ async fn items_longer_than_a_chunk_arrive_whole_directly_and_through_a_relay() {
     let direct = Client::connect(server.local_addr()).await.unwrap();
     let feed = direct.get::<dyn Feed>().await.unwrap();
     read_sized(&*feed, SIZES.to_vec()).await;
+}
+
+/// Labelled items of `sizes` read from `feed`: each whole, its object
+/// answering its number.
+async fn read_labelled(feed: &dyn Feed, sizes: &[usize]) -> Vec<Arc<dyn Numbered>> {
+    let mut stream = feed.labelled(sizes.to_vec()).await.unwrap();
+    let mut objects = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let item = stream.next().await.unwrap().unwrap();
+        assert_eq!(item.data.len(), *size, "item {i}");
+        assert!(item.data.iter().all(|&b| b == i as u8), "item {i}");
+        let object = item.object.into_arc();
+        assert_eq!(object.number().await, Ok(i as u64), "item {i}'s object answers");
+        objects.push(object);
+    }
+    assert!(stream.next().await.is_none());
+    objects
+}
+
+#[tokio::test]
+async fn items_with_references_longer_than_a_chunk_arrive_whole_directly_and_through_a_relay() {
+    let (server, session, relay, client) = relayed().await;
+    let exported_at_relay = || relay.connections().iter().map(|c| c.stats().exports).sum::<usize>();
+    let before = exported_at_relay();
+    let feed = client.get::<dyn Feed>().await.unwrap();
+    let objects = read_labelled(&*feed, &SIZES).await;
+    assert!(exported_at_relay() >= SIZES.len(), "the relay exports its proxies to the client");
+    drop((objects, feed));
+    pb_tests::eventually("the relay's exports are released", || exported_at_relay() == before).await;
+    pb_tests::eventually("and its imports from the server", || session.connection().stats().imports == 0).await;
+
+    let direct = Client::connect(server.local_addr()).await.unwrap();
+    let exported = || server.connections().iter().map(|c| c.stats().exports).sum::<usize>();
+    let before = exported();
+    let feed = direct.get::<dyn Feed>().await.unwrap();
+    let objects = read_labelled(&*feed, &SIZES).await;
+    drop((objects, feed));
+    pb_tests::eventually("the server's exports are released", || exported() == before).await;
 }

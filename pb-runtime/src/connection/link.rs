@@ -17,7 +17,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::Error;
-use crate::wire::codec::Limits;
+use crate::wire::codec::{self, Limits};
 use crate::wire::twisted::banana::Value as JellyValue;
 use crate::wire::twisted::broker::{self, Outcome};
 use crate::wire::twisted::jelly::EncodeOptions;
@@ -340,6 +340,20 @@ impl Reply {
         text: &dyn Fn() -> Option<String>,
     ) -> Result<(), Error> {
         self.send_measured(result, text, false).map(|_| ())
+    }
+
+    /// Append `value`'s encoding to `buf`, exporting the references inside
+    /// it on this connection (rolled back if the encode fails, and `buf`
+    /// left as it was): a stream's item, encoded before its answer.
+    pub(crate) fn encode_with_refs<T: Serialize + ?Sized>(&self, buf: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+        let mark = buf.len();
+        let result = with_refs(&self.link, || {
+            wire::with_encode(|| codec::encode_into(&mut *buf, value).map(|_| ()).map_err(Error::from))
+        });
+        if result.is_err() {
+            buf.truncate(mark);
+        }
+        result
     }
 
     /// [`send`](Self::send) as a bulk frame (a stream's answer), returning

@@ -42,7 +42,9 @@ pub use handle::{Connection, ConnectionBuilder, Stats};
 pub(crate) use handshake::{Intent, Opened};
 pub(crate) use link::Dispatch;
 pub use link::{CallFuture, Reply};
-pub(crate) use link::{JellyCalls, JellyRef, JellySlot, Link, ReceivedCache, RefCx, RemoteRef, SentCache, StreamCount};
+pub(crate) use link::{
+    JellyCalls, JellyRef, JellySlot, Link, ReceivedCache, RefCx, RemoteRef, SentCache, StreamCount, decode_with_refs,
+};
 pub(crate) use resume::Sessions;
 pub(crate) use tables::ROOT_ID;
 pub(crate) use twisted::{Settings as TwistedSettings, TwistedLink};

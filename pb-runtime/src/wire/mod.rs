@@ -143,21 +143,8 @@ enum WireRefShape {
     Receiver { id: u64 },
 }
 
-std::thread_local! {
-    /// References written on this thread (see [`refs_written`]).
-    static REFS_WRITTEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-/// How many references were serialized on this thread so far: an encode
-/// that leaves it unchanged wrote plain data (a stream's items that can be
-/// passed on as bytes).
-pub(crate) fn refs_written() -> u64 {
-    REFS_WRITTEN.with(std::cell::Cell::get)
-}
-
 impl Serialize for WireRef {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        REFS_WRITTEN.with(|n| n.set(n.get() + 1));
         match *self {
             WireRef::Sender { id, iface } => WireRefShape::Sender { id, iface },
             WireRef::Receiver { id } => WireRefShape::Receiver { id },

@@ -67,14 +67,22 @@
 //! reaches the sender within one trip, which drops the producer (at its
 //! next await, even if a request is waiting on it).
 //!
-//! # What is not here
+//! # Large items
 //!
 //! An item must fit in one frame
-//! ([`Config::max_frame_len`](crate::Config::max_frame_len)). An item
-//! without references longer than a chunk (256 KiB, plus 4 KiB of room
-//! for length prefixes) goes in pieces of 256 KiB, one per answer, so no
-//! answer is longer than a chunk; an item with references goes whole. Items are encoded on their own, then the answer refers to
-//! their bytes (`pb::Blob` items are copied once, which calls do not).
+//! ([`Config::max_frame_len`](crate::Config::max_frame_len)). One longer
+//! than a chunk (256 KiB, plus 4 KiB of room for length prefixes) goes in
+//! pieces of 256 KiB, one per answer, so no answer is longer than a chunk,
+//! whether or not the item holds references: its references are exported
+//! when it is encoded, and resolved once its last piece arrived. A relay
+//! passes the pieces of a plain item on as they came; it puts an item
+//! with references together, and sends it on in pieces of its own. If the
+//! stream moves to a fresh producer mid-item (a session that could not
+//! resume), the part that arrived is dropped and the item comes again from
+//! its first piece.
+//!
+//! Items are encoded on their own, then the answer refers to their bytes
+//! (`pb::Blob` items are copied once, which calls do not).
 //!
 //! A `Stream<T>` describes itself as `stream<T>` ([`crate::describe`]), as
 //! `.pbidl` schemas write it.
@@ -159,14 +167,20 @@ impl<T: Send + 'static, R: Send + 'static> Sink<T, R> {
 
 #[cfg(test)]
 mod tests {
-    use super::protocol::{Batch, PULL};
+    use super::protocol::{Answer, PULL};
     use crate::Error;
-    use crate::wire::{self, Header};
+    use crate::wire::{self, Blob, Header, codec};
 
     /// Bytes on the wire per item beyond the item's own bytes: the answer's
     /// frame (prefix, header, batch) and the pull that asked for it.
     fn overhead_per_item(size: usize, items: usize) -> f64 {
-        let batch = Batch::items(1 << 40, vec![vec![7u8; size]; items], None);
+        // As the producer encodes them: one after the other, then the answer.
+        let mut bytes = Vec::new();
+        for _ in 0..items {
+            bytes = codec::encode_into(bytes, &vec![7u8; size]).unwrap();
+        }
+        let count = items as u32;
+        let batch = Answer { first: 1 << 40, count, plain: true, items: Blob::from(bytes), end: None, piece: None };
         let answer = wire::encode_frame(&Header::Reply { req: 1 << 30, ok: true }, &Ok::<_, Error>(batch)).unwrap();
         let pull = Header::Call { req: 1 << 30, target: 1 << 20, method: PULL };
         let pull = wire::encode_frame(&pull, &(items as u32,)).unwrap();

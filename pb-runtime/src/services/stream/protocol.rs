@@ -4,21 +4,22 @@
 //! An answer is, on the wire, `(first, count, plain, items, end, piece)`:
 //! the number of its first item, how many items, whether they hold no
 //! reference, the items' encodings one after the other as one byte string,
-//! the end if the stream ended, and `None`. A relay passes plain items on
-//! as they came, without decoding them ([`Relayed`]); items with
-//! references are decoded and encoded again (their references are the
-//! connection's).
+//! the end if the stream ended, and `None`. The producer encodes the items
+//! before the answer ([`Answer`]); items with references are encoded with
+//! them exported on the connection. A relay passes plain items on as they
+//! came, without decoding them ([`Relayed`]); items with references are
+//! decoded and encoded again (their references are the connection's).
 //!
-//! An item without references whose encoding is longer than [`CHUNK`]
-//! goes in pieces, one per answer: `piece` is `Some(offset)`, `items` the
-//! bytes of item `first`'s encoding from `offset` on, and `count` is 1 on
-//! its last piece (0 before). So no answer holds more than a chunk but for
-//! an item with references, which goes whole.
+//! An item whose encoding is longer than [`CHUNK`] goes in pieces, one per
+//! answer: `piece` is `Some(offset)`, `items` the bytes of item `first`'s
+//! encoding from `offset` on, and `count` is 1 on its last piece (0
+//! before). So no answer holds more than a chunk. The pieces of an item
+//! with references (`plain` false) are decoded together once the last one
+//! arrived, on the connection they came on.
 
 use std::pin::Pin;
 
 use serde::de::{DeserializeOwned, Error as _, SeqAccess, Visitor};
-use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
@@ -74,10 +75,29 @@ pub(crate) struct Piece {
     pub(crate) last: bool,
 }
 
-/// An answer as a relay passes it on: plain items as the bytes they came
-/// in (never decoded), others decoded.
+/// An answer as the producer sends it: its items already encoded.
+pub(crate) struct Answer {
+    pub(crate) first: u64,
+    pub(crate) count: u32,
+    /// Whether the items hold no references.
+    pub(crate) plain: bool,
+    pub(crate) items: Blob,
+    pub(crate) end: Option<Result<(), Error>>,
+    /// For a piece of item `first`: where in its encoding it starts.
+    pub(crate) piece: Option<u64>,
+}
+
+impl Serialize for Answer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.first, self.count, self.plain, &self.items, &self.end, self.piece).serialize(s)
+    }
+}
+
+/// An answer as a relay receives it: plain items as the bytes they came in
+/// (never decoded), others decoded (or, for a piece of an item with
+/// references, the piece).
 pub(crate) enum Relayed<T> {
-    Plain { first: u64, count: u32, items: Blob, end: Option<Result<(), Error>>, piece: Option<u64> },
+    Plain(Answer),
     Decoded(Batch<T>),
 }
 
@@ -85,35 +105,9 @@ impl<T> Relayed<T> {
     /// The number of the first item, and how many items.
     pub(crate) fn span(&self) -> (u64, u64) {
         match self {
-            Relayed::Plain { first, count, .. } => (*first, u64::from(*count)),
+            Relayed::Plain(a) => (a.first, u64::from(a.count)),
+            Relayed::Decoded(Batch { first, piece: Some(p), .. }) => (*first, u64::from(p.last)),
             Relayed::Decoded(b) => (b.first, b.items.len() as u64),
-        }
-    }
-}
-
-impl<T: Serialize> Serialize for Batch<T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // The items first, on their own, to learn whether they hold
-        // references (exported on the connection as they encode).
-        let before = wire::refs_written();
-        let mut bytes = Vec::new();
-        for item in &self.items {
-            bytes = codec::encode_into(bytes, item).map_err(S::Error::custom)?;
-        }
-        if let Some(p) = &self.piece {
-            return (self.first, u32::from(p.last), true, &p.bytes, &self.end, Some(p.offset)).serialize(s);
-        }
-        let plain = wire::refs_written() == before;
-        let count = u32::try_from(self.items.len()).map_err(S::Error::custom)?;
-        (self.first, count, plain, Blob::from(bytes), &self.end, None::<u64>).serialize(s)
-    }
-}
-
-impl<T: Serialize> Serialize for Relayed<T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Relayed::Plain { first, count, items, end, piece } => (first, count, true, items, end, piece).serialize(s),
-            Relayed::Decoded(batch) => batch.serialize(s),
         }
     }
 }
@@ -163,15 +157,26 @@ fn fields<'de, D: Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
     d.deserialize_tuple(6, FieldsVisitor)
 }
 
+/// A piece of item `first` (see the module docs), as a batch.
+fn piece_of<T, E: serde::de::Error>(
+    first: u64,
+    count: u32,
+    bytes: Blob,
+    end: Option<Result<(), Error>>,
+    offset: u64,
+) -> Result<Batch<T>, E> {
+    if count > 1 {
+        return Err(E::custom("a piece of an item claims more"));
+    }
+    let piece = Piece { offset, bytes, last: count == 1 };
+    Ok(Batch { first, items: Vec::new(), end, piece: Some(piece) })
+}
+
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Batch<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (first, count, plain, items, end, piece) = fields(d)?;
+        let (first, count, _plain, items, end, piece) = fields(d)?;
         if let Some(offset) = piece {
-            if count > 1 || !plain {
-                return Err(D::Error::custom("a piece of an item claims more"));
-            }
-            let piece = Piece { offset, bytes: items, last: count == 1 };
-            return Ok(Batch { first, items: Vec::new(), end, piece: Some(piece) });
+            return piece_of(first, count, items, end, offset);
         }
         let items = decode_items(count, &items).map_err(|e| D::Error::custom(wire::fail(e)))?;
         Ok(Batch::items(first, items, end))
@@ -185,10 +190,10 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Relayed<T> {
             if count > MAX_PULL_ITEMS || (piece.is_some() && count > 1) {
                 return Err(D::Error::custom(format_args!("a stream's answer claims {count} items")));
             }
-            return Ok(Relayed::Plain { first, count, items, end, piece });
+            return Ok(Relayed::Plain(Answer { first, count, plain, items, end, piece }));
         }
-        if piece.is_some() {
-            return Err(D::Error::custom("a piece of an item with references"));
+        if let Some(offset) = piece {
+            return piece_of(first, count, items, end, offset).map(Relayed::Decoded);
         }
         let items = decode_items(count, &items).map_err(|e| D::Error::custom(wire::fail(e)))?;
         Ok(Relayed::Decoded(Batch::items(first, items, end)))

@@ -20,9 +20,9 @@ use tokio::task::JoinHandle;
 
 use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, Piece, RESUME, Relayed};
 use crate::Error;
-use crate::connection::{RemoteRef, patient, send_call, send_call_measured};
+use crate::connection::{Link, RemoteRef, decode_with_refs, patient, send_call, send_call_measured};
 use crate::references::heal::HealSlot;
-use crate::wire::{self, codec};
+use crate::wire::codec;
 
 /// The default window of a received stream: at most this many bytes of
 /// items asked for or held at once.
@@ -91,6 +91,10 @@ pub(super) struct Shared<T> {
     item_bytes: usize,
     /// The item arriving in pieces, so far.
     assembling: Vec<u8>,
+    /// At a relay passing the stream on: the pieces of item `.0` (one with
+    /// references, decoded here) so far, in any order (its pulls run side
+    /// by side).
+    gathering: (u64, Vec<Piece>),
     /// The longest item accepted (a frame's length).
     max_item: usize,
     /// Items asked for and not yet arrived.
@@ -129,6 +133,7 @@ impl<T> Remote<T> {
             rate_since: std::time::Instant::now(),
             item_bytes: 0,
             assembling: Vec::new(),
+            gathering: (0, Vec::new()),
             max_item,
             asked: 0,
             waker: None,
@@ -261,6 +266,9 @@ impl<T> Shared<T> {
         T: DeserializeOwned,
     {
         match answer {
+            // An answer with nothing in it (a relay's, for a piece it keeps
+            // until the item is whole).
+            Ok((b, _)) if b.items.is_empty() && b.piece.is_none() && b.end.is_none() => {}
             Ok(a) => self.early.push(a),
             Err(e) if e.is_link_failure() && self.heal.is_some() => {
                 self.broken = true;
@@ -323,14 +331,47 @@ impl<T> Shared<T> {
         }
         self.assembling.extend_from_slice(&piece.bytes);
         if piece.last {
-            // Items in pieces hold no references: they decode on their own.
-            let item = codec::from_bytes::<T>(&self.assembling, wire::decode_limits())?;
-            self.item_bytes = self.assembling.len().max(1);
-            self.assembling = Vec::new();
+            let bytes = std::mem::take(&mut self.assembling);
+            self.item_bytes = bytes.len().max(1);
+            let item = decode_item::<T>(&self.target.link, bytes)?;
             self.arrived += 1;
             self.items.push_back(item);
         }
         Ok(())
+    }
+
+    /// At a relay: keep `piece` of item `first`, one with references;
+    /// with its last piece, the item, decoded.
+    fn gather(&mut self, first: u64, piece: Piece, link: &Arc<dyn Link>) -> Result<Option<T>, Error>
+    where
+        T: DeserializeOwned,
+    {
+        let (item, pieces) = &mut self.gathering;
+        if *item != first {
+            pieces.clear();
+            *item = first;
+        }
+        pieces.push(piece);
+        let held: usize = pieces.iter().map(|p| p.bytes.len()).sum();
+        if held > self.max_item {
+            return Err(Error::LimitExceeded { what: "stream item".into(), limit: self.max_item as u64 });
+        }
+        pieces.sort_by_key(|p| p.offset);
+        let mut at = 0u64;
+        for p in pieces.iter() {
+            if p.offset != at {
+                return Ok(None);
+            }
+            at += p.bytes.len() as u64;
+            if p.last {
+                let mut bytes = Vec::with_capacity(held);
+                for p in pieces.drain(..) {
+                    bytes.extend_from_slice(&p.bytes);
+                }
+                return decode_item(link, bytes).map(Some);
+            }
+        }
+        Ok(None)
     }
 
     pub(super) fn stop(&mut self, end: Option<Error>) {
@@ -351,6 +392,10 @@ impl<T> Shared<T> {
         self.epoch += 1;
         self.moving = true;
         self.early.clear();
+        // Pieces of the item the consumer needs next come again from the
+        // next producer, from its first.
+        self.assembling = Vec::new();
+        self.gathering.1.clear();
         self.asked = 0;
         for (_, pull) in std::mem::take(&mut self.pulls) {
             pull.abort();
@@ -386,6 +431,13 @@ impl<T> Shared<T> {
     pub(super) fn take_waker(&mut self) -> Option<Waker> {
         self.waker.take()
     }
+}
+
+/// Decode an item from its encoding (all its pieces), received on `link`:
+/// references in it resolve there, and blobs are slices of it.
+fn decode_item<T: DeserializeOwned>(link: &Arc<dyn Link>, bytes: Vec<u8>) -> Result<T, Error> {
+    let bytes = bytes::Bytes::from(bytes);
+    decode_with_refs(link, &bytes, || codec::from_bytes(&bytes, link.limits()))
 }
 
 /// Wait for the heal of a stream whose pull failed with its link: a heal
@@ -437,8 +489,21 @@ where
             (s.target.clone(), s.epoch)
         };
         let answer = patient(send_call::<_, Result<Relayed<T>, Error>>(&target, PULL, || Some("pull"), &(max,))).await;
+        let link = target.link.clone();
         drop(target);
         match answer {
+            Ok(Ok(Relayed::Decoded(Batch { first, piece: Some(piece), end, .. }))) => {
+                // A piece of an item with references: the item is decoded
+                // here once whole, and goes on with the pull that brought
+                // its last piece; the others answer nothing.
+                let last = piece.last;
+                let mut s = shared.lock().unwrap();
+                let items = s.gather(first, piece, &link)?.into_iter().collect();
+                if last && s.epoch == epoch {
+                    s.arrived = s.arrived.max(first + 1);
+                }
+                return Ok(Relayed::Decoded(Batch::items(first, items, end)));
+            }
             Ok(Ok(relayed)) => {
                 let (first, count) = relayed.span();
                 let mut s = shared.lock().unwrap();
@@ -556,5 +621,88 @@ impl<T: DeserializeOwned + Send + 'static> futures_util::Stream for Remote<T> {
         };
         top_up(&this.shared);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::{Connection, Opened};
+    use crate::transport::Transport;
+    use crate::wire::Blob;
+
+    /// A stream of byte vectors from object 1 of a peer over memory, and
+    /// both ends' connections (kept open).
+    async fn remote() -> (Remote<Vec<u8>>, Connection, Opened) {
+        let (c, s) = Transport::memory_pair();
+        let server = tokio::spawn(async move { Connection::builder().accept(s, None).await });
+        let client = Connection::builder().establish(c).await.unwrap();
+        let server = server.await.unwrap().unwrap();
+        let target = Arc::new(RemoteRef::new(client.link(), 1, false));
+        (Remote::new(target, 512 << 10, 16 << 20), client, server)
+    }
+
+    fn piece(bytes: &[u8], offset: usize, len: usize) -> Piece {
+        let end = (offset + len).min(bytes.len());
+        Piece { offset: offset as u64, bytes: Blob::from(bytes[offset..end].to_vec()), last: end == bytes.len() }
+    }
+
+    #[tokio::test]
+    async fn an_item_in_pieces_is_whole_once_its_last_piece_arrives() {
+        let (remote, _c, _s) = remote().await;
+        let item = vec![7u8; 600 << 10];
+        let bytes = codec::encode_into(Vec::new(), &item).unwrap();
+        let mut s = remote.shared.lock().unwrap();
+        for offset in (0..bytes.len()).step_by(CHUNK) {
+            assert!(s.items.is_empty(), "nothing before the last piece");
+            s.take_piece(piece(&bytes, offset, CHUNK)).unwrap();
+        }
+        assert_eq!(s.items.pop_front(), Some(item));
+        assert_eq!(s.arrived, 1);
+    }
+
+    #[tokio::test]
+    async fn leaving_a_producer_mid_item_starts_the_item_again_from_its_first_piece() {
+        let (remote, _c, _s) = remote().await;
+        let item = vec![3u8; 600 << 10];
+        let bytes = codec::encode_into(Vec::new(), &item).unwrap();
+        let mut s = remote.shared.lock().unwrap();
+        s.take_piece(piece(&bytes, 0, CHUNK)).unwrap();
+        assert_eq!(s.leave(), 0, "the item in pieces did not arrive");
+        // The fresh producer sends the item again, from its first piece.
+        let again = |p: Piece| Batch::<Vec<u8>> { first: 0, items: Vec::new(), end: None, piece: Some(p) };
+        assert!(s.is_next(&again(piece(&bytes, 0, CHUNK))), "its first piece is what comes next");
+        assert!(!s.is_next(&again(piece(&bytes, CHUNK, CHUNK))));
+        for offset in (0..bytes.len()).step_by(CHUNK) {
+            s.take_piece(piece(&bytes, offset, CHUNK)).unwrap();
+        }
+        assert_eq!(s.items.pop_front(), Some(item), "whole, once");
+    }
+
+    #[tokio::test]
+    async fn a_relay_gathers_pieces_in_any_order_and_decodes_the_item_once_whole() {
+        let (remote, c, _s) = remote().await;
+        let item = vec![5u8; 600 << 10];
+        let bytes = codec::encode_into(Vec::new(), &item).unwrap();
+        let link = c.link();
+        let mut s = remote.shared.lock().unwrap();
+        let (a, b, last) = (piece(&bytes, 0, CHUNK), piece(&bytes, CHUNK, CHUNK), piece(&bytes, 2 * CHUNK, CHUNK));
+        assert!(last.last);
+        assert_eq!(s.gather(4, b, &link).unwrap(), None);
+        assert_eq!(s.gather(4, last, &link).unwrap(), None, "a piece is missing");
+        assert_eq!(s.gather(4, a, &link).unwrap(), Some(item));
+        assert!(s.gathering.1.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_relay_refuses_pieces_longer_than_an_item_may_be() {
+        let (remote, c, _s) = remote().await;
+        let link = c.link();
+        let mut s = remote.shared.lock().unwrap();
+        s.max_item = 300 << 10;
+        let junk = vec![0u8; CHUNK];
+        assert_eq!(s.gather(0, piece(&junk, 0, CHUNK - 1), &link).unwrap(), None);
+        let e = s.gather(0, Piece { offset: 0, bytes: Blob::from(junk), last: false }, &link).unwrap_err();
+        assert!(matches!(e, Error::LimitExceeded { .. }), "{e:?}");
     }
 }

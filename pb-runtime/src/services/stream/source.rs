@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use super::inner::Inner;
-use super::protocol::{Batch, CHUNK, MAX_PULL_ITEMS, PULL, Piece, RESUME, Relayed, STREAM_IFACE};
+use super::protocol::{Answer, Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME, Relayed, STREAM_IFACE};
 use super::remote;
 use crate::Error;
 use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
@@ -30,10 +30,24 @@ struct Producer<T> {
     given: u64,
     /// Bytes per item in the answers so far (zero: none yet).
     item_bytes: usize,
-    /// An item going in pieces: its encoding, and how much of it was sent.
-    pending: Option<(Bytes, usize)>,
+    /// An item going in pieces.
+    pending: Option<Pending<T>>,
     /// An item taken from the stream and not sent yet (it goes next).
     held: Option<T>,
+}
+
+/// An item going in pieces, one per answer.
+struct Pending<T> {
+    /// Its number.
+    first: u64,
+    /// Its encoding.
+    bytes: Bytes,
+    /// How much of it was sent.
+    sent: usize,
+    /// The item, if it holds references (exported when it was encoded):
+    /// kept until its last piece is queued, so that a proxy in it going
+    /// back to its owner is released after the answer that names it.
+    keep: Option<T>,
 }
 
 /// The producer, shared by the export and the pulls running on it.
@@ -137,6 +151,9 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
         () = taker.cancel.cancelled() => return Err(Error::Disconnected),
         guard = taker.stream.lock() => guard,
     };
+    if guard.pending.is_some() {
+        return send_piece(&mut guard, reply);
+    }
     // A relay passing a peer's stream on: the pull goes upstream as it is,
     // without holding the producer (pulls run side by side, like the
     // consumer's), and plain items pass as bytes.
@@ -151,12 +168,15 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
             answer = remote::forward_pull(shared, max as u32) => answer,
         };
         return match answer {
-            Ok(relayed) => reply.send_bulk_sized(&Ok::<_, Error>(relayed)).map(|_| ()),
+            Ok(Relayed::Plain(answer)) => reply.send_bulk_sized(&Ok::<_, Error>(answer)).map(|_| ()),
+            Ok(Relayed::Decoded(batch)) => {
+                // Items with references, decoded here: encoded again with
+                // this connection's references, in pieces if need be.
+                let mut guard = taker.stream.lock().await;
+                send_decoded(&mut guard, batch, reply)
+            }
             Err(e) => reply.send(&Err::<(), Error>(e)),
         };
-    }
-    if guard.pending.is_some() {
-        return send_piece(&mut guard, reply);
     }
     // However much the peer asks for, an answer holds at most `max_batch`
     // bytes, by the sizes of earlier answers.
@@ -165,21 +185,14 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
         bytes => max.min((taker.max_batch / bytes).max(1)),
     };
     let first = guard.given;
-    // Items without references are encoded here, one after the other, up
-    // to a chunk: they go as bytes (a relay passes them on as they are),
-    // and one longer than a chunk goes in pieces. Items with references
-    // are encoded with the reply, where their references are exported.
-    let mut plain = Vec::new();
-    let mut count = 0usize;
-    let mut typed = Vec::new();
-    let mut end = None;
     // Items up to a chunk, by the size of those before (exactly: one that
     // would pass it goes in the next answer).
-    while count + typed.len() < max && (count == 0 || plain.len() + guard.item_bytes <= CHUNK + SLACK) {
+    let mut answer = Encoding::new(first);
+    while answer.count < max && (answer.count == 0 || answer.buf.len() + guard.item_bytes <= CHUNK + SLACK) {
         let next = match guard.held.take() {
             Some(item) => Some(Ok(item)),
             None if matches!(guard.stream, Inner::Gone) => None,
-            None if count + typed.len() == 0 => tokio::select! {
+            None if answer.count == 0 => tokio::select! {
                 biased;
                 () = taker.cancel.cancelled() => {
                     // The consumer is gone: drop the producer now.
@@ -193,79 +206,155 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
                 None => break, // send what is ready
             },
         };
-        let item = match next {
-            Some(Ok(item)) => item,
+        match next {
+            Some(Ok(item)) => {
+                if !answer.add(&mut guard, item, &reply) {
+                    break;
+                }
+            }
             Some(Err(e)) => {
-                end = Some(Err(e));
+                answer.end = Some(Err(e));
                 break;
             }
             None => {
-                end = Some(Ok(()));
+                answer.end = Some(Ok(()));
                 break;
             }
-        };
-        if !typed.is_empty() {
-            typed.push(item);
-            continue;
         }
-        let mark = plain.len();
-        if codec::encode_into(&mut plain, &item).is_err() {
+    }
+    if answer.count == 0 && answer.end.is_none() && guard.pending.is_some() {
+        return send_piece(&mut guard, reply);
+    }
+    answer.send(&mut guard, reply)
+}
+
+/// An answer being encoded: its items one after the other, all plain or
+/// all encoded with their references exported on the connection.
+struct Encoding<T> {
+    first: u64,
+    buf: Vec<u8>,
+    count: usize,
+    /// Whether the items hold references (the first that did decided).
+    refs: bool,
+    /// The items with references, kept until the answer is queued.
+    keep: Vec<T>,
+    end: Option<Result<(), Error>>,
+}
+
+impl<T: Serialize> Encoding<T> {
+    fn new(first: u64) -> Self {
+        Encoding { first, buf: Vec::new(), count: 0, refs: false, keep: Vec::new(), end: None }
+    }
+
+    /// Add `item`; false if the answer is full (the item goes in the next
+    /// one: held, or pending in pieces) or ended (its encode failed).
+    fn add(&mut self, producer: &mut Producer<T>, item: T, reply: &Reply) -> bool {
+        let mark = self.buf.len();
+        if !self.refs {
+            if codec::encode_into(&mut self.buf, &item).is_ok() {
+                return self.place(producer, mark, None);
+            }
             // It holds references (or does not encode here at all).
-            plain.truncate(mark);
-            if count == 0 {
-                typed.push(item);
-                continue;
+            self.buf.truncate(mark);
+            if self.count > 0 {
+                producer.held = Some(item);
+                return false;
             }
-            guard.held = Some(item);
-            break;
+            self.refs = true;
         }
-        if plain.len() > CHUNK + SLACK {
-            // This item would make the answer longer than a chunk: it goes
-            // next, after the items before it, in pieces if it is longer
-            // than a chunk itself (a whole item is one last piece).
-            let next = Bytes::from(plain.split_off(mark));
-            guard.item_bytes = guard.item_bytes.max(next.len());
-            guard.pending = Some((next, 0));
-            if count == 0 {
-                return send_piece(&mut guard, reply);
-            }
-            break;
+        if let Err(e) = reply.encode_with_refs(&mut self.buf, &item) {
+            // Items before it go, with the error that ends the stream.
+            self.end = Some(Err(e));
+            return false;
         }
-        count += 1;
+        self.place(producer, mark, Some(item))
     }
-    if end.is_some() {
-        guard.stream = Inner::Gone;
-    }
-    if !typed.is_empty() {
-        let n = typed.len();
-        guard.given += n as u64;
-        let bytes = reply.send_bulk_sized(&Ok::<_, Error>(Batch::items(first, typed, end)))?;
-        if let Some(per_item) = bytes.checked_div(n) {
-            guard.item_bytes = per_item.max(1);
+
+    /// The item encoded from `mark` on stays in this answer, or, if it
+    /// would make it longer than a chunk, goes next, after the items
+    /// before it, in pieces if it is longer than a chunk itself (a whole
+    /// item is one last piece).
+    fn place(&mut self, producer: &mut Producer<T>, mark: usize, keep: Option<T>) -> bool {
+        if self.buf.len() > CHUNK + SLACK {
+            let bytes = Bytes::from(self.buf.split_off(mark));
+            producer.item_bytes = producer.item_bytes.max(bytes.len());
+            let first = self.first + self.count as u64;
+            producer.pending = Some(Pending { first, bytes, sent: 0, keep });
+            return false;
         }
-        return Ok(());
+        self.keep.extend(keep);
+        self.count += 1;
+        true
     }
-    if let Some(per_item) = plain.len().checked_div(count) {
-        guard.item_bytes = per_item.max(1);
+
+    /// Queue the answer.
+    fn send(self, producer: &mut Producer<T>, reply: Reply) -> Result<(), Error> {
+        if self.end.is_some() {
+            producer.stream = Inner::Gone;
+        }
+        if let Some(per_item) = self.buf.len().checked_div(self.count) {
+            producer.item_bytes = per_item.max(1);
+        }
+        producer.given += self.count as u64;
+        let count = u32::try_from(self.count).map_err(|_| Error::protocol("too many items in one answer"))?;
+        let answer = Answer {
+            first: self.first,
+            count,
+            plain: !self.refs,
+            items: Blob::from(self.buf),
+            end: self.end,
+            piece: None,
+        };
+        reply.send_bulk_sized(&Ok::<_, Error>(answer))?;
+        drop(self.keep);
+        Ok(())
     }
-    guard.given += count as u64;
-    let count = u32::try_from(count).map_err(|_| Error::protocol("too many items in one answer"))?;
-    let answer = Relayed::<T>::Plain { first, count, items: Blob::from(plain), end, piece: None };
-    reply.send_bulk_sized(&Ok::<_, Error>(answer)).map(|_| ())
+}
+
+/// Answer with `batch`'s items, decoded at a relay that passes the stream
+/// on: encoded again with this connection's references; one item longer
+/// than a chunk goes in pieces.
+fn send_decoded<T: Serialize>(producer: &mut Producer<T>, batch: Batch<T>, reply: Reply) -> Result<(), Error> {
+    let mut buf = Vec::new();
+    for item in &batch.items {
+        reply.encode_with_refs(&mut buf, item)?;
+    }
+    let count = u32::try_from(batch.items.len()).map_err(|_| Error::protocol("too many items in one answer"))?;
+    if count == 1 && buf.len() > CHUNK + SLACK && batch.end.is_none() {
+        let keep = batch.items.into_iter().next();
+        producer.pending = Some(Pending { first: batch.first, bytes: Bytes::from(buf), sent: 0, keep });
+        return send_piece(producer, reply);
+    }
+    let answer =
+        Answer { first: batch.first, count, plain: false, items: Blob::from(buf), end: batch.end, piece: None };
+    reply.send_bulk_sized(&Ok::<_, Error>(answer))?;
+    drop(batch.items);
+    Ok(())
 }
 
 /// Answer with the next piece of the item going in pieces.
-fn send_piece<T: Serialize + Send + 'static>(guard: &mut Producer<T>, reply: Reply) -> Result<(), Error> {
-    let Some((bytes, sent)) = guard.pending.take() else { return Ok(()) };
-    let upto = (sent + CHUNK).min(bytes.len());
-    let last = upto == bytes.len();
-    let piece = Piece { offset: sent as u64, bytes: Blob::from(bytes.slice(sent..upto)), last };
-    let first = guard.given;
-    if last {
-        guard.given += 1;
-    } else {
-        guard.pending = Some((bytes, upto));
+fn send_piece<T>(producer: &mut Producer<T>, reply: Reply) -> Result<(), Error> {
+    let Some(mut pending) = producer.pending.take() else { return Ok(()) };
+    let (first, sent) = (pending.first, pending.sent);
+    let upto = (sent + CHUNK).min(pending.bytes.len());
+    let last = upto == pending.bytes.len();
+    let answer = Answer {
+        first,
+        count: u32::from(last),
+        plain: pending.keep.is_none(),
+        items: Blob::from(pending.bytes.slice(sent..upto)),
+        end: None,
+        piece: Some(sent as u64),
+    };
+    pending.sent = upto;
+    if !last {
+        producer.pending = Some(pending);
     }
-    let batch = Batch::<T> { first, items: Vec::new(), end: None, piece: Some(piece) };
-    reply.send_bulk_sized(&Ok::<_, Error>(batch)).map(|_| ())
+    reply.send_bulk_sized(&Ok::<_, Error>(answer))?;
+    // (`pending`, with the item it keeps, is dropped after its last piece
+    // is queued.)
+    if last && producer.given == first {
+        producer.given += 1;
+    }
+    Ok(())
 }
