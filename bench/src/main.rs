@@ -8,6 +8,8 @@
 //! - `usage`: CPU time and context switches of a process, from `/proc`;
 //! - `alloc`: the counting allocator of the memory workload;
 //! - `raw`, `rpc_tarpc`, `rpc_pb`: the targets, each a server and a client;
+//! - `raw_relay`: a hand-written byte relay, the floor for streams through
+//!   a relay (pb's relay is in `rpc_pb`);
 //! - `driver`: the workloads, written once against `Caller`;
 //! - `heal` (sessions healing by replay), `resume` (sessions resuming),
 //!   `memory`: pb's own workloads;
@@ -23,6 +25,7 @@ mod heal;
 mod memory;
 mod proc;
 mod raw;
+mod raw_relay;
 mod report;
 mod rpc_pb;
 mod rpc_tarpc;
@@ -56,7 +59,8 @@ struct Cli {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these targets (comma separated): raw, tarpc, tarpc-postcard, pb
-    /// (pb includes the baseline's); for profiling, the ratios need all.
+    /// (pb includes the baseline's and pb's relay, raw the raw relay); for
+    /// profiling, the ratios need all.
     #[arg(long, value_delimiter = ',')]
     targets: Vec<String>,
     /// A bench binary built from another revision (see `bench/run.sh
@@ -78,7 +82,8 @@ enum Command {
         /// Which protocol to serve.
         #[arg(long, value_enum)]
         target: Kind,
-        /// Serve as a pb relay in front of this pb server.
+        /// Serve as a relay in front of this server: a pb relay (`pb`), or a
+        /// byte relay (`raw`, see `raw_relay`).
         #[arg(long)]
         upstream: Option<SocketAddr>,
         /// Count allocations (for the memory workload).
@@ -200,7 +205,13 @@ async fn serve(target: Kind, upstream: Option<SocketAddr>) -> Result<(), BoxErro
     match target {
         Kind::Raw => {
             proc::announce_and_watch_parent(port);
-            raw::serve(listener).await;
+            match upstream {
+                Some(upstream) => raw_relay::serve(listener, upstream).await,
+                None => raw::serve(listener).await,
+            }
+        }
+        _ if upstream.is_some() && !matches!(target, Kind::Pb | Kind::PbSession) => {
+            return Err(format!("{target:?} has no relay (--upstream is for raw and pb)").into());
         }
         Kind::Tarpc | Kind::TarpcPostcard => {
             proc::announce_and_watch_parent(port);

@@ -109,12 +109,33 @@ fn client(exe: &Path, kind: &str, server: &ServerProcess, relay: bool) -> Result
     AgentProcess::spawn(exe, &args)
 }
 
-/// A pb relay, and a client of the pb server behind it that calls through it.
+/// A relay in front of a server of its own, and a client that calls
+/// through it: a pb relay (`pb-relay`, `pb@REV-relay`) or the raw relay
+/// (`raw-relay`, see `raw_relay`; streams only).
 struct Relay {
+    /// The target whose server is behind the relay (`pb`, `pb@REV`, `raw`).
     direct: String,
     agent: AgentProcess,
     _relay: ServerProcess,
     _server: ServerProcess,
+}
+
+impl Relay {
+    /// Start a `kind` server of `exe`, a relay in front of it, and a client
+    /// of the relay (a pb client calls the upstream object the relay hands
+    /// out; a raw client's bytes pass through unchanged).
+    fn start(exe: &Path, direct: String, kind: &str) -> Result<Relay, BoxError> {
+        let server = ServerProcess::spawn(exe, &["--target", kind])?;
+        let up = server.addr.to_string();
+        let relay = ServerProcess::spawn(exe, &["--target", kind, "--upstream", &up])?;
+        let agent = client(exe, kind, &relay, kind == "pb")?;
+        Ok(Relay { direct, agent, _relay: relay, _server: server })
+    }
+
+    /// Its name in the report: the direct target's, then `-relay`.
+    fn name(&self) -> String {
+        format!("{}-relay", self.direct)
+    }
 }
 
 /// Per-call costs as figures.
@@ -208,14 +229,15 @@ pub fn run(
         targets.push(Target::start(exe, name, kind)?);
     }
     let mut relays = Vec::new();
-    if wants("relay") || STREAMS.iter().any(|(w, ..)| wants(w)) {
+    let streams = STREAMS.iter().any(|(w, ..)| wants(w));
+    if wants("relay") || streams {
         for b in pbs.iter().filter(|b| picked(&format!("pb{}", b.suffix))) {
-            let server = ServerProcess::spawn(&b.exe, &["--target", "pb"])?;
-            let up = server.addr.to_string();
-            let relay = ServerProcess::spawn(&b.exe, &["--target", "pb", "--upstream", &up])?;
-            let agent = client(&b.exe, "pb", &relay, true)?;
-            relays.push(Relay { direct: format!("pb{}", b.suffix), agent, _relay: relay, _server: server });
+            relays.push(Relay::start(&b.exe, format!("pb{}", b.suffix), "pb")?);
         }
+    }
+    // The raw relay: the floor for a stream through a relay process.
+    if streams && picked("raw") {
+        relays.push(Relay::start(&this.exe, "raw".into(), "raw")?);
     }
 
     let mut report = Report::new(baseline.map(|b| format!("pb{}", b.suffix)));
@@ -257,9 +279,9 @@ pub fn run(
                 report.add(workload, &t.name, throughput(total, size));
             }
         }
-        // Streams: raw's over a connection of its own, this build's pb
-        // (plain and through a session) and through its relay (older
-        // builds have no streams, tarpc none at all).
+        // Streams: raw's over a connection of its own and through the raw
+        // relay, this build's pb (plain and through a session) and through
+        // its relay (older builds have no streams, tarpc none at all).
         for (workload, size, full) in STREAMS {
             if !wants(workload) {
                 continue;
@@ -270,8 +292,12 @@ pub fn run(
                 .filter(|t| matches!(t.name.as_str(), "raw" | "pb" | "pb-session"))
                 .map(|t| (t.name.clone(), &mut t.agent))
                 .collect();
-            agents
-                .extend(relays.iter_mut().filter(|r| r.direct == "pb").map(|r| ("pb-relay".to_string(), &mut r.agent)));
+            agents.extend(
+                relays
+                    .iter_mut()
+                    .filter(|r| matches!(r.direct.as_str(), "pb" | "raw"))
+                    .map(|r| (r.name(), &mut r.agent)),
+            );
             for (name, agent) in agents {
                 match agent.ask(&Command::Stream { size, count })? {
                     Answer::Stream(s) => report.add(workload, &name, streamed(&s)),
@@ -289,16 +315,18 @@ pub fn run(
                 }
             }
         }
-        if wants("relay") && !relays.is_empty() {
+        // pb's relays only: the raw relay is there for the streams.
+        let is_pb = |name: &str| name.starts_with("pb");
+        if wants("relay") && relays.iter().any(|r| is_pb(&r.direct)) {
             // Each pb's direct client (its target's) and relayed client take turns.
             let mut agents = Vec::new();
             let mut names = Vec::new();
-            for t in targets.iter_mut().filter(|t| relays.iter().any(|r| r.direct == t.name)) {
+            for t in targets.iter_mut().filter(|t| is_pb(&t.name) && relays.iter().any(|r| r.direct == t.name)) {
                 names.push(format!("{}-direct", t.name));
                 agents.push(&mut t.agent);
             }
-            for r in &mut relays {
-                names.push(format!("{}-relay", r.direct));
+            for r in relays.iter_mut().filter(|r| is_pb(&r.direct)) {
+                names.push(r.name());
                 agents.push(&mut r.agent);
             }
             for (name, (ns, c)) in names.iter().zip(add_seq(&mut agents, plan)?) {
