@@ -140,7 +140,7 @@ impl Cx<'_> {
                 Prim::F32 => quote!(f32),
                 Prim::F64 => quote!(f64),
                 Prim::String => quote!(::std::string::String),
-                Prim::Bytes => quote!(::std::vec::Vec<u8>),
+                Prim::Bytes => quote!(#pb::Blob),
             },
             Ty::Unit | Ty::Invalid => quote!(()),
             Ty::List(t) => {

@@ -28,6 +28,14 @@
 //! | variant inserted before others, removed, moved, or its data changed | breaking |
 //! | variant renamed (same position and data) | compatible |
 //! | model wire name changed | breaking (a cache checks it on arrival) |
+//!
+//! Names do travel on Twisted's wire: a copy's state is a dict by field
+//! name, and an enum value is its variant's name. So with peers on both
+//! wires ([`Peers::WithTwisted`], `pb-idl compat --twisted`), renaming a
+//! field of a record or of a model's state, a variant, or a struct
+//! variant's field is breaking. (A field moved is still breaking: pb's
+//! wire is positional.) Arguments go by position on both wires, so
+//! renaming one stays compatible.
 
 use std::fmt::Write as _;
 
@@ -44,14 +52,34 @@ pub struct Change {
     pub what: String,
 }
 
-/// Every change from `old` to `new`, old declarations first, in source order.
+/// Which wires the peers of a schema speak: what a change may break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Peers {
+    /// pb's own wire only: postcard, positional, where names never travel.
+    #[default]
+    Pb,
+    /// pb's wire and Twisted's (Python peers from `gen --python`), where
+    /// field and variant names travel too.
+    WithTwisted,
+}
+
+/// Every change from `old` to `new` for peers on pb's own wire, old
+/// declarations first, in source order; [`compare_for`] with
+/// [`Peers::Pb`].
 ///
 /// Declarations are matched by name, except interfaces: they are found by
 /// their wire identity first (as methods are), so renaming one while
 /// pinning its wire name with `@name(...)` is a compatible rename.
 pub fn compare(old: &Schema, new: &Schema) -> Vec<Change> {
+    compare_for(old, new, Peers::Pb)
+}
+
+/// Every change from `old` to `new` for peers on the wires of `peers`
+/// (see the module docs: with Twisted peers, renames of fields and
+/// variants are breaking).
+pub fn compare_for(old: &Schema, new: &Schema, peers: Peers) -> Vec<Change> {
     let matched: Vec<Option<DefId>> = (0..old.defs.len()).map(|i| counterpart(old, new, i)).collect();
-    let mut cx = Cx { old, new, matched, out: Vec::new() };
+    let mut cx = Cx { old, new, matched, peers, out: Vec::new() };
     for (i, d) in old.defs.iter().enumerate() {
         let path = old.qualified(i);
         match cx.matched[i] {
@@ -152,6 +180,7 @@ struct Cx<'a> {
     new: &'a Schema,
     /// For each old declaration, its counterpart in `new`.
     matched: Vec<Option<DefId>>,
+    peers: Peers,
     out: Vec<Change>,
 }
 
@@ -301,6 +330,16 @@ impl Cx<'_> {
             .collect()
     }
 
+    /// Whether renaming a `what` (or the fields of one) breaks, and why.
+    fn renamed(&self, what: &str, fields: bool) -> (bool, &'static str) {
+        match (self.peers, what) {
+            (Peers::Pb, _) => (false, "names are not on the wire"),
+            (Peers::WithTwisted, "argument") => (false, "arguments go by position on both wires"),
+            (Peers::WithTwisted, "variant") if !fields => (true, "on Twisted's wire a variant goes by its name"),
+            (Peers::WithTwisted, _) => (true, "on Twisted's wire fields go by name (a dict of them)"),
+        }
+    }
+
     /// Compare positional slots, matching by name first.
     fn slots(&mut self, path: &str, what: &str, old: &[Slot], new: &[Slot], growth: Growth) {
         let mut used = vec![false; new.len()];
@@ -322,25 +361,18 @@ impl Cx<'_> {
                 } else if o.wire != n.wire {
                     self.push(true, path, format!("{what} `{}` changed from `{}` to `{}`", o.name, o.shown, n.shown));
                 } else if o.field_names != n.field_names {
-                    self.push(
-                        false,
-                        path,
-                        format!(
-                            "{what} `{}` renamed its fields (`{}` to `{}`): names are not on the wire",
-                            o.name, o.shown, n.shown
-                        ),
-                    );
+                    let (breaking, why) = self.renamed(what, true);
+                    let change =
+                        format!("{what} `{}` renamed its fields (`{}` to `{}`): {why}", o.name, o.shown, n.shown);
+                    self.push(breaking, path, change);
                 }
                 continue;
             }
             match new.get(i) {
                 Some(n) if !used[i] && !old.iter().any(|x| x.name == n.name) && n.wire == o.wire => {
                     used[i] = true;
-                    self.push(
-                        false,
-                        path,
-                        format!("{what} `{}` renamed to `{}`: names are not on the wire", o.name, n.name),
-                    );
+                    let (breaking, why) = self.renamed(what, false);
+                    self.push(breaking, path, format!("{what} `{}` renamed to `{}`: {why}", o.name, n.name));
                 }
                 _ => self.push(true, path, format!("{what} `{}` removed", o.name)),
             }

@@ -93,7 +93,7 @@
 //! | --- | --- |
 //! | `bool`, `u8`..`u64`, `i8`..`i64`, `f32`, `f64` | the same |
 //! | `string` | `String` |
-//! | `bytes` | `Vec<u8>` (postcard encodes it as a length and the bytes) |
+//! | `bytes` | `pb::Blob` (postcard encodes it as a length and the bytes, as a `Vec<u8>`; on pb's wire a large one is neither copied into the frame nor out of it, and on Twisted's it is a Python `bytes`) |
 //! | `list<T>` | `Vec<T>` |
 //! | `map<K, V>` | `BTreeMap<K, V>`; keys are integers, `bool`, `string` or `bytes` |
 //! | `option<T>` | `Option<T>` |
@@ -267,9 +267,8 @@
 //! | `stream<T>` | nothing: pb's streams do not cross to Twisted. A method passing one (an argument or result, or inside a record or enum) has no `remote_` stub, a comment in its place saying why, and its `IClient` method raises `NotImplementedError`; a record or enum holding one says so in its docstring |
 //! | `sender<T>` | nothing, as `stream<T>`: a sender's items come back in a pb stream |
 //!
-//! `bytes` is a list of ints on this wire (the Rust side's `Vec<u8>` is a
-//! jelly list; Python refuses a list as a dict key, so a non-empty
-//! `map<bytes, V>` cannot reach it). A Python exception raised in a `remote_` method reaches pb
+//! `bytes` is a Python `bytes` on this wire (a jelly string; a list of ints
+//! from 0 to 255 is taken too). A Python exception raised in a `remote_` method reaches pb
 //! as `pb::Error::Remote`, not as the method's error type. Names that are
 //! Python keywords or would hide Twisted's attributes get a `_` suffix in
 //! Python; the names on the wire never change. A schema Python cannot

@@ -71,6 +71,10 @@ enum Command {
         /// Directories searched for imports (after the importing file's own).
         #[arg(short = 'I', long = "include")]
         includes: Vec<PathBuf>,
+        /// Peers on Twisted's wire too (Python from `gen --python`): field
+        /// and variant names travel there, so renaming one is breaking.
+        #[arg(long)]
+        twisted: bool,
     },
 }
 
@@ -127,7 +131,7 @@ fn run(command: Command) -> u8 {
             }
             0
         }
-        Command::Compat { old, new, includes } => {
+        Command::Compat { old, new, includes, twisted } => {
             let old = pb_idl::check_files(&[old], &includes);
             let new = pb_idl::check_files(&[new], &includes);
             eprint!("{}", old.render());
@@ -135,7 +139,8 @@ fn run(command: Command) -> u8 {
             if old.has_errors() || new.has_errors() {
                 return 2;
             }
-            let changes = pb_idl::compat::compare(&old.schema, &new.schema);
+            let peers = if twisted { pb_idl::compat::Peers::WithTwisted } else { pb_idl::compat::Peers::Pb };
+            let changes = pb_idl::compat::compare_for(&old.schema, &new.schema, peers);
             print!("{}", pb_idl::compat::render(&changes));
             if changes.iter().any(|c| c.breaking) { 1 } else { 0 }
         }

@@ -207,6 +207,18 @@ fn compat_exit_codes() {
     assert_eq!(code(&removed), 1);
     assert!(stdout(&removed).contains("breaking: aurora.UserManager.count: method removed"), "{}", stdout(&removed));
 
+    // A variant's rename: compatible on pb's wire, breaking with Twisted peers.
+    let (old, new) =
+        (format!("{dir}/struct-variant-fields/old.pbidl"), format!("{dir}/struct-variant-fields/new.pbidl"));
+    assert_eq!(code(&pb_idl(&["compat", &old, &new])), 0);
+    let twisted = pb_idl(&["compat", "--twisted", &old, &new]);
+    assert_eq!(code(&twisted), 1);
+    assert!(
+        stdout(&twisted).starts_with("breaking: aurora.Event: variant `Moved` renamed its fields"),
+        "{}",
+        stdout(&twisted)
+    );
+
     let scratch = scratch("compat");
     let bad = write(&scratch, "bad.pbidl", "package bad;\nrecord A { x: Nope }\n");
     let o = pb_idl(&["compat", &format!("{dir}/identical/old.pbidl"), &bad]);

@@ -295,7 +295,7 @@ mod streaming {
         let (tx, chunks) = pb::channel(4);
         let sending = tokio::spawn(async move {
             for n in [3usize, 4, 5] {
-                tx.send(vec![0u8; n]).await.unwrap();
+                tx.send(pb::Blob::from(vec![0u8; n])).await.unwrap();
             }
         });
         assert_eq!(feed.upload(Upload { name: "x".into(), chunks }).await.unwrap(), 12);
@@ -341,7 +341,7 @@ mod streaming {
     fn types_holding_streams_derive_neither_clone_nor_eq() {
         fn is_error<E: std::error::Error + Send + Sync + 'static>() {}
         is_error::<Failed>();
-        let upload = Upload { name: "x".into(), chunks: pb::Stream::iter([vec![1u8]]) };
+        let upload = Upload { name: "x".into(), chunks: pb::Stream::iter([pb::Blob::from(vec![1u8])]) };
         assert!(format!("{upload:?}").contains("Stream"));
         // `Line` holds none: it derives everything.
         let line = Line { seq: 1, text: "a".into() };

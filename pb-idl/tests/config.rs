@@ -52,7 +52,7 @@ fn streams_use_the_pb_path() {
         .compile(&["tests/golden/gen/streams.pbidl"], &["tests/golden/gen"])
         .unwrap();
     let code = std::fs::read_to_string(out.join("streams.rs")).unwrap();
-    assert!(code.contains("pub chunks: crate::my_pb::Stream<::std::vec::Vec<u8>>,"), "{code}");
+    assert!(code.contains("pub chunks: crate::my_pb::Stream<crate::my_pb::Blob>,"), "{code}");
     assert!(code.contains("crate::my_pb::Stream<crate::my_pb::Ref<dyn Counter>>"), "{code}");
     assert!(code.contains("crate::my_pb::Stream<crate::my_pb::Stream<u64>>"), "{code}");
     assert!(!code.contains("::pb::"), "{code}");

@@ -8,7 +8,8 @@
 //!   `golden/python/expected/<module>.py` (also run by `tests/python.rs`).
 //! - `golden/diag/*.pbidl`: the rendered diagnostics, in `<case>.stderr`.
 //! - `golden/compat/<case>/{old,new}.pbidl`: the change list and exit code, in
-//!   `<case>/expected.out`.
+//!   `<case>/expected.out`; where `<case>/expected-twisted.out` exists, also
+//!   the list for peers on Twisted's wire too (`compat --twisted`).
 //!
 //! Run with `BLESS=1` to rewrite the expected files from the current output.
 
@@ -122,6 +123,13 @@ fn compat() {
         let exit = i32::from(changes.iter().any(|c| c.breaking));
         let actual = format!("{}exit: {exit}\n", pb_idl::compat::render(&changes));
         failures.extend(check(&dir.join("expected.out"), &actual));
+        // With peers on Twisted's wire too, where names travel.
+        let twisted = dir.join("expected-twisted.out");
+        if twisted.exists() {
+            let changes = pb_idl::compat::compare_for(&old.schema, &new.schema, pb_idl::compat::Peers::WithTwisted);
+            let exit = i32::from(changes.iter().any(|c| c.breaking));
+            failures.extend(check(&twisted, &format!("{}exit: {exit}\n", pb_idl::compat::render(&changes))));
+        }
     }
     finish(failures, dirs.len(), 10);
 }

@@ -131,7 +131,7 @@ impl generated::Greeter for GenGreeter {
             ("", _) => Err(generated::GreetError::Nobody),
             (_, t) if t > 3 => Err(generated::GreetError::TooMany { asked: t, limit: 3 }),
             _ => Ok(generated::Greeting {
-                payload: vec![0, 255, times as u8],
+                payload: vec![0, 255, times as u8].into(),
                 note: Some(format!("hi {to}")),
                 tags: [("times".to_string(), i64::from(times))].into(),
                 to,
@@ -192,7 +192,7 @@ async fn generated_client_calls_hand_written_server() {
         connect::<dyn hand::Greeter, dyn generated::Greeter>(Arc::new(HandGreeter(count.clone()))).await;
 
     let g = greeter.greet("ann".into(), 2).await.unwrap();
-    assert_eq!((g.to.as_str(), g.times, g.payload.as_slice()), ("ann", 2, &[0u8, 255, 2][..]));
+    assert_eq!((g.to.as_str(), g.times, &g.payload[..]), ("ann", 2, &[0u8, 255, 2][..]));
     assert_eq!(g.note.as_deref(), Some("hi ann"));
     assert_eq!(g.tags.get("times"), Some(&2));
     assert_eq!(greeter.echo(g.clone()).await.unwrap(), g);

@@ -149,7 +149,7 @@ fn values_cross_between_rust_and_python_as_both_generate_them() {
     let greeting = Greeting {
         to: "ann".into(),
         times: 3,
-        payload: vec![0, 255],
+        payload: vec![0, 255].into(),
         note: Some("hé ☃".into()),
         tags: [("a".to_string(), -1)].into(),
     };
@@ -168,10 +168,10 @@ fn values_cross_between_rust_and_python_as_both_generate_them() {
         j: 0.5,
         k: -1e300,
         l: "é".into(),
-        m: vec![1, 2, 3],
+        m: vec![1, 2, 3].into(),
         n: vec![vec![1], vec![]],
-        // A `bytes` key is a jelly list, which Python cannot hash: none here.
-        o: Default::default(),
+        // A `bytes` key is a Python `bytes`, which a dict takes.
+        o: [(vec![0, 1].into(), Some("x".into())), (vec![].into(), None)].into(),
     };
     let pantry = kitchen_sink::Pantry { stock: [("flour".to_string(), 2)].into(), shape: Some(Shape::Circle(1.0)) };
     let sent = [
@@ -189,7 +189,9 @@ fn values_cross_between_rust_and_python_as_both_generate_them() {
     let back = run(&python, &dir, &sent, CHECK_VALUES);
     // What Python wrote from the generated classes, read as the generated Rust.
     assert_eq!(from_banana::<Greeting>(&back["greeting_back"]).unwrap(), greeting, "a received copy sent back");
-    let bob = Greeting { to: "bob".into(), times: 2, payload: vec![7], note: None, tags: [("k".into(), 5)].into() };
+    // A list of ints is taken for `bytes` too.
+    let bob =
+        Greeting { to: "bob".into(), times: 2, payload: vec![7].into(), note: None, tags: [("k".into(), 5)].into() };
     assert_eq!(from_banana::<Greeting>(&back["bob"]).unwrap(), bob);
     assert_eq!(from_banana::<Tree>(&back["tree"]).unwrap(), tree);
     assert_eq!(from_banana::<Scalars>(&back["scalars"]).unwrap(), scalars);
@@ -201,9 +203,9 @@ fn values_cross_between_rust_and_python_as_both_generate_them() {
     assert!(matches!(event, PantryEvent::Cleared), "{event:?}");
     let event = from_banana::<PantryEvent>(&back["emptied"]).unwrap();
     assert!(matches!(&event, PantryEvent::Emptied(item) if item == "salt"), "{event:?}");
-    // As the module docs say: Python `bytes` is not the Rust side's `Vec<u8>`.
-    let err = from_banana::<Greeting>(&back["python_bytes"]).unwrap_err();
-    assert!(err.to_string().contains("byte"), "{err}");
+    // A Python `bytes` is the Rust side's `pb::Blob`.
+    let x = Greeting { to: "x".into(), times: 1, payload: vec![7].into(), note: None, tags: [].into() };
+    assert_eq!(from_banana::<Greeting>(&back["python_bytes"]).unwrap(), x);
 }
 
 const CHECK_VALUES: &str = r#"
@@ -216,7 +218,7 @@ def check(what, got, expected):
 # Copies arrive as the registered RemoteCopy classes, with every field.
 g = sent["greeting"]
 check("greeting class", type(g), interop.RemoteGreeting)
-check("greeting", g, interop.Greeting("ann", 3, [0, 255], "h\u00e9 \u2603", {"a": -1}))
+check("greeting", g, interop.Greeting("ann", 3, b"\x00\xff", "h\u00e9 \u2603", {"a": -1}))
 leaf = lambda v: Tree(v, None, [])
 t = sent["tree"]
 check("tree", t, Tree(1, leaf(2), [leaf(3), leaf(4)]))
@@ -225,7 +227,7 @@ s = sent["scalars"]
 check("scalars class", type(s), kitchen_sink.RemoteScalars)
 check("scalars", s.getStateToCopy(), dict(
     a=True, b=255, c=65535, d=2**32 - 1, e=2**64 - 1, f=-128, g=-2**15, h=-2**31, i=-2**63,
-    j=0.5, k=-1e300, l="\u00e9", m=[1, 2, 3], n=[[1], []], o={}))
+    j=0.5, k=-1e300, l="\u00e9", m=b"\x01\x02\x03", n=[[1], []], o={b"\x00\x01": "x", b"": None}))
 
 # Enums: serde's form, as the builders make it.
 check("unit variant", sent["empty"], Shape.Empty)
@@ -456,11 +458,17 @@ async fn a_python_server_from_the_schema_serves_a_rust_client_from_it() {
         let root = conn.root::<dyn Greeter>();
         // A record made by Python's generated Copyable.
         let got = root.greet("ann".into(), 3).await.unwrap();
-        let expected =
-            Greeting { to: "ann".into(), times: 3, payload: vec![1, 2], note: None, tags: [("len".into(), 3)].into() };
+        let expected = Greeting {
+            to: "ann".into(),
+            times: 3,
+            payload: vec![1, 2].into(),
+            note: None,
+            tags: [("len".into(), 3)].into(),
+        };
         assert_eq!(got, expected);
         // A record sent by Rust arrives as the generated RemoteCopy and comes back.
-        let mine = Greeting { to: "bob".into(), times: 1, payload: vec![9], note: Some("n".into()), tags: [].into() };
+        let mine =
+            Greeting { to: "bob".into(), times: 1, payload: vec![9].into(), note: Some("n".into()), tags: [].into() };
         assert_eq!(root.echo(mine.clone()).await.unwrap(), mine);
         // A Referenceable from the generated base class, called through the generated trait.
         let counter = root.counter().await.unwrap();

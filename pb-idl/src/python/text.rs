@@ -22,9 +22,8 @@ of a pb system, for Twisted Perspective Broker. pb speaks Twisted's wire, so
 these classes and Rust built from the same schema exchange these values:
 
 - bool, integers, f32, f64, string: bool, int, float, str.
-- bytes: a list of ints from 0 to 255 (the Rust side's Vec<u8> travels as a
-  jelly list, and a Python bytes is refused); so a map<bytes, V> from Rust
-  cannot become a Python dict unless it is empty (a list is no dict key).
+- bytes: bytes (the Rust side's pb::Blob travels as a jelly string; a list
+  of ints from 0 to 255 is taken too).
 - list<T>: a list; map<K, V>: a dict; option<T>: None or the value;
   box<T>: the value.
 - A record R: an R (a pb.Copyable); a copy received is a RemoteR.

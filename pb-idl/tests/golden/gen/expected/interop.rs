@@ -21,7 +21,7 @@ pub struct Greeting {
     /// How many times.
     pub times: u32,
     /// Raw bytes.
-    pub payload: ::std::vec::Vec<u8>,
+    pub payload: ::pb::Blob,
     /// Optional note.
     pub note: ::core::option::Option<::std::string::String>,
     /// Tags by key.

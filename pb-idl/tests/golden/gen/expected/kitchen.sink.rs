@@ -26,10 +26,10 @@ pub struct Scalars {
     pub j: f32,
     pub k: f64,
     pub l: ::std::string::String,
-    pub m: ::std::vec::Vec<u8>,
+    pub m: ::pb::Blob,
     pub n: ::std::vec::Vec<::std::vec::Vec<u8>>,
     pub o: ::std::collections::BTreeMap<
-        ::std::vec::Vec<u8>,
+        ::pb::Blob,
         ::core::option::Option<::std::string::String>,
     >,
 }

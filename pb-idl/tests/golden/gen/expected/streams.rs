@@ -32,7 +32,7 @@ pub struct Line {
 pub struct Upload {
     pub name: ::std::string::String,
     /// Pulled by the receiver as it reads.
-    pub chunks: ::pb::Stream<::std::vec::Vec<u8>>,
+    pub chunks: ::pb::Stream<::pb::Blob>,
 }
 
 /// A stream inside another declaration is still a stream.
