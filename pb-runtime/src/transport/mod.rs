@@ -20,4 +20,4 @@ pub mod tls;
 pub(crate) use connect::Tcp;
 pub use connect::{Connect, ConnectFn, TcpAddr};
 pub use listen::Listener;
-pub use stream::{BoxRead, BoxWrite, Transport};
+pub use stream::{BoxRead, BoxWrite, KEEPALIVE, Keepalive, Transport};

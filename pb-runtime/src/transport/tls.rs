@@ -185,6 +185,7 @@ async fn accept_loop(
             return;
         }
         let _ = stream.set_nodelay(true);
+        let _ = super::stream::keep_alive(&stream);
         let (acceptor, ready, handshaking) = (acceptor.clone(), ready.clone(), handshaking.clone());
         handshaking.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
@@ -255,6 +256,7 @@ impl TlsConnect {
     pub async fn transport(&self) -> io::Result<Transport> {
         let stream = TcpStream::connect(&self.addr).await?;
         let _ = stream.set_nodelay(true);
+        let _ = super::stream::keep_alive(&stream);
         let tls = self.connector.connect(self.name.clone(), stream).await?;
         Ok(Transport::from_io(tls, format!("tls:{}", self.addr)))
     }

@@ -60,7 +60,9 @@ type Refetch = Arc<dyn Fn(TwistedConnection) -> Refetched + Send + Sync>;
 /// PB has no ping. A session notices an outage when the connection closes:
 /// the server closes it or goes away (EOF, a reset), a read or a write
 /// fails, or a call fails on it. A link that goes silent without failing
-/// (a black hole) is noticed only by calling something: with
+/// (a black hole) is noticed by TCP keepalive within about a minute
+/// ([`KEEPALIVE`](crate::transport::KEEPALIVE), on TCP transports), and
+/// sooner by calling something: with
 /// [`TwistedSessionBuilder::ping_method`] the session calls that method of
 /// the root every [`SessionConfig::ping_interval`], and counts the link
 /// down if no answer comes within [`SessionConfig::ping_timeout`]. Any
