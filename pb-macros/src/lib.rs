@@ -98,11 +98,10 @@ pub fn derive_describe(input: TokenStream) -> TokenStream {
 /// its `Err` is only ever a failure to send (`Disconnected`, arguments that
 /// do not encode), never the method's own. To a Twisted server the call
 /// goes with `answerRequired = 0` (Python's `pbanswer=False`) and no answer
-/// comes back. pb's own wire has no call without a reply, so a pb server
-/// still replies, and the proxy drops that reply unread when it arrives
-/// (decoding it only to release any reference it holds): a oneway call
-/// costs the peer what a normal call does, but the caller never waits.
-/// Oneway calls are not flow-controlled by their replies: past the
+/// comes back. To a pb server it goes as a call without a reply (a `Send`
+/// frame): the method runs and nothing comes back, not even a failure (a
+/// pb peer of protocol version 1, which has no such frame, is sent a call
+/// whose reply the proxy drops unread). Oneway calls are not flow-controlled by their replies: past the
 /// server's `max_in_flight` they are refused with `Busy`, unseen. A pb
 /// server serves a oneway method like any other (a Twisted client may call
 /// it with or without `pbanswer=False`). `oneway` excludes `replay` and

@@ -23,10 +23,15 @@ pub fn frame(header: &Header, payload: &[u8]) -> Bytes {
 impl RawPeer {
     /// Connect and exchange hellos; returns the peer and the server's root interface id.
     pub async fn connect(addr: std::net::SocketAddr) -> (RawPeer, Option<u64>) {
+        Self::connect_as(addr, 1).await
+    }
+
+    /// [`connect`](Self::connect), saying protocol `version` in the hello.
+    pub async fn connect_as(addr: std::net::SocketAddr, version: u16) -> (RawPeer, Option<u64>) {
         let stream = TcpStream::connect(addr).await.unwrap();
         stream.set_nodelay(true).unwrap(); // byte-at-a-time writes go out at once
         let mut framed = Framed::new(stream, LengthDelimitedCodec::new());
-        framed.send(frame(&Header::Hello { magic: 0x7062_0001, version: 1, root: None }, &[])).await.unwrap();
+        framed.send(frame(&Header::Hello { magic: 0x7062_0001, version, root: None }, &[])).await.unwrap();
         let (h, _) = Self::decode(&framed.next().await.unwrap().unwrap().freeze());
         let Header::Hello { root, .. } = h else { panic!("expected hello, got {h:?}") };
         (RawPeer { framed, next_req: 1 }, root)

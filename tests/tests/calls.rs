@@ -139,12 +139,11 @@ async fn oneway_calls_return_before_the_method_runs_and_hide_its_failures() {
             notes.note("b".into()).await
         });
         assert_eq!(sent.await.expect("oneway calls do not wait for the method"), Ok(()), "{link:?}");
+        assert_eq!(client.stats().pending, 0, "no reply is awaited: {link:?}");
         pb_tests::eventually("both calls are running", || server.stats().in_flight == 2).await;
         assert!(book.notes.lock().unwrap().is_empty());
         book.gate.add_permits(2);
         pb_tests::eventually("both calls ran", || book.notes.lock().unwrap().len() == 2).await;
-        // pb's wire answers every call: the replies arrive and are dropped.
-        pb_tests::eventually("the replies were dropped", || client.stats().pending == 0).await;
         // The method's error is not the caller's: only a failure to send is.
         assert_eq!(notes.fail().await, Ok(()));
         let mut recorded = notes.notes().await.unwrap();
@@ -152,5 +151,61 @@ async fn oneway_calls_return_before_the_method_runs_and_hide_its_failures() {
         assert_eq!(recorded, ["a", "b"], "{link:?}");
         client.close();
         assert_eq!(notes.note("c".into()).await, Err(Error::Disconnected));
+    }
+}
+
+/// The id of `Notes` method `name`.
+fn notes_method(name: &str) -> u32 {
+    <dyn Notes as pb::Interface>::METHODS.iter().find(|m| m.name == name).unwrap().id
+}
+
+#[tokio::test]
+async fn a_oneway_call_runs_and_nothing_comes_back_not_even_a_failure() {
+    use pb::wire::Header;
+    let book = Arc::new(NoteBook { notes: Default::default(), gate: tokio::sync::Semaphore::new(10) });
+    let server = pb::Server::bind("127.0.0.1:0", pb::root::<dyn Notes>(book.clone())).await.unwrap();
+    let (mut raw, _) = pb_tests::raw::RawPeer::connect_as(server.local_addr(), 2).await;
+    let note = postcard::to_allocvec(&("sent".to_string(),)).unwrap();
+    raw.send(&Header::Send { target: 0, method: notes_method("note") }, &note).await;
+    // Failures are not sent back either: a failing method, an unknown
+    // method, an unknown object, arguments that do not decode.
+    raw.send(&Header::Send { target: 0, method: notes_method("fail") }, &[]).await;
+    raw.send(&Header::Send { target: 0, method: 0xdead }, &[]).await;
+    raw.send(&Header::Send { target: 99, method: notes_method("note") }, &note).await;
+    raw.send(&Header::Send { target: 0, method: notes_method("note") }, &[0xff]).await;
+    raw.send(&Header::Ping { nonce: 7 }, &[]).await;
+    let (next, _) = raw.recv().await.expect("the connection goes on");
+    assert_eq!(next, Header::Pong { nonce: 7 }, "nothing before the pong");
+    pb_tests::eventually("the call ran", || book.notes.lock().unwrap().as_slice() == ["sent"]).await;
+}
+
+#[tokio::test]
+async fn oneway_calls_go_as_sends_to_version_2_peers_and_as_calls_to_version_1_peers() {
+    use futures_util::{SinkExt, StreamExt};
+    use pb::wire::Header;
+    use tokio_util::codec::{Framed, LengthDelimitedCodec};
+    for version in [1u16, 2] {
+        // A hand-driven server of that version, serving a `Notes` root.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serve = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut framed = Framed::new(stream, LengthDelimitedCodec::new());
+            let _hello = framed.next().await.unwrap().unwrap();
+            let root = Some(<dyn Notes as pb::Interface>::ID);
+            let hello = Header::Hello { magic: 0x7062_0001, version, root };
+            framed.send(pb_tests::raw::frame(&hello, &[])).await.unwrap();
+            let frame = framed.next().await.unwrap().unwrap();
+            postcard::take_from_bytes::<Header>(&frame).unwrap().0
+        });
+        let conn = pb::Connection::connect_tcp(addr).await.unwrap();
+        let notes = conn.root::<dyn Notes>().unwrap();
+        notes.note("x".into()).await.unwrap();
+        let sent = serve.await.unwrap();
+        let method = notes_method("note");
+        match version {
+            1 => assert!(matches!(sent, Header::Call { target: 0, method: m, .. } if m == method), "{sent:?}"),
+            _ => assert_eq!(sent, Header::Send { target: 0, method }),
+        }
     }
 }

@@ -105,10 +105,11 @@ where
 /// on the peer's object `target` with `args`, and return once it is queued
 /// for writing, without waiting for its answer (a `#[pb(oneway)]` method).
 ///
-/// To a Twisted peer the call goes as PB's message with `answerRequired =
-/// 0`, and no answer comes. pb's own wire has no call without a reply: a pb
-/// peer still replies, and the reader decodes that reply as `R` (so that
-/// references inside it are released) and drops it, failure or not.
+/// To a pb peer the call goes as a [`Header::Send`], and nothing comes back
+/// (a peer of protocol version 1, which has no such frame, gets a call and
+/// replies: the reader decodes that reply as `R`, so that references inside
+/// it are released, and drops it, failure or not). To a Twisted peer it
+/// goes as PB's message with `answerRequired = 0`, and no answer comes.
 ///
 /// # Errors
 ///
@@ -137,6 +138,10 @@ where
         let sent = jelly.send_oneway(link.next_req(), target_id, name, args);
         jelly.start_caches(caches, sent.is_ok());
         return sent;
+    }
+    if link.takes_send() {
+        let frame = link::encode_with_refs(link, &Header::Send { target: target_id, method }, args)?;
+        return link.send_oneway(frame);
     }
     let req = link.next_req();
     let frame = link::encode_with_refs(link, &Header::Call { req, target: target_id, method }, args)?;

@@ -2,7 +2,7 @@
 //! handles, and (as a [`Link`]) the references on it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,8 @@ pub(crate) struct ConnCore {
     pub(crate) cancel: CancellationToken,
     /// Interface id of the peer's root, from its hello.
     pub(crate) peer_root: OnceLock<Option<u64>>,
+    /// The protocol version the peer speaks, from its hello.
+    pub(crate) peer_version: AtomicU16,
     close_reason: Mutex<Option<String>>,
     me: Weak<ConnCore>,
     /// Whether (and how) the connection survives its transport.
@@ -179,6 +181,7 @@ impl ConnCore {
             closed: AtomicBool::new(false),
             cancel,
             peer_root: OnceLock::new(),
+            peer_version: AtomicU16::new(wire::MIN_VERSION),
             close_reason: Mutex::new(None),
             me: me.clone(),
             role,
@@ -671,6 +674,18 @@ impl Link for ConnCore {
 
     fn flush(&self) {
         self.outbox.flush();
+    }
+
+    fn takes_send(&self) -> bool {
+        self.peer_version.load(Ordering::Acquire) >= wire::SEND_VERSION
+    }
+
+    fn send_oneway(&self, frame: EncodedFrame) -> Result<(), Error> {
+        // As a call: refused while detached, unless calls wait for a resume.
+        if !self.is_attached() && !self.wait_when_down.load(Ordering::Relaxed) && !super::behalf::on_behalf_of_peer() {
+            return Err(Error::Disconnected);
+        }
+        ConnCore::send(self, frame)
     }
 
     fn queued_frames(&self) -> usize {

@@ -20,13 +20,19 @@ use super::core::ConnCore;
 use super::link::{self, CallFuture, Link, Reply};
 use crate::Error;
 
-/// Start the peer's call `req` of `method` on our export `target`. The
-/// method runs inline up to its first suspension point, so calls start in
-/// the order they arrived; only a call that has to wait is spawned.
-pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target: u64, method: u32, args: &Bytes) {
-    let fault = |e: Error| {
-        let _ = core.send(link::fault_frame(req, &e));
-    };
+/// Start the peer's call `req` of `method` on our export `target` (no
+/// `req`: a oneway call, answered with nothing). The method runs inline up
+/// to its first suspension point, so calls start in the order they
+/// arrived; only a call that has to wait is spawned.
+pub(super) fn start(
+    core: &Arc<ConnCore>,
+    link: &Arc<dyn Link>,
+    req: Option<u64>,
+    target: u64,
+    method: u32,
+    args: &Bytes,
+) {
+    let fault = |e: Error| refuse(core, req, target, method, &e);
     let object = core.exports.lock().unwrap().get(target).cloned();
     let Some(object) = object else {
         return fault(Error::UnknownObject { id: target });
@@ -40,7 +46,10 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
         return fault(Error::Busy);
     }
     // From here the reply holds the in-flight slot and gives it back.
-    let reply = Reply::new(link.clone(), req);
+    let reply = match req {
+        Some(req) => Reply::new(link.clone(), req),
+        None => Reply::oneway(link.clone()),
+    };
     let started: Result<CallFuture, Error> = link::decode_with_refs(link, args, || {
         std::panic::catch_unwind(AssertUnwindSafe(|| object.call(method, args, reply)))
             .unwrap_or_else(|p| Err(Error::Panicked { message: panic_message(p) }))
@@ -51,10 +60,19 @@ pub(super) fn start(core: &Arc<ConnCore>, link: &Arc<dyn Link>, req: u64, target
     };
     drive(call, || {
         let core = core.clone();
-        move |e: Error| {
-            let _ = core.send(link::fault_frame(req, &e));
-        }
+        move |e: Error| refuse(&core, req, target, method, &e)
     });
+}
+
+/// Answer call `req` with `e`; a oneway call (no `req`) gets nothing, and
+/// the failure is only logged.
+fn refuse(core: &ConnCore, req: Option<u64>, target: u64, method: u32, e: &Error) {
+    match req {
+        Some(req) => {
+            let _ = core.send(link::fault_frame(req, e));
+        }
+        None => tracing::debug!(conn = core.id, target, method, error = %e, "oneway call failed; nothing is sent back"),
+    }
 }
 
 /// Run a started call to completion: `fault()` makes what sends the error

@@ -66,8 +66,18 @@ fn hello(root: Option<u64>) -> Header {
     Header::Hello { magic: wire::MAGIC, version: wire::VERSION, root }
 }
 
-/// Read the peer's hello: the interface of its root, and the payload.
-async fn read_hello(frames: &mut Frames<BoxRead>) -> Result<(Option<u64>, Bytes), Error> {
+/// What a peer's hello says of it.
+#[derive(Debug, Clone, Copy)]
+struct PeerHello {
+    /// The interface of its root, if it serves one.
+    root: Option<u64>,
+    /// The protocol version it speaks (between [`wire::MIN_VERSION`] and
+    /// ours).
+    version: u16,
+}
+
+/// Read the peer's hello: what it says of the peer, and the payload.
+async fn read_hello(frames: &mut Frames<BoxRead>) -> Result<(PeerHello, Bytes), Error> {
     let frame = match frames.next().await {
         None => return Err(Error::protocol("closed during handshake")),
         Some(Err(e)) => return Err(Error::protocol(format_args!("handshake read failed: {e}"))),
@@ -80,10 +90,10 @@ async fn read_hello(frames: &mut Frames<BoxRead>) -> Result<(Option<u64>, Bytes)
     if magic != wire::MAGIC {
         return Err(Error::protocol(format_args!("not a pb peer (magic {magic:#x})")));
     }
-    if version != wire::VERSION {
+    if !(wire::MIN_VERSION..=wire::VERSION).contains(&version) {
         return Err(Error::protocol(format_args!("unsupported protocol version {version}")));
     }
-    Ok((root, payload))
+    Ok((PeerHello { root, version }, payload))
 }
 
 /// Decode a hello payload; empty (an older peer, or nothing to say) is `None`.
@@ -116,14 +126,15 @@ impl ConnectionBuilder {
     fn fresh(
         self,
         peer: String,
-        peer_root: Option<u64>,
+        hello_of_peer: PeerHello,
         frames: Frames<BoxRead>,
         write: BoxWrite,
         role: SessionRole,
         queued_hello: Option<QueuedHello<'_>>,
     ) -> Result<Connection, Error> {
         let core = ConnCore::new(peer, self.config, self.root, write, role);
-        let _ = core.peer_root.set(peer_root);
+        let _ = core.peer_root.set(hello_of_peer.root);
+        core.peer_version.store(hello_of_peer.version, std::sync::atomic::Ordering::Release);
         if let Some(hello) = queued_hello
             && let Err(e) = hello(&core)
         {
@@ -171,7 +182,7 @@ impl ConnectionBuilder {
             Some(ask) => write_frame(&mut write, &hello(root_iface), ask).await?,
             None => write_frame(&mut write, &hello(root_iface), &()).await?,
         }
-        let (peer_root, answer) = read_hello(&mut frames).await?;
+        let (peer_hello, answer) = read_hello(&mut frames).await?;
         let answer: Option<ServerHello> = if ask.is_some() { payload(&answer)? } else { None };
         if let (Intent::Resume(core), Some(ServerHello { resumed: Some(received), secret, .. })) = (&intent, &answer) {
             if let Err(e) = core.can_resume(*received) {
@@ -192,7 +203,7 @@ impl ConnectionBuilder {
             })),
             None => SessionRole::None,
         };
-        self.fresh(peer, peer_root, frames, write, role, None).map(Opened::Fresh)
+        self.fresh(peer, peer_hello, frames, write, role, None).map(Opened::Fresh)
     }
 
     /// The server's side of the handshake: read the client's hello, then
@@ -212,11 +223,11 @@ impl ConnectionBuilder {
         let binding = transport.binding.clone();
         let (read, mut write, peer) = transport.into_parts();
         let mut frames = self.frames(read);
-        let (peer_root, ask) = read_hello(&mut frames).await?;
+        let (peer_hello, ask) = read_hello(&mut frames).await?;
         let ask: Option<ClientHello> = payload(&ask)?;
         let Some(table) = sessions.filter(|_| ask.is_some()) else {
             write_frame(&mut write, &hello(root_iface), &()).await?;
-            return self.fresh(peer, peer_root, frames, write, SessionRole::None, None).map(Opened::Fresh);
+            return self.fresh(peer, peer_hello, frames, write, SessionRole::None, None).map(Opened::Fresh);
         };
         if let Some(ClientHello::Resume { id, secret, received }) = ask
             && let Some((core, id, fresh)) = table.claim(id, &secret, binding.as_deref())
@@ -243,7 +254,7 @@ impl ConnectionBuilder {
             core.outbox.push_control(wire::encode_frame(&hello(root_iface), &answer)?);
             Ok(())
         });
-        self.fresh(peer, peer_root, frames, write, role, Some(grant)).map(Opened::Fresh)
+        self.fresh(peer, peer_hello, frames, write, role, Some(grant)).map(Opened::Fresh)
     }
 }
 

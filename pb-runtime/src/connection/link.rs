@@ -93,6 +93,15 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn send_call(&self, req: u64, frame: EncodedFrame, slot: ReplySlot) -> Result<bool, Error>;
     /// Write what is queued, from the calling task, if the write side is free.
     fn flush(&self);
+    /// Whether the peer takes [`Header::Send`] (a call without a reply).
+    fn takes_send(&self) -> bool {
+        false
+    }
+    /// Queue a [`Header::Send`] frame (refused as a call would be when the
+    /// link is down).
+    fn send_oneway(&self, frame: EncodedFrame) -> Result<(), Error> {
+        self.send(frame)
+    }
     /// Frames queued and not yet taken for writing.
     fn queued_frames(&self) -> usize;
     /// Forget a call whose caller stopped waiting.
@@ -292,8 +301,8 @@ pub struct Reply {
     link: Arc<dyn Link>,
     req: u64,
     finished: bool,
-    /// Whether the caller wants the reply (a Twisted caller may not:
-    /// `answerRequired = 0`); pb's own callers always do.
+    /// Whether the caller wants the reply: not for a oneway call (a pb
+    /// peer's [`Header::Send`], a Twisted peer's `answerRequired = 0`).
     answer: bool,
 }
 
@@ -301,6 +310,12 @@ impl Reply {
     /// The reply to call `req`, which holds an in-flight slot.
     pub(crate) fn new(link: Arc<dyn Link>, req: u64) -> Self {
         Reply { link, req, finished: false, answer: true }
+    }
+
+    /// The reply to a call that wants none (a [`Header::Send`]), which
+    /// holds an in-flight slot: nothing is encoded or sent.
+    pub(crate) fn oneway(link: Arc<dyn Link>) -> Self {
+        Reply { link, req: 0, finished: false, answer: false }
     }
 
     /// The reply to call `req` of a Twisted peer, which holds an in-flight
@@ -369,6 +384,9 @@ impl Reply {
         text: &dyn Fn() -> Option<String>,
         bulk: bool,
     ) -> Result<usize, Error> {
+        if !self.answer {
+            return Ok(0); // a oneway call: nothing is encoded or sent
+        }
         if self.link.jelly().is_some() {
             return self.send_jelly(result, text).map(|()| 0);
         }

@@ -137,7 +137,11 @@ fn handle(core: &Arc<ConnCore>, link: &Arc<dyn Link>, frame: Bytes, given_up: bo
         Header::Call { req, .. } if given_up => {
             tracing::debug!(conn = core.id, req, "call read with the peer's goodbye: not run");
         }
-        Header::Call { req, target, method } => dispatch::start(core, link, req, target, method, &payload),
+        Header::Call { req, target, method } => dispatch::start(core, link, Some(req), target, method, &payload),
+        Header::Send { target, method } if given_up => {
+            tracing::debug!(conn = core.id, target, method, "oneway call read with the peer's goodbye: not run");
+        }
+        Header::Send { target, method } => dispatch::start(core, link, None, target, method, &payload),
         Header::Reply { req, ok } => {
             let reply = if ok {
                 Ok(payload)

@@ -163,9 +163,10 @@ impl ProxyHandle {
     /// Send a call of `method` with `args` (a tuple) without waiting for
     /// its answer (a `#[pb(oneway)]` method): returns once the call is
     /// queued for writing. `R` is the method's `Result<(), E>`: a pb peer
-    /// still replies (pb's wire has no unanswered call), and the reply is
-    /// decoded as `R` and dropped when it arrives; a Twisted peer is sent
-    /// `answerRequired = 0` and answers nothing.
+    /// is sent a call without a reply (`Send`) and answers nothing (one of
+    /// protocol version 1 is sent a call, whose reply is decoded as `R` and
+    /// dropped); a Twisted peer is sent `answerRequired = 0` and answers
+    /// nothing.
     ///
     /// # Errors
     ///

@@ -27,7 +27,9 @@
 //! Header variants are only ever appended: postcard encodes the variant index
 //! as a varint, so old peers reject new variants with a clear protocol error.
 //! A peer only sends [`Header::Ack`] (index 8) on a resumable session, which
-//! an older peer never asks for or grants.
+//! an older peer never asks for or grants, and [`Header::Send`] (index 9, a
+//! call that wants no reply) only to a peer whose hello says protocol
+//! version 2 or later; version 1 peers are still served.
 //!
 //! The hello's payload says whether the connection is a resumable session
 //! (see `wire/resume.rs`); older peers send none and ignore it.
@@ -51,8 +53,14 @@ use crate::Error;
 
 /// Magic number sent in [`Header::Hello`]: "pb" plus a format tag.
 pub(crate) const MAGIC: u32 = 0x7062_0001;
-/// Protocol version sent in [`Header::Hello`].
-pub(crate) const VERSION: u16 = 1;
+/// Protocol version sent in [`Header::Hello`]. Version 2 added
+/// [`Header::Send`]; a peer of version 1 is still served (it is never sent
+/// one: its oneway calls go as calls, and their replies are dropped).
+pub(crate) const VERSION: u16 = 2;
+/// The oldest protocol version a peer may speak.
+pub(crate) const MIN_VERSION: u16 = 1;
+/// The first version whose peers take [`Header::Send`].
+pub(crate) const SEND_VERSION: u16 = 2;
 
 /// The header that starts every frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +115,15 @@ pub enum Header {
     Ack {
         /// Numbered frames received so far.
         received: u64,
+    },
+    /// Call `method` on the receiver's object `target` and send nothing
+    /// back, not even a failure (a `#[pb(oneway)]` method); payload:
+    /// arguments. Only to peers of version 2 or later.
+    Send {
+        /// Object id in the receiver's export table.
+        target: u64,
+        /// Method id (stable, derived from the method name).
+        method: u32,
     },
 }
 
@@ -240,6 +257,16 @@ mod tests {
         assert_eq!(h, h2);
         let args: (u64, String) = decode_payload(&payload).unwrap();
         assert_eq!(args, (1, "two".to_string()));
+    }
+
+    #[test]
+    fn a_send_round_trips_and_is_numbered() {
+        let h = Header::Send { target: 3, method: 0xdead_beef };
+        let frame = encode_frame(&h, &(1u64,)).unwrap();
+        let (h2, payload) = decode_frame(&frame.chunks()[0]).unwrap();
+        assert_eq!(h, h2);
+        assert!(h.is_numbered(), "kept and sent again by a resumable session, as calls are");
+        assert_eq!(decode_payload::<(u64,)>(&payload).unwrap(), (1,));
     }
 
     #[test]
