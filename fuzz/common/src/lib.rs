@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// Magic and version of a pb hello (see `pb::wire`).
 pub const MAGIC: u32 = 0x7062_0001;
 /// Protocol version.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// A recursive value: nesting attacks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,6 +233,7 @@ pub fn message_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("goodbye", with_depth(64, body(&Header::Goodbye, "closed"))),
         ("hello", with_depth(2, body(&Header::Hello { magic: MAGIC, version: VERSION, root: Some(3) }, &()))),
         ("release", with_depth(64, body(&Header::Release { id: 1, count: 2 }, &()))),
+        ("send_mixed", with_depth(64, body(&Header::Send { target: 0, method: 5 }, &(Mixed::sample(),)))),
         (
             "deep_tree",
             with_depth(64, {
