@@ -40,34 +40,50 @@ where
     (next, None)
 }
 
+/// A `Feed` server behind a fault proxy, and a session to it through the
+/// proxy: the server can be restarted on its address behind a cut link.
+struct Restartable {
+    server: Option<Server>,
+    proxy: FaultProxy,
+    client: Client,
+    /// What the restarted server serves.
+    fresh: Arc<Numbers>,
+}
+
+impl Restartable {
+    async fn start() -> Restartable {
+        let server = Server::bind("127.0.0.1:0", pb::root::<dyn Feed>(Arc::new(Numbers::default()))).await.unwrap();
+        let proxy = FaultProxy::start(server.local_addr()).await.unwrap();
+        let client = Client::builder().config(fast()).connect_tcp(proxy.addr().to_string()).await.unwrap();
+        Restartable { server: Some(server), proxy, client, fresh: Arc::new(Numbers::default()) }
+    }
+
+    fn feed(&self) -> Arc<dyn Feed> {
+        self.client.root::<dyn Feed>().unwrap()
+    }
+
+    /// Cut the link, restart the server (serving `fresh`), heal the link.
+    async fn restart(&mut self) {
+        self.proxy.cut();
+        let server = self.server.take().expect("restarted once");
+        let addr = server.local_addr();
+        drop(server);
+        let restarted = rebind(addr, pb::root::<dyn Feed>(self.fresh.clone())).await;
+        std::mem::forget(restarted); // lives to the end of the test process
+        self.proxy.heal();
+    }
+}
+
 /// A server restarted on its address behind a cut link, after item
 /// 300,000 of a stream from `open` (a `#[pb(replay)]` method).
 async fn across_a_server_restart(
     open: impl AsyncFnOnce(&dyn Feed) -> pb::Stream<u64>,
 ) -> (u64, Option<Error>, Arc<Numbers>) {
-    let numbers = Arc::new(Numbers::default());
-    let server = Server::bind("127.0.0.1:0", pb::root::<dyn Feed>(numbers.clone())).await.unwrap();
-    let addr = server.local_addr();
-    let proxy = FaultProxy::start(addr).await.unwrap();
-    let client = Client::builder().config(fast()).connect_tcp(proxy.addr().to_string()).await.unwrap();
-    let feed = client.root::<dyn Feed>().unwrap();
-    let mut stream = open(&*feed).await;
-    let fresh = Arc::new(Numbers::default());
-    let mut server = Some(server);
-    let (count, error) = read_all(&mut stream, |n| {
-        (n == 300_000).then(|| {
-            let (proxy, server, fresh) = (&proxy, server.take(), fresh.clone());
-            async move {
-                proxy.cut();
-                drop(server);
-                let restarted = rebind(addr, pb::root::<dyn Feed>(fresh)).await;
-                std::mem::forget(restarted); // lives to the end of the test process
-                proxy.heal();
-            }
-        })
-    })
-    .await;
-    (count, error, fresh)
+    let mut setup = Restartable::start().await;
+    let mut stream = open(&*setup.feed()).await;
+    let mut once = Some(&mut setup);
+    let (count, error) = read_all(&mut stream, |n| once.take_if(|_| n == 300_000).map(|s| s.restart())).await;
+    (count, error, setup.fresh.clone())
 }
 
 #[tokio::test]
@@ -178,15 +194,8 @@ async fn items_in_pieces_cross_a_server_restart_mid_item_exactly_once_with_a_cur
     // the cut lands varies; `remote::tests` holds the deterministic case.)
     const SIZE: usize = 1 << 20;
     const ITEMS: u64 = 6;
-    let numbers = Arc::new(Numbers::default());
-    let server = Server::bind("127.0.0.1:0", pb::root::<dyn Feed>(numbers.clone())).await.unwrap();
-    let addr = server.local_addr();
-    let proxy = FaultProxy::start(addr).await.unwrap();
-    let client = Client::builder().config(fast()).connect_tcp(proxy.addr().to_string()).await.unwrap();
-    let feed = client.root::<dyn Feed>().unwrap();
-    let mut stream = feed.tail_sized(SIZE, ITEMS).await.unwrap().window(512 << 10);
-    let fresh = Arc::new(Numbers::default());
-    let mut server = Some(server);
+    let mut setup = Restartable::start().await;
+    let mut stream = setup.feed().tail_sized(SIZE, ITEMS).await.unwrap().window(512 << 10);
     let mut next = 0u64;
     let read = async {
         while let Some(item) = stream.next().await {
@@ -194,17 +203,14 @@ async fn items_in_pieces_cross_a_server_restart_mid_item_exactly_once_with_a_cur
             assert_eq!(item, vec![next as u8; SIZE], "item {next}, whole, once, in order");
             if next == 1 {
                 // Restart the server behind a cut link while item 2 travels.
-                proxy.cut();
-                drop(server.take());
-                std::mem::forget(rebind(addr, pb::root::<dyn Feed>(fresh.clone())).await);
-                proxy.heal();
+                setup.restart().await;
             }
             next += 1;
         }
     };
     tokio::time::timeout(Duration::from_secs(30), read).await.expect("the stream goes on after the restart");
     assert_eq!(next, ITEMS);
-    let opened = fresh.opened.lock().unwrap().clone();
+    let opened = setup.fresh.opened.lock().unwrap().clone();
     assert!(
         opened.len() == 1 && (2..ITEMS).contains(&opened[0]),
         "the restarted server started once, at the item the consumer needed next: {opened:?}"

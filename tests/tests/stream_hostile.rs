@@ -128,21 +128,25 @@ async fn nonsense_to_a_stream_gets_errors_and_the_connection_goes_on() {
     assert_eq!((first, items), (0, vec![0, 1, 2]));
 }
 
-#[tokio::test]
-async fn an_item_longer_than_a_chunk_comes_in_pieces_of_at_most_a_chunk() {
-    let (_numbers, _server, mut raw) = serve().await;
-    let sizes = vec![1000usize, 1 << 20, (256 << 10) + 1, 10];
-    let stream = open(&mut raw, "sized", &args(&(sizes.clone(),))).await;
-    let mut items: Vec<Vec<u8>> = Vec::new();
-    let mut assembling = Vec::new();
-    while items.len() < sizes.len() {
+/// Read `n` items of `stream` over raw pulls, checking that every answer
+/// is at most a chunk (with 4 KiB of room for length prefixes) and that
+/// `plain` says whether the items hold references; returns the items and
+/// how many answers they took.
+async fn read_in_pieces<T: serde::de::DeserializeOwned>(
+    raw: &mut RawPeer,
+    stream: u64,
+    n: usize,
+    plain: bool,
+) -> (Vec<T>, usize) {
+    let (mut items, mut assembling, mut answers) = (Vec::new(), Vec::new(), 0);
+    while items.len() < n {
         let (ok, payload) = raw.call(stream, pb_ids::method_id(PULL), &args(&(1000u32,))).await;
         assert!(ok);
-        // A chunk of items, with 4 KiB of room for their length prefixes.
+        answers += 1;
         assert!(payload.len() <= (260 << 10) + 64, "an answer of {} bytes", payload.len());
-        let (first, count, plain, bytes, _, piece) =
+        let (first, count, was_plain, bytes, _, piece) =
             postcard::from_bytes::<Result<WireBatch, Error>>(&payload).unwrap().unwrap();
-        assert!(plain);
+        assert_eq!(was_plain, plain, "whether the items hold references");
         assert_eq!(first, items.len() as u64);
         match piece {
             Some(offset) => {
@@ -155,13 +159,22 @@ async fn an_item_longer_than_a_chunk_comes_in_pieces_of_at_most_a_chunk() {
             None => {
                 let mut rest = &bytes[..];
                 for _ in 0..count {
-                    let (item, after) = postcard::take_from_bytes::<Vec<u8>>(rest).unwrap();
+                    let (item, after) = postcard::take_from_bytes::<T>(rest).unwrap();
                     items.push(item);
                     rest = after;
                 }
             }
         }
     }
+    (items, answers)
+}
+
+#[tokio::test]
+async fn an_item_longer_than_a_chunk_comes_in_pieces_of_at_most_a_chunk() {
+    let (_numbers, _server, mut raw) = serve().await;
+    let sizes = vec![1000usize, 1 << 20, (256 << 10) + 1, 10];
+    let stream = open(&mut raw, "sized", &args(&(sizes.clone(),))).await;
+    let (items, _) = read_in_pieces::<Vec<u8>>(&mut raw, stream, sizes.len(), true).await;
     for (i, (item, size)) in items.iter().zip(&sizes).enumerate() {
         assert_eq!(item.len(), *size);
         assert!(item.iter().all(|&b| b == i as u8));
@@ -175,32 +188,7 @@ async fn an_item_with_a_reference_longer_than_a_chunk_comes_in_pieces_of_at_most
     let exports = || server.connections()[0].stats().exports;
     let before = exports();
     let stream = open(&mut raw, "labelled", &args(&(sizes.clone(),))).await;
-    let mut items: Vec<(WireRef, Vec<u8>)> = Vec::new();
-    let mut assembling = Vec::new();
-    let mut answers = 0;
-    while items.len() < sizes.len() {
-        let (ok, payload) = raw.call(stream, pb_ids::method_id(PULL), &args(&(1000u32,))).await;
-        assert!(ok);
-        answers += 1;
-        assert!(payload.len() <= (260 << 10) + 64, "an answer of {} bytes", payload.len());
-        let (first, count, plain, bytes, _, piece) =
-            postcard::from_bytes::<Result<WireBatch, Error>>(&payload).unwrap().unwrap();
-        assert!(!plain, "the items hold references");
-        assert_eq!(first, items.len() as u64);
-        match piece {
-            Some(offset) => {
-                assert_eq!(offset, assembling.len() as u64, "pieces in order");
-                assembling.extend_from_slice(&bytes);
-                if count == 1 {
-                    items.push(postcard::from_bytes(&std::mem::take(&mut assembling)).unwrap());
-                }
-            }
-            None => {
-                assert_eq!(count, 1);
-                items.push(postcard::from_bytes(&bytes).unwrap());
-            }
-        }
-    }
+    let (items, answers) = read_in_pieces::<(WireRef, Vec<u8>)>(&mut raw, stream, sizes.len(), false).await;
     assert_eq!(answers, 6, "four pieces of 256 KiB and a fifth of the rest, then the small item");
     for (i, (object, data)) in items.iter().enumerate() {
         assert!(matches!(object, WireRef::Sender { .. }), "item {i}'s object is the server's: {object:?}");
