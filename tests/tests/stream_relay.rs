@@ -116,3 +116,14 @@ async fn items_with_references_longer_than_a_chunk_arrive_whole_directly_and_thr
     drop((objects, feed));
     pb_tests::eventually("the server's exports are released", || exported() == before).await;
 }
+
+#[tokio::test]
+async fn large_and_small_items_with_references_alternate_through_a_relay_in_order() {
+    // Pulls run side by side at the relay: the small item after a large
+    // one is often put together before the large one has gone on.
+    let (_server, _session, _relay, client) = relayed().await;
+    let feed = client.get::<dyn Feed>().await.unwrap();
+    let sizes: Vec<usize> = (0..6).flat_map(|_| [2 << 20, 300 << 10, (256 << 10) + 7]).collect();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), read_labelled(&*feed, &sizes));
+    read.await.expect("every item arrives (none is lost at the relay)");
+}

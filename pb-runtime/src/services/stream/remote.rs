@@ -91,10 +91,11 @@ pub(super) struct Shared<T> {
     item_bytes: usize,
     /// The item arriving in pieces, so far.
     assembling: Vec<u8>,
-    /// At a relay passing the stream on: the pieces of item `.0` (one with
-    /// references, decoded here) so far, in any order (its pulls run side
-    /// by side).
-    gathering: (u64, Vec<Piece>),
+    /// At a relay passing the stream on: the pieces so far of items with
+    /// references (decoded here), by item, in any order (its pulls run side
+    /// by side, so pieces of the next item may come before the last of
+    /// this one).
+    gathering: std::collections::BTreeMap<u64, Vec<Piece>>,
     /// The longest item accepted (a frame's length).
     max_item: usize,
     /// Items asked for and not yet arrived.
@@ -133,7 +134,7 @@ impl<T> Remote<T> {
             rate_since: std::time::Instant::now(),
             item_bytes: 0,
             assembling: Vec::new(),
-            gathering: (0, Vec::new()),
+            gathering: Default::default(),
             max_item,
             asked: 0,
             waker: None,
@@ -341,21 +342,20 @@ impl<T> Shared<T> {
     }
 
     /// At a relay: keep `piece` of item `first`, one with references;
-    /// with its last piece, the item, decoded.
+    /// with its last piece, the item, decoded. The pieces held, of every
+    /// item, take at most an item's most bytes (pieces come only as the
+    /// relay's consumer pulls, so little more than its window is ever
+    /// held).
     fn gather(&mut self, first: u64, piece: Piece, link: &Arc<dyn Link>) -> Result<Option<T>, Error>
     where
         T: DeserializeOwned,
     {
-        let (item, pieces) = &mut self.gathering;
-        if *item != first {
-            pieces.clear();
-            *item = first;
-        }
-        pieces.push(piece);
-        let held: usize = pieces.iter().map(|p| p.bytes.len()).sum();
+        let held: usize = self.gathering.values().flatten().map(|p| p.bytes.len()).sum::<usize>() + piece.bytes.len();
         if held > self.max_item {
             return Err(Error::LimitExceeded { what: "stream item".into(), limit: self.max_item as u64 });
         }
+        let pieces = self.gathering.entry(first).or_default();
+        pieces.push(piece);
         pieces.sort_by_key(|p| p.offset);
         let mut at = 0u64;
         for p in pieces.iter() {
@@ -364,8 +364,9 @@ impl<T> Shared<T> {
             }
             at += p.bytes.len() as u64;
             if p.last {
-                let mut bytes = Vec::with_capacity(held);
-                for p in pieces.drain(..) {
+                let pieces = self.gathering.remove(&first).unwrap_or_default();
+                let mut bytes = Vec::with_capacity(at as usize);
+                for p in &pieces {
                     bytes.extend_from_slice(&p.bytes);
                 }
                 return decode_item(link, bytes).map(Some);
@@ -395,7 +396,7 @@ impl<T> Shared<T> {
         // Pieces of the item the consumer needs next come again from the
         // next producer, from its first.
         self.assembling = Vec::new();
-        self.gathering.1.clear();
+        self.gathering.clear();
         self.asked = 0;
         for (_, pull) in std::mem::take(&mut self.pulls) {
             pull.abort();
@@ -691,7 +692,21 @@ mod tests {
         assert_eq!(s.gather(4, b, &link).unwrap(), None);
         assert_eq!(s.gather(4, last, &link).unwrap(), None, "a piece is missing");
         assert_eq!(s.gather(4, a, &link).unwrap(), Some(item));
-        assert!(s.gathering.1.is_empty());
+        assert!(s.gathering.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_relay_gathers_the_pieces_of_two_items_interleaved() {
+        let (remote, c, _s) = remote().await;
+        let (one, two) = (vec![1u8; 300 << 10], vec![2u8; 300 << 10]);
+        let (a, b) = (codec::encode_into(Vec::new(), &one).unwrap(), codec::encode_into(Vec::new(), &two).unwrap());
+        let link = c.link();
+        let mut s = remote.shared.lock().unwrap();
+        assert_eq!(s.gather(7, piece(&a, 0, CHUNK), &link).unwrap(), None);
+        assert_eq!(s.gather(8, piece(&b, 0, CHUNK), &link).unwrap(), None, "the next item's first piece");
+        assert_eq!(s.gather(8, piece(&b, CHUNK, CHUNK), &link).unwrap(), Some(two));
+        assert_eq!(s.gather(7, piece(&a, CHUNK, CHUNK), &link).unwrap(), Some(one));
+        assert!(s.gathering.is_empty());
     }
 
     #[tokio::test]

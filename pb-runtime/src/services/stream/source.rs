@@ -30,8 +30,10 @@ struct Producer<T> {
     given: u64,
     /// Bytes per item in the answers so far (zero: none yet).
     item_bytes: usize,
-    /// An item going in pieces.
-    pending: Option<Pending<T>>,
+    /// Items going in pieces, one after the other (at a relay passing a
+    /// stream on, items its pulls put together side by side; elsewhere at
+    /// most one).
+    pending: std::collections::VecDeque<Pending<T>>,
     /// An item taken from the stream and not sent yet (it goes next).
     held: Option<T>,
 }
@@ -76,7 +78,7 @@ pub(crate) struct Source<T> {
 impl<T: Serialize + DeserializeOwned + Send + 'static> Source<T> {
     /// The export of `stream`, answering with at most `max_batch` bytes.
     pub(crate) fn new(stream: Inner<T>, count: StreamCount, max_batch: usize) -> Arc<Self> {
-        let producer = Producer { stream, given: 0, item_bytes: 0, pending: None, held: None };
+        let producer = Producer { stream, given: 0, item_bytes: 0, pending: Default::default(), held: None };
         let taker = Taker {
             stream: tokio::sync::Mutex::new(producer),
             max_batch: max_batch.clamp(1, CHUNK),
@@ -151,7 +153,7 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
         () = taker.cancel.cancelled() => return Err(Error::Disconnected),
         guard = taker.stream.lock() => guard,
     };
-    if guard.pending.is_some() {
+    if !guard.pending.is_empty() {
         return send_piece(&mut guard, reply);
     }
     // A relay passing a peer's stream on: the pull goes upstream as it is,
@@ -222,7 +224,7 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
             }
         }
     }
-    if answer.count == 0 && answer.end.is_none() && guard.pending.is_some() {
+    if answer.count == 0 && answer.end.is_none() && !guard.pending.is_empty() {
         return send_piece(&mut guard, reply);
     }
     answer.send(&mut guard, reply)
@@ -279,7 +281,7 @@ impl<T: Serialize> Encoding<T> {
             let bytes = Bytes::from(self.buf.split_off(mark));
             producer.item_bytes = producer.item_bytes.max(bytes.len());
             let first = self.first + self.count as u64;
-            producer.pending = Some(Pending { first, bytes, sent: 0, keep });
+            producer.pending.push_back(Pending { first, bytes, sent: 0, keep });
             return false;
         }
         self.keep.extend(keep);
@@ -322,7 +324,7 @@ fn send_decoded<T: Serialize>(producer: &mut Producer<T>, batch: Batch<T>, reply
     let count = u32::try_from(batch.items.len()).map_err(|_| Error::protocol("too many items in one answer"))?;
     if count == 1 && buf.len() > CHUNK + SLACK && batch.end.is_none() {
         let keep = batch.items.into_iter().next();
-        producer.pending = Some(Pending { first: batch.first, bytes: Bytes::from(buf), sent: 0, keep });
+        producer.pending.push_back(Pending { first: batch.first, bytes: Bytes::from(buf), sent: 0, keep });
         return send_piece(producer, reply);
     }
     let answer =
@@ -334,7 +336,7 @@ fn send_decoded<T: Serialize>(producer: &mut Producer<T>, batch: Batch<T>, reply
 
 /// Answer with the next piece of the item going in pieces.
 fn send_piece<T>(producer: &mut Producer<T>, reply: Reply) -> Result<(), Error> {
-    let Some(mut pending) = producer.pending.take() else { return Ok(()) };
+    let Some(mut pending) = producer.pending.pop_front() else { return Ok(()) };
     let (first, sent) = (pending.first, pending.sent);
     let upto = (sent + CHUNK).min(pending.bytes.len());
     let last = upto == pending.bytes.len();
@@ -348,7 +350,7 @@ fn send_piece<T>(producer: &mut Producer<T>, reply: Reply) -> Result<(), Error> 
     };
     pending.sent = upto;
     if !last {
-        producer.pending = Some(pending);
+        producer.pending.push_front(pending);
     }
     reply.send_bulk_sized(&Ok::<_, Error>(answer))?;
     // (`pending`, with the item it keeps, is dropped after its last piece
