@@ -36,6 +36,8 @@ pub trait Feed {
     async fn push_blobs(&self, to: pb::Sender<Vec<u8>>, size: usize) -> Result<(), pb::Error>;
     /// Items of the given sizes, the `i`th filled with `i as u8`.
     async fn sized(&self, sizes: Vec<usize>) -> Result<pb::Stream<Vec<u8>>, pb::Error>;
+    /// `pb::Blob`s of the given sizes, the `i`th filled with `i as u8`.
+    async fn blobs(&self, sizes: Vec<usize>) -> Result<pb::Stream<pb::Blob>, pb::Error>;
     /// `0..n` as [`Counted`] items (which count their decodes).
     async fn counted(&self, n: u64) -> Result<pb::Stream<Counted>, pb::Error>;
     /// `n` objects by reference, the `i`th answering `i`.
@@ -185,6 +187,9 @@ impl Feed for Numbers {
     }
     async fn sized(&self, sizes: Vec<usize>) -> Result<pb::Stream<Vec<u8>>, pb::Error> {
         Ok(pb::Stream::iter(sizes.into_iter().enumerate().map(|(i, n)| vec![i as u8; n])))
+    }
+    async fn blobs(&self, sizes: Vec<usize>) -> Result<pb::Stream<pb::Blob>, pb::Error> {
+        Ok(pb::Stream::iter(sizes.into_iter().enumerate().map(|(i, n)| pb::Blob::from(vec![i as u8; n]))))
     }
     async fn counted(&self, n: u64) -> Result<pb::Stream<Counted>, pb::Error> {
         Ok(pb::Stream::iter((0..n).map(Counted)))

@@ -21,7 +21,7 @@ use crate::wire::codec::{self, Limits};
 use crate::wire::twisted::banana::Value as JellyValue;
 use crate::wire::twisted::broker::{self, Outcome};
 use crate::wire::twisted::jelly::EncodeOptions;
-use crate::wire::{self, EncodedFrame, Header};
+use crate::wire::{self, EncodedFrame, FrameBuf, Header};
 
 /// Identity of an exported object: its address and interface id. One
 /// export id per object and interface per connection.
@@ -354,13 +354,13 @@ impl Reply {
         result: &R,
         text: &dyn Fn() -> Option<String>,
     ) -> Result<(), Error> {
-        self.send_measured(result, text, false).map(|_| ())
+        self.send_reply(result, text)
     }
 
     /// Append `value`'s encoding to `buf`, exporting the references inside
     /// it on this connection (rolled back if the encode fails, and `buf`
     /// left as it was): a stream's item, encoded before its answer.
-    pub(crate) fn encode_with_refs<T: Serialize + ?Sized>(&self, buf: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+    pub(crate) fn encode_with_refs<T: Serialize + ?Sized>(&self, buf: &mut FrameBuf, value: &T) -> Result<(), Error> {
         let mark = buf.len();
         let result = with_refs(&self.link, || {
             wire::with_encode(|| codec::encode_into(&mut *buf, value).map(|_| ()).map_err(Error::from))
@@ -371,30 +371,43 @@ impl Reply {
         result
     }
 
-    /// [`send`](Self::send) as a bulk frame (a stream's answer), returning
-    /// the reply's size in bytes (zero to a Twisted peer): replies to calls
-    /// queued after it may leave first.
-    pub(crate) fn send_bulk_sized<R: Serialize + ?Sized>(self, result: &R) -> Result<usize, Error> {
-        self.send_measured(result, &|| None, true)
-    }
-
-    fn send_measured<R: Serialize + ?Sized>(
+    /// Send as a bulk frame (a stream's answer: replies to calls queued
+    /// after it may leave first) the payload `write` appends (it holds no
+    /// references), returning the reply's size in bytes.
+    pub(crate) fn send_bulk_with(
         mut self,
-        result: &R,
-        text: &dyn Fn() -> Option<String>,
-        bulk: bool,
+        write: impl FnOnce(FrameBuf) -> Result<FrameBuf, Error>,
     ) -> Result<usize, Error> {
         if !self.answer {
-            return Ok(0); // a oneway call: nothing is encoded or sent
+            return Ok(0);
         }
         if self.link.jelly().is_some() {
-            return self.send_jelly(result, text).map(|()| 0);
+            return Err(Error::protocol("pb's streams do not cross to Twisted"));
         }
-        let frame = encode_with_refs(&self.link, &Header::Reply { req: self.req, ok: true }, result)?;
+        let header = Header::Reply { req: self.req, ok: true };
+        let buf = write(codec::encode_into(FrameBuf::with_capacity(64), &header)?)?;
+        let max = self.link.max_frame_len();
+        if buf.len() > max {
+            return Err(Error::LimitExceeded { what: "frame length".into(), limit: max as u64 });
+        }
+        let frame = buf.finish();
         let len = frame.len();
         self.finish();
-        let _ = if bulk { self.link.send_bulk(frame) } else { self.link.send(frame) };
+        let _ = self.link.send_bulk(frame);
         Ok(len)
+    }
+
+    fn send_reply<R: Serialize + ?Sized>(mut self, result: &R, text: &dyn Fn() -> Option<String>) -> Result<(), Error> {
+        if !self.answer {
+            return Ok(()); // a oneway call: nothing is encoded or sent
+        }
+        if self.link.jelly().is_some() {
+            return self.send_jelly(result, text);
+        }
+        let frame = encode_with_refs(&self.link, &Header::Reply { req: self.req, ok: true }, result)?;
+        self.finish();
+        let _ = self.link.send(frame);
+        Ok(())
     }
 
     /// [`send_described`](Self::send_described) to a Twisted peer: an

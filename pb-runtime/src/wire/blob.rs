@@ -76,6 +76,24 @@ impl From<Vec<u8>> for EncodedFrame {
     }
 }
 
+/// Bytes `range` of `chunks` (one byte string cut into chunks), as slices
+/// of them: nothing is copied.
+pub(crate) fn slice_chunks(chunks: &[Bytes], range: std::ops::Range<usize>) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for c in chunks {
+        let (start, end) = (range.start.max(at), range.end.min(at + c.len()));
+        if start < end {
+            out.push(c.slice(start - at..end - at));
+        }
+        at += c.len();
+        if at >= range.end {
+            break;
+        }
+    }
+    out
+}
+
 /// A codec output that references large blobs instead of copying them.
 #[derive(Default)]
 pub(crate) struct FrameBuf {
@@ -92,6 +110,55 @@ impl FrameBuf {
     /// Bytes so far.
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Append `bytes`, referencing a large run instead of copying it (as a
+    /// [`Blob`] is).
+    pub(crate) fn append_shared(&mut self, bytes: &Bytes) {
+        self.len += bytes.len();
+        if bytes.len() >= SPLICE_MIN {
+            if !self.buf.is_empty() {
+                self.done.push(Bytes::from(std::mem::take(&mut self.buf)));
+            }
+            self.done.push(bytes.clone());
+        } else {
+            extend_run(&mut self.buf, bytes);
+        }
+    }
+
+    /// Drop what was written past `len`.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        let mut chunks = self.chunks_taken();
+        let mut at = 0;
+        chunks.retain_mut(|c| {
+            let keep = len.saturating_sub(at).min(c.len());
+            at += c.len();
+            c.truncate(keep);
+            !c.is_empty()
+        });
+        // The last chunk, if a copy, goes back to being written to.
+        self.buf = match chunks.last() {
+            Some(c) if c.len() < SPLICE_MIN => chunks.pop().map(|c| c.to_vec()).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        self.done = chunks;
+        self.len = len;
+    }
+
+    /// What was written, as chunks (large blobs shared, not copied).
+    pub(crate) fn into_chunks(mut self) -> Vec<Bytes> {
+        self.chunks_taken()
+    }
+
+    fn chunks_taken(&mut self) -> Vec<Bytes> {
+        let mut chunks = std::mem::take(&mut self.done);
+        if !self.buf.is_empty() {
+            chunks.push(Bytes::from(std::mem::take(&mut self.buf)));
+        }
+        chunks
     }
 
     pub(crate) fn finish(mut self) -> EncodedFrame {
@@ -276,5 +343,47 @@ mod tests {
         let frame = buf.finish();
         assert_eq!(frame.chunks().len(), 1);
         assert_eq!(frame.len(), 1 + 2 + SPLICE_MIN * 2);
+    }
+
+    /// `(a small thing, a large blob, a small thing)` into a frame buffer,
+    /// the blob offered (as a connection's encode does).
+    fn spliced(big: &Blob) -> FrameBuf {
+        crate::wire::with_encode(|| Ok(codec::encode_into(FrameBuf::default(), &(7u8, big, 9u8)).unwrap())).unwrap()
+    }
+
+    fn flat(chunks: &[Bytes]) -> Vec<u8> {
+        chunks.iter().flat_map(|c| c.iter().copied()).collect()
+    }
+
+    #[test]
+    fn a_buffer_cut_anywhere_keeps_what_came_before() {
+        let big = blob(SPLICE_MIN * 2);
+        let whole = flat(&spliced(&big).into_chunks());
+        assert_eq!(whole, postcard::to_stdvec(&(7u8, &big, 9u8)).unwrap());
+        for len in [0, 1, 2, 3, 4, SPLICE_MIN, whole.len() - 2, whole.len() - 1, whole.len()] {
+            let mut buf = spliced(&big);
+            buf.truncate(len);
+            assert_eq!(buf.len(), len);
+            codec::encode_into(&mut buf, &5u8).unwrap();
+            let mut expected = whole[..len].to_vec();
+            expected.push(5);
+            assert_eq!(flat(&buf.into_chunks()), expected, "cut at {len}");
+        }
+    }
+
+    #[test]
+    fn shared_bytes_are_referenced_and_slices_of_chunks_are_not_copies() {
+        let big = Bytes::from(vec![3u8; SPLICE_MIN]);
+        let mut buf = FrameBuf::default();
+        codec::encode_into(&mut buf, &1u8).unwrap();
+        buf.append_shared(&big);
+        buf.append_shared(&Bytes::from_static(b"ab"));
+        let chunks = buf.into_chunks();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks[1].as_ptr(), big.as_ptr(), "not copied");
+        let part = slice_chunks(&chunks, 1..SPLICE_MIN + 2);
+        assert_eq!(flat(&part), flat(&chunks)[1..SPLICE_MIN + 2]);
+        assert_eq!(part[0].as_ptr(), big.as_ptr());
+        assert!(slice_chunks(&chunks, 5..5).is_empty());
     }
 }

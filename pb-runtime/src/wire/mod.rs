@@ -42,8 +42,8 @@ pub mod frame;
 pub(crate) mod resume;
 pub mod twisted;
 
-pub(crate) use blob::FrameBuf;
 pub use blob::{Blob, EncodedFrame};
+pub(crate) use blob::{FrameBuf, slice_chunks};
 pub(crate) use context::{DecodeCx, fail, with_decode, with_encode};
 
 use bytes::Bytes;

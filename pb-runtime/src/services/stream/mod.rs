@@ -81,8 +81,10 @@
 //! resume), the part that arrived is dropped and the item comes again from
 //! its first piece.
 //!
-//! Items are encoded on their own, then the answer refers to their bytes
-//! (`pb::Blob` items are copied once, which calls do not).
+//! Items are encoded on their own, then the answer refers to their bytes.
+//! A `pb::Blob` of 4 KiB or more in an item is not copied on either side,
+//! as in a call: the answer's frame refers to its buffer (pieces too), and
+//! a received one is a slice of the frame it came in.
 //!
 //! A `Stream<T>` describes itself as `stream<T>` ([`crate::describe`]), as
 //! `.pbidl` schemas write it.
@@ -169,7 +171,7 @@ impl<T: Send + 'static, R: Send + 'static> Sink<T, R> {
 mod tests {
     use super::protocol::{Answer, PULL};
     use crate::Error;
-    use crate::wire::{self, Blob, Header, codec};
+    use crate::wire::{self, Blob, FrameBuf, Header, codec};
 
     /// Bytes on the wire per item beyond the item's own bytes: the answer's
     /// frame (prefix, header, batch) and the pull that asked for it.
@@ -180,7 +182,8 @@ mod tests {
             bytes = codec::encode_into(bytes, &vec![7u8; size]).unwrap();
         }
         let count = items as u32;
-        let batch = Answer { first: 1 << 40, count, plain: true, items: Blob::from(bytes), end: None, piece: None };
+        let chunks = vec![bytes::Bytes::from(bytes)];
+        let batch = Answer { first: 1 << 40, count, plain: true, items: chunks, end: None, piece: None };
         let answer = wire::encode_frame(&Header::Reply { req: 1 << 30, ok: true }, &Ok::<_, Error>(batch)).unwrap();
         let pull = Header::Call { req: 1 << 30, target: 1 << 20, method: PULL };
         let pull = wire::encode_frame(&pull, &(items as u32,)).unwrap();
@@ -216,6 +219,36 @@ mod tests {
         let mut cx = TypeCx::default();
         let desc = <super::Sender<Option<u32>> as Describe>::describe(&mut cx);
         assert_eq!(desc, TypeDesc::Sender(Box::new(TypeDesc::Option(Box::new(TypeDesc::U32)))));
+    }
+
+    /// Items encoded as the producer encodes them (large blobs offered to
+    /// the buffer), as chunks.
+    fn encoded(items: &[(u32, Blob)]) -> Vec<bytes::Bytes> {
+        let mut buf = FrameBuf::default();
+        for item in items {
+            wire::with_encode(|| codec::encode_into(&mut buf, item).map(|_| ()).map_err(Error::from)).unwrap();
+        }
+        buf.into_chunks()
+    }
+
+    #[test]
+    fn an_answer_written_in_chunks_is_the_bytes_serde_writes_and_shares_large_blobs() {
+        let big = Blob::from(vec![9u8; 100_000]);
+        let small = Blob::from(vec![1u8; 10]);
+        for items in [vec![], vec![(1, small.clone())], vec![(1, small.clone()), (2, big.clone()), (3, small)]] {
+            for (end, piece) in [(None, None), (Some(Ok(())), None), (Some(Err(Error::Busy)), Some(5))] {
+                let count = items.len() as u32;
+                let chunks = encoded(&items);
+                let answer = Answer { first: 7, count, plain: true, items: chunks, end, piece };
+                let written = answer.write(FrameBuf::default()).unwrap().finish();
+                let flat: Vec<u8> = written.chunks().iter().flat_map(|c| c.iter().copied()).collect();
+                assert_eq!(flat, codec::encode_into(Vec::new(), &Ok::<_, Error>(&answer)).unwrap(), "{count} items");
+                if count == 3 {
+                    let shared = written.chunks().iter().any(|c| c.as_ptr() == big.as_ptr());
+                    assert!(shared, "the large blob is referenced by the frame, not copied");
+                }
+            }
+        }
     }
 
     #[test]

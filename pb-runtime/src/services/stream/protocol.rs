@@ -19,11 +19,12 @@
 
 use std::pin::Pin;
 
+use bytes::Bytes;
 use serde::de::{DeserializeOwned, Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
-use crate::wire::{self, Blob, codec};
+use crate::wire::{self, Blob, FrameBuf, codec};
 
 /// Interface id of a stream's producer on the wire.
 pub(crate) const STREAM_IFACE: u64 = pb_ids::interface_id("pb.Stream");
@@ -75,21 +76,43 @@ pub(crate) struct Piece {
     pub(crate) last: bool,
 }
 
-/// An answer as the producer sends it: its items already encoded.
+/// An answer as the producer sends it: its items already encoded, as
+/// chunks of one byte string (large `pb::Blob`s in them are shared, not
+/// copied: see [`Answer::write`]).
 pub(crate) struct Answer {
     pub(crate) first: u64,
     pub(crate) count: u32,
     /// Whether the items hold no references.
     pub(crate) plain: bool,
-    pub(crate) items: Blob,
+    pub(crate) items: Vec<Bytes>,
     pub(crate) end: Option<Result<(), Error>>,
     /// For a piece of item `first`: where in its encoding it starts.
     pub(crate) piece: Option<u64>,
 }
 
+impl Answer {
+    /// Append the answer's reply payload (`Ok` of the answer) to `out`:
+    /// the bytes [`Serialize`] writes, with large chunks of the items
+    /// referenced rather than copied.
+    pub(crate) fn write(&self, out: FrameBuf) -> Result<FrameBuf, Error> {
+        let len = self.items.iter().map(Bytes::len).sum::<usize>() as u64;
+        // postcard: the variant, the fields one after the other, a byte
+        // string's length as a varint (as a u64's).
+        let mut out = codec::encode_into(out, &Ok::<_, Error>((self.first, self.count, self.plain, len)))?;
+        for chunk in &self.items {
+            out.append_shared(chunk);
+        }
+        Ok(codec::encode_into(out, &(&self.end, self.piece))?)
+    }
+}
+
 impl Serialize for Answer {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (self.first, self.count, self.plain, &self.items, &self.end, self.piece).serialize(s)
+        let items = match self.items.as_slice() {
+            [one] => Blob::from(one.clone()),
+            chunks => Blob::from(chunks.concat()),
+        };
+        (self.first, self.count, self.plain, &items, &self.end, self.piece).serialize(s)
     }
 }
 
@@ -190,7 +213,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Relayed<T> {
             if count > MAX_PULL_ITEMS || (piece.is_some() && count > 1) {
                 return Err(D::Error::custom(format_args!("a stream's answer claims {count} items")));
             }
-            return Ok(Relayed::Plain(Answer { first, count, plain, items, end, piece }));
+            return Ok(Relayed::Plain(Answer { first, count, plain, items: vec![items.into_bytes()], end, piece }));
         }
         if let Some(offset) = piece {
             return piece_of(first, count, items, end, offset).map(Relayed::Decoded);

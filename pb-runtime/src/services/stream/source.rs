@@ -14,7 +14,7 @@ use super::protocol::{Answer, Batch, CHUNK, MAX_PULL_ITEMS, PULL, RESUME, Relaye
 use super::remote;
 use crate::Error;
 use crate::connection::{CallFuture, Dispatch, Reply, StreamCount};
-use crate::wire::{Blob, codec};
+use crate::wire::{self, FrameBuf, codec, slice_chunks};
 
 /// Bytes an answer's items may take beyond a chunk: their length prefixes
 /// (four 64 KiB items are a chunk and 12 bytes).
@@ -42,8 +42,9 @@ struct Producer<T> {
 struct Pending<T> {
     /// Its number.
     first: u64,
-    /// Its encoding.
-    bytes: Bytes,
+    /// Its encoding, in chunks (large blobs in it shared), and its length.
+    parts: Vec<Bytes>,
+    len: usize,
     /// How much of it was sent.
     sent: usize,
     /// The item, if it holds references (exported when it was encoded):
@@ -170,7 +171,7 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
             answer = remote::forward_pull(shared, max as u32) => answer,
         };
         return match answer {
-            Ok(Relayed::Plain(answer)) => reply.send_bulk_sized(&Ok::<_, Error>(answer)).map(|_| ()),
+            Ok(Relayed::Plain(answer)) => reply.send_bulk_with(|out| answer.write(out)).map(|_| ()),
             Ok(Relayed::Decoded(batch)) => {
                 // Items with references, decoded here: encoded again with
                 // this connection's references, in pieces if need be.
@@ -231,10 +232,11 @@ async fn pull<T: Serialize + DeserializeOwned + Send + 'static>(
 }
 
 /// An answer being encoded: its items one after the other, all plain or
-/// all encoded with their references exported on the connection.
+/// all encoded with their references exported on the connection. Large
+/// `pb::Blob`s in plain items are referenced, not copied.
 struct Encoding<T> {
     first: u64,
-    buf: Vec<u8>,
+    buf: FrameBuf,
     count: usize,
     /// Whether the items hold references (the first that did decided).
     refs: bool,
@@ -245,7 +247,7 @@ struct Encoding<T> {
 
 impl<T: Serialize> Encoding<T> {
     fn new(first: u64) -> Self {
-        Encoding { first, buf: Vec::new(), count: 0, refs: false, keep: Vec::new(), end: None }
+        Encoding { first, buf: FrameBuf::default(), count: 0, refs: false, keep: Vec::new(), end: None }
     }
 
     /// Add `item`; false if the answer is full (the item goes in the next
@@ -253,7 +255,8 @@ impl<T: Serialize> Encoding<T> {
     fn add(&mut self, producer: &mut Producer<T>, item: T, reply: &Reply) -> bool {
         let mark = self.buf.len();
         if !self.refs {
-            if codec::encode_into(&mut self.buf, &item).is_ok() {
+            let buf = &mut self.buf;
+            if wire::with_encode(|| codec::encode_into(&mut *buf, &item).map(|_| ()).map_err(Error::from)).is_ok() {
                 return self.place(producer, mark, None);
             }
             // It holds references (or does not encode here at all).
@@ -277,11 +280,16 @@ impl<T: Serialize> Encoding<T> {
     /// before it, in pieces if it is longer than a chunk itself (a whole
     /// item is one last piece).
     fn place(&mut self, producer: &mut Producer<T>, mark: usize, keep: Option<T>) -> bool {
-        if self.buf.len() > CHUNK + SLACK {
-            let bytes = Bytes::from(self.buf.split_off(mark));
-            producer.item_bytes = producer.item_bytes.max(bytes.len());
+        let len = self.buf.len();
+        if len > CHUNK + SLACK {
+            let chunks = std::mem::take(&mut self.buf).into_chunks();
+            for chunk in slice_chunks(&chunks, 0..mark) {
+                self.buf.append_shared(&chunk);
+            }
+            let parts = slice_chunks(&chunks, mark..len);
+            producer.item_bytes = producer.item_bytes.max(len - mark);
             let first = self.first + self.count as u64;
-            producer.pending.push_back(Pending { first, bytes, sent: 0, keep });
+            producer.pending.push_back(Pending { first, parts, len: len - mark, sent: 0, keep });
             return false;
         }
         self.keep.extend(keep);
@@ -303,11 +311,11 @@ impl<T: Serialize> Encoding<T> {
             first: self.first,
             count,
             plain: !self.refs,
-            items: Blob::from(self.buf),
+            items: self.buf.into_chunks(),
             end: self.end,
             piece: None,
         };
-        reply.send_bulk_sized(&Ok::<_, Error>(answer))?;
+        reply.send_bulk_with(|out| answer.write(out))?;
         drop(self.keep);
         Ok(())
     }
@@ -317,19 +325,20 @@ impl<T: Serialize> Encoding<T> {
 /// on: encoded again with this connection's references; one item longer
 /// than a chunk goes in pieces.
 fn send_decoded<T: Serialize>(producer: &mut Producer<T>, batch: Batch<T>, reply: Reply) -> Result<(), Error> {
-    let mut buf = Vec::new();
+    let mut buf = FrameBuf::default();
     for item in &batch.items {
         reply.encode_with_refs(&mut buf, item)?;
     }
     let count = u32::try_from(batch.items.len()).map_err(|_| Error::protocol("too many items in one answer"))?;
-    if count == 1 && buf.len() > CHUNK + SLACK && batch.end.is_none() {
+    let len = buf.len();
+    if count == 1 && len > CHUNK + SLACK && batch.end.is_none() {
         let keep = batch.items.into_iter().next();
-        producer.pending.push_back(Pending { first: batch.first, bytes: Bytes::from(buf), sent: 0, keep });
+        producer.pending.push_back(Pending { first: batch.first, parts: buf.into_chunks(), len, sent: 0, keep });
         return send_piece(producer, reply);
     }
-    let answer =
-        Answer { first: batch.first, count, plain: false, items: Blob::from(buf), end: batch.end, piece: None };
-    reply.send_bulk_sized(&Ok::<_, Error>(answer))?;
+    let items = buf.into_chunks();
+    let answer = Answer { first: batch.first, count, plain: false, items, end: batch.end, piece: None };
+    reply.send_bulk_with(|out| answer.write(out))?;
     drop(batch.items);
     Ok(())
 }
@@ -338,13 +347,13 @@ fn send_decoded<T: Serialize>(producer: &mut Producer<T>, batch: Batch<T>, reply
 fn send_piece<T>(producer: &mut Producer<T>, reply: Reply) -> Result<(), Error> {
     let Some(mut pending) = producer.pending.pop_front() else { return Ok(()) };
     let (first, sent) = (pending.first, pending.sent);
-    let upto = (sent + CHUNK).min(pending.bytes.len());
-    let last = upto == pending.bytes.len();
+    let upto = (sent + CHUNK).min(pending.len);
+    let last = upto == pending.len;
     let answer = Answer {
         first,
         count: u32::from(last),
         plain: pending.keep.is_none(),
-        items: Blob::from(pending.bytes.slice(sent..upto)),
+        items: slice_chunks(&pending.parts, sent..upto),
         end: None,
         piece: Some(sent as u64),
     };
@@ -352,7 +361,7 @@ fn send_piece<T>(producer: &mut Producer<T>, reply: Reply) -> Result<(), Error> 
     if !last {
         producer.pending.push_front(pending);
     }
-    reply.send_bulk_sized(&Ok::<_, Error>(answer))?;
+    reply.send_bulk_with(|out| answer.write(out))?;
     // (`pending`, with the item it keeps, is dropped after its last piece
     // is queued.)
     if last && producer.given == first {
