@@ -386,4 +386,38 @@ mod tests {
         assert_eq!(part[0].as_ptr(), big.as_ptr());
         assert!(slice_chunks(&chunks, 5..5).is_empty());
     }
+
+    proptest::proptest! {
+        /// Whatever was written (copied runs, shared chunks, large and
+        /// small), a cut at any length and a slice of any range give the
+        /// bytes a plain buffer would.
+        #[test]
+        fn cuts_and_slices_match_a_plain_buffer(
+            writes in proptest::collection::vec((proptest::bool::ANY, 0usize..10_000), 0..8),
+            cut in 0usize..80_000,
+            range in (0usize..80_000, 0usize..80_000),
+        ) {
+            let mut buf = FrameBuf::default();
+            let mut plain = Vec::new();
+            for (i, (shared, len)) in writes.iter().enumerate() {
+                let data = vec![i as u8; *len];
+                if *shared {
+                    buf.append_shared(&Bytes::from(data.clone()));
+                } else {
+                    buf.extend(&data);
+                }
+                plain.extend_from_slice(&data);
+            }
+            proptest::prop_assert_eq!(buf.len(), plain.len());
+            let (a, b) = (range.0.min(range.1).min(plain.len()), range.0.max(range.1).min(plain.len()));
+            let whole = FrameBuf { buf: buf.buf.clone(), done: buf.done.clone(), len: buf.len }.into_chunks();
+            proptest::prop_assert_eq!(flat(&slice_chunks(&whole, a..b)), plain[a..b].to_vec());
+            let cut = cut.min(plain.len());
+            buf.truncate(cut);
+            buf.extend(b"end");
+            let mut expected = plain[..cut].to_vec();
+            expected.extend_from_slice(b"end");
+            proptest::prop_assert_eq!(flat(&buf.into_chunks()), expected);
+        }
+    }
 }
