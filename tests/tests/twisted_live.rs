@@ -264,6 +264,24 @@ pub trait Perspective {
     async fn whoami(&self) -> Result<String, Error>;
     /// How many logins the Python process served (`portal.py` only).
     async fn logins(&self) -> Result<i64, Error>;
+    /// The login's mind's `hello(text)`, or "no mind" (`portal.py` only).
+    async fn call_mind(&self, text: String) -> Result<String, Error>;
+}
+
+/// What a client passes as its login's mind, for the realm to call back.
+#[pb::remote_interface]
+pub trait Greeter {
+    async fn hello(&self, text: String) -> Result<String, Error>;
+}
+
+/// A [`Greeter`] that says who it is.
+struct Named(&'static str);
+
+#[pb::remote_impl]
+impl Greeter for Named {
+    async fn hello(&self, text: String) -> Result<String, Error> {
+        Ok(format!("{} got {text}", self.0))
+    }
 }
 
 /// The next event of `kind` (`disconnected`, `reconnected`...), each within 10 s.
@@ -298,6 +316,31 @@ async fn pb_logs_in_anonymously_to_a_twisted_portal() {
     let alice = conn.login::<dyn Perspective>(&Credentials::new("alice", "secret")).await.unwrap();
     assert_eq!(alice.whoami().await.unwrap(), "alice");
     assert_eq!(alice.logins().await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_twisted_realm_calls_back_the_mind_pb_logs_in_with() {
+    let Some(python) = pb_tests::twisted::python() else { return };
+    let portal = portal_py(&python, &[]);
+    let conn = pb::twisted::connect(("127.0.0.1", portal.port)).await.unwrap();
+    let mind = |name| pb::AnyRef::new(Arc::new(Named(name)) as Arc<dyn Greeter>);
+    let alice = conn.login_with_mind::<dyn Perspective>(&Credentials::new("alice", "secret"), mind("alice's")).await;
+    assert_eq!(alice.unwrap().call_mind("hi".into()).await.unwrap(), "alice's got hi");
+    let anonymous = conn.login_with_mind::<dyn Perspective>(&Credentials::anonymous(), mind("anon's")).await;
+    assert_eq!(anonymous.unwrap().call_mind("yo".into()).await.unwrap(), "anon's got yo");
+    let plain = conn.login::<dyn Perspective>(&Credentials::new("alice", "secret")).await.unwrap();
+    assert_eq!(plain.call_mind("hi".into()).await.unwrap(), "no mind");
+    // A session passes its mind again at each login after an outage.
+    let to_portal = FaultProxy::start(([127, 0, 0, 1], portal.port).into()).await.unwrap();
+    let session = TwistedSession::builder().config(fast()).connect_tcp(to_portal.addr()).await.unwrap();
+    let avatar = session.login_with_mind::<dyn Perspective>(Credentials::new("alice", "secret"), mind("mine")).await;
+    let avatar = avatar.unwrap();
+    let mut events = session.events();
+    to_portal.cut();
+    wait_for(&mut events, "disconnected").await;
+    to_portal.heal();
+    wait_for(&mut events, "reconnected").await;
+    assert_eq!(avatar.call_mind("again".into()).await.unwrap(), "mine got again");
 }
 
 #[tokio::test]

@@ -4,8 +4,10 @@ Usage: python portal.py [--port N] [--tls CERT_PEM KEY_PEM]
   -> prints "PORT <port>" and serves until stdin is closed.
 
 Users: alice/secret, and anonymous logins (AllowAnonymousAccess). The avatar
-has perspective_whoami (the avatar id, "anonymous" for an anonymous login)
-and perspective_logins (how many logins this process has served). It binds
+has perspective_whoami (the avatar id, "anonymous" for an anonymous login),
+perspective_logins (how many logins this process has served) and
+perspective_call_mind(text) (the login's mind's `hello(text)`, or "no mind"
+when the client passed none). It binds
 127.0.0.1 only; --port reuses a port (to restart on it); --tls serves over
 TLS (listenSSL with DefaultOpenSSLContextFactory: needs pyOpenSSL).
 """
@@ -20,8 +22,14 @@ LOGINS = [0]
 
 
 class Avatar(pb.Avatar):
-    def __init__(self, name):
+    def __init__(self, name, mind):
         self.name = name
+        self.mind = mind
+
+    def perspective_call_mind(self, text):
+        if self.mind is None:
+            return "no mind"
+        return self.mind.callRemote("hello", text)
 
     def perspective_whoami(self):
         return self.name
@@ -35,7 +43,7 @@ class Realm:
     def requestAvatar(self, avatar_id, mind, *interfaces):
         LOGINS[0] += 1
         name = "anonymous" if avatar_id is checkers.ANONYMOUS else avatar_id.decode()
-        return pb.IPerspective, Avatar(name), lambda: None
+        return pb.IPerspective, Avatar(name, mind), lambda: None
 
 
 class StopOnEOF(protocol.Protocol):

@@ -44,8 +44,9 @@ impl<'de> Deserialize<'de> for Username {
 }
 
 /// The `mind` a Twisted client passes with its login (Twisted hands it to
-/// the realm). pb sends `None`, and ignores a mind it receives: a
-/// reference passed as one is released at once.
+/// the realm), as a pb portal takes it: ignored (a reference passed as one
+/// is released at once). pb's own logins to Twisted send `None` or the
+/// mind given to [`TwistedConnection::login_with_mind`].
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Mind;
 
@@ -162,7 +163,8 @@ impl TwistedConnection {
     /// [`Credentials::new`], PB's challenge/response (the password never
     /// travels: the server gets `md5(md5(password) + challenge)`); with
     /// [`Credentials::anonymous`], an anonymous login
-    /// (`loginAnonymous`). No `mind` is passed (`None`).
+    /// (`loginAnonymous`). No `mind` is passed (`None`): see
+    /// [`login_with_mind`](Self::login_with_mind).
     ///
     /// ```no_run
     /// # use pb_runtime as pb; // applications write `pb::...`
@@ -184,17 +186,42 @@ impl TwistedConnection {
     /// Twisted `UnauthorizedLogin`); [`Error::UnknownMethod`] when the
     /// server's root is not a portal; a transport error.
     pub async fn login<T: ?Sized + Interface>(&self, credentials: &Credentials) -> Result<Arc<T>, Error> {
+        self.login_as(credentials, &None).await
+    }
+
+    /// [`login`](Self::login), passing `mind`, an object of this side, by
+    /// reference: what Twisted's `PBClientFactory.login(credentials,
+    /// client)` passes, and the server's realm gets as the `mind` of
+    /// `requestAvatar` (to call back, as a chat server sends messages to
+    /// its clients).
+    ///
+    /// # Errors
+    ///
+    /// As [`login`](Self::login).
+    pub async fn login_with_mind<T: ?Sized + Interface>(
+        &self,
+        credentials: &Credentials,
+        mind: AnyRef,
+    ) -> Result<Arc<T>, Error> {
+        self.login_as(credentials, &Some(mind)).await
+    }
+
+    async fn login_as<T: ?Sized + Interface>(
+        &self,
+        credentials: &Credentials,
+        mind: &Option<AnyRef>,
+    ) -> Result<Arc<T>, Error> {
         let portal = self.root::<dyn PortalWrapper>();
         let handle = <dyn PortalWrapper as Interface>::proxy_handle(&*portal).expect("a proxy has a handle");
         let avatar: Ref<T> = if credentials.is_anonymous() {
             let method = method_id::<dyn PortalWrapper>("loginAnonymous");
-            handle.call::<_, Result<Ref<T>, Error>>(method, &(Mind,)).await??
+            handle.call::<_, Result<Ref<T>, Error>>(method, &(mind,)).await??
         } else {
             let (challenge, challenger) = portal.login(Username(credentials.username.clone())).await?;
             let response = md5::respond(&challenge, credentials.password.as_bytes());
             let handle = <dyn Challenger as Interface>::proxy_handle(&*challenger).expect("a proxy has a handle");
             let method = method_id::<dyn Challenger>("respond");
-            handle.call::<_, Result<Ref<T>, Error>>(method, &(Blob::from(response.to_vec()), Mind)).await??
+            handle.call::<_, Result<Ref<T>, Error>>(method, &(Blob::from(response.to_vec()), mind)).await??
         };
         Ok(avatar.into_arc())
     }

@@ -18,7 +18,7 @@ use crate::references::heal::{Heal, HealSlot, Healer};
 use crate::references::proxy::WeakHandle;
 use crate::session::backoff::Backoff;
 use crate::transport::{Connect, Tcp, TcpAddr};
-use crate::{Error, Interface, SessionConfig, SessionEvent};
+use crate::{AnyRef, Error, Interface, SessionConfig, SessionEvent};
 
 /// A boxed future of a fresh reference on a new connection.
 type Refetched = Pin<Box<dyn Future<Output = Result<Arc<RemoteRef>, Error>> + Send>>;
@@ -210,13 +210,46 @@ impl TwistedSession {
     ///
     /// As [`TwistedConnection::login`].
     pub async fn login<T: ?Sized + Interface>(&self, credentials: Credentials) -> Result<Arc<T>, Error> {
-        let avatar = self.connection().login::<T>(&credentials).await?;
+        self.login_as(credentials, None).await
+    }
+
+    /// [`login`](Self::login), passing `mind` (see
+    /// [`TwistedConnection::login_with_mind`]); each login after an outage
+    /// passes it again.
+    ///
+    /// # Errors
+    ///
+    /// As [`TwistedConnection::login`].
+    pub async fn login_with_mind<T: ?Sized + Interface>(
+        &self,
+        credentials: Credentials,
+        mind: AnyRef,
+    ) -> Result<Arc<T>, Error> {
+        self.login_as(credentials, Some(mind)).await
+    }
+
+    async fn login_as<T: ?Sized + Interface>(
+        &self,
+        credentials: Credentials,
+        mind: Option<AnyRef>,
+    ) -> Result<Arc<T>, Error> {
+        async fn login<T: ?Sized + Interface>(
+            conn: &TwistedConnection,
+            credentials: &Credentials,
+            mind: &Option<AnyRef>,
+        ) -> Result<Arc<T>, Error> {
+            match mind {
+                Some(mind) => conn.login_with_mind::<T>(credentials, mind.clone()).await,
+                None => conn.login::<T>(credentials).await,
+            }
+        }
+        let avatar = login::<T>(&self.connection(), &credentials, &mind).await?;
         let handle = T::proxy_handle(&avatar).expect("a fresh proxy has a handle");
         let path = if credentials.is_anonymous() { "loginAnonymous()".into() } else { "login(..)".to_string() };
         let refetch: Refetch = Arc::new(move |conn: TwistedConnection| {
-            let credentials = credentials.clone();
+            let (credentials, mind) = (credentials.clone(), mind.clone());
             Box::pin(async move {
-                let avatar = conn.login::<T>(&credentials).await?;
+                let avatar = login::<T>(&conn, &credentials, &mind).await?;
                 Ok(T::proxy_handle(&avatar).expect("a fresh proxy has a handle").target())
             })
         });
