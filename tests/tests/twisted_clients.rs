@@ -16,7 +16,7 @@ use std::time::Duration;
 use pb::login::{Credentials, Portal};
 use pb::tls::{self, TlsListener};
 use pb::{Blob, Error};
-use pb_examples::twisted::{Avatar, UserList};
+use pb_examples::twisted::UserList;
 use pb_tests::pki::Authority;
 use pb_tests::twisted::{client_py, python, server_py};
 use serde::{Deserialize, Serialize};
@@ -306,13 +306,34 @@ async fn a_twisted_client_calls_a_pb_server() {
     assert!(shop.watched.lock().unwrap().is_none());
 }
 
-/// The avatar of [`portal`]'s users: says who logged in.
-struct Perspective(String);
+/// The avatar of [`portal`]'s users.
+#[pb::remote_interface]
+pub trait Account {
+    /// Who logged in.
+    async fn whoami(&self) -> Result<String, Error>;
+    /// The login's mind's `hello(text)`, or "no mind".
+    async fn call_mind(&self, text: String) -> Result<String, Error>;
+}
+
+/// What `client.py` passes as a mind (its `Hello`).
+#[pb::remote_interface]
+pub trait ClientHello {
+    async fn hello(&self, text: String) -> Result<String, Error>;
+}
+
+/// An [`Account`]: who logged in, and the mind they logged in with.
+struct Perspective(String, Option<pb::AnyRef>);
 
 #[pb::remote_impl]
-impl Avatar for Perspective {
+impl Account for Perspective {
     async fn whoami(&self) -> Result<String, Error> {
         Ok(self.0.clone())
+    }
+    async fn call_mind(&self, text: String) -> Result<String, Error> {
+        match &self.1 {
+            Some(mind) => mind.clone().downcast::<dyn ClientHello>()?.hello(text).await,
+            None => Ok("no mind".into()),
+        }
     }
 }
 
@@ -320,6 +341,7 @@ impl Avatar for Perspective {
 /// would); two attempts per connection.
 fn portal() -> Portal {
     Portal::new(|c: Credentials| async move {
+        let mind = c.mind().cloned();
         let name = if c.is_anonymous() {
             "anonymous".to_string()
         } else if c.username == "alice" && c.check_password("secret") {
@@ -327,7 +349,7 @@ fn portal() -> Portal {
         } else {
             return Err(Error::Unauthorized);
         };
-        Ok(pb::AnyRef::new::<dyn Avatar>(Arc::new(Perspective(name))))
+        Ok(pb::AnyRef::new::<dyn Account>(Arc::new(Perspective(name, mind))))
     })
     .max_attempts(2)
 }
@@ -338,7 +360,8 @@ async fn a_twisted_client_logs_in_to_a_pb_portal() {
     let server = pb::Server::bind_twisted("127.0.0.1:0", portal()).await.unwrap();
     let ran = client_py(&python, &["portal".into(), server.local_addr().port().to_string()], LIMIT).await;
     assert_passed(&ran);
-    for check in ["portal: whoami", "anonymous login", "login with a mind", "the attempt limit closes the connection"] {
+    let checks = ["portal: whoami", "anonymous login", "login with a mind", "the mind called back", "no mind"];
+    for check in checks.into_iter().chain(["the attempt limit closes the connection"]) {
         assert!(ran.stdout.contains(&format!("ok {check}\n")), "{check} did not pass:\n{}", ran.stdout);
     }
 }

@@ -371,6 +371,34 @@ async fn a_portal_serves_password_and_anonymous_logins_over_pbs_wire() {
 }
 
 #[tokio::test]
+async fn a_login_s_mind_reaches_the_checker_as_a_working_reference() {
+    let (minds, seen) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicUsize::new(0)));
+    let kept = minds.clone();
+    let portal = Portal::new(move |c: Credentials| {
+        let kept = kept.clone();
+        async move {
+            kept.lock().unwrap().push(c.mind().cloned());
+            Ok(pb::AnyRef::new::<dyn Avatar>(Arc::new(Perspective("anyone".into()))))
+        }
+    });
+    let server = pb::Server::bind_twisted("127.0.0.1:0", portal).await.unwrap();
+    let conn = pb::twisted::connect(server.local_addr()).await.unwrap();
+    let mind = pb::AnyRef::new::<dyn Hello>(Arc::new(Greeter));
+    conn.login_with_mind::<dyn Avatar>(&Credentials::new("alice", "secret"), mind.clone()).await.unwrap();
+    conn.login_with_mind::<dyn Avatar>(&Credentials::anonymous(), mind).await.unwrap();
+    conn.login::<dyn Avatar>(&Credentials::anonymous()).await.unwrap();
+    let minds = std::mem::take(&mut *minds.lock().unwrap());
+    assert_eq!(minds.len(), 3);
+    assert!(minds[2].is_none(), "no mind passed, none received");
+    for mind in minds.into_iter().flatten() {
+        let hello = mind.downcast::<dyn Hello>().unwrap();
+        assert_eq!(hello.hello("pb".into()).await.unwrap(), "hello pb", "the checker calls the client back");
+        seen.fetch_add(1, Ordering::SeqCst);
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn a_portal_refuses_wrong_passwords_and_closes_after_its_attempts() {
     let server = pb::Server::bind_twisted("127.0.0.1:0", portal(2, Duration::from_secs(30))).await.unwrap();
     let conn = pb::twisted::connect(server.local_addr()).await.unwrap();

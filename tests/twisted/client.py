@@ -382,13 +382,19 @@ def portal(port):
     avatar = yield factory.login(credentials.Anonymous())
     me = yield avatar.callRemote("whoami")
     check("anonymous login", me == "anonymous", repr(me))
+    said = yield avatar.callRemote("call_mind", "x")
+    check("no mind", said == "no mind", repr(said))
     factory.disconnect()
-    # A mind passed with the login is accepted (and released).
+    # A mind passed with the login reaches the checker, and the avatar
+    # keeps it to call back.
     factory = connect(port)
-    avatar = yield factory.login(credentials.UsernamePassword(b"alice", b"secret"), Hello())
+    mind = Hello()
+    avatar = yield factory.login(credentials.UsernamePassword(b"alice", b"secret"), mind)
     me = yield avatar.callRemote("whoami")
     check("login with a mind", me == "alice", repr(me))
-    check("pb released the mind", held(avatar) == 0, repr(avatar.broker.localObjects))
+    said = yield avatar.callRemote("call_mind", "pb")
+    check("the mind called back", said == "hello pb" and mind.calls == 1, repr((said, mind.calls)))
+    check("pb holds the mind while the avatar lives", held(avatar) == 1, repr(avatar.broker.localObjects))
     factory.disconnect()
     # Unknown user, then a second wrong password: the connection closes.
     factory = connect(port)

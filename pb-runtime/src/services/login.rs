@@ -59,8 +59,8 @@
 //! credentials: check passwords with [`Credentials::check_password`] and
 //! one checker serves both kinds of client. A challenge answers one
 //! response; wrong ones count against [`Portal::max_attempts`], and
-//! [`Portal::login_timeout`] applies as to pb's clients. The `mind` is
-//! ignored (a reference passed as one is released). The avatar's methods
+//! [`Portal::login_timeout`] applies as to pb's clients. The client's
+//! `mind` reaches the checker as [`Credentials::mind`]. The avatar's methods
 //! are what the client calls (`avatar.callRemote("whoami")` runs the trait
 //! method whose wire name is `whoami`, where Twisted would run
 //! `perspective_whoami`).
@@ -109,7 +109,7 @@ use crate::{Connection, ConnectionBuilder, Error};
 ///
 /// Only the user name and the plain password travel over pb's own wire;
 /// the other proofs exist on the server that received them.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Credentials {
     /// Who.
     pub username: String,
@@ -121,7 +121,20 @@ pub struct Credentials {
     pub password: String,
     #[serde(skip)]
     proof: Proof,
+    /// The object a Twisted client logged in with, by reference.
+    #[serde(skip)]
+    mind: Option<AnyRef>,
 }
+
+/// Credentials are equal when they say the same user and prove it the same
+/// way (a login's mind is not part of them).
+impl PartialEq for Credentials {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.username, &self.password, &self.proof) == (&other.username, &other.password, &other.proof)
+    }
+}
+
+impl Eq for Credentials {}
 
 /// How [`Credentials`] prove who they are.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -138,13 +151,13 @@ enum Proof {
 impl Credentials {
     /// Credentials of `username` with `password`.
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
-        Credentials { username: username.into(), password: password.into(), proof: Proof::Plain }
+        Credentials { username: username.into(), password: password.into(), proof: Proof::Plain, mind: None }
     }
 
     /// The credentials of an anonymous login: no user name, no password,
     /// and [`is_anonymous`](Self::is_anonymous).
     pub fn anonymous() -> Self {
-        Credentials { username: String::new(), password: String::new(), proof: Proof::Anonymous }
+        Credentials { username: String::new(), password: String::new(), proof: Proof::Anonymous, mind: None }
     }
 
     /// The credentials of `username` answering a Twisted PB login
@@ -156,7 +169,24 @@ impl Credentials {
             username: username.into(),
             password: String::new(),
             proof: Proof::Md5Response { challenge: challenge.to_vec(), response: response.to_vec() },
+            mind: None,
         }
+    }
+
+    /// The `mind` a Twisted client logged in with
+    /// (`PBClientFactory.login(credentials, client)`): an object of the
+    /// client's, by reference, for the avatar to call back (downcast it to
+    /// the trait the client implements). `None` for pb's own clients, and
+    /// for Twisted clients that passed none. Keep it (in the avatar, say)
+    /// to keep it alive; otherwise it is released once the login is done.
+    pub fn mind(&self) -> Option<&AnyRef> {
+        self.mind.as_ref()
+    }
+
+    /// These credentials, with the mind a Twisted client logged in with.
+    pub(crate) fn with_mind(mut self, mind: Option<AnyRef>) -> Self {
+        self.mind = mind;
+        self
     }
 
     /// Whether these are the credentials of an anonymous login.

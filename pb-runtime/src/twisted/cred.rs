@@ -15,7 +15,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::connection::TwistedConnection;
@@ -43,25 +42,6 @@ impl<'de> Deserialize<'de> for Username {
     }
 }
 
-/// The `mind` a Twisted client passes with its login (Twisted hands it to
-/// the realm), as a pb portal takes it: ignored (a reference passed as one
-/// is released at once). pb's own logins to Twisted send `None` or the
-/// mind given to [`TwistedConnection::login_with_mind`].
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Mind;
-
-impl Serialize for Mind {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_none()
-    }
-}
-
-impl<'de> Deserialize<'de> for Mind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(d).map(|_| Mind)
-    }
-}
-
 /// The root a Twisted portal serves (Twisted's `_PortalWrapper`).
 #[pb_macros::remote_interface(crate = "crate", name = "twisted.spread.pb._PortalWrapper")]
 pub(crate) trait PortalWrapper {
@@ -69,7 +49,7 @@ pub(crate) trait PortalWrapper {
     async fn login(&self, username: Username) -> Result<(Blob, Ref<dyn Challenger>), Error>;
     /// Log in anonymously: the avatar.
     #[pb(name = "loginAnonymous")]
-    async fn login_anonymous(&self, mind: Mind) -> Result<AnyRef, Error>;
+    async fn login_anonymous(&self, mind: Option<AnyRef>) -> Result<AnyRef, Error>;
 }
 
 /// The object that takes the answer to a login challenge (Twisted's
@@ -77,7 +57,7 @@ pub(crate) trait PortalWrapper {
 #[pb_macros::remote_interface(crate = "crate", name = "twisted.spread.pb._PortalAuthChallenger")]
 pub(crate) trait Challenger {
     /// Answer the challenge with `md5(md5(password) + challenge)`: the avatar.
-    async fn respond(&self, response: Blob, mind: Mind) -> Result<AnyRef, Error>;
+    async fn respond(&self, response: Blob, mind: Option<AnyRef>) -> Result<AnyRef, Error>;
 }
 
 /// A pb portal's root for a Twisted peer, and what starts its login
@@ -122,8 +102,8 @@ impl PortalWrapper for PortalRoot {
         Ok((Blob::from(challenge.to_vec()), Ref::new(challenger)))
     }
 
-    async fn login_anonymous(&self, _mind: Mind) -> Result<AnyRef, Error> {
-        self.gate.attempt(Credentials::anonymous()).await
+    async fn login_anonymous(&self, mind: Option<AnyRef>) -> Result<AnyRef, Error> {
+        self.gate.attempt(Credentials::anonymous().with_mind(mind)).await
     }
 }
 
@@ -137,14 +117,14 @@ struct Challenge {
 
 #[pb_macros::remote_impl(crate = "crate")]
 impl Challenger for Challenge {
-    async fn respond(&self, response: Blob, _mind: Mind) -> Result<AnyRef, Error> {
+    async fn respond(&self, response: Blob, mind: Option<AnyRef>) -> Result<AnyRef, Error> {
         // A challenge answers one response: a replayed one is refused
         // (Twisted's challenger takes any number; its clients send one).
         if self.used.swap(true, Ordering::AcqRel) {
             return Err(Error::Unauthorized);
         }
         let credentials = Credentials::challenge_response(self.username.clone(), &self.challenge, &response);
-        self.gate.attempt(credentials).await
+        self.gate.attempt(credentials.with_mind(mind)).await
     }
 }
 
