@@ -216,9 +216,9 @@
 //! `#[pb(local)]` (runs on the caller's side, needs a default body),
 //! `#[pb(replay)]` (safe to re-run after an outage to rebuild the reference
 //! or cache it returned), `#[pb(idempotent)]` (safe to retry once after healing),
-//! `#[pb(oneway)]` (the caller sends the call and does not wait for its
-//! answer: the method returns `Result<(), E>`, and to a Twisted peer the call
-//! asks for none),
+//! `#[pb(oneway)]` (the caller sends the call and does not wait: the method
+//! returns `Result<(), E>`, and nothing comes back, not even its failure;
+//! to a Twisted peer the call asks for no answer),
 //! `#[pb(id = N)]` and `#[pb(name = "...")]` (wire identity). On the trait:
 //! `#[pb::remote_interface(name = "pkg.Iface", id = N, crate = "path::to::pb")]`,
 //! and `rename_all = "camelCase"` (each method's wire name respelled,
