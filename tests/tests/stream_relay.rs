@@ -58,9 +58,17 @@ async fn items_with_references_cross_a_relay_as_working_proxies() {
 
 /// Items of `sizes` read from `feed`, checked (item `i` is `i as u8`s).
 async fn read_sized(feed: &dyn Feed, sizes: Vec<usize>) {
-    let mut stream = feed.sized(sizes.clone()).await.unwrap();
+    read_bytes(feed.sized(sizes.clone()).await.unwrap(), &sizes).await;
+}
+
+/// Byte items of `sizes` read from `stream`, checked, then its end.
+async fn read_bytes<T: AsRef<[u8]> + serde::de::DeserializeOwned + Send + 'static>(
+    mut stream: pb::Stream<T>,
+    sizes: &[usize],
+) {
     for (i, size) in sizes.iter().enumerate() {
         let item = stream.next().await.unwrap().unwrap();
+        let item = item.as_ref();
         assert_eq!(item.len(), *size, "item {i}");
         assert!(item.iter().all(|&b| b == i as u8), "item {i}");
     }
@@ -136,12 +144,6 @@ async fn blob_items_of_every_size_arrive_whole_directly_and_through_a_relay() {
     let sizes = [10, 5000, 3 << 20, 256 << 10, (256 << 10) - 3, 100_000, 1];
     let direct = Client::connect(server.local_addr()).await.unwrap();
     for feed in [client.get::<dyn Feed>().await.unwrap(), direct.get::<dyn Feed>().await.unwrap()] {
-        let mut stream = feed.blobs(sizes.to_vec()).await.unwrap();
-        for (i, size) in sizes.iter().enumerate() {
-            let item = stream.next().await.unwrap().unwrap();
-            assert_eq!(item.len(), *size, "item {i}");
-            assert!(item.iter().all(|&b| b == i as u8), "item {i}");
-        }
-        assert!(stream.next().await.is_none());
+        read_bytes(feed.blobs(sizes.to_vec()).await.unwrap(), &sizes).await;
     }
 }
