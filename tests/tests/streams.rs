@@ -246,3 +246,29 @@ async fn a_sink_sends_items_then_finishes_with_the_calls_result() {
     }
     assert_eq!(upload.finish().await, Ok((500, 150_000)));
 }
+
+#[tokio::test]
+async fn an_item_that_cannot_be_sent_ends_the_stream_with_its_error_after_the_items_before_it() {
+    // Room for the root, the stream and three objects: the fourth object
+    // passes the export limit.
+    let numbers = Arc::new(Numbers::default());
+    let config = pb::Config::default().max_exports(5);
+    let server = Server::bind_with("127.0.0.1:0", pb::root::<dyn Feed>(numbers), config).await.unwrap();
+    let conn = pb::Connection::connect_tcp(server.local_addr()).await.unwrap();
+    let feed = conn.root::<dyn Feed>().unwrap();
+    let mut stream = feed.objects(10).await.unwrap();
+    let mut objects = Vec::new();
+    let error = loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("no hang") {
+            Some(Ok(object)) => objects.push(object.into_arc()),
+            Some(Err(e)) => break e,
+            None => panic!("the stream ended without its error after {} items", objects.len()),
+        }
+    };
+    assert!(matches!(error, Error::LimitExceeded { .. }), "{error:?}");
+    assert_eq!(objects.len(), 3, "the items before the one that failed");
+    for (i, object) in objects.iter().enumerate() {
+        assert_eq!(object.number().await, Ok(i as u64));
+    }
+    assert!(stream.next().await.is_none(), "the error is the last item");
+}
