@@ -18,14 +18,9 @@
 
 use serde::de;
 
+pub use super::codec::DEFAULT_MAX_DEPTH;
 use super::codec::{self, Limits};
 use crate::Error;
-
-/// Default maximum nesting depth of a decoded message (as Cap'n Proto's).
-pub const DEFAULT_MAX_DEPTH: usize = 64;
-
-/// What [`Error::LimitExceeded`] names when a message nests too deeply.
-pub(crate) const DEPTH_WHAT: &str = "nesting depth";
 
 /// Decode a postcard value from the front of `bytes`, nested at most
 /// `max_depth` levels deep (and within the default decoded-size budget,

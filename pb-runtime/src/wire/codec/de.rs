@@ -10,9 +10,9 @@ use std::mem::size_of;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
+use super::DEPTH_WHAT;
 use super::runs::{self, RunVisitor};
 use super::{CodecError, Limits};
-use crate::wire::depth::DEPTH_WHAT;
 
 type Result<T> = std::result::Result<T, CodecError>;
 

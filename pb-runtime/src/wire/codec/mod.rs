@@ -46,6 +46,13 @@ use crate::Error;
 /// four times the default frame limit.
 pub const DEFAULT_MAX_DECODED_LEN: usize = 64 << 20;
 
+/// Default maximum nesting depth of a decoded message (as Cap'n Proto's;
+/// see [`super::depth`]).
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// What [`Error::LimitExceeded`] names when a message nests too deeply.
+pub(crate) const DEPTH_WHAT: &str = "nesting depth";
+
 /// The limits of one decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -57,7 +64,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: super::depth::DEFAULT_MAX_DEPTH, max_decoded_len: DEFAULT_MAX_DECODED_LEN }
+        Limits { max_depth: DEFAULT_MAX_DEPTH, max_decoded_len: DEFAULT_MAX_DECODED_LEN }
     }
 }
 
