@@ -56,13 +56,7 @@ where
     R: DeserializeOwned + Send + 'static,
 {
     let (link, target_id) = (&target.link, target.id);
-    if link.is_closed() {
-        return Err(Error::Disconnected);
-    }
-    if target.jelly
-        && let Some(jelly) = link.jelly()
-    {
-        let name = name().ok_or_else(|| Error::UnknownMethod { interface: String::new(), method, name: None })?;
+    if let Some((jelly, name)) = route(target, method, name)? {
         // Boxed: pb's own calls keep a future of their own size.
         return Box::pin(send_jelly_call(link, jelly, target_id, name, args)).await.map(|r| (r, 0));
     }
@@ -127,13 +121,7 @@ where
     R: DeserializeOwned + Send + 'static,
 {
     let (link, target_id) = (&target.link, target.id);
-    if link.is_closed() {
-        return Err(Error::Disconnected);
-    }
-    if target.jelly
-        && let Some(jelly) = link.jelly()
-    {
-        let name = name().ok_or_else(|| Error::UnknownMethod { interface: String::new(), method, name: None })?;
+    if let Some((jelly, name)) = route(target, method, name)? {
         let (args, caches) = jelly_args(jelly, args)?;
         let sent = jelly.send_oneway(link.next_req(), target_id, name, args);
         jelly.start_caches(caches, sent.is_ok());
@@ -158,6 +146,27 @@ where
         link.flush(); // no batch to wait for: the caller does not wait
     }
     Ok(())
+}
+
+/// Where a call of `method` on `target` goes: [`Error::Disconnected`] if
+/// its link is closed; the link's Twisted calls and the method's name if
+/// it calls by name (a Twisted peer); `None` for pb's own wire.
+fn route(
+    target: &RemoteRef,
+    method: u32,
+    name: impl FnOnce() -> Option<&'static str>,
+) -> Result<Option<(&dyn JellyCalls, &'static str)>, Error> {
+    if target.link.is_closed() {
+        return Err(Error::Disconnected);
+    }
+    // `target.jelly` first: pb's own calls do not ask the link.
+    if target.jelly
+        && let Some(jelly) = target.link.jelly()
+    {
+        let name = name().ok_or_else(|| Error::UnknownMethod { interface: String::new(), method, name: None })?;
+        return Ok(Some((jelly, name)));
+    }
+    Ok(None)
 }
 
 /// `args` (a tuple) as the jelly arguments of a call over `jelly`.
